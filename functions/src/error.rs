@@ -1,0 +1,175 @@
+//! The HTTP layer's one error type. Every error response, whoever produces it, is `application/problem+json`
+//! (RFC 9457) with a stable `type`, a `title`, the `status` and a `detail` safe to show; internal causes go to the
+//! log only.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field-level complaint inside a 400/422 problem.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldError {
+    /// The field's name or JSON path.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An error an HTTP handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, bad query, bad path).
+    #[error("{detail}")]
+    BadRequest {
+        /// What is wrong, for the client.
+        detail: String,
+        /// Field-level details, when known.
+        errors: Vec<FieldError>,
+    },
+    /// Well-formed, but semantically invalid.
+    #[error("{detail}")]
+    Unprocessable {
+        /// What is wrong, for the client.
+        detail: String,
+        /// Field-level details, when known.
+        errors: Vec<FieldError>,
+    },
+    /// Missing or invalid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Nothing here (or nothing the caller may know about).
+    #[error("not found")]
+    NotFound,
+    /// The body is larger than this route accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body's media type is not one this route reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A dependency is down; the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: logged in full, shown as a bare 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<shared::db::DbError> for ApiError {
+    fn from(error: shared::db::DbError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "database unavailable");
+            Self::Unavailable("the database is unavailable; retry shortly".into())
+        } else {
+            Self::Internal(error.into())
+        }
+    }
+}
+
+/// The RFC 9457 body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem (relative: `/problems/<slug>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// This occurrence, in words safe for the client.
+    pub detail: String,
+    /// Field-level details.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// A problem for a status with no more specific kind.
+    pub fn for_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        Self {
+            kind: format!("/problems/{}", title.to_ascii_lowercase().replace(' ', "-")),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+impl ApiError {
+    /// A 400 naming one field.
+    pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let (field, message) = (field.into(), message.into());
+        Self::BadRequest {
+            detail: format!("{field}: {message}"),
+            errors: vec![FieldError { field, message }],
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        match self {
+            Self::BadRequest { detail, errors } => {
+                Problem::for_status(StatusCode::BAD_REQUEST, detail.clone())
+                    .with_errors(errors.clone())
+            }
+            Self::Unprocessable { detail, errors } => {
+                Problem::for_status(StatusCode::UNPROCESSABLE_ENTITY, detail.clone())
+                    .with_errors(errors.clone())
+            }
+            Self::Unauthorized(detail) => {
+                Problem::for_status(StatusCode::UNAUTHORIZED, detail.clone())
+            }
+            Self::NotFound => Problem::for_status(StatusCode::NOT_FOUND, "no such resource"),
+            Self::PayloadTooLarge(detail) => {
+                Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, detail.clone())
+            }
+            Self::UnsupportedMediaType(detail) => {
+                Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail.clone())
+            }
+            Self::Unavailable(detail) => {
+                Problem::for_status(StatusCode::SERVICE_UNAVAILABLE, detail.clone())
+            }
+            Self::Internal(_) => Problem::for_status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "an internal error occurred; it has been logged",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(error) = &self {
+            tracing::error!(error = format!("{error:#}"), "request failed");
+        }
+        let mut response = self.problem().into_response();
+        if let Self::Unauthorized(_) = self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,85 @@
+//! Extractors that turn malformed input into our problem responses instead of axum's plain-text rejections.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::{StatusCode, header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+use shared::auth::Principal;
+
+use crate::{error::ApiError, state::AppState};
+
+/// `Json<T>` with problem+json rejections: 400 for syntax, 415 for a missing JSON content type, 413 for size, 422
+/// for a body of the wrong shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    let detail = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => ApiError::Unprocessable {
+            detail,
+            errors: Vec::new(),
+        },
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+        }
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(detail)
+        }
+        _ => ApiError::BadRequest {
+            detail,
+            errors: Vec::new(),
+        },
+    }
+}
+
+/// The authenticated caller. Anonymous requests and bad tokens are both 401, with `WWW-Authenticate`.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Principal);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+            })?;
+        match state.tokens.verify(token) {
+            Ok(principal) => Ok(Self(principal)),
+            Err(error) => {
+                tracing::info!(target: "audit", event = "auth_failure", reason = %error, "token rejected");
+                Err(ApiError::Unauthorized(
+                    "the bearer token is invalid or expired".into(),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! `handler dev`: the local all-in-one host. It serves the same router as Azure on embedded defaults (a SQLite file
+//! and a blob folder under the data directory, secrets from the environment or `local.settings.json`, a generated
+//! token secret) and plays the Functions host's part itself: it fires each timer on its `function.json` schedule and
+//! raises `BlobCreated` events when files appear under the blob folder, always by POSTing the invocation JSON the
+//! Azure host would send, through the same router.
+
+use std::{
+    collections::HashMap,
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, header},
+};
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use shared::config::{Env, Lookup, Settings};
+use tokio::{net::TcpListener, task::JoinSet};
+use tower::ServiceExt;
+
+use crate::{
+    AppState, app,
+    manifest::{self, Trigger},
+    protocol::{INVOCATION_ID_HEADER, InvocationRequest, InvocationResponse, Sys},
+};
+
+mod blob_events;
+mod timers;
+
+/// What `handler dev` was asked for.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// The loopback port to serve on.
+    pub port: u16,
+    /// Where the SQLite file, the blob folder and the generated secret live.
+    pub data_dir: PathBuf,
+}
+
+/// The version string we put where the Azure host puts its own.
+const HOST_VERSION: &str = concat!("handler-dev/", env!("CARGO_PKG_VERSION"));
+
+/// Settings for a dev instance: the environment first, then `local.settings.json` `Values` (in the working
+/// directory), then the embedded defaults.
+pub fn settings(data_dir: &Path) -> anyhow::Result<Settings> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let local_values = local_settings_values(Path::new("local.settings.json"))?;
+    let secret = dev_jwt_secret(data_dir)?;
+    let defaults: HashMap<&str, String> = HashMap::from([
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}", data_dir.join("advisor.db").display()),
+        ),
+        ("SUPABASE_JWT_SECRET", secret.expose_secret().to_owned()),
+        ("LOG_FORMAT", "pretty".to_owned()),
+    ]);
+    let lookup = |name: &str| {
+        Env.get(name)
+            .or_else(|| local_values.get(name).cloned())
+            .or_else(|| defaults.get(name).cloned())
+    };
+    Ok(Settings::load(&lookup)?)
+}
+
+/// `Values` of a `local.settings.json`, or nothing if the file does not exist.
+fn local_settings_values(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct LocalSettings {
+        #[serde(default)]
+        values: HashMap<String, String>,
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(serde_json::from_str::<LocalSettings>(&text)
+            .with_context(|| format!("{} is not valid local settings JSON", path.display()))?
+            .values),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The dev instance's token secret: read from `<data-dir>/jwt-secret`, generated there (owner-only) on first use.
+pub fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if !secret.trim().is_empty() => {
+            return Ok(SecretString::from(secret.trim().to_owned()));
+        }
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let secret = shared::auth::generate_secret();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, secret.expose_secret().as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
+}
+
+/// This data directory's development user: read from `<data-dir>/dev-user`, created on first use, so successive
+/// `handler token` calls speak for the same user.
+pub fn dev_user(data_dir: &Path) -> anyhow::Result<uuid::Uuid> {
+    let path = data_dir.join("dev-user");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return text
+            .trim()
+            .parse()
+            .with_context(|| format!("{} does not hold a UUID", path.display()));
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let user = uuid::Uuid::new_v4();
+    std::fs::write(&path, user.to_string())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(user)
+}
+
+/// Runs the dev host until Ctrl-C.
+pub async fn run(settings: Settings, options: DevOptions) -> anyhow::Result<()> {
+    let state = AppState::build(settings)?;
+    state.db.migrate().await.context("applying migrations")?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{}", options.port))?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let router = app(state.clone());
+
+    let mut background = JoinSet::new();
+    for function in manifest::functions()? {
+        match function.trigger {
+            Trigger::Timer {
+                binding,
+                schedule,
+                run_on_startup,
+            } => {
+                background.spawn(timers::run(
+                    router.clone(),
+                    function.name,
+                    binding,
+                    schedule,
+                    run_on_startup,
+                ));
+            }
+            Trigger::EventGrid { binding, path } => {
+                let watch = blob_events::BlobWatch::new(
+                    router.clone(),
+                    function.name,
+                    binding,
+                    path,
+                    &options.data_dir,
+                );
+                background.spawn(watch.run());
+            }
+            Trigger::Http { .. } => {}
+        }
+    }
+
+    println!("Retail AI Advisor (dev) listening on {base_url}");
+    println!("  health:  curl {base_url}/api/health");
+    println!(
+        "  token:   TOKEN=$(handler token --data-dir {})   (cargo run --release -- token …)",
+        options.data_dir.display()
+    );
+    println!("  me:      curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/me");
+    println!(
+        "  blobs:   drop files under {} to raise BlobCreated events",
+        options.data_dir.join("blobs").display()
+    );
+
+    let served = super::azure::serve_on(listener, router, super::shutdown_signal()).await;
+    background.abort_all();
+    state.db.close().await;
+    served
+}
+
+/// POSTs one invocation through the router exactly as the Functions host would, and reads the reply. `Err` is a
+/// failed invocation (non-2xx or an unreadable reply), which the caller may retry.
+async fn invoke(
+    router: &Router,
+    function: &str,
+    data: serde_json::Map<String, serde_json::Value>,
+) -> Result<InvocationResponse, String> {
+    let sys = Sys {
+        method_name: function.to_owned(),
+        utc_now: Some(Utc::now()),
+        rand_guid: Some(uuid::Uuid::new_v4().to_string()),
+    };
+    let mut metadata = serde_json::Map::new();
+    metadata.insert(
+        "sys".into(),
+        serde_json::to_value(sys).map_err(|e| e.to_string())?,
+    );
+    let body =
+        serde_json::to_vec(&InvocationRequest { data, metadata }).map_err(|e| e.to_string())?;
+    let request = Request::post(format!("/{function}"))
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(INVOCATION_ID_HEADER, uuid::Uuid::new_v4().to_string())
+        .header("x-azure-functions-hostversion", HOST_VERSION)
+        .header(
+            header::USER_AGENT,
+            format!("Azure-Functions-Host/{HOST_VERSION}"),
+        )
+        .body(Body::from(body))
+        .map_err(|e| e.to_string())?;
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!(
+            "{function} answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ));
+    }
+    let reply: InvocationResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{function} answered with an unreadable body: {e}"))?;
+    for line in &reply.logs {
+        tracing::info!(function, "{line}");
+    }
+    Ok(reply)
+}

@@ -1,0 +1,103 @@
+//! `GET /api/health`: the app's version and the state of each dependency. Anonymous, so load balancers and the
+//! deployment smoke test can call it; it reveals no configuration values.
+
+use std::time::{Duration, Instant};
+
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// How long a dependency may take before it counts as down.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/health", get(health))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    checks: Checks,
+}
+
+#[derive(Serialize)]
+struct Checks {
+    database: Check,
+    auth: Check,
+}
+
+#[derive(Serialize)]
+struct Check {
+    status: &'static str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+}
+
+impl Check {
+    fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+#[tracing::instrument(name = "checking health", skip_all)]
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let checks = Checks {
+        database: database(&state).await,
+        auth: auth(&state),
+    };
+    let healthy = checks.database.is_ok() && checks.auth.is_ok();
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Health {
+        status: if healthy { "ok" } else { "degraded" },
+        version: env!("CARGO_PKG_VERSION"),
+        checks,
+    };
+    (status, Json(body))
+}
+
+async fn database(state: &AppState) -> Check {
+    let backend = state.db.backend().name();
+    let started = Instant::now();
+    match tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => Check {
+            status: "ok",
+            detail: backend.to_owned(),
+            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+        },
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "database health check failed");
+            Check {
+                status: "down",
+                detail: format!("{backend}: unreachable"),
+                latency_ms: None,
+            }
+        }
+        Err(_) => Check {
+            status: "down",
+            detail: format!("{backend}: no answer within {CHECK_TIMEOUT:?}"),
+            latency_ms: None,
+        },
+    }
+}
+
+fn auth(state: &AppState) -> Check {
+    match &state.settings.auth.jwt_secret {
+        Some(_) => Check {
+            status: "ok",
+            detail: "HS256 secret configured".into(),
+            latency_ms: None,
+        },
+        None => Check {
+            status: "down",
+            detail: "no token verification configured".into(),
+            latency_ms: None,
+        },
+    }
+}

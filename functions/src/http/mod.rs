@@ -1,0 +1,14 @@
+//! The REST API: one module per resource, each exposing `router()`; this module only merges them. Every route
+//! here is below `/api`, the prefix the Functions host forwards.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+mod health;
+mod me;
+
+/// All HTTP routes.
+pub fn router() -> Router<AppState> {
+    Router::new().merge(health::router()).merge(me::router())
+}

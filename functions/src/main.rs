@@ -1,0 +1,194 @@
+//! `handler`: the Retail AI Advisor function app. See `handler --help`.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use functions::{
+    AppState,
+    host::{self, local::DevOptions},
+    package,
+};
+use shared::{
+    config::{Env, Settings},
+    telemetry::{self, LogFormat},
+};
+use uuid::Uuid;
+
+/// Retail AI Advisor: every trigger of the function app in one binary. With no subcommand it runs on AWS Lambda when
+/// AWS_LAMBDA_RUNTIME_API is set, and as an Azure Functions custom handler when FUNCTIONS_CUSTOMHANDLER_PORT is set.
+#[derive(Parser)]
+#[command(name = "handler", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve as an Azure Functions custom handler on 127.0.0.1:<port> (settings from the environment).
+    Serve {
+        /// The port the Functions host chose for this worker.
+        #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT")]
+        port: u16,
+    },
+    /// Run the local all-in-one host on embedded defaults: SQLite, a blob folder, generated token secret; fires
+    /// timers and blob events like the Functions host.
+    Dev {
+        /// The loopback port to serve on.
+        #[arg(long, default_value_t = 7071)]
+        port: u16,
+        /// Where the SQLite database, blob folder and token secret live.
+        #[arg(long, default_value = ".data")]
+        data_dir: PathBuf,
+    },
+    /// Write a deployable function app folder: host.json, the handler executable, one folder per function.
+    Package {
+        /// The folder to write (created if missing).
+        dir: PathBuf,
+        /// The executable to ship (default: this one), e.g. a cross-compiled release build.
+        #[arg(long)]
+        executable: Option<PathBuf>,
+    },
+    /// Apply the embedded migrations to DATABASE_URL (PostgreSQL or SQLite).
+    Migrate,
+    /// Print a development bearer token accepted by `handler dev` with the same data directory.
+    Token {
+        /// The user id (`sub`); default: this data directory's development user.
+        #[arg(long)]
+        user: Option<Uuid>,
+        /// Make the user an admin of an organization with this name, creating it if needed.
+        #[arg(long)]
+        org: Option<String>,
+        /// An e-mail claim to include.
+        #[arg(long)]
+        email: Option<String>,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u64,
+        /// The dev instance's data directory (holds the token secret).
+        #[arg(long, default_value = ".data")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "exiting");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = match cli.command {
+        Some(command) => command,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
+            let state = deployed_state()?;
+            host::lambda::run(state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => match std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT") {
+            Ok(port) => Command::Serve {
+                port: port
+                    .parse()
+                    .context("FUNCTIONS_CUSTOMHANDLER_PORT is not a port")?,
+            },
+            Err(_) => {
+                use clap::CommandFactory;
+                Cli::command().print_help()?;
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    match command {
+        Command::Serve { port } => host::azure::serve(deployed_state()?, port).await?,
+        Command::Dev { port, data_dir } => {
+            let settings = host::local::settings(&data_dir)?;
+            telemetry::init(settings.log_format, "info,sqlx=warn", std::io::stdout);
+            host::local::run(settings, DevOptions { port, data_dir }).await?;
+        }
+        Command::Package { dir, executable } => {
+            let executable = match executable {
+                Some(path) => path,
+                None => std::env::current_exe()?,
+            };
+            package::write(&dir, &executable)?;
+            println!("wrote the function app to {}", dir.display());
+        }
+        Command::Migrate => {
+            let settings = Settings::load(&Env)?;
+            telemetry::init(settings.log_format, "info,sqlx=warn", std::io::stderr);
+            AppState::build(settings)?.db.migrate().await?;
+            println!("migrations applied");
+        }
+        Command::Token {
+            user,
+            org,
+            email,
+            ttl_hours,
+            data_dir,
+        } => {
+            let settings = host::local::settings(&data_dir)?;
+            telemetry::init(LogFormat::Pretty, "warn", std::io::stderr);
+            let token = mint_dev_token(settings, &data_dir, user, org, email, ttl_hours).await?;
+            println!("{token}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// State for Azure and Lambda: settings from the environment only, JSON logs.
+fn deployed_state() -> anyhow::Result<AppState> {
+    let settings = Settings::load(&Env)?;
+    telemetry::init(settings.log_format, "info,sqlx=warn", std::io::stdout);
+    Ok(AppState::build(settings)?)
+}
+
+async fn mint_dev_token(
+    settings: Settings,
+    data_dir: &std::path::Path,
+    user: Option<Uuid>,
+    org: Option<String>,
+    email: Option<String>,
+    ttl_hours: u64,
+) -> anyhow::Result<String> {
+    let user = match user {
+        Some(user) => user,
+        None => host::local::dev_user(data_dir)?,
+    };
+    let secret = settings
+        .auth
+        .jwt_secret
+        .clone()
+        .context("no SUPABASE_JWT_SECRET to sign with")?;
+    if let Some(name) = org {
+        let state = AppState::build(settings.clone())?;
+        state.db.migrate().await?;
+        state.db.ensure_admin_of(user, &name).await?;
+        state.db.close().await;
+    }
+    Ok(shared::auth::mint_token(
+        &secret,
+        &settings.auth.issuer,
+        user,
+        email,
+        Duration::from_secs(ttl_hours * 3600),
+    )?)
+}

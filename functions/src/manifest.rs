@@ -1,0 +1,266 @@
+//! The function app's bindings, as data. Each function has exactly one `function.json`, under
+//! `functions/azure/<FunctionName>/`; the binary embeds them so that `handler package` writes them out, the local
+//! host reads timer schedules and blob paths from them, and a test checks them against the router.
+//!
+//! `eventGridTrigger` bindings carry one key of ours, `path` (`<container>/{name}/{pattern}`): the blobs whose
+//! `BlobCreated` events the function takes. The Functions host ignores it; the local host watches that container,
+//! and the Bicep template derives the Event Grid subscription's subject filter from it.
+
+use std::sync::LazyLock;
+
+use include_dir::{Dir, include_dir};
+use serde::Deserialize;
+use shared::schedule::Schedule;
+
+static AZURE_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/azure");
+
+/// One function of the app.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// The folder name, which is also the route a non-HTTP invocation is POSTed to.
+    pub name: String,
+    /// The `function.json` text as committed.
+    pub json: &'static str,
+    /// What triggers it.
+    pub trigger: Trigger,
+}
+
+/// The trigger binding of a function.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    /// An HTTP request forwarded by the host to `/api/<route>`.
+    Http {
+        /// The route template below the `api` prefix.
+        route: String,
+        /// Allowed methods, upper case; empty means all.
+        methods: Vec<String>,
+    },
+    /// A timer.
+    Timer {
+        /// The binding's `name` (the key under `Data`).
+        binding: String,
+        /// When it fires.
+        schedule: Schedule,
+        /// Fire once when the host starts.
+        run_on_startup: bool,
+    },
+    /// An Event Grid event about a blob.
+    EventGrid {
+        /// The binding's `name` (the key under `Data`).
+        binding: String,
+        /// The blob path pattern whose events it takes.
+        path: BlobPath,
+    },
+}
+
+#[derive(Deserialize)]
+struct FunctionJson {
+    bindings: Vec<BindingJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum BindingJson {
+    #[serde(rename_all = "camelCase")]
+    HttpTrigger {
+        route: String,
+        #[serde(default)]
+        methods: Vec<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    TimerTrigger {
+        name: String,
+        schedule: String,
+        #[serde(default)]
+        run_on_startup: bool,
+    },
+    EventGridTrigger {
+        name: String,
+        path: String,
+    },
+    #[serde(other)]
+    Output,
+}
+
+/// Why the embedded manifest is unusable. Only a broken build can produce one; a test parses every file.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// A `function.json` does not parse or lacks a trigger.
+    #[error("functions/azure/{function}/function.json: {reason}")]
+    Invalid {
+        /// The function's folder name.
+        function: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The embedded manifest, parsed once.
+static FUNCTIONS: LazyLock<Result<Vec<Function>, ManifestError>> = LazyLock::new(functions);
+
+/// The function called `name`, if the manifest has it (and parses).
+pub fn function(name: &str) -> Option<&'static Function> {
+    FUNCTIONS.as_ref().ok()?.iter().find(|f| f.name == name)
+}
+
+/// Every function, sorted by name.
+pub fn functions() -> Result<Vec<Function>, ManifestError> {
+    let mut functions: Vec<Function> = AZURE_DIR
+        .dirs()
+        .filter_map(|dir| {
+            Some((
+                dir.path().file_name()?.to_str()?.to_owned(),
+                dir.get_file(dir.path().join("function.json"))?,
+            ))
+        })
+        .map(|(name, file)| parse(name, file.contents_utf8().unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    functions.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(functions)
+}
+
+fn parse(name: String, json: &'static str) -> Result<Function, ManifestError> {
+    let invalid = |reason: String| ManifestError::Invalid {
+        function: name.clone(),
+        reason,
+    };
+    let parsed: FunctionJson = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+    let mut triggers = parsed
+        .bindings
+        .into_iter()
+        .filter_map(|binding| match binding {
+            BindingJson::HttpTrigger { route, methods } => Some(Ok(Trigger::Http {
+                route,
+                methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+            })),
+            BindingJson::TimerTrigger {
+                name,
+                schedule,
+                run_on_startup,
+            } => Some(
+                Schedule::parse(&schedule)
+                    .map(|schedule| Trigger::Timer {
+                        binding: name,
+                        schedule,
+                        run_on_startup,
+                    })
+                    .map_err(|e| format!("schedule `{schedule}`: {e}")),
+            ),
+            BindingJson::EventGridTrigger { name, path } => {
+                Some(BlobPath::parse(&path).map(|path| Trigger::EventGrid {
+                    binding: name,
+                    path,
+                }))
+            }
+            BindingJson::Output => None,
+        });
+    let trigger = triggers
+        .next()
+        .ok_or_else(|| invalid("no trigger binding".into()))?
+        .map_err(&invalid)?;
+    if triggers.next().is_some() {
+        return Err(invalid("more than one trigger binding".into()));
+    }
+    Ok(Function {
+        name,
+        json,
+        trigger,
+    })
+}
+
+/// A blob path pattern such as `videos/{tenant}/{video}`: a fixed container, then literal or `{named}` segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobPath {
+    container: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Named(String),
+}
+
+impl BlobPath {
+    /// Parses a pattern; the container must be literal.
+    pub fn parse(pattern: &str) -> Result<Self, String> {
+        let mut parts = pattern.split('/');
+        let container = parts
+            .next()
+            .filter(|c| !c.is_empty() && !c.contains('{'))
+            .ok_or("the container must be a literal name")?;
+        let segments: Vec<Segment> = parts
+            .map(
+                |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !name.is_empty() => Ok(Segment::Named(name.to_owned())),
+                    _ if part.is_empty() || part.contains(['{', '}']) => {
+                        Err(format!("bad segment `{part}`"))
+                    }
+                    _ => Ok(Segment::Literal(part.to_owned())),
+                },
+            )
+            .collect::<Result<_, _>>()?;
+        if segments.is_empty() {
+            return Err("a blob name pattern must follow the container".into());
+        }
+        Ok(Self {
+            container: container.to_owned(),
+            segments,
+        })
+    }
+
+    /// The container this pattern lives in.
+    pub fn container(&self) -> &str {
+        &self.container
+    }
+
+    /// Matches a blob name (without the container), returning each `{named}` segment's value.
+    pub fn captures(&self, blob_name: &str) -> Option<Vec<(&str, String)>> {
+        let parts: Vec<&str> = blob_name.split('/').collect();
+        if parts.len() != self.segments.len() {
+            return None;
+        }
+        let mut captures = Vec::new();
+        for (segment, part) in self.segments.iter().zip(parts) {
+            match segment {
+                Segment::Literal(literal) if literal == part => {}
+                Segment::Named(name) if !part.is_empty() => {
+                    captures.push((name.as_str(), part.to_owned()))
+                }
+                _ => return None,
+            }
+        }
+        Some(captures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_function_json_parses() {
+        let functions = functions().expect("valid manifest");
+        let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["Api", "Health", "SyncStores", "VideoUploaded"]);
+    }
+
+    #[test]
+    fn blob_paths_capture_named_segments_only_on_an_exact_shape() {
+        let path = BlobPath::parse("videos/{tenant}/{video}").expect("valid");
+        assert_eq!(path.container(), "videos");
+        assert_eq!(
+            path.captures("t-42/clip.mp4"),
+            Some(vec![
+                ("tenant", "t-42".to_owned()),
+                ("video", "clip.mp4".to_owned())
+            ])
+        );
+        assert_eq!(path.captures("t-42/extra/clip.mp4"), None, "too deep");
+        assert_eq!(path.captures("clip.mp4"), None, "too shallow");
+        assert_eq!(path.captures("/clip.mp4"), None, "empty segment");
+        for bad in ["{c}/x", "videos", "videos/{}", "videos/a{b"] {
+            assert!(BlobPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The database port. Production runs on PostgreSQL (Supabase); `handler dev` runs on a SQLite file. Queries are
+//! written per backend behind one interface, so each backend uses its own strengths (PostgreSQL full-text search and
+//! `SKIP LOCKED` leases, SQLite FTS5) while callers never branch on the backend.
+
+use std::{str::FromStr, time::Duration};
+
+use secrecy::ExposeSecret;
+use sqlx::{
+    ConnectOptions, PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::config::DatabaseSettings;
+
+pub mod tenants;
+
+/// Supabase's transaction-mode pooler (Supavisor) listens here; session mode and direct connections use 5432.
+const TRANSACTION_POOLER_PORT: u16 = 6543;
+
+/// A database failure. Callers map it to their own layer's error; the text is for logs, not for clients.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// `DATABASE_URL` names no supported backend or cannot be parsed.
+    #[error("DATABASE_URL is not a postgres:// or sqlite:// URL ({0})")]
+    InvalidUrl(String),
+    /// The driver reported an error.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl DbError {
+    /// The database could not be reached or had no free connection in time: a retry later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+        )
+    }
+}
+
+/// Which engine a [`Database`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// The lower-case name used in health reports and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A connection pool on one of the two backends. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// PostgreSQL.
+    Postgres(PgPool),
+    /// SQLite.
+    Sqlite(SqlitePool),
+}
+
+impl Database {
+    /// Builds the pool without connecting: the first query connects. A cold instance answers the host's readiness
+    /// probe at once and pays for a connection only when a request needs one.
+    pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, DbError> {
+        let url = settings.url.expose_secret();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut options =
+                PgConnectOptions::from_str(url).map_err(|e| DbError::InvalidUrl(redact(&e)))?;
+            // A transaction-mode pooler hands each transaction a different server connection, where a statement
+            // cached on "this" connection may not exist. Unnamed statements are re-prepared every time instead.
+            if settings
+                .transaction_pooler
+                .unwrap_or(options.get_port() == TRANSACTION_POOLER_PORT)
+            {
+                options = options.statement_cache_capacity(0);
+            }
+            let options = options
+                .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .min_connections(0)
+                .acquire_timeout(settings.acquire_timeout)
+                .idle_timeout(Duration::from_secs(60))
+                .connect_lazy_with(options);
+            Ok(Self::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| DbError::InvalidUrl(redact(&e)))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_lazy_with(options);
+            Ok(Self::Sqlite(pool))
+        } else {
+            Err(DbError::InvalidUrl("unknown scheme".into()))
+        }
+    }
+
+    /// The engine behind this pool.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Applies the embedded migrations for this backend. Safe to run concurrently: sqlx takes an advisory lock on
+    /// PostgreSQL, and SQLite serialises writers.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// One round trip, for health checks.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+            Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// Closes every connection; waits for checked-out ones to come back.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Parse errors may echo the URL, password included; keep only the error's kind.
+fn redact(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Configuration(_) => "malformed connection URL".into(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,16 @@
+//! Host-neutral core of Retail AI Advisor. Nothing here knows about HTTP frameworks or Functions hosts: the
+//! `functions` crate wraps these pieces into triggers.
+//!
+//! # Layout
+//! - [`config`]: typed settings read from the environment (the names used in Azure app settings and in
+//!   `local.settings.json` `Values`), secrets wrapped so they never print.
+//! - [`telemetry`]: the `tracing` subscriber (JSON when deployed, readable locally).
+//! - [`schedule`]: NCRONTAB expressions as the Functions timer trigger understands them.
+//! - [`auth`]: bearer-token verification and development tokens.
+//! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod schedule;
+pub mod telemetry;
