@@ -111,9 +111,7 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response
     }
 }
@@ -122,39 +120,27 @@ impl ApiError {
     /// A 400 naming one field.
     pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let (field, message) = (field.into(), message.into());
-        Self::BadRequest {
-            detail: format!("{field}: {message}"),
-            errors: vec![FieldError { field, message }],
-        }
+        Self::BadRequest { detail: format!("{field}: {message}"), errors: vec![FieldError { field, message }] }
     }
 
     fn problem(&self) -> Problem {
         match self {
             Self::BadRequest { detail, errors } => {
-                Problem::for_status(StatusCode::BAD_REQUEST, detail.clone())
-                    .with_errors(errors.clone())
+                Problem::for_status(StatusCode::BAD_REQUEST, detail.clone()).with_errors(errors.clone())
             }
             Self::Unprocessable { detail, errors } => {
-                Problem::for_status(StatusCode::UNPROCESSABLE_ENTITY, detail.clone())
-                    .with_errors(errors.clone())
+                Problem::for_status(StatusCode::UNPROCESSABLE_ENTITY, detail.clone()).with_errors(errors.clone())
             }
-            Self::Unauthorized(detail) => {
-                Problem::for_status(StatusCode::UNAUTHORIZED, detail.clone())
-            }
+            Self::Unauthorized(detail) => Problem::for_status(StatusCode::UNAUTHORIZED, detail.clone()),
             Self::NotFound => Problem::for_status(StatusCode::NOT_FOUND, "no such resource"),
-            Self::PayloadTooLarge(detail) => {
-                Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, detail.clone())
-            }
+            Self::PayloadTooLarge(detail) => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, detail.clone()),
             Self::UnsupportedMediaType(detail) => {
                 Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail.clone())
             }
-            Self::Unavailable(detail) => {
-                Problem::for_status(StatusCode::SERVICE_UNAVAILABLE, detail.clone())
+            Self::Unavailable(detail) => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE, detail.clone()),
+            Self::Internal(_) => {
+                Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged")
             }
-            Self::Internal(_) => Problem::for_status(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "an internal error occurred; it has been logged",
-            ),
         }
     }
 }
@@ -166,9 +152,7 @@ impl IntoResponse for ApiError {
         }
         let mut response = self.problem().into_response();
         if let Self::Unauthorized(_) = self {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

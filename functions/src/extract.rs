@@ -28,20 +28,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
     let detail = rejection.body_text();
     match rejection {
-        JsonRejection::JsonDataError(_) => ApiError::Unprocessable {
-            detail,
-            errors: Vec::new(),
-        },
+        JsonRejection::JsonDataError(_) => ApiError::Unprocessable { detail, errors: Vec::new() },
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
         }
-        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(detail)
-        }
-        _ => ApiError::BadRequest {
-            detail,
-            errors: Vec::new(),
-        },
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(detail),
+        _ => ApiError::BadRequest { detail, errors: Vec::new() },
     }
 }
 
@@ -52,10 +44,7 @@ pub struct AuthUser(pub Principal);
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -63,22 +52,14 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = header
             .to_str()
             .ok()
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-            })?;
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
         match state.tokens.verify(token) {
             Ok(principal) => Ok(Self(principal)),
             Err(error) => {
                 tracing::info!(target: "audit", event = "auth_failure", reason = %error, "token rejected");
-                Err(ApiError::Unauthorized(
-                    "the bearer token is invalid or expired".into(),
-                ))
+                Err(ApiError::Unauthorized("the bearer token is invalid or expired".into()))
             }
         }
     }

@@ -74,10 +74,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -99,17 +96,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(command) => command,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
             let state = deployed_state()?;
-            host::lambda::run(state)
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
+            host::lambda::run(state).await.map_err(|e| anyhow::anyhow!(e))?;
             return Ok(ExitCode::SUCCESS);
         }
         None => match std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT") {
-            Ok(port) => Command::Serve {
-                port: port
-                    .parse()
-                    .context("FUNCTIONS_CUSTOMHANDLER_PORT is not a port")?,
-            },
+            Ok(port) => Command::Serve { port: port.parse().context("FUNCTIONS_CUSTOMHANDLER_PORT is not a port")? },
             Err(_) => {
                 use clap::CommandFactory;
                 Cli::command().print_help()?;
@@ -138,13 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AppState::build(settings)?.db.migrate().await?;
             println!("migrations applied");
         }
-        Command::Token {
-            user,
-            org,
-            email,
-            ttl_hours,
-            data_dir,
-        } => {
+        Command::Token { user, org, email, ttl_hours, data_dir } => {
             let settings = host::local::settings(&data_dir)?;
             telemetry::init(LogFormat::Pretty, "warn", std::io::stderr);
             let token = mint_dev_token(settings, &data_dir, user, org, email, ttl_hours).await?;
@@ -173,22 +158,12 @@ async fn mint_dev_token(
         Some(user) => user,
         None => host::local::dev_user(data_dir)?,
     };
-    let secret = settings
-        .auth
-        .jwt_secret
-        .clone()
-        .context("no SUPABASE_JWT_SECRET to sign with")?;
+    let secret = settings.auth.jwt_secret.clone().context("no SUPABASE_JWT_SECRET to sign with")?;
     if let Some(name) = org {
         let state = AppState::build(settings.clone())?;
         state.db.migrate().await?;
         state.db.ensure_admin_of(user, &name).await?;
         state.db.close().await;
     }
-    Ok(shared::auth::mint_token(
-        &secret,
-        &settings.auth.issuer,
-        user,
-        email,
-        Duration::from_secs(ttl_hours * 3600),
-    )?)
+    Ok(shared::auth::mint_token(&secret, &settings.auth.issuer, user, email, Duration::from_secs(ttl_hours * 3600))?)
 }

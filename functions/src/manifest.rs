@@ -108,10 +108,7 @@ pub fn functions() -> Result<Vec<Function>, ManifestError> {
     let mut functions: Vec<Function> = AZURE_DIR
         .dirs()
         .filter_map(|dir| {
-            Some((
-                dir.path().file_name()?.to_str()?.to_owned(),
-                dir.get_file(dir.path().join("function.json"))?,
-            ))
+            Some((dir.path().file_name()?.to_str()?.to_owned(), dir.get_file(dir.path().join("function.json"))?))
         })
         .map(|(name, file)| parse(name, file.contents_utf8().unwrap_or_default()))
         .collect::<Result<_, _>>()?;
@@ -120,52 +117,27 @@ pub fn functions() -> Result<Vec<Function>, ManifestError> {
 }
 
 fn parse(name: String, json: &'static str) -> Result<Function, ManifestError> {
-    let invalid = |reason: String| ManifestError::Invalid {
-        function: name.clone(),
-        reason,
-    };
+    let invalid = |reason: String| ManifestError::Invalid { function: name.clone(), reason };
     let parsed: FunctionJson = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-    let mut triggers = parsed
-        .bindings
-        .into_iter()
-        .filter_map(|binding| match binding {
-            BindingJson::HttpTrigger { route, methods } => Some(Ok(Trigger::Http {
-                route,
-                methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
-            })),
-            BindingJson::TimerTrigger {
-                name,
-                schedule,
-                run_on_startup,
-            } => Some(
-                Schedule::parse(&schedule)
-                    .map(|schedule| Trigger::Timer {
-                        binding: name,
-                        schedule,
-                        run_on_startup,
-                    })
-                    .map_err(|e| format!("schedule `{schedule}`: {e}")),
-            ),
-            BindingJson::EventGridTrigger { name, path } => {
-                Some(BlobPath::parse(&path).map(|path| Trigger::EventGrid {
-                    binding: name,
-                    path,
-                }))
-            }
-            BindingJson::Output => None,
-        });
-    let trigger = triggers
-        .next()
-        .ok_or_else(|| invalid("no trigger binding".into()))?
-        .map_err(&invalid)?;
+    let mut triggers = parsed.bindings.into_iter().filter_map(|binding| match binding {
+        BindingJson::HttpTrigger { route, methods } => {
+            Some(Ok(Trigger::Http { route, methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect() }))
+        }
+        BindingJson::TimerTrigger { name, schedule, run_on_startup } => Some(
+            Schedule::parse(&schedule)
+                .map(|schedule| Trigger::Timer { binding: name, schedule, run_on_startup })
+                .map_err(|e| format!("schedule `{schedule}`: {e}")),
+        ),
+        BindingJson::EventGridTrigger { name, path } => {
+            Some(BlobPath::parse(&path).map(|path| Trigger::EventGrid { binding: name, path }))
+        }
+        BindingJson::Output => None,
+    });
+    let trigger = triggers.next().ok_or_else(|| invalid("no trigger binding".into()))?.map_err(&invalid)?;
     if triggers.next().is_some() {
         return Err(invalid("more than one trigger binding".into()));
     }
-    Ok(Function {
-        name,
-        json,
-        trigger,
-    })
+    Ok(Function { name, json, trigger })
 }
 
 /// A blob path pattern such as `videos/{tenant}/{video}`: a fixed container, then literal or `{named}` segments.
@@ -185,28 +157,19 @@ impl BlobPath {
     /// Parses a pattern; the container must be literal.
     pub fn parse(pattern: &str) -> Result<Self, String> {
         let mut parts = pattern.split('/');
-        let container = parts
-            .next()
-            .filter(|c| !c.is_empty() && !c.contains('{'))
-            .ok_or("the container must be a literal name")?;
+        let container =
+            parts.next().filter(|c| !c.is_empty() && !c.contains('{')).ok_or("the container must be a literal name")?;
         let segments: Vec<Segment> = parts
-            .map(
-                |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                    Some(name) if !name.is_empty() => Ok(Segment::Named(name.to_owned())),
-                    _ if part.is_empty() || part.contains(['{', '}']) => {
-                        Err(format!("bad segment `{part}`"))
-                    }
-                    _ => Ok(Segment::Literal(part.to_owned())),
-                },
-            )
+            .map(|part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !name.is_empty() => Ok(Segment::Named(name.to_owned())),
+                _ if part.is_empty() || part.contains(['{', '}']) => Err(format!("bad segment `{part}`")),
+                _ => Ok(Segment::Literal(part.to_owned())),
+            })
             .collect::<Result<_, _>>()?;
         if segments.is_empty() {
             return Err("a blob name pattern must follow the container".into());
         }
-        Ok(Self {
-            container: container.to_owned(),
-            segments,
-        })
+        Ok(Self { container: container.to_owned(), segments })
     }
 
     /// The container this pattern lives in.
@@ -224,9 +187,7 @@ impl BlobPath {
         for (segment, part) in self.segments.iter().zip(parts) {
             match segment {
                 Segment::Literal(literal) if literal == part => {}
-                Segment::Named(name) if !part.is_empty() => {
-                    captures.push((name.as_str(), part.to_owned()))
-                }
+                Segment::Named(name) if !part.is_empty() => captures.push((name.as_str(), part.to_owned())),
                 _ => return None,
             }
         }
@@ -251,10 +212,7 @@ mod tests {
         assert_eq!(path.container(), "videos");
         assert_eq!(
             path.captures("t-42/clip.mp4"),
-            Some(vec![
-                ("tenant", "t-42".to_owned()),
-                ("video", "clip.mp4".to_owned())
-            ])
+            Some(vec![("tenant", "t-42".to_owned()), ("video", "clip.mp4".to_owned())])
         );
         assert_eq!(path.captures("t-42/extra/clip.mp4"), None, "too deep");
         assert_eq!(path.captures("clip.mp4"), None, "too shallow");

@@ -61,30 +61,17 @@ impl MakeRequestId for InvocationOrRandomId {
 }
 
 async fn no_route(request: Request) -> Problem {
-    Problem::for_status(
-        StatusCode::NOT_FOUND,
-        format!("no route for {} {}", request.method(), request.uri().path()),
-    )
+    Problem::for_status(StatusCode::NOT_FOUND, format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 /// Refuses a body whose declared length is over the limit before reading any of it. Bodies without a length
 /// (chunked) are capped while being read by `DefaultBodyLimit`.
-async fn reject_oversized_bodies(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn reject_oversized_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limit = state.settings.max_request_body_bytes;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return Problem::for_status(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds {limit} bytes"),
-        )
-        .into_response();
+        return Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"))
+            .into_response();
     }
     next.run(request).await
 }
@@ -93,8 +80,7 @@ async fn reject_oversized_bodies(
 /// 408 from a tower layer), keeping its headers (`Allow`, …).
 async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
+    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
     {
         return response;
     }
@@ -104,9 +90,7 @@ async fn problem_for_bare_errors(response: Response) -> Response {
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     let body = serde_json::to_vec(&Problem::for_status(status, detail)).unwrap_or_default();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

@@ -17,21 +17,15 @@ pub fn write(dir: &Path, executable: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for entry in std::fs::read_dir(dir)?.flatten() {
         let stale = entry.path().join("function.json").is_file()
-            && !functions
-                .iter()
-                .any(|f| entry.file_name() == f.name.as_str());
+            && !functions.iter().any(|f| entry.file_name() == f.name.as_str());
         if stale {
             std::fs::remove_dir_all(entry.path())?;
         }
     }
     std::fs::write(dir.join("host.json"), HOST_JSON)?;
     let target = dir.join("handler");
-    std::fs::copy(executable, &target).with_context(|| {
-        format!(
-            "copying the executable {} into the package",
-            executable.display()
-        )
-    })?;
+    std::fs::copy(executable, &target)
+        .with_context(|| format!("copying the executable {} into the package", executable.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

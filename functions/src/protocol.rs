@@ -36,10 +36,7 @@ impl InvocationRequest {
     /// Reads `Data.<name>` as `T`, accepting the value itself or a JSON string that encodes it.
     pub fn binding<T: DeserializeOwned>(&self, name: &str) -> Result<T, PayloadError> {
         let what = format!("Data.{name}");
-        let value = self.data.get(name).ok_or_else(|| PayloadError {
-            what: what.clone(),
-            reason: "missing".into(),
-        })?;
+        let value = self.data.get(name).ok_or_else(|| PayloadError { what: what.clone(), reason: "missing".into() })?;
         decode_layered(value).map_err(|reason| PayloadError { what, reason })
     }
 
@@ -57,16 +54,12 @@ impl InvocationRequest {
 
     /// `Metadata.sys`, when present and well-formed.
     pub fn sys(&self) -> Option<Sys> {
-        self.metadata
-            .get("sys")
-            .and_then(|v| decode_layered(v).ok())
+        self.metadata.get("sys").and_then(|v| decode_layered(v).ok())
     }
 
     /// `Metadata.RetryContext`, present when a host retry policy applies.
     pub fn retry_context(&self) -> Option<RetryContext> {
-        self.metadata
-            .get("RetryContext")
-            .and_then(|v| decode_layered(v).ok())
+        self.metadata.get("RetryContext").and_then(|v| decode_layered(v).ok())
     }
 }
 
@@ -75,9 +68,7 @@ fn decode_layered<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
     match T::deserialize(value) {
         Ok(decoded) => Ok(decoded),
         Err(direct) => match value {
-            Value::String(s) => {
-                serde_json::from_str(s).map_err(|inner| format!("{inner} (in JSON string)"))
-            }
+            Value::String(s) => serde_json::from_str(s).map_err(|inner| format!("{inner} (in JSON string)")),
             _ => Err(direct.to_string()),
         },
     }
@@ -123,10 +114,7 @@ pub struct InvocationResponse {
 impl InvocationResponse {
     /// A completed invocation with these log lines and no outputs.
     pub fn logged(logs: Vec<String>) -> Self {
-        Self {
-            logs,
-            ..Self::default()
-        }
+        Self { logs, ..Self::default() }
     }
 }
 
@@ -170,19 +158,13 @@ pub struct ScheduleStatus {
 
 /// Dates from the host come as RFC 3339 with `Z` or an offset, with 0-7 fraction digits, or as .NET's offset-less
 /// form for `DateTime` values (taken as UTC). Anything else reads as absent rather than failing the invocation.
-fn lenient_time<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
+fn lenient_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let raw = Option::<String>::deserialize(deserializer)?;
     Ok(raw.and_then(|s| {
         DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
             .ok()
-            .or_else(|| {
-                NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f")
-                    .ok()
-                    .map(|t| t.and_utc())
-            })
+            .or_else(|| NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
     }))
 }
 
@@ -251,10 +233,8 @@ impl BlobSubject {
     pub fn parse(subject: &str) -> Option<Self> {
         let rest = subject.strip_prefix(Self::PREFIX)?;
         let (container, name) = rest.split_once("/blobs/")?;
-        (!container.is_empty() && !name.is_empty() && !container.contains('/')).then(|| Self {
-            container: container.to_owned(),
-            name: name.to_owned(),
-        })
+        (!container.is_empty() && !name.is_empty() && !container.contains('/'))
+            .then(|| Self { container: container.to_owned(), name: name.to_owned() })
     }
 
     /// The subject string for a container and blob name.
@@ -271,19 +251,9 @@ mod tests {
     fn a_blob_subject_round_trips_and_rejects_other_subjects() {
         let subject = "/blobServices/default/containers/videos/blobs/t-42/clip.mp4";
         let parsed = BlobSubject::parse(subject).expect("valid");
-        assert_eq!(
-            parsed,
-            BlobSubject {
-                container: "videos".into(),
-                name: "t-42/clip.mp4".into()
-            }
-        );
+        assert_eq!(parsed, BlobSubject { container: "videos".into(), name: "t-42/clip.mp4".into() });
         assert_eq!(parsed.to_subject(), subject);
-        for other in [
-            "/blobServices/default/containers/videos",
-            "/queueServices/default/queues/q",
-            "",
-        ] {
+        for other in ["/blobServices/default/containers/videos", "/queueServices/default/queues/q", ""] {
             assert_eq!(BlobSubject::parse(other), None, "{other}");
         }
     }
@@ -296,10 +266,7 @@ mod tests {
             "LastUpdated": "2024-05-01T02:00:00.0123456+00:00"
         }))
         .expect("valid");
-        assert_eq!(
-            status.next.expect("next").to_rfc3339(),
-            "2024-05-01T03:00:00+00:00"
-        );
+        assert_eq!(status.next.expect("next").to_rfc3339(), "2024-05-01T03:00:00+00:00");
         assert!(status.last.is_some() && status.last_updated.is_some());
     }
 }

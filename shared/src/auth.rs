@@ -63,10 +63,7 @@ pub struct TokenVerifier {
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenVerifier")
-            .field("hs256", &self.hs256.is_some())
-            .field("issuer", &self.issuer)
-            .finish()
+        f.debug_struct("TokenVerifier").field("hs256", &self.hs256.is_some()).field("issuer", &self.issuer).finish()
     }
 }
 
@@ -74,10 +71,7 @@ impl TokenVerifier {
     /// A verifier for the configured secret and issuer.
     pub fn new(settings: &AuthSettings) -> Self {
         Self {
-            hs256: settings
-                .jwt_secret
-                .as_ref()
-                .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes())),
+            hs256: settings.jwt_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes())),
             issuer: settings.issuer.clone(),
         }
     }
@@ -94,19 +88,10 @@ impl TokenVerifier {
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
         if claims.role != AUDIENCE {
-            return Err(AuthError::Invalid(format!(
-                "role {} may not call merchant endpoints",
-                claims.role
-            )));
+            return Err(AuthError::Invalid(format!("role {} may not call merchant endpoints", claims.role)));
         }
-        let user_id = claims
-            .sub
-            .parse()
-            .map_err(|_| AuthError::Invalid("sub is not a UUID".into()))?;
-        Ok(Principal {
-            user_id,
-            email: claims.email,
-        })
+        let user_id = claims.sub.parse().map_err(|_| AuthError::Invalid("sub is not a UUID".into()))?;
+        Ok(Principal { user_id, email: claims.email })
     }
 }
 
@@ -147,27 +132,14 @@ mod tests {
     use super::*;
 
     fn settings(secret: &str) -> AuthSettings {
-        AuthSettings {
-            supabase_url: None,
-            jwt_secret: Some(secret.to_owned().into()),
-            issuer: "iss-a".into(),
-        }
+        AuthSettings { supabase_url: None, jwt_secret: Some(secret.to_owned().into()), issuer: "iss-a".into() }
     }
 
     #[test]
     fn a_minted_token_verifies() {
         let user = Uuid::new_v4();
-        let token = mint_token(
-            &"k".repeat(32).into(),
-            "iss-a",
-            user,
-            None,
-            Duration::from_secs(60),
-        )
-        .expect("mint");
-        let principal = TokenVerifier::new(&settings(&"k".repeat(32)))
-            .verify(&token)
-            .expect("valid");
+        let token = mint_token(&"k".repeat(32).into(), "iss-a", user, None, Duration::from_secs(60)).expect("mint");
+        let principal = TokenVerifier::new(&settings(&"k".repeat(32))).verify(&token).expect("valid");
         assert_eq!(principal.user_id, user);
     }
 
@@ -175,22 +147,9 @@ mod tests {
     fn tokens_signed_elsewhere_or_for_another_issuer_are_rejected() {
         let user = Uuid::new_v4();
         let verifier = TokenVerifier::new(&settings(&"k".repeat(32)));
-        let wrong_key = mint_token(
-            &"x".repeat(32).into(),
-            "iss-a",
-            user,
-            None,
-            Duration::from_secs(60),
-        )
-        .expect("mint");
-        let wrong_issuer = mint_token(
-            &"k".repeat(32).into(),
-            "iss-b",
-            user,
-            None,
-            Duration::from_secs(60),
-        )
-        .expect("mint");
+        let wrong_key = mint_token(&"x".repeat(32).into(), "iss-a", user, None, Duration::from_secs(60)).expect("mint");
+        let wrong_issuer =
+            mint_token(&"k".repeat(32).into(), "iss-b", user, None, Duration::from_secs(60)).expect("mint");
         assert!(verifier.verify(&wrong_key).is_err(), "wrong key");
         assert!(verifier.verify(&wrong_issuer).is_err(), "wrong issuer");
         assert!(verifier.verify("not.a.token").is_err(), "garbage");

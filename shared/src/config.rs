@@ -89,27 +89,16 @@ pub const DEV_ISSUER: &str = "retail-ai-advisor-dev";
 impl Settings {
     /// Reads all settings through `lookup`.
     pub fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
-        let supabase_url = lookup
-            .get("SUPABASE_URL")
-            .map(|u| u.trim_end_matches('/').to_owned());
-        let issuer = lookup
-            .get("AUTH_ISSUER")
-            .unwrap_or_else(|| match &supabase_url {
-                Some(url) => format!("{url}/auth/v1"),
-                None => DEV_ISSUER.to_owned(),
-            });
+        let supabase_url = lookup.get("SUPABASE_URL").map(|u| u.trim_end_matches('/').to_owned());
+        let issuer = lookup.get("AUTH_ISSUER").unwrap_or_else(|| match &supabase_url {
+            Some(url) => format!("{url}/auth/v1"),
+            None => DEV_ISSUER.to_owned(),
+        });
         Ok(Self {
             database: DatabaseSettings {
-                url: lookup
-                    .get("DATABASE_URL")
-                    .map(SecretString::from)
-                    .ok_or(ConfigError::Missing("DATABASE_URL"))?,
+                url: lookup.get("DATABASE_URL").map(SecretString::from).ok_or(ConfigError::Missing("DATABASE_URL"))?,
                 max_connections: parse_or(lookup, "DATABASE_MAX_CONNECTIONS", 5)?,
-                acquire_timeout: Duration::from_secs(parse_or(
-                    lookup,
-                    "DATABASE_ACQUIRE_TIMEOUT_SECS",
-                    5,
-                )?),
+                acquire_timeout: Duration::from_secs(parse_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", 5)?),
                 transaction_pooler: parse_optional(lookup, "DATABASE_TRANSACTION_POOLER")?,
             },
             auth: AuthSettings {
@@ -121,10 +110,7 @@ impl Settings {
                 None | Some("json") => LogFormat::Json,
                 Some("pretty") => LogFormat::Pretty,
                 Some(_) => {
-                    return Err(ConfigError::Invalid {
-                        name: "LOG_FORMAT",
-                        reason: "expected json or pretty".into(),
-                    });
+                    return Err(ConfigError::Invalid { name: "LOG_FORMAT", reason: "expected json or pretty".into() });
                 }
             },
             max_request_body_bytes: parse_or(lookup, "MAX_REQUEST_BODY_BYTES", 1024 * 1024)?,
@@ -132,31 +118,17 @@ impl Settings {
     }
 }
 
-fn parse_optional<T: FromStr>(
-    lookup: &impl Lookup,
-    name: &'static str,
-) -> Result<Option<T>, ConfigError>
+fn parse_optional<T: FromStr>(lookup: &impl Lookup, name: &'static str) -> Result<Option<T>, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
     lookup
         .get(name)
-        .map(|raw| {
-            raw.trim()
-                .parse()
-                .map_err(|e: T::Err| ConfigError::Invalid {
-                    name,
-                    reason: e.to_string(),
-                })
-        })
+        .map(|raw| raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { name, reason: e.to_string() }))
         .transpose()
 }
 
-fn parse_or<T: FromStr>(
-    lookup: &impl Lookup,
-    name: &'static str,
-    default: T,
-) -> Result<T, ConfigError>
+fn parse_or<T: FromStr>(lookup: &impl Lookup, name: &'static str, default: T) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
@@ -172,10 +144,7 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Settings::load(&|name: &str| map.get(name).cloned())
     }
 
@@ -190,30 +159,21 @@ mod tests {
 
     #[test]
     fn the_issuer_follows_the_supabase_project() {
-        let settings = load(&[
-            ("DATABASE_URL", "sqlite://x.db"),
-            ("SUPABASE_URL", "https://abc.supabase.co/"),
-        ])
-        .expect("valid");
+        let settings =
+            load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_URL", "https://abc.supabase.co/")]).expect("valid");
         assert_eq!(settings.auth.issuer, "https://abc.supabase.co/auth/v1");
     }
 
     #[test]
     fn a_missing_database_url_is_named() {
         let error = load(&[]).expect_err("must fail");
-        assert_eq!(
-            error.to_string(),
-            "setting DATABASE_URL is required but not set"
-        );
+        assert_eq!(error.to_string(), "setting DATABASE_URL is required but not set");
     }
 
     #[test]
     fn an_invalid_number_names_the_setting_but_not_secrets() {
-        let error = load(&[
-            ("DATABASE_URL", "postgres://u:hunter2@h/db"),
-            ("DATABASE_MAX_CONNECTIONS", "many"),
-        ])
-        .expect_err("must fail");
+        let error = load(&[("DATABASE_URL", "postgres://u:hunter2@h/db"), ("DATABASE_MAX_CONNECTIONS", "many")])
+            .expect_err("must fail");
         let text = error.to_string();
         assert!(text.contains("DATABASE_MAX_CONNECTIONS"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
@@ -221,19 +181,10 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print_in_debug_output() {
-        let settings = load(&[
-            ("DATABASE_URL", "postgres://u:hunter2@h/db"),
-            ("SUPABASE_JWT_SECRET", "s3cr3t-value"),
-        ])
-        .expect("valid");
+        let settings = load(&[("DATABASE_URL", "postgres://u:hunter2@h/db"), ("SUPABASE_JWT_SECRET", "s3cr3t-value")])
+            .expect("valid");
         let debug = format!("{settings:?}");
-        assert!(
-            !debug.contains("hunter2") && !debug.contains("s3cr3t-value"),
-            "{debug}"
-        );
-        assert_eq!(
-            settings.auth.jwt_secret.expect("set").expose_secret(),
-            "s3cr3t-value"
-        );
+        assert!(!debug.contains("hunter2") && !debug.contains("s3cr3t-value"), "{debug}");
+        assert_eq!(settings.auth.jwt_secret.expect("set").expose_secret(), "s3cr3t-value");
     }
 }

@@ -12,10 +12,7 @@ use crate::{AppState, app};
 pub async fn serve(state: AppState, port: u16) -> anyhow::Result<()> {
     // The host always calls http://127.0.0.1:<port>; binding loopback only keeps the worker unreachable from outside.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
-    tracing::info!(
-        port = listener.local_addr()?.port(),
-        "custom handler listening"
-    );
+    tracing::info!(port = listener.local_addr()?.port(), "custom handler listening");
     serve_on(listener, app(state), super::shutdown_signal()).await
 }
 
@@ -25,8 +22,6 @@ pub async fn serve_on(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

@@ -44,21 +44,10 @@ impl Check {
 
 #[tracing::instrument(name = "checking health", skip_all)]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let checks = Checks {
-        database: database(&state).await,
-        auth: auth(&state),
-    };
+    let checks = Checks { database: database(&state).await, auth: auth(&state) };
     let healthy = checks.database.is_ok() && checks.auth.is_ok();
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = Health {
-        status: if healthy { "ok" } else { "degraded" },
-        version: env!("CARGO_PKG_VERSION"),
-        checks,
-    };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = Health { status: if healthy { "ok" } else { "degraded" }, version: env!("CARGO_PKG_VERSION"), checks };
     (status, Json(body))
 }
 
@@ -73,31 +62,17 @@ async fn database(state: &AppState) -> Check {
         },
         Ok(Err(error)) => {
             tracing::warn!(%error, "database health check failed");
-            Check {
-                status: "down",
-                detail: format!("{backend}: unreachable"),
-                latency_ms: None,
-            }
+            Check { status: "down", detail: format!("{backend}: unreachable"), latency_ms: None }
         }
-        Err(_) => Check {
-            status: "down",
-            detail: format!("{backend}: no answer within {CHECK_TIMEOUT:?}"),
-            latency_ms: None,
-        },
+        Err(_) => {
+            Check { status: "down", detail: format!("{backend}: no answer within {CHECK_TIMEOUT:?}"), latency_ms: None }
+        }
     }
 }
 
 fn auth(state: &AppState) -> Check {
     match &state.settings.auth.jwt_secret {
-        Some(_) => Check {
-            status: "ok",
-            detail: "HS256 secret configured".into(),
-            latency_ms: None,
-        },
-        None => Check {
-            status: "down",
-            detail: "no token verification configured".into(),
-            latency_ms: None,
-        },
+        Some(_) => Check { status: "ok", detail: "HS256 secret configured".into(), latency_ms: None },
+        None => Check { status: "down", detail: "no token verification configured".into(), latency_ms: None },
     }
 }

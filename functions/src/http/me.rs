@@ -21,9 +21,5 @@ struct Me {
 #[tracing::instrument(name = "describing the caller", skip_all, fields(user = %user.user_id))]
 async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<Me>, ApiError> {
     let organizations = state.db.memberships(user.user_id).await?;
-    Ok(Json(Me {
-        user_id: user.user_id,
-        email: user.email,
-        organizations,
-    }))
+    Ok(Json(Me { user_id: user.user_id, email: user.email, organizations }))
 }

@@ -23,10 +23,7 @@ mod video_uploaded;
 
 /// Every non-HTTP function and its handler. Names must equal the `functions/azure/<Name>` folders.
 fn triggers() -> [(&'static str, MethodRouter<AppState>); 2] {
-    [
-        ("SyncStores", post(sync_stores::run)),
-        ("VideoUploaded", post(video_uploaded::run)),
-    ]
+    [("SyncStores", post(sync_stores::run)), ("VideoUploaded", post(video_uploaded::run))]
 }
 
 /// The names of all non-HTTP functions the router answers.
@@ -36,11 +33,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// Routes `POST /<FunctionName>` for each trigger.
 pub fn router() -> Router<AppState> {
-    triggers()
-        .into_iter()
-        .fold(Router::new(), |router, (name, handler)| {
-            router.route(&format!("/{name}"), handler)
-        })
+    triggers().into_iter().fold(Router::new(), |router, (name, handler)| router.route(&format!("/{name}"), handler))
 }
 
 /// One invocation as the host sent it.
@@ -56,16 +49,9 @@ impl<S: Send + Sync> FromRequest<S> for Invocation {
     type Rejection = TriggerError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let id = req
-            .headers()
-            .get(INVOCATION_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| TriggerError::Malformed(e.body_text()))?;
-        let request = serde_json::from_slice(&body)
-            .map_err(|e| TriggerError::Malformed(format!("body: {e}")))?;
+        let id = req.headers().get(INVOCATION_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = Bytes::from_request(req, state).await.map_err(|e| TriggerError::Malformed(e.body_text()))?;
+        let request = serde_json::from_slice(&body).map_err(|e| TriggerError::Malformed(format!("body: {e}")))?;
         Ok(Self { id, request })
     }
 }
@@ -95,15 +81,9 @@ impl IntoResponse for TriggerError {
                 Problem::for_status(StatusCode::BAD_REQUEST, detail.clone()).into_response()
             }
             Self::Transient(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "invocation failed; the host will retry"
-                );
-                Problem::for_status(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the invocation failed and may be retried",
-                )
-                .into_response()
+                tracing::error!(error = format!("{error:#}"), "invocation failed; the host will retry");
+                Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR, "the invocation failed and may be retried")
+                    .into_response()
             }
         }
     }

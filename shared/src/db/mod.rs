@@ -35,10 +35,7 @@ pub enum DbError {
 impl DbError {
     /// The database could not be reached or had no free connection in time: a retry later may succeed.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            Self::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
-        )
+        matches!(self, Self::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed))
     }
 }
 
@@ -76,18 +73,13 @@ impl Database {
     pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, DbError> {
         let url = settings.url.expose_secret();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut options =
-                PgConnectOptions::from_str(url).map_err(|e| DbError::InvalidUrl(redact(&e)))?;
+            let mut options = PgConnectOptions::from_str(url).map_err(|e| DbError::InvalidUrl(redact(&e)))?;
             // A transaction-mode pooler hands each transaction a different server connection, where a statement
             // cached on "this" connection may not exist. Unnamed statements are re-prepared every time instead.
-            if settings
-                .transaction_pooler
-                .unwrap_or(options.get_port() == TRANSACTION_POOLER_PORT)
-            {
+            if settings.transaction_pooler.unwrap_or(options.get_port() == TRANSACTION_POOLER_PORT) {
                 options = options.statement_cache_capacity(0);
             }
-            let options = options
-                .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+            let options = options.log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections)
                 .min_connections(0)

@@ -23,63 +23,31 @@ impl Database {
     /// Every organization `user_id` belongs to.
     pub async fn memberships(&self, user_id: Uuid) -> Result<Vec<Membership>, DbError> {
         Ok(match self {
-            Self::Postgres(pool) => {
-                sqlx::query_as(MEMBERSHIPS)
-                    .bind(user_id)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Self::Sqlite(pool) => {
-                sqlx::query_as(MEMBERSHIPS)
-                    .bind(user_id)
-                    .fetch_all(pool)
-                    .await?
-            }
+            Self::Postgres(pool) => sqlx::query_as(MEMBERSHIPS).bind(user_id).fetch_all(pool).await?,
+            Self::Sqlite(pool) => sqlx::query_as(MEMBERSHIPS).bind(user_id).fetch_all(pool).await?,
         })
     }
 
     /// Makes `user_id` an admin of the organization called `name`, creating it if no organization of theirs has
     /// that name. Returns the organization's id. Used by `handler token --org` on development instances.
     pub async fn ensure_admin_of(&self, user_id: Uuid, name: &str) -> Result<Uuid, DbError> {
-        if let Some(existing) = self
-            .memberships(user_id)
-            .await?
-            .into_iter()
-            .find(|m| m.name == name)
-        {
+        if let Some(existing) = self.memberships(user_id).await?.into_iter().find(|m| m.name == name) {
             return Ok(existing.organization_id);
         }
         let id = Uuid::new_v4();
         const ORG: &str = "INSERT INTO organizations (id, name) VALUES ($1, $2)";
-        const ADMIN: &str =
-            "INSERT INTO members (organization_id, user_id, role) VALUES ($1, $2, 'admin')";
+        const ADMIN: &str = "INSERT INTO members (organization_id, user_id, role) VALUES ($1, $2, 'admin')";
         match self {
             Self::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::query(ORG)
-                    .bind(id)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(ADMIN)
-                    .bind(id)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(ORG).bind(id).bind(name).execute(&mut *tx).await?;
+                sqlx::query(ADMIN).bind(id).bind(user_id).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
             Self::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::query(ORG)
-                    .bind(id)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(ADMIN)
-                    .bind(id)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(ORG).bind(id).bind(name).execute(&mut *tx).await?;
+                sqlx::query(ADMIN).bind(id).bind(user_id).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
         }

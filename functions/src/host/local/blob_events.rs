@@ -57,13 +57,7 @@ struct Retry {
 
 impl BlobWatch {
     /// A watch for the container of `path`.
-    pub fn new(
-        router: Router,
-        function: String,
-        binding: String,
-        path: BlobPath,
-        data_dir: &Path,
-    ) -> Self {
+    pub fn new(router: Router, function: String, binding: String, path: BlobPath, data_dir: &Path) -> Self {
         let container = path.container().to_owned();
         Self {
             root: data_dir.join("blobs").join(&container),
@@ -81,10 +75,8 @@ impl BlobWatch {
             tracing::error!(function = self.function, %error, "cannot create the blob folder; no events will be raised");
             return;
         }
-        let mut delivered: HashMap<String, Stamp> = std::fs::read(&self.ledger)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
+        let mut delivered: HashMap<String, Stamp> =
+            std::fs::read(&self.ledger).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
         let mut previous_scan: HashMap<String, Stamp> = HashMap::new();
         let mut retries: HashMap<String, Retry> = HashMap::new();
         loop {
@@ -95,10 +87,7 @@ impl BlobWatch {
                 if !stable || delivered.get(name) == Some(stamp) {
                     continue;
                 }
-                if retries
-                    .get(name)
-                    .is_some_and(|r| r.stamp == *stamp && Instant::now() < r.not_before)
-                {
+                if retries.get(name).is_some_and(|r| r.stamp == *stamp && Instant::now() < r.not_before) {
                     continue;
                 }
                 match self.deliver(name, *stamp).await {
@@ -115,11 +104,7 @@ impl BlobWatch {
                         tracing::warn!(function = self.function, blob = name, error, retry_in = ?backoff, "event delivery failed");
                         retries.insert(
                             name.clone(),
-                            Retry {
-                                stamp: *stamp,
-                                not_before: Instant::now() + backoff,
-                                backoff,
-                            },
+                            Retry { stamp: *stamp, not_before: Instant::now() + backoff, backoff },
                         );
                     }
                 }
@@ -135,10 +120,7 @@ impl BlobWatch {
     }
 
     async fn deliver(&self, name: &str, stamp: Stamp) -> Result<(), String> {
-        let subject = BlobSubject {
-            container: self.container.clone(),
-            name: name.to_owned(),
-        };
+        let subject = BlobSubject { container: self.container.clone(), name: name.to_owned() };
         let url = url_for(&self.root.join(name));
         let event = json!({
             "id": uuid::Uuid::new_v4(),
@@ -161,9 +143,7 @@ impl BlobWatch {
             }
         });
         let data = serde_json::Map::from_iter([(self.binding.clone(), event)]);
-        super::invoke(&self.router, &self.function, data)
-            .await
-            .map(drop)
+        super::invoke(&self.router, &self.function, data).await.map(drop)
     }
 
     fn save(&self, delivered: &HashMap<String, Stamp>) {
@@ -189,10 +169,7 @@ fn scan(root: &Path) -> HashMap<String, Stamp> {
         };
         for entry in entries.flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            if file_name.starts_with('.')
-                || file_name.ends_with(".tmp")
-                || file_name.ends_with(".part")
-            {
+            if file_name.starts_with('.') || file_name.ends_with(".tmp") || file_name.ends_with(".part") {
                 continue;
             }
             let Ok(metadata) = entry.metadata() else {
@@ -205,23 +182,13 @@ fn scan(root: &Path) -> HashMap<String, Stamp> {
                 let Ok(relative) = path.strip_prefix(root) else {
                     continue;
                 };
-                let name = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
                 let modified_nanos = metadata
                     .modified()
                     .ok()
                     .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_nanos());
-                found.insert(
-                    name,
-                    Stamp {
-                        length: metadata.len(),
-                        modified_nanos,
-                    },
-                );
+                found.insert(name, Stamp { length: metadata.len(), modified_nanos });
             }
         }
     }
@@ -234,11 +201,7 @@ fn url_for(path: &Path) -> String {
 }
 
 fn content_type(name: &str) -> &'static str {
-    match name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .as_deref()
-    {
+    match name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).as_deref() {
         Some("mp4") => "video/mp4",
         Some("m4v") => "video/x-m4v",
         Some("mov") => "video/quicktime",

@@ -46,23 +46,16 @@ const HOST_VERSION: &str = concat!("handler-dev/", env!("CARGO_PKG_VERSION"));
 /// Settings for a dev instance: the environment first, then `local.settings.json` `Values` (in the working
 /// directory), then the embedded defaults.
 pub fn settings(data_dir: &Path) -> anyhow::Result<Settings> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let local_values = local_settings_values(Path::new("local.settings.json"))?;
     let secret = dev_jwt_secret(data_dir)?;
     let defaults: HashMap<&str, String> = HashMap::from([
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}", data_dir.join("advisor.db").display()),
-        ),
+        ("DATABASE_URL", format!("sqlite://{}", data_dir.join("advisor.db").display())),
         ("SUPABASE_JWT_SECRET", secret.expose_secret().to_owned()),
         ("LOG_FORMAT", "pretty".to_owned()),
     ]);
-    let lookup = |name: &str| {
-        Env.get(name)
-            .or_else(|| local_values.get(name).cloned())
-            .or_else(|| defaults.get(name).cloned())
-    };
+    let lookup =
+        |name: &str| Env.get(name).or_else(|| local_values.get(name).cloned()).or_else(|| defaults.get(name).cloned());
     Ok(Settings::load(&lookup)?)
 }
 
@@ -110,15 +103,11 @@ pub fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
 pub fn dev_user(data_dir: &Path) -> anyhow::Result<uuid::Uuid> {
     let path = data_dir.join("dev-user");
     if let Ok(text) = std::fs::read_to_string(&path) {
-        return text
-            .trim()
-            .parse()
-            .with_context(|| format!("{} does not hold a UUID", path.display()));
+        return text.trim().parse().with_context(|| format!("{} does not hold a UUID", path.display()));
     }
     std::fs::create_dir_all(data_dir)?;
     let user = uuid::Uuid::new_v4();
-    std::fs::write(&path, user.to_string())
-        .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, user.to_string()).with_context(|| format!("writing {}", path.display()))?;
     Ok(user)
 }
 
@@ -135,27 +124,12 @@ pub async fn run(settings: Settings, options: DevOptions) -> anyhow::Result<()> 
     let mut background = JoinSet::new();
     for function in manifest::functions()? {
         match function.trigger {
-            Trigger::Timer {
-                binding,
-                schedule,
-                run_on_startup,
-            } => {
-                background.spawn(timers::run(
-                    router.clone(),
-                    function.name,
-                    binding,
-                    schedule,
-                    run_on_startup,
-                ));
+            Trigger::Timer { binding, schedule, run_on_startup } => {
+                background.spawn(timers::run(router.clone(), function.name, binding, schedule, run_on_startup));
             }
             Trigger::EventGrid { binding, path } => {
-                let watch = blob_events::BlobWatch::new(
-                    router.clone(),
-                    function.name,
-                    binding,
-                    path,
-                    &options.data_dir,
-                );
+                let watch =
+                    blob_events::BlobWatch::new(router.clone(), function.name, binding, path, &options.data_dir);
                 background.spawn(watch.run());
             }
             Trigger::Http { .. } => {}
@@ -169,10 +143,7 @@ pub async fn run(settings: Settings, options: DevOptions) -> anyhow::Result<()> 
         options.data_dir.display()
     );
     println!("  me:      curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/me");
-    println!(
-        "  blobs:   drop files under {} to raise BlobCreated events",
-        options.data_dir.join("blobs").display()
-    );
+    println!("  blobs:   drop files under {} to raise BlobCreated events", options.data_dir.join("blobs").display());
 
     let served = super::azure::serve_on(listener, router, super::shutdown_signal()).await;
     background.abort_all();
@@ -193,39 +164,23 @@ async fn invoke(
         rand_guid: Some(uuid::Uuid::new_v4().to_string()),
     };
     let mut metadata = serde_json::Map::new();
-    metadata.insert(
-        "sys".into(),
-        serde_json::to_value(sys).map_err(|e| e.to_string())?,
-    );
-    let body =
-        serde_json::to_vec(&InvocationRequest { data, metadata }).map_err(|e| e.to_string())?;
+    metadata.insert("sys".into(), serde_json::to_value(sys).map_err(|e| e.to_string())?);
+    let body = serde_json::to_vec(&InvocationRequest { data, metadata }).map_err(|e| e.to_string())?;
     let request = Request::post(format!("/{function}"))
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
         .header(INVOCATION_ID_HEADER, uuid::Uuid::new_v4().to_string())
         .header("x-azure-functions-hostversion", HOST_VERSION)
-        .header(
-            header::USER_AGENT,
-            format!("Azure-Functions-Host/{HOST_VERSION}"),
-        )
+        .header(header::USER_AGENT, format!("Azure-Functions-Host/{HOST_VERSION}"))
         .body(Body::from(body))
         .map_err(|e| e.to_string())?;
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = router.clone().oneshot(request).await.map_err(|e| e.to_string())?;
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
     if !status.is_success() {
-        return Err(format!(
-            "{function} answered {status}: {}",
-            String::from_utf8_lossy(&bytes)
-        ));
+        return Err(format!("{function} answered {status}: {}", String::from_utf8_lossy(&bytes)));
     }
-    let reply: InvocationResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{function} answered with an unreadable body: {e}"))?;
+    let reply: InvocationResponse =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{function} answered with an unreadable body: {e}"))?;
     for line in &reply.logs {
         tracing::info!(function, "{line}");
     }

@@ -11,13 +11,7 @@ const PAST_DUE_AFTER: chrono::Duration = chrono::Duration::seconds(5);
 
 /// Runs forever: one invocation per occurrence, never two at once (like the host, the next occurrence is computed
 /// after the previous invocation returns).
-pub async fn run(
-    router: Router,
-    function: String,
-    binding: String,
-    schedule: Schedule,
-    run_on_startup: bool,
-) {
+pub async fn run(router: Router, function: String, binding: String, schedule: Schedule, run_on_startup: bool) {
     let mut last: Option<DateTime<Utc>> = None;
     if run_on_startup {
         fire(&router, &function, &binding, None, Utc::now()).await;
@@ -26,27 +20,15 @@ pub async fn run(
         let next = schedule.next_after(Utc::now());
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
-        let status = ScheduleStatus {
-            last,
-            next: Some(next),
-            last_updated: Some(Utc::now()),
-        };
+        let status = ScheduleStatus { last, next: Some(next), last_updated: Some(Utc::now()) };
         fire(&router, &function, &binding, Some(status), next).await;
         last = Some(next);
     }
 }
 
-async fn fire(
-    router: &Router,
-    function: &str,
-    binding: &str,
-    status: Option<ScheduleStatus>,
-    due: DateTime<Utc>,
-) {
+async fn fire(router: &Router, function: &str, binding: &str, status: Option<ScheduleStatus>, due: DateTime<Utc>) {
     let timer = TimerInfo {
-        schedule: TimerSchedule {
-            adjust_for_dst: true,
-        },
+        schedule: TimerSchedule { adjust_for_dst: true },
         schedule_status: status,
         is_past_due: Utc::now() - due > PAST_DUE_AFTER,
     };
