@@ -6,7 +6,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use functions::{
     AppState,
-    host::{self, local::DevOptions},
+    host::{
+        self,
+        local::{DevEnvironment, DevOptions},
+    },
     package,
 };
 use shared::{
@@ -111,9 +114,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { port } => host::azure::serve(deployed_state()?, port).await?,
         Command::Dev { port, data_dir } => {
-            let settings = host::local::settings(&data_dir)?;
-            telemetry::init(settings.log_format, "info,sqlx=warn", std::io::stdout);
-            host::local::run(settings, DevOptions { port, data_dir }).await?;
+            let environment = DevEnvironment::load(&data_dir)?;
+            telemetry::init(environment.settings()?.log_format, "info,sqlx=warn", std::io::stdout);
+            host::local::run(environment, DevOptions { port, data_dir }).await?;
         }
         Command::Package { dir, executable } => {
             let executable = match executable {
@@ -130,7 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Token { user, org, email, ttl_hours, data_dir } => {
-            let settings = host::local::settings(&data_dir)?;
+            let settings = DevEnvironment::load(&data_dir)?.settings()?;
             telemetry::init(LogFormat::Pretty, "warn", std::io::stderr);
             let token = mint_dev_token(settings, &data_dir, user, org, email, ttl_hours).await?;
             println!("{token}");
@@ -162,6 +165,7 @@ async fn mint_dev_token(
     if let Some(name) = org {
         let state = AppState::build(settings.clone())?;
         state.db.migrate().await?;
+        let name = shared::domain::OrganizationName::parse(&name).context("--org")?;
         state.db.ensure_admin_of(user, &name).await?;
         state.db.close().await;
     }

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use include_dir::{Dir, include_dir};
 use serde::Deserialize;
-use shared::schedule::Schedule;
+use shared::{config::Lookup, schedule::Schedule};
 
 static AZURE_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/azure");
 
@@ -40,7 +40,7 @@ pub enum Trigger {
         /// The binding's `name` (the key under `Data`).
         binding: String,
         /// When it fires.
-        schedule: Schedule,
+        schedule: ScheduleSource,
         /// Fire once when the host starts.
         run_on_startup: bool,
     },
@@ -123,11 +123,13 @@ fn parse(name: String, json: &'static str) -> Result<Function, ManifestError> {
         BindingJson::HttpTrigger { route, methods } => {
             Some(Ok(Trigger::Http { route, methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect() }))
         }
-        BindingJson::TimerTrigger { name, schedule, run_on_startup } => Some(
-            Schedule::parse(&schedule)
-                .map(|schedule| Trigger::Timer { binding: name, schedule, run_on_startup })
-                .map_err(|e| format!("schedule `{schedule}`: {e}")),
-        ),
+        BindingJson::TimerTrigger { name, schedule, run_on_startup } => {
+            Some(ScheduleSource::parse(&schedule).map(|schedule| Trigger::Timer {
+                binding: name,
+                schedule,
+                run_on_startup,
+            }))
+        }
         BindingJson::EventGridTrigger { name, path } => {
             Some(BlobPath::parse(&path).map(|path| Trigger::EventGrid { binding: name, path }))
         }
@@ -138,6 +140,36 @@ fn parse(name: String, json: &'static str) -> Result<Function, ManifestError> {
         return Err(invalid("more than one trigger binding".into()));
     }
     Ok(Function { name, json, trigger })
+}
+
+/// A timer's `schedule`: an NCRONTAB expression, or `%NAME%`, which the host resolves from the app setting `NAME`
+/// (so operators change a schedule without a redeploy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleSource {
+    /// A literal expression.
+    Literal(Schedule),
+    /// The app setting holding the expression.
+    Setting(String),
+}
+
+impl ScheduleSource {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.strip_prefix('%').and_then(|t| t.strip_suffix('%')) {
+            Some(name) if !name.is_empty() && !name.contains('%') => Ok(Self::Setting(name.to_owned())),
+            _ => Schedule::parse(text).map(Self::Literal).map_err(|e| format!("schedule `{text}`: {e}")),
+        }
+    }
+
+    /// The schedule, reading a `%NAME%` reference through `lookup`.
+    pub fn resolve(&self, lookup: &impl Lookup) -> Result<Schedule, String> {
+        match self {
+            Self::Literal(schedule) => Ok(schedule.clone()),
+            Self::Setting(name) => {
+                let text = lookup.get(name).ok_or_else(|| format!("app setting {name} (the schedule) is not set"))?;
+                Schedule::parse(&text).map_err(|e| format!("app setting {name}: `{text}`: {e}"))
+            }
+        }
+    }
 }
 
 /// A blob path pattern such as `videos/{tenant}/{video}`: a fixed container, then literal or `{named}` segments.

@@ -7,8 +7,9 @@ use crate::state::AppState;
 
 mod health;
 mod me;
+mod organizations;
 
 /// All HTTP routes.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(health::router()).merge(me::router())
+    Router::new().merge(health::router()).merge(me::router()).merge(organizations::router())
 }

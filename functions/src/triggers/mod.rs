@@ -9,7 +9,7 @@ use axum::{
     extract::{FromRequest, Request},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{MethodRouter, post},
+    routing::{MethodRouter, get, post},
 };
 
 use crate::{
@@ -31,9 +31,10 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     triggers().into_iter().map(|(name, _)| name)
 }
 
-/// Routes `POST /<FunctionName>` for each trigger.
+/// Routes `POST /<FunctionName>` for each trigger, and `GET /`, which the host polls until the worker answers.
 pub fn router() -> Router<AppState> {
-    triggers().into_iter().fold(Router::new(), |router, (name, handler)| router.route(&format!("/{name}"), handler))
+    let ready = Router::new().route("/", get(|| async { axum::Json(serde_json::json!({ "status": "ready" })) }));
+    triggers().into_iter().fold(ready, |router, (name, handler)| router.route(&format!("/{name}"), handler))
 }
 
 /// One invocation as the host sent it.

@@ -25,11 +25,8 @@ pub async fn run(State(_state): State<AppState>, invocation: Invocation) -> Resu
     let Some(blob) = BlobSubject::parse(&event.subject) else {
         return Err(TriggerError::Malformed(format!("event {} subject is not a blob: {}", event.id, event.subject)));
     };
-    let pattern = match manifest::function(FUNCTION).map(|f| &f.trigger) {
-        Some(Trigger::EventGrid { path, .. }) => path,
-        _ => {
-            return Err(TriggerError::Malformed(format!("{FUNCTION} has no eventGridTrigger binding")));
-        }
+    let Some(Trigger::EventGrid { path: pattern, .. }) = manifest::function(FUNCTION).map(|f| &f.trigger) else {
+        return Err(TriggerError::Malformed(format!("{FUNCTION} has no eventGridTrigger binding")));
     };
     let captures = (blob.container == pattern.container()).then(|| pattern.captures(&blob.name)).flatten();
     let Some(captures) = captures else {

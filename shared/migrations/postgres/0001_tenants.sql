@@ -3,7 +3,7 @@ CREATE TABLE organizations (
     id          uuid PRIMARY KEY,
     name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     timezone    text NOT NULL DEFAULT 'UTC',
-    currency    char(3) NOT NULL DEFAULT 'USD',
+    currency    text NOT NULL CHECK (currency ~ '^[A-Z]{3}$') DEFAULT 'USD',
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 

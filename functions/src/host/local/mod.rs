@@ -43,21 +43,43 @@ pub struct DevOptions {
 /// The version string we put where the Azure host puts its own.
 const HOST_VERSION: &str = concat!("handler-dev/", env!("CARGO_PKG_VERSION"));
 
-/// Settings for a dev instance: the environment first, then `local.settings.json` `Values` (in the working
-/// directory), then the embedded defaults.
-pub fn settings(data_dir: &Path) -> anyhow::Result<Settings> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let local_values = local_settings_values(Path::new("local.settings.json"))?;
-    let secret = dev_jwt_secret(data_dir)?;
-    let defaults: HashMap<&str, String> = HashMap::from([
-        ("DATABASE_URL", format!("sqlite://{}", data_dir.join("advisor.db").display())),
-        ("SUPABASE_JWT_SECRET", secret.expose_secret().to_owned()),
-        ("LOG_FORMAT", "pretty".to_owned()),
-    ]);
-    let lookup =
-        |name: &str| Env.get(name).or_else(|| local_values.get(name).cloned()).or_else(|| defaults.get(name).cloned());
-    Ok(Settings::load(&lookup)?)
+/// The app settings of a dev instance: the environment first, then `local.settings.json` `Values` (in the working
+/// directory), then the embedded defaults. It resolves both [`Settings`] and `%NAME%` timer schedules.
+pub struct DevEnvironment {
+    local_values: HashMap<String, String>,
+    defaults: HashMap<&'static str, String>,
 }
+
+impl DevEnvironment {
+    /// Reads `local.settings.json` and prepares the defaults for `data_dir` (creating it and its token secret).
+    pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        let secret = dev_jwt_secret(data_dir)?;
+        Ok(Self {
+            local_values: local_settings_values(Path::new("local.settings.json"))?,
+            defaults: HashMap::from([
+                ("DATABASE_URL", format!("sqlite://{}", data_dir.join("advisor.db").display())),
+                ("SUPABASE_JWT_SECRET", secret.expose_secret().to_owned()),
+                ("LOG_FORMAT", "pretty".to_owned()),
+                ("SYNC_STORES_SCHEDULE", DEFAULT_SYNC_STORES_SCHEDULE.to_owned()),
+            ]),
+        })
+    }
+
+    /// The typed settings.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings::load(self)?)
+    }
+}
+
+impl Lookup for DevEnvironment {
+    fn get(&self, name: &str) -> Option<String> {
+        Env.get(name).or_else(|| self.local_values.get(name).cloned()).or_else(|| self.defaults.get(name).cloned())
+    }
+}
+
+/// Every five minutes, as deployed unless the app setting says otherwise.
+const DEFAULT_SYNC_STORES_SCHEDULE: &str = "0 */5 * * * *";
 
 /// `Values` of a `local.settings.json`, or nothing if the file does not exist.
 fn local_settings_values(path: &Path) -> anyhow::Result<HashMap<String, String>> {
@@ -112,8 +134,8 @@ pub fn dev_user(data_dir: &Path) -> anyhow::Result<uuid::Uuid> {
 }
 
 /// Runs the dev host until Ctrl-C.
-pub async fn run(settings: Settings, options: DevOptions) -> anyhow::Result<()> {
-    let state = AppState::build(settings)?;
+pub async fn run(environment: DevEnvironment, options: DevOptions) -> anyhow::Result<()> {
+    let state = AppState::build(environment.settings()?)?;
     state.db.migrate().await.context("applying migrations")?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
         .await
@@ -125,6 +147,7 @@ pub async fn run(settings: Settings, options: DevOptions) -> anyhow::Result<()> 
     for function in manifest::functions()? {
         match function.trigger {
             Trigger::Timer { binding, schedule, run_on_startup } => {
+                let schedule = schedule.resolve(&environment).map_err(|e| anyhow::anyhow!("{}: {e}", function.name))?;
                 background.spawn(timers::run(router.clone(), function.name, binding, schedule, run_on_startup));
             }
             Trigger::EventGrid { binding, path } => {

@@ -1,0 +1,129 @@
+//! Domain types parsed from outside input. Each has a private field and `parse` as the only way in, so code that
+//! holds one never re-checks it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused; the message is safe to show to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(String);
+
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ParseError;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
+/// An organization's display name: 1-200 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrganizationName(String);
+
+impl OrganizationName {
+    /// Trims and checks a name.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ParseError("must be 1 to 200 characters".into()));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(ParseError("must not contain control characters".into()));
+        }
+        Ok(Self(name.to_owned()))
+    }
+}
+string_newtype!(OrganizationName);
+
+/// An IANA time zone name (`Europe/Paris`), in which an organization's days and weeks are counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    /// Checks the name against the IANA database.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        raw.parse::<chrono_tz::Tz>()
+            .map(|tz| Self(tz.name().to_owned()))
+            .map_err(|_| ParseError(format!("`{raw}` is not an IANA time zone such as Europe/Paris")))
+    }
+
+    /// The zone itself.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.0.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+string_newtype!(TimeZoneName);
+
+impl Default for TimeZoneName {
+    fn default() -> Self {
+        Self("UTC".into())
+    }
+}
+
+/// An ISO 4217 alphabetic currency code (`EUR`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CurrencyCode(String);
+
+impl CurrencyCode {
+    /// Checks the form: three ASCII letters, normalised to upper case.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        if raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Self(raw.to_ascii_uppercase()))
+        } else {
+            Err(ParseError(format!("`{raw}` is not a three-letter ISO 4217 code such as EUR")))
+        }
+    }
+}
+string_newtype!(CurrencyCode);
+
+impl Default for CurrencyCode {
+    fn default() -> Self {
+        Self("USD".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_normalised_or_refused_with_a_reason() {
+        assert_eq!(OrganizationName::parse("  Acme  ").map(String::from), Ok("Acme".to_owned()));
+        assert!(OrganizationName::parse("   ").is_err(), "blank name");
+        assert!(OrganizationName::parse(&"x".repeat(201)).is_err(), "long name");
+        assert!(OrganizationName::parse("a\u{0}b").is_err(), "control character");
+        assert_eq!(TimeZoneName::parse("Europe/Paris").map(String::from), Ok("Europe/Paris".to_owned()));
+        assert!(TimeZoneName::parse("Mars/Olympus").is_err(), "unknown zone");
+        assert_eq!(CurrencyCode::parse("eur").map(String::from), Ok("EUR".to_owned()));
+        for bad in ["EU", "EURO", "E1R", "€UR"] {
+            assert!(CurrencyCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

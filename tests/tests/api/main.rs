@@ -1,0 +1,11 @@
+//! All integration tests, in one binary so the crate graph links once.
+
+mod dev_host;
+mod functions_host;
+mod health;
+mod lambda;
+mod manifest;
+mod organizations;
+mod package;
+mod problems;
+mod protocol;

@@ -1,0 +1,65 @@
+//! One source of truth: every `function.json` is answered by the router, and every trigger route has a
+//! `function.json`.
+
+use std::collections::BTreeSet;
+
+use functions::manifest::{self, Trigger};
+use tests::{Backend, spawn_app_on};
+
+/// A concrete path for a route template (`v1/{*rest}` → `v1/me`).
+fn sample_path(route: &str) -> String {
+    let concrete: Vec<String> = route
+        .split('/')
+        .map(|segment| match segment {
+            "{*rest}" => "me".to_owned(),
+            s if s.starts_with('{') => uuid::Uuid::nil().to_string(),
+            s => s.to_owned(),
+        })
+        .collect();
+    format!("/api/{}", concrete.join("/"))
+}
+
+#[tokio::test]
+async fn every_function_json_is_answered_by_the_router() {
+    let app = spawn_app_on(Backend::Sqlite).await;
+    for function in manifest::functions().expect("manifest parses") {
+        match &function.trigger {
+            Trigger::Http { route, methods } => {
+                let path = sample_path(route);
+                let response = app.get(&path).await;
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                let detail = body["detail"].as_str().unwrap_or_default();
+                assert!(!detail.starts_with("no route"), "{}: {path} has no route", function.name);
+                assert!(methods.is_empty() || methods.iter().any(|m| m == "GET"), "{}: sample uses GET", function.name);
+            }
+            Trigger::Timer { .. } | Trigger::EventGrid { .. } => {
+                // An empty invocation reaches the handler, which rejects it for its missing binding.
+                let response = app.post_json(&format!("/{}", function.name), &serde_json::json!({})).await;
+                assert_eq!(response.status(), 400, "{} is not routed", function.name);
+                let body: serde_json::Value = response.json().await.expect("problem");
+                assert!(body["detail"].as_str().unwrap_or_default().contains("Data."), "{}: {body}", function.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_trigger_route_has_a_function_json() {
+    let declared: BTreeSet<String> = manifest::functions()
+        .expect("manifest parses")
+        .into_iter()
+        .filter(|f| !matches!(f.trigger, Trigger::Http { .. }))
+        .map(|f| f.name)
+        .collect();
+    let routed: BTreeSet<String> = functions::triggers::names().map(str::to_owned).collect();
+    assert_eq!(routed, declared);
+}
+
+#[test]
+fn the_manifest_has_each_trigger_kind_we_deploy() {
+    let functions = manifest::functions().expect("manifest parses");
+    let has = |pred: fn(&Trigger) -> bool| functions.iter().any(|f| pred(&f.trigger));
+    assert!(has(|t| matches!(t, Trigger::Http { .. })), "httpTrigger");
+    assert!(has(|t| matches!(t, Trigger::Timer { .. })), "timerTrigger");
+    assert!(has(|t| matches!(t, Trigger::EventGrid { .. })), "eventGridTrigger");
+}

@@ -1,0 +1,103 @@
+//! Every error is `application/problem+json`, whichever layer produced it.
+
+use serde_json::json;
+use tests::{Backend, TestApp, spawn_app_on};
+
+async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status, "{body}");
+    for member in ["type", "title", "detail"] {
+        assert!(body[member].is_string(), "{member} missing: {body}");
+    }
+    body
+}
+
+async fn app() -> TestApp {
+    spawn_app_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_404_problem() {
+    let app = app().await;
+    let body = problem(app.get("/api/v1/nothing-here").await, 404).await;
+    assert_eq!(body["detail"], "no route for GET /api/v1/nothing-here");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem_that_keeps_the_allow_header() {
+    let app = app().await;
+    let response = app.client.delete(format!("{}/api/health", app.address)).send().await.expect("response");
+    let allow = response.headers().get("allow").cloned();
+    problem(response, 405).await;
+    assert_eq!(allow.expect("Allow header"), "GET,HEAD");
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_problem() {
+    let app = app().await;
+    let token = app.token_for(uuid::Uuid::new_v4());
+    let response = app
+        .client
+        .post(format!("{}/api/v1/organizations", app.address))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .expect("response");
+    problem(response, 400).await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_415_problem() {
+    let app = app().await;
+    let token = app.token_for(uuid::Uuid::new_v4());
+    let response = app
+        .client
+        .post(format!("{}/api/v1/organizations", app.address))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body("name=Acme")
+        .send()
+        .await
+        .expect("response");
+    problem(response, 415).await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_a_413_problem_with_or_without_a_declared_length() {
+    let app = app().await;
+    let token = app.token_for(uuid::Uuid::new_v4());
+    let huge = json!({ "name": "x".repeat(2 * 1024 * 1024) });
+    let declared = app.post_json_as(&token, "/api/v1/organizations", &huge).await;
+    problem(declared, 413).await;
+
+    let chunked_body = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let chunked = tests::send_chunked(
+        &app.address,
+        "POST",
+        "/api/v1/organizations",
+        &[("authorization", &format!("Bearer {token}")), ("content-type", "application/json")],
+        chunked_body.as_bytes(),
+    )
+    .await;
+    assert_eq!(chunked.status, 413, "{chunked:?}");
+    assert_eq!(chunked.header("content-type"), Some("application/problem+json"));
+}
+
+#[tokio::test]
+async fn a_missing_or_bad_token_is_a_401_problem_with_a_bearer_challenge() {
+    let app = app().await;
+    for (header, why) in [(None, "no header"), (Some("Basic abc"), "not bearer"), (Some("Bearer not.a.jwt"), "garbage")]
+    {
+        let mut request = app.client.get(format!("{}/api/v1/me", app.address));
+        if let Some(value) = header {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.expect("response");
+        assert_eq!(response.headers().get("www-authenticate").map(|v| v.to_str().ok()), Some(Some("Bearer")), "{why}");
+        problem(response, 401).await;
+    }
+}
