@@ -39,12 +39,24 @@ pub enum ApiError {
         /// Field-level details, when known.
         errors: Vec<FieldError>,
     },
-    /// Missing or invalid credentials.
+    /// Missing credentials, or credentials not in the bearer scheme.
     #[error("{0}")]
     Unauthorized(String),
+    /// A bearer token that is malformed, expired, forged or meant for someone else (RFC 6750 `invalid_token`).
+    #[error("{0}")]
+    InvalidToken(String),
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// Nothing here (or nothing the caller may know about).
     #[error("not found")]
     NotFound,
+    /// Nothing here, with a hint for the caller.
+    #[error("{0}")]
+    NotFoundWith(String),
+    /// The request conflicts with the current state (e.g. removing the last admin).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than this route accepts.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -131,8 +143,13 @@ impl ApiError {
             Self::Unprocessable { detail, errors } => {
                 Problem::for_status(StatusCode::UNPROCESSABLE_ENTITY, detail.clone()).with_errors(errors.clone())
             }
-            Self::Unauthorized(detail) => Problem::for_status(StatusCode::UNAUTHORIZED, detail.clone()),
+            Self::Unauthorized(detail) | Self::InvalidToken(detail) => {
+                Problem::for_status(StatusCode::UNAUTHORIZED, detail.clone())
+            }
+            Self::Forbidden(detail) => Problem::for_status(StatusCode::FORBIDDEN, detail.clone()),
             Self::NotFound => Problem::for_status(StatusCode::NOT_FOUND, "no such resource"),
+            Self::NotFoundWith(detail) => Problem::for_status(StatusCode::NOT_FOUND, detail.clone()),
+            Self::Conflict(detail) => Problem::for_status(StatusCode::CONFLICT, detail.clone()),
             Self::PayloadTooLarge(detail) => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, detail.clone()),
             Self::UnsupportedMediaType(detail) => {
                 Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail.clone())
@@ -151,8 +168,14 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{error:#}"), "request failed");
         }
         let mut response = self.problem().into_response();
-        if let Self::Unauthorized(_) = self {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        // RFC 6750 §3: a bare challenge when no credentials came, the error code when a token was refused.
+        let challenge = match self {
+            Self::Unauthorized(_) => Some("Bearer"),
+            Self::InvalidToken(_) => Some(r#"Bearer error="invalid_token""#),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }

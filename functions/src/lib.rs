@@ -6,7 +6,8 @@
 //! - [`protocol`]: the Functions custom-handler invocation format; [`manifest`]: the embedded `function.json` files.
 //! - [`host`]: Azure Functions custom handler, AWS Lambda, and the local all-in-one host of `handler dev`.
 //! - [`package`]: writes a deployable function app folder.
-//! - [`error`] and [`extract`]: the HTTP layer's error type and extractors, so every failure is problem+json.
+//! - [`error`] and [`extract`]: the HTTP layer's error type and extractors, so every failure is problem+json;
+//!   [`tenant`]: the organization a request acts within.
 
 use axum::{Router, extract::DefaultBodyLimit};
 
@@ -19,6 +20,7 @@ pub mod middleware;
 pub mod package;
 pub mod protocol;
 pub mod state;
+pub mod tenant;
 pub mod triggers;
 
 pub use state::AppState;

@@ -10,6 +10,13 @@ use serde::{Deserialize, Serialize};
 #[error("{0}")]
 pub struct ParseError(String);
 
+impl ParseError {
+    /// A refusal with this client-safe message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 macro_rules! string_newtype {
     ($name:ident) => {
         impl AsRef<str> for $name {

@@ -7,12 +7,15 @@
 //! - [`telemetry`]: the `tracing` subscriber (JSON when deployed, readable locally).
 //! - [`schedule`]: NCRONTAB expressions as the Functions timer trigger understands them.
 //! - [`auth`]: bearer-token verification and development tokens.
-//! - [`domain`]: types parsed from outside input (names, time zones, currencies).
+//! - [`domain`]: types parsed from outside input (names, time zones, currencies); [`money`]: exact amounts.
+//! - [`catalogue`]: products and variants: what comes in from platforms, what lists return.
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
 pub mod auth;
+pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod money;
 pub mod schedule;
 pub mod telemetry;

@@ -93,13 +93,24 @@ pub async fn spawn_app() -> TestApp {
 
 /// An app on a fresh database of the given backend, migrated, serving on a loopback port.
 pub async fn spawn_app_on(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// [`spawn_app_on`] with settings added to (or replacing) [`app_env`]'s; an empty value removes the setting.
+pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> TestApp {
     init_test_logging();
     let data = tempfile::tempdir().expect("temporary folder");
     let database_url = match backend {
         Backend::Postgres => fresh_postgres_database().await,
         Backend::Sqlite => format!("sqlite://{}", data.path().join("advisor.db").display()),
     };
-    let env = app_env(database_url);
+    let mut env = app_env(database_url);
+    for (name, value) in extra_env {
+        match *value {
+            "" => env.remove(*name),
+            value => env.insert((*name).to_owned(), value.to_owned()),
+        };
+    }
     let settings = Settings::load(&|name: &str| env.get(name).cloned()).expect("valid test settings");
     let state = AppState::build(settings).expect("app state");
     state.db.migrate().await.expect("migrations apply");
@@ -248,4 +259,30 @@ fn decode_chunked(mut body: &str) -> String {
         body = rest[size..].trim_start_matches("\r\n");
     }
     decoded
+}
+
+impl TestApp {
+    /// Creates an organization as `token`'s user (who becomes its admin) and returns its id.
+    pub async fn create_organization(&self, token: &str, name: &str, timezone: &str) -> Uuid {
+        let response = self
+            .post_json_as(token, "/api/v1/organizations", &serde_json::json!({ "name": name, "timezone": timezone }))
+            .await;
+        assert_eq!(response.status(), 201, "create organization {name}");
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        body["id"].as_str().and_then(|id| id.parse().ok()).expect("organization id")
+    }
+
+    /// A request builder with a bearer token and an organization header.
+    pub fn request_in(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        organization: Uuid,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .header("x-organization-id", organization.to_string())
+    }
 }

@@ -7,9 +7,16 @@ use crate::state::AppState;
 
 mod health;
 mod me;
+mod members;
 mod organizations;
+mod products;
 
 /// All HTTP routes.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(health::router()).merge(me::router()).merge(organizations::router())
+    Router::new()
+        .merge(health::router())
+        .merge(me::router())
+        .merge(organizations::router())
+        .merge(members::router())
+        .merge(products::router())
 }

@@ -5,14 +5,14 @@ CREATE TABLE organizations (
     name        TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     timezone    TEXT NOT NULL DEFAULT 'UTC',
     currency    TEXT NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3),
-    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))
 ) STRICT;
 
 CREATE TABLE members (
     organization_id BLOB NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     user_id         BLOB NOT NULL,
     role            TEXT NOT NULL CHECK (role IN ('member', 'admin')),
-    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')),
     PRIMARY KEY (organization_id, user_id)
 ) STRICT;
 

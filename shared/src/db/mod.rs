@@ -13,7 +13,27 @@ use sqlx::{
 
 use crate::config::DatabaseSettings;
 
+pub mod catalogue;
 pub mod tenants;
+
+/// Runs the same code on whichever pool `$db` holds. Queries are plain SQL that both backends accept (`$1`
+/// placeholders included); where the SQL must differ, callers match on [`Database`] themselves.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Database::Postgres($pool) => $body,
+            $crate::db::Database::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Now, truncated to whole microseconds: the precision PostgreSQL keeps, so a timestamp read back from either backend
+/// equals the one written (keyset cursors depend on it).
+pub fn now_micros() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    chrono::DurationRound::duration_trunc(now, chrono::Duration::microseconds(1)).unwrap_or(now)
+}
 
 /// Supabase's transaction-mode pooler (Supavisor) listens here; session mode and direct connections use 5432.
 const TRANSACTION_POOLER_PORT: u16 = 6543;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Database, DbError};
+use super::{Database, DbError, on_pool};
 use crate::domain::{CurrencyCode, OrganizationName, TimeZoneName};
 
 /// A user's membership in one organization.
@@ -41,6 +41,46 @@ pub struct Organization {
     pub currency: String,
 }
 
+/// Member roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads and works with the organization's data.
+    Member,
+    /// Also manages members and stores.
+    Admin,
+}
+
+impl Role {
+    fn parse(text: &str) -> Self {
+        if text == "admin" { Self::Admin } else { Self::Member }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// A member as listed to admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// The user's id (JWT `sub`).
+    pub user_id: Uuid,
+    /// Their role.
+    pub role: Role,
+}
+
+const ORGANIZATION_OF_MEMBER: &str = "SELECT o.id, o.name, o.timezone, o.currency, m.role FROM members m \
+     JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 AND m.organization_id = $2";
+const MEMBERS: &str = "SELECT user_id, role FROM members WHERE organization_id = $1 ORDER BY created_at, user_id";
+const UPSERT_MEMBER: &str = "INSERT INTO members (organization_id, user_id, role) VALUES ($1, $2, $3) \
+     ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role";
+const DELETE_MEMBER: &str = "DELETE FROM members WHERE organization_id = $1 AND user_id = $2";
+
 const MEMBERSHIPS: &str = "SELECT o.id AS organization_id, o.name, m.role FROM members m \
      JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 ORDER BY o.name, o.id";
 const INSERT_ORGANIZATION: &str = "INSERT INTO organizations (id, name, timezone, currency) VALUES ($1, $2, $3, $4) \
@@ -54,6 +94,65 @@ impl Database {
             Self::Postgres(pool) => sqlx::query_as(MEMBERSHIPS).bind(user_id).fetch_all(pool).await?,
             Self::Sqlite(pool) => sqlx::query_as(MEMBERSHIPS).bind(user_id).fetch_all(pool).await?,
         })
+    }
+
+    /// The organization `organization_id` with `user_id`'s role in it, or `None` when they are not a member (or it
+    /// does not exist: callers must not tell the two apart).
+    pub async fn organization_of_member(
+        &self,
+        user_id: Uuid,
+        organization_id: Uuid,
+    ) -> Result<Option<(Organization, Role)>, DbError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            organization: Organization,
+            role: String,
+        }
+        let row: Option<Row> = match self {
+            Self::Postgres(pool) => {
+                sqlx::query_as(ORGANIZATION_OF_MEMBER).bind(user_id).bind(organization_id).fetch_optional(pool).await?
+            }
+            Self::Sqlite(pool) => {
+                sqlx::query_as(ORGANIZATION_OF_MEMBER).bind(user_id).bind(organization_id).fetch_optional(pool).await?
+            }
+        };
+        Ok(row.map(|r| (r.organization, Role::parse(&r.role))))
+    }
+
+    /// The members of an organization.
+    pub async fn members(&self, organization_id: Uuid) -> Result<Vec<Member>, DbError> {
+        let rows: Vec<(Uuid, String)> = match self {
+            Self::Postgres(pool) => sqlx::query_as(MEMBERS).bind(organization_id).fetch_all(pool).await?,
+            Self::Sqlite(pool) => sqlx::query_as(MEMBERS).bind(organization_id).fetch_all(pool).await?,
+        };
+        Ok(rows.into_iter().map(|(user_id, role)| Member { user_id, role: Role::parse(&role) }).collect())
+    }
+
+    /// Adds a member, or changes their role.
+    pub async fn put_member(&self, organization_id: Uuid, member: &Member) -> Result<(), DbError> {
+        let role = member.role.as_str();
+        on_pool!(self, |pool| sqlx::query(UPSERT_MEMBER)
+            .bind(organization_id)
+            .bind(member.user_id)
+            .bind(role)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        Ok(())
+    }
+
+    /// Removes a member; `false` if they were not one.
+    pub async fn remove_member(&self, organization_id: Uuid, user_id: Uuid) -> Result<bool, DbError> {
+        let removed = match self {
+            Self::Postgres(pool) => {
+                sqlx::query(DELETE_MEMBER).bind(organization_id).bind(user_id).execute(pool).await?.rows_affected()
+            }
+            Self::Sqlite(pool) => {
+                sqlx::query(DELETE_MEMBER).bind(organization_id).bind(user_id).execute(pool).await?.rows_affected()
+            }
+        };
+        Ok(removed > 0)
     }
 
     /// Creates an organization with `admin` as its first admin, in one transaction.

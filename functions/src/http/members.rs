@@ -1,0 +1,108 @@
+//! `GET/POST /api/v1/organizations/{id}/members`, `DELETE /api/v1/organizations/{id}/members/{user_id}`: admins
+//! manage who belongs to their organization. The organization in the path must be one the caller administers;
+//! anything else is 404.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{delete, get},
+};
+use serde::{Deserialize, Serialize};
+use shared::db::tenants::{Member, Role};
+use uuid::Uuid;
+
+use crate::{
+    error::ApiError,
+    extract::{AppJson, AppPath, AuthUser},
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/organizations/{organization_id}/members", get(list).post(add))
+        .route("/api/v1/organizations/{organization_id}/members/{user_id}", delete(remove))
+}
+
+#[derive(Serialize)]
+struct Members {
+    items: Vec<Member>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMember {
+    user_id: Uuid,
+    #[serde(default = "default_role")]
+    role: Role,
+}
+
+fn default_role() -> Role {
+    Role::Member
+}
+
+/// The caller must be an admin of the organization; a non-member gets the same 404 as a missing organization.
+async fn as_admin(state: &AppState, user: Uuid, organization_id: Uuid) -> Result<(), ApiError> {
+    match state.db.organization_of_member(user, organization_id).await? {
+        None => Err(ApiError::NotFound),
+        Some((_, Role::Member)) => Err(ApiError::Forbidden("managing members needs the admin role".into())),
+        Some((_, Role::Admin)) => Ok(()),
+    }
+}
+
+#[tracing::instrument(name = "listing members", skip_all, fields(organization = %organization_id))]
+async fn list(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(organization_id): AppPath<Uuid>,
+) -> Result<Json<Members>, ApiError> {
+    as_admin(&state, user.user_id, organization_id).await?;
+    Ok(Json(Members { items: state.db.members(organization_id).await?, next_cursor: None }))
+}
+
+#[tracing::instrument(name = "adding a member", skip_all, fields(organization = %organization_id))]
+async fn add(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(organization_id): AppPath<Uuid>,
+    AppJson(body): AppJson<NewMember>,
+) -> Result<(StatusCode, Json<Member>), ApiError> {
+    as_admin(&state, user.user_id, organization_id).await?;
+    let member = Member { user_id: body.user_id, role: body.role };
+    if member.role == Role::Member && is_last_admin(&state, organization_id, member.user_id).await? {
+        return Err(ApiError::Conflict("an organization keeps at least one admin".into()));
+    }
+    state.db.put_member(organization_id, &member).await?;
+    tracing::info!(target: "audit", event = "member_added", organization = %organization_id, member = %member.user_id, role = member.role.as_str(), by = %user.user_id, "member added");
+    Ok((StatusCode::CREATED, Json(member)))
+}
+
+#[tracing::instrument(name = "removing a member", skip_all, fields(organization = %organization_id))]
+async fn remove(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath((organization_id, member)): AppPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    as_admin(&state, user.user_id, organization_id).await?;
+    if is_last_admin(&state, organization_id, member).await? {
+        return Err(ApiError::Conflict("an organization keeps at least one admin".into()));
+    }
+    if !state.db.remove_member(organization_id, member).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(target: "audit", event = "member_removed", organization = %organization_id, member = %member, by = %user.user_id, "member removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn is_last_admin(state: &AppState, organization_id: Uuid, user: Uuid) -> Result<bool, ApiError> {
+    let admins: Vec<Uuid> = state
+        .db
+        .members(organization_id)
+        .await?
+        .into_iter()
+        .filter(|m| m.role == Role::Admin)
+        .map(|m| m.user_id)
+        .collect();
+    Ok(admins == [user])
+}

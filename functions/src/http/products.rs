@@ -1,0 +1,293 @@
+//! `GET /api/v1/products` (search, filters, keyset pages), `GET /api/v1/products/{id}` (with variants) and
+//! `PATCH /api/v1/products/{id}` (the merchant-owned fields the advisor needs). All scoped to the caller's
+//! organization: another organization's product is 404.
+
+use axum::{Json, Router, extract::State, routing::get};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use shared::{
+    catalogue::{
+        ProductCursor, ProductDetail, ProductPatch, ProductQuery, ProductSort, ProductStatus, ProductSummary, Variant,
+    },
+    domain::CurrencyCode,
+    money::{format_minor, parse_minor},
+};
+use uuid::Uuid;
+
+use crate::{
+    error::ApiError,
+    extract::{AppJson, AppPath, AppQuery},
+    state::AppState,
+    tenant::Tenant,
+};
+
+/// Largest page a client may ask for.
+const MAX_LIMIT: u32 = 200;
+const DEFAULT_LIMIT: u32 = 50;
+/// Longest search text: enough for any real query, short enough to keep the query plan cheap.
+const MAX_SEARCH_CHARS: usize = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/products", get(list)).route("/api/v1/products/{id}", get(show).patch(update))
+}
+
+/// Query parameters of the list, as sent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    q: Option<String>,
+    category: Option<String>,
+    store: Option<Uuid>,
+    status: Option<String>,
+    min_price: Option<String>,
+    max_price: Option<String>,
+    sort: Option<ProductSort>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<ProductView>,
+    next_cursor: Option<String>,
+}
+
+/// A product as the API shows it: money as decimal strings with the currency.
+#[derive(Serialize)]
+struct ProductView {
+    id: Uuid,
+    store_id: Uuid,
+    external_id: String,
+    title: String,
+    vendor: String,
+    category: String,
+    status: String,
+    price: Option<String>,
+    currency: String,
+    inventory: i64,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct ProductDetailView {
+    #[serde(flatten)]
+    product: ProductView,
+    description: String,
+    unit_cost: Option<String>,
+    lead_time_days: Option<i32>,
+    target_cover_days: Option<i32>,
+    variants: Vec<VariantView>,
+}
+
+#[derive(Serialize)]
+struct VariantView {
+    id: Uuid,
+    external_id: String,
+    sku: String,
+    title: String,
+    price: String,
+    cost: Option<String>,
+    inventory: i64,
+}
+
+/// Writes money in the organization's currency.
+struct Formatter {
+    currency: CurrencyCode,
+}
+
+impl Formatter {
+    fn new(tenant: &Tenant) -> Self {
+        Self { currency: CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default() }
+    }
+
+    fn money(&self, minor: i64) -> String {
+        format_minor(minor, self.currency.minor_digits())
+    }
+
+    fn product(&self, p: ProductSummary) -> ProductView {
+        ProductView {
+            price: p.price_minor.map(|m| self.money(m)),
+            currency: self.currency.to_string(),
+            id: p.id,
+            store_id: p.store_id,
+            external_id: p.external_id,
+            title: p.title,
+            vendor: p.vendor,
+            category: p.category,
+            status: p.status,
+            inventory: p.inventory,
+            updated_at: p.updated_at,
+        }
+    }
+
+    fn detail(&self, d: ProductDetail) -> ProductDetailView {
+        ProductDetailView {
+            unit_cost: d.unit_cost_minor.map(|m| self.money(m)),
+            lead_time_days: d.lead_time_days,
+            target_cover_days: d.target_cover_days,
+            description: d.description,
+            variants: d.variants.into_iter().map(|v| self.variant(v)).collect(),
+            product: self.product(d.summary),
+        }
+    }
+
+    fn variant(&self, v: Variant) -> VariantView {
+        VariantView {
+            price: self.money(v.price_minor),
+            cost: v.cost_minor.map(|m| self.money(m)),
+            id: v.id,
+            external_id: v.external_id,
+            sku: v.sku,
+            title: v.title,
+            inventory: v.inventory,
+        }
+    }
+}
+
+impl ListParams {
+    /// Validates every parameter, naming the first bad one.
+    fn into_query(self, currency: &CurrencyCode) -> Result<ProductQuery, ApiError> {
+        let search = self.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+        if search.as_ref().is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(ApiError::bad_field("q", format!("at most {MAX_SEARCH_CHARS} characters")));
+        }
+        let sort = self.sort.unwrap_or(if search.is_some() { ProductSort::Relevance } else { ProductSort::Updated });
+        if sort == ProductSort::Relevance && search.is_none() {
+            return Err(ApiError::bad_field("sort", "relevance needs a search text in q"));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        let price = |field: &'static str, value: Option<String>| {
+            value
+                .map(|v| {
+                    parse_minor(&v, currency.minor_digits()).map_err(|e| ApiError::bad_field(field, e.to_string()))
+                })
+                .transpose()
+        };
+        let min_price = price("min_price", self.min_price)?;
+        let max_price = price("max_price", self.max_price)?;
+        if let (Some(min), Some(max)) = (min_price, max_price)
+            && min > max
+        {
+            return Err(ApiError::bad_field("min_price", "must not exceed max_price"));
+        }
+        let status = self
+            .status
+            .map(|s| ProductStatus::parse(&s).map_err(|e| ApiError::bad_field("status", e.to_string())))
+            .transpose()?;
+        let after = self.cursor.map(|c| decode_cursor(&c, sort)).transpose()?;
+        Ok(ProductQuery {
+            search,
+            category: self.category,
+            store: self.store,
+            status,
+            min_price,
+            max_price,
+            sort,
+            limit,
+            after,
+        })
+    }
+}
+
+/// Cursors are opaque to clients: base64url of the position's JSON.
+fn encode_cursor(cursor: &ProductCursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+}
+
+fn decode_cursor(text: &str, sort: ProductSort) -> Result<ProductCursor, ApiError> {
+    let cursor: ProductCursor = URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ApiError::bad_field("cursor", "not a cursor this API issued"))?;
+    if cursor.sort != sort {
+        return Err(ApiError::bad_field("cursor", "belongs to another sort order"));
+    }
+    Ok(cursor)
+}
+
+#[tracing::instrument(name = "listing products", skip_all, fields(organization = %tenant.id()))]
+async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppQuery(params): AppQuery<ListParams>,
+) -> Result<Json<Page>, ApiError> {
+    let format = Formatter::new(&tenant);
+    let query = params.into_query(&format.currency)?;
+    let page = state.db.list_products(tenant.id(), &query).await?;
+    Ok(Json(Page {
+        next_cursor: page.next.as_ref().map(encode_cursor),
+        items: page.items.into_iter().map(|p| format.product(p)).collect(),
+    }))
+}
+
+#[tracing::instrument(name = "showing a product", skip_all, fields(organization = %tenant.id(), product = %id))]
+async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<ProductDetailView>, ApiError> {
+    let product = state.db.product(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(Formatter::new(&tenant).detail(product)))
+}
+
+/// The PATCH body: each field may be absent (unchanged), `null` (cleared) or a value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default, deserialize_with = "present")]
+    unit_cost: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    lead_time_days: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "present")]
+    target_cover_days: Option<Option<i32>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, via `default`).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl PatchBody {
+    fn into_patch(self, currency: &CurrencyCode) -> Result<ProductPatch, ApiError> {
+        let unit_cost_minor = match self.unit_cost {
+            Some(Some(text)) => {
+                let minor = parse_minor(&text, currency.minor_digits())
+                    .map_err(|e| ApiError::bad_field("unit_cost", e.to_string()))?;
+                if minor < 0 {
+                    return Err(ApiError::bad_field("unit_cost", "must not be negative"));
+                }
+                Some(Some(minor))
+            }
+            other => other.map(|_| None),
+        };
+        let days = |field: &'static str, value: Option<Option<i32>>, min: i32| match value {
+            Some(Some(days)) if !(min..=365).contains(&days) => {
+                Err(ApiError::bad_field(field, format!("must be between {min} and 365 days")))
+            }
+            other => Ok(other),
+        };
+        Ok(ProductPatch {
+            unit_cost_minor,
+            lead_time_days: days("lead_time_days", self.lead_time_days, 0)?,
+            target_cover_days: days("target_cover_days", self.target_cover_days, 1)?,
+        })
+    }
+}
+
+#[tracing::instrument(name = "updating a product", skip_all, fields(organization = %tenant.id(), product = %id))]
+async fn update(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<PatchBody>,
+) -> Result<Json<ProductDetailView>, ApiError> {
+    let format = Formatter::new(&tenant);
+    let patch = body.into_patch(&format.currency)?;
+    let product = state.db.patch_product(tenant.id(), id, &patch).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(format.detail(product)))
+}

@@ -1,0 +1,81 @@
+//! The organization a request acts within. Callers name it in `X-Organization-Id`, or leave it out when they belong
+//! to exactly one. Not being a member looks exactly like the organization not existing (404), so ids reveal nothing.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use shared::{
+    auth::Principal,
+    db::tenants::{Organization, Role},
+};
+use uuid::Uuid;
+
+use crate::{error::ApiError, extract::AuthUser, state::AppState};
+
+/// The header naming the organization.
+pub const ORGANIZATION_HEADER: &str = "x-organization-id";
+
+/// An authenticated member acting within one of their organizations.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Who is calling.
+    pub user: Principal,
+    /// The organization (its time zone and currency shape every figure).
+    pub organization: Organization,
+    /// The caller's role in it.
+    pub role: Role,
+}
+
+impl Tenant {
+    /// The organization's id, for scoping queries.
+    pub fn id(&self) -> Uuid {
+        self.organization.id
+    }
+
+    /// Refuses non-admins.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Member => Err(ApiError::Forbidden("this action needs the admin role".into())),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        let named = match parts.headers.get(ORGANIZATION_HEADER) {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| Uuid::parse_str(v.trim()).ok())
+                    .ok_or_else(|| ApiError::bad_field(ORGANIZATION_HEADER, "must be an organization id (UUID)"))?,
+            ),
+            None => None,
+        };
+        let organization_id = match named {
+            Some(id) => id,
+            None => {
+                let memberships = state.db.memberships(user.user_id).await?;
+                match memberships.as_slice() {
+                    [only] => only.organization_id,
+                    [] => {
+                        return Err(ApiError::NotFoundWith(
+                            "you belong to no organization; create one with POST /api/v1/organizations".into(),
+                        ));
+                    }
+                    _ => {
+                        return Err(ApiError::bad_field(
+                            ORGANIZATION_HEADER,
+                            "required: you belong to several organizations",
+                        ));
+                    }
+                }
+            }
+        };
+        let (organization, role) =
+            state.db.organization_of_member(user.user_id, organization_id).await?.ok_or(ApiError::NotFound)?;
+        Ok(Self { user, organization, role })
+    }
+}
