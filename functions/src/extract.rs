@@ -37,7 +37,9 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
 }
 
-/// The authenticated caller. Anonymous requests and bad tokens are both 401, with `WWW-Authenticate`.
+/// The authenticated caller. Anonymous requests and bad tokens are both 401, with `WWW-Authenticate` (bad tokens add
+/// `error="invalid_token"`); the reason a token was refused goes to the `audit` log only. When the signing keys
+/// cannot be fetched the token can be neither accepted nor refused, so the answer is 503 and the client may retry.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Principal);
 
@@ -55,12 +57,46 @@ impl FromRequestParts<AppState> for AuthUser {
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
-        match state.tokens.verify(token) {
+        match state.tokens.verify(token).await {
             Ok(principal) => Ok(Self(principal)),
+            Err(error) if error.is_unavailable() => {
+                tracing::warn!(target: "audit", event = "auth_unavailable", reason = %error, "token not checked");
+                Err(ApiError::Unavailable("tokens cannot be checked right now; retry shortly".into()))
+            }
             Err(error) => {
                 tracing::info!(target: "audit", event = "auth_failure", reason = %error, "token rejected");
-                Err(ApiError::Unauthorized("the bearer token is invalid or expired".into()))
+                Err(ApiError::InvalidToken("the bearer token is invalid or expired".into()))
             }
+        }
+    }
+}
+
+/// `Path<T>` with problem+json rejections naming the parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct AppPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::BadRequest { detail: rejection.body_text(), errors: Vec::new() }),
+        }
+    }
+}
+
+/// `Query<T>` with problem+json rejections naming the parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::BadRequest { detail: rejection.body_text(), errors: Vec::new() }),
         }
     }
 }

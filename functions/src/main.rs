@@ -69,6 +69,9 @@ enum Command {
         /// Lifetime in hours.
         #[arg(long, default_value_t = 24)]
         ttl_hours: u64,
+        /// Mark the user a super admin (`app_metadata.super_admin: true`).
+        #[arg(long)]
+        super_admin: bool,
         /// The dev instance's data directory (holds the token secret).
         #[arg(long, default_value = ".data")]
         data_dir: PathBuf,
@@ -132,10 +135,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AppState::build(settings)?.db.migrate().await?;
             println!("migrations applied");
         }
-        Command::Token { user, org, email, ttl_hours, data_dir } => {
+        Command::Token { user, org, email, ttl_hours, super_admin, data_dir } => {
             let settings = DevEnvironment::load(&data_dir)?.settings()?;
             telemetry::init(LogFormat::Pretty, "warn", std::io::stderr);
-            let token = mint_dev_token(settings, &data_dir, user, org, email, ttl_hours).await?;
+            let token = mint_dev_token(settings, &data_dir, user, org, email, ttl_hours, super_admin).await?;
             println!("{token}");
         }
     }
@@ -156,6 +159,7 @@ async fn mint_dev_token(
     org: Option<String>,
     email: Option<String>,
     ttl_hours: u64,
+    super_admin: bool,
 ) -> anyhow::Result<String> {
     let user = match user {
         Some(user) => user,
@@ -169,5 +173,12 @@ async fn mint_dev_token(
         state.db.ensure_admin_of(user, &name).await?;
         state.db.close().await;
     }
-    Ok(shared::auth::mint_token(&secret, &settings.auth.issuer, user, email, Duration::from_secs(ttl_hours * 3600))?)
+    let token = shared::auth::DevToken {
+        issuer: &settings.auth.issuer,
+        user_id: user,
+        email,
+        super_admin,
+        ttl: Duration::from_secs(ttl_hours.saturating_mul(3600)),
+    };
+    Ok(shared::auth::mint_dev_token(&secret, &token)?)
 }

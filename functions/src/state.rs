@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use shared::{auth::TokenVerifier, config::Settings, db::Database};
+use shared::{
+    auth::{AuthError, TokenVerifier},
+    config::Settings,
+    db::Database,
+};
 
 /// Shared state of the function app. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -16,12 +20,23 @@ pub struct AppState {
     pub tokens: Arc<TokenVerifier>,
 }
 
+/// An adapter that cannot be built from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The database pool.
+    #[error(transparent)]
+    Database(#[from] shared::db::DbError),
+    /// Token verification (its JWKS client).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
 impl AppState {
-    /// Builds the adapters from settings. Connects nothing yet: pools connect on first use.
-    pub fn build(settings: Settings) -> Result<Self, shared::db::DbError> {
+    /// Builds the adapters from settings. Connects nothing yet: pools connect, and the JWKS is fetched, on first use.
+    pub fn build(settings: Settings) -> Result<Self, BuildError> {
         Ok(Self {
             db: Database::connect_lazy(&settings.database)?,
-            tokens: Arc::new(TokenVerifier::new(&settings.auth)),
+            tokens: Arc::new(TokenVerifier::new(&settings.auth)?),
             settings: Arc::new(settings),
         })
     }

@@ -2,7 +2,7 @@
 //! Lambda, `local.settings.json` `Values` under a local Functions host, and the embedded defaults of `handler dev`.
 //! The loader takes a lookup function, so each host decides where names resolve and tests need no process env.
 
-use std::{str::FromStr, time::Duration};
+use std::{net::IpAddr, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
@@ -75,25 +75,34 @@ pub struct DatabaseSettings {
 /// How bearer tokens are checked.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
-    /// `SUPABASE_URL`, e.g. `https://abc.supabase.co`; the issuer is derived from it.
+    /// `SUPABASE_URL`, e.g. `https://abc.supabase.co`; the issuer and the JWKS URL are derived from it.
     pub supabase_url: Option<String>,
-    /// `SUPABASE_JWT_SECRET`: the legacy HS256 secret (and the generated secret in `dev`).
+    /// `SUPABASE_JWT_SECRET`: the legacy HS256 secret (and the generated secret in `dev`). Empty counts as unset: an
+    /// empty HMAC key would let anyone sign tokens.
     pub jwt_secret: Option<SecretString>,
     /// `AUTH_ISSUER`: expected `iss`; default `{SUPABASE_URL}/auth/v1`, or [`DEV_ISSUER`] without Supabase.
     pub issuer: String,
+    /// `SUPABASE_JWKS_URL`: where the ES256/RS256 public keys are published; default
+    /// `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`. None (no Supabase project) means asymmetric tokens are refused.
+    /// Must be `https`, or `http` on a loopback host (tests and local fakes).
+    pub jwks_url: Option<String>,
+    /// `AUTH_JWKS_CACHE_SECS` (default and maximum 600, fractions allowed): how long a fetched key set is trusted.
+    /// Supabase's edge already caches the set for 10 minutes, so caching longer would delay key revocation further.
+    pub jwks_cache_ttl: Duration,
+    /// `AUTH_JWKS_MIN_REFETCH_SECS` (default 5, fractions allowed, at most the cache TTL): the least time between two
+    /// fetches, so a flood of tokens with made-up key ids cannot turn this instance into a JWKS load generator.
+    pub jwks_min_refetch_interval: Duration,
 }
 
 /// The issuer of tokens minted by `handler token` when no Supabase project is configured.
 pub const DEV_ISSUER: &str = "retail-ai-advisor-dev";
 
+/// The longest a fetched JWKS may be cached: Supabase's own edge cache time.
+const MAX_JWKS_CACHE: Duration = Duration::from_secs(600);
+
 impl Settings {
     /// Reads all settings through `lookup`.
     pub fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
-        let supabase_url = lookup.get("SUPABASE_URL").map(|u| u.trim_end_matches('/').to_owned());
-        let issuer = lookup.get("AUTH_ISSUER").unwrap_or_else(|| match &supabase_url {
-            Some(url) => format!("{url}/auth/v1"),
-            None => DEV_ISSUER.to_owned(),
-        });
         Ok(Self {
             database: DatabaseSettings {
                 url: lookup.get("DATABASE_URL").map(SecretString::from).ok_or(ConfigError::Missing("DATABASE_URL"))?,
@@ -101,11 +110,7 @@ impl Settings {
                 acquire_timeout: Duration::from_secs(parse_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", 5)?),
                 transaction_pooler: parse_optional(lookup, "DATABASE_TRANSACTION_POOLER")?,
             },
-            auth: AuthSettings {
-                supabase_url,
-                jwt_secret: lookup.get("SUPABASE_JWT_SECRET").map(SecretString::from),
-                issuer,
-            },
+            auth: AuthSettings::load(lookup)?,
             log_format: match lookup.get("LOG_FORMAT").as_deref() {
                 None | Some("json") => LogFormat::Json,
                 Some("pretty") => LogFormat::Pretty,
@@ -115,6 +120,67 @@ impl Settings {
             },
             max_request_body_bytes: parse_or(lookup, "MAX_REQUEST_BODY_BYTES", 1024 * 1024)?,
         })
+    }
+}
+
+impl AuthSettings {
+    fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
+        let supabase_url = lookup.get("SUPABASE_URL").map(|u| u.trim_end_matches('/').to_owned());
+        let issuer = lookup.get("AUTH_ISSUER").unwrap_or_else(|| match &supabase_url {
+            Some(url) => format!("{url}/auth/v1"),
+            None => DEV_ISSUER.to_owned(),
+        });
+        let jwt_secret = lookup.get("SUPABASE_JWT_SECRET").filter(|secret| !secret.is_empty());
+        let jwks_url = match lookup.get("SUPABASE_JWKS_URL") {
+            Some(url) => Some(url),
+            None => supabase_url.as_ref().map(|url| format!("{url}/auth/v1/.well-known/jwks.json")),
+        };
+        if let Some(url) = &jwks_url {
+            check_jwks_url(url).map_err(|reason| ConfigError::Invalid { name: "SUPABASE_JWKS_URL", reason })?;
+        }
+        let jwks_cache_ttl = seconds_or(lookup, "AUTH_JWKS_CACHE_SECS", MAX_JWKS_CACHE)?;
+        if jwks_cache_ttl > MAX_JWKS_CACHE {
+            let reason = format!("at most {} seconds", MAX_JWKS_CACHE.as_secs());
+            return Err(ConfigError::Invalid { name: "AUTH_JWKS_CACHE_SECS", reason });
+        }
+        let jwks_min_refetch_interval = seconds_or(lookup, "AUTH_JWKS_MIN_REFETCH_SECS", Duration::from_secs(5))?;
+        if jwks_min_refetch_interval > jwks_cache_ttl {
+            // Otherwise an expired set could not be replaced until the throttle lets go, and every token would fail.
+            let reason = "must not exceed AUTH_JWKS_CACHE_SECS".to_owned();
+            return Err(ConfigError::Invalid { name: "AUTH_JWKS_MIN_REFETCH_SECS", reason });
+        }
+        Ok(Self {
+            supabase_url,
+            jwt_secret: jwt_secret.map(SecretString::from),
+            issuer,
+            jwks_url,
+            jwks_cache_ttl,
+            jwks_min_refetch_interval,
+        })
+    }
+}
+
+/// Keys are trusted only over TLS, except from a loopback host, which cannot be intercepted off the machine.
+fn check_jwks_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    let loopback = match parsed.host_str() {
+        Some("localhost") => true,
+        Some(host) => host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("expected an https URL (http only on a loopback host)".to_owned()),
+    }
+}
+
+/// A duration given in (possibly fractional) seconds.
+fn seconds_or(lookup: &impl Lookup, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match parse_optional::<f64>(lookup, name)? {
+        None => Ok(default),
+        Some(secs) => Duration::try_from_secs_f64(secs)
+            .map_err(|_| ConfigError::Invalid { name, reason: "expected a non-negative number of seconds".into() }),
     }
 }
 
@@ -162,6 +228,42 @@ mod tests {
         let settings =
             load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_URL", "https://abc.supabase.co/")]).expect("valid");
         assert_eq!(settings.auth.issuer, "https://abc.supabase.co/auth/v1");
+    }
+
+    #[test]
+    fn the_jwks_follows_the_supabase_project_unless_overridden() {
+        let derived =
+            load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_URL", "https://abc.supabase.co/")]).expect("valid");
+        let overridden = load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_JWKS_URL", "http://127.0.0.1:9/jwks")])
+            .expect("valid");
+        let neither = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+
+        assert_eq!(derived.auth.jwks_url.as_deref(), Some("https://abc.supabase.co/auth/v1/.well-known/jwks.json"));
+        assert_eq!(derived.auth.jwks_cache_ttl, Duration::from_secs(600));
+        assert_eq!(derived.auth.jwks_min_refetch_interval, Duration::from_secs(5));
+        assert_eq!(overridden.auth.jwks_url.as_deref(), Some("http://127.0.0.1:9/jwks"));
+        assert_eq!(neither.auth.jwks_url, None);
+    }
+
+    #[test]
+    fn unsafe_or_inconsistent_token_settings_are_refused() {
+        let cases = [
+            ("SUPABASE_JWKS_URL", "http://abc.supabase.co/jwks", "keys over plain HTTP from another host"),
+            ("SUPABASE_JWKS_URL", "not a url", "not a URL"),
+            ("AUTH_JWKS_CACHE_SECS", "601", "caching longer than Supabase's edge"),
+            ("AUTH_JWKS_CACHE_SECS", "-1", "a negative duration"),
+            ("AUTH_JWKS_MIN_REFETCH_SECS", "700", "a throttle longer than the cache"),
+        ];
+        for (name, value, why) in cases {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(why);
+            assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_empty_legacy_secret_counts_as_unset() {
+        let settings = load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_JWT_SECRET", "")]).expect("valid");
+        assert!(settings.auth.jwt_secret.is_none());
     }
 
     #[test]

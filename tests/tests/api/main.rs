@@ -1,5 +1,7 @@
 //! All integration tests, in one binary so the crate graph links once.
 
+mod auth;
+mod catalogue;
 mod dev_host;
 mod functions_host;
 mod health;
@@ -9,3 +11,4 @@ mod organizations;
 mod package;
 mod problems;
 mod protocol;
+mod tenancy;

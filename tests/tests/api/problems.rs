@@ -90,14 +90,19 @@ async fn an_oversized_body_is_a_413_problem_with_or_without_a_declared_length() 
 #[tokio::test]
 async fn a_missing_or_bad_token_is_a_401_problem_with_a_bearer_challenge() {
     let app = app().await;
-    for (header, why) in [(None, "no header"), (Some("Basic abc"), "not bearer"), (Some("Bearer not.a.jwt"), "garbage")]
-    {
+    // RFC 6750 §3.1: the `invalid_token` error code only when a bearer token was presented and refused.
+    let cases = [
+        (None, "Bearer", "no header"),
+        (Some("Basic abc"), "Bearer", "not bearer"),
+        (Some("Bearer not.a.jwt"), r#"Bearer error="invalid_token""#, "garbage"),
+    ];
+    for (header, challenge, why) in cases {
         let mut request = app.client.get(format!("{}/api/v1/me", app.address));
         if let Some(value) = header {
             request = request.header("authorization", value);
         }
         let response = request.send().await.expect("response");
-        assert_eq!(response.headers().get("www-authenticate").map(|v| v.to_str().ok()), Some(Some("Bearer")), "{why}");
+        assert_eq!(response.headers().get("www-authenticate").map(|v| v.to_str().ok()), Some(Some(challenge)), "{why}");
         problem(response, 401).await;
     }
 }
