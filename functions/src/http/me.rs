@@ -15,11 +15,12 @@ pub fn router() -> Router<AppState> {
 struct Me {
     user_id: Uuid,
     email: Option<String>,
+    is_super_admin: bool,
     organizations: Vec<Membership>,
 }
 
 #[tracing::instrument(name = "describing the caller", skip_all, fields(user = %user.user_id))]
 async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<Me>, ApiError> {
     let organizations = state.db.memberships(user.user_id).await?;
-    Ok(Json(Me { user_id: user.user_id, email: user.email, organizations }))
+    Ok(Json(Me { user_id: user.user_id, email: user.email, is_super_admin: user.is_super_admin, organizations }))
 }

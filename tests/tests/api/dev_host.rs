@@ -20,11 +20,14 @@ struct DevHost {
 }
 
 /// Settings a developer's shell might hold that would steer the dev host away from its embedded defaults.
-const INHERITED: [&str; 6] = [
+const INHERITED: [&str; 9] = [
     "DATABASE_URL",
     "SUPABASE_JWT_SECRET",
     "SUPABASE_URL",
+    "SUPABASE_JWKS_URL",
     "AUTH_ISSUER",
+    "AUTH_JWKS_CACHE_SECS",
+    "AUTH_JWKS_MIN_REFETCH_SECS",
     "FUNCTIONS_CUSTOMHANDLER_PORT",
     "AWS_LAMBDA_RUNTIME_API",
 ];
