@@ -2,7 +2,7 @@
 //! Lambda, `local.settings.json` `Values` under a local Functions host, and the embedded defaults of `handler dev`.
 //! The loader takes a lookup function, so each host decides where names resolve and tests need no process env.
 
-use std::{net::IpAddr, str::FromStr, time::Duration};
+use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
@@ -56,6 +56,75 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Largest request body accepted by the HTTP API (`MAX_REQUEST_BODY_BYTES`; default 1 MiB).
     pub max_request_body_bytes: usize,
+    /// Video uploads: where they are stored and what is accepted.
+    pub video: VideoSettings,
+}
+
+/// Where uploaded videos are stored, and the limits on them.
+#[derive(Debug, Clone)]
+pub struct VideoSettings {
+    /// The blob store.
+    pub storage: BlobStorageSettings,
+    /// `MAX_VIDEO_BYTES` (default 2 GiB): larger uploads are refused up front, and a larger blob fails analysis.
+    pub max_bytes: u64,
+    /// `VIDEO_UPLOAD_URL_TTL_SECS` (default 900): how long an upload URL stays valid.
+    pub upload_url_ttl: Duration,
+    /// `VIDEO_PROBE_MAX_BYTES` (default 1 MiB): the most a probe may read of one file (its metadata, not its media).
+    pub probe_max_bytes: u64,
+}
+
+/// Which blob store holds videos. The first setting present wins, in this order.
+#[derive(Debug, Clone)]
+pub enum BlobStorageSettings {
+    /// `VIDEO_STORAGE_CONNECTION_STRING`: account name, key and endpoint (Azurite, or Azure with a key). Upload URLs
+    /// are service SAS signed with the key.
+    ConnectionString(SecretString),
+    /// `VIDEO_STORAGE_SAS_URL`: the account's blob endpoint with an account SAS in its query. Reads and writes only:
+    /// without a key no upload URL can be signed.
+    SasUrl(SecretString),
+    /// `VIDEO_STORAGE_ACCOUNT_URL` (`https://<account>.blob.core.windows.net`) with managed identity; the optional
+    /// `VIDEO_STORAGE_CLIENT_ID` picks a user-assigned identity.
+    ManagedIdentity {
+        /// The account's blob endpoint.
+        account_url: String,
+        /// A user-assigned identity's client id.
+        client_id: Option<String>,
+    },
+    /// `VIDEO_STORAGE_DIR`: a folder (`<dir>/<container>/<blob>`), the embedded default of `handler dev`.
+    Folder(PathBuf),
+    /// Nothing configured: video endpoints answer 503.
+    None,
+}
+
+impl VideoSettings {
+    fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
+        let storage = if let Some(text) = lookup.get("VIDEO_STORAGE_CONNECTION_STRING") {
+            BlobStorageSettings::ConnectionString(SecretString::from(text))
+        } else if let Some(url) = lookup.get("VIDEO_STORAGE_SAS_URL") {
+            BlobStorageSettings::SasUrl(SecretString::from(url))
+        } else if let Some(account_url) = lookup.get("VIDEO_STORAGE_ACCOUNT_URL") {
+            if !account_url.starts_with("https://") {
+                let reason = "managed identity needs an https account URL".to_owned();
+                return Err(ConfigError::Invalid { name: "VIDEO_STORAGE_ACCOUNT_URL", reason });
+            }
+            BlobStorageSettings::ManagedIdentity { account_url, client_id: lookup.get("VIDEO_STORAGE_CLIENT_ID") }
+        } else if let Some(dir) = lookup.get("VIDEO_STORAGE_DIR") {
+            BlobStorageSettings::Folder(PathBuf::from(dir))
+        } else {
+            BlobStorageSettings::None
+        };
+        let max_bytes = parse_or(lookup, "MAX_VIDEO_BYTES", 2 * 1024 * 1024 * 1024)?;
+        if max_bytes == 0 {
+            return Err(ConfigError::Invalid { name: "MAX_VIDEO_BYTES", reason: "must be positive".into() });
+        }
+        let upload_url_ttl = Duration::from_secs(parse_or(lookup, "VIDEO_UPLOAD_URL_TTL_SECS", 900)?);
+        if upload_url_ttl.is_zero() || upload_url_ttl > Duration::from_secs(7 * 24 * 3600) {
+            let reason = "between 1 second and 7 days".to_owned();
+            return Err(ConfigError::Invalid { name: "VIDEO_UPLOAD_URL_TTL_SECS", reason });
+        }
+        let probe_max_bytes = parse_or(lookup, "VIDEO_PROBE_MAX_BYTES", 1024 * 1024)?;
+        Ok(Self { storage, max_bytes, upload_url_ttl, probe_max_bytes })
+    }
 }
 
 /// How to reach the database.
@@ -119,6 +188,7 @@ impl Settings {
                 }
             },
             max_request_body_bytes: parse_or(lookup, "MAX_REQUEST_BODY_BYTES", 1024 * 1024)?,
+            video: VideoSettings::load(lookup)?,
         })
     }
 }
@@ -264,6 +334,52 @@ mod tests {
     fn an_empty_legacy_secret_counts_as_unset() {
         let settings = load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_JWT_SECRET", "")]).expect("valid");
         assert!(settings.auth.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn video_storage_follows_the_first_setting_present_and_keeps_secrets_out_of_debug() {
+        let folder = load(&[("DATABASE_URL", "sqlite://x.db"), ("VIDEO_STORAGE_DIR", "/tmp/blobs")]).expect("valid");
+        assert!(matches!(folder.video.storage, BlobStorageSettings::Folder(_)));
+        assert_eq!(folder.video.max_bytes, 2 * 1024 * 1024 * 1024);
+        let keyed = load(&[
+            ("DATABASE_URL", "sqlite://x.db"),
+            ("VIDEO_STORAGE_DIR", "/tmp/blobs"),
+            ("VIDEO_STORAGE_CONNECTION_STRING", "AccountName=a;AccountKey=c2VjcmV0LWtleQ=="),
+        ])
+        .expect("valid");
+        assert!(matches!(keyed.video.storage, BlobStorageSettings::ConnectionString(_)));
+        assert!(!format!("{keyed:?}").contains("c2VjcmV0LWtleQ"));
+        let none = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+        assert!(matches!(none.video.storage, BlobStorageSettings::None));
+        for (name, value) in
+            [("VIDEO_STORAGE_ACCOUNT_URL", "http://acct.blob.core.windows.net"), ("MAX_VIDEO_BYTES", "0")]
+        {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(name);
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn store_sync_settings_default_to_the_documented_values_and_refuse_bad_ones() {
+        let settings = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+        assert_eq!(settings.sync.time_budget, Duration::from_secs(240));
+        assert!(!settings.sync.allow_private_store_urls);
+        assert_eq!(settings.shopify.api_version, "2026-10");
+        assert_eq!(settings.shopify.admin_url_template, "https://{shop}/admin/api/{version}/graphql.json");
+        assert!(settings.secrets.dir.is_none());
+        let cases = [
+            ("SHOPIFY_ADMIN_URL_TEMPLATE", "https://fixed.example/graphql.json", "no {shop}"),
+            ("SHOPIFY_API_VERSION", "2026-1", "not YYYY-MM"),
+            ("SYNC_TIME_BUDGET_SECS", "0", "no time at all"),
+            ("ALLOW_PRIVATE_STORE_URLS", "yes", "not a boolean"),
+        ];
+        for (name, value, why) in cases {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(why);
+            assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+        let secret =
+            load(&[("DATABASE_URL", "sqlite://x.db"), ("SHOPIFY_CLIENT_SECRET", "shpss_topsecret")]).expect("valid");
+        assert!(!format!("{secret:?}").contains("shpss_topsecret"));
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //! - [`auth`]: bearer-token verification and development tokens.
 //! - [`domain`]: types parsed from outside input (names, time zones, currencies); [`money`]: exact amounts.
 //! - [`catalogue`]: products and variants: what comes in from platforms, what lists return.
+//! - [`video`]: product videos: upload formats, the container probe (ranged reads), channel fitness.
+//! - [`blob`]: the blob store port: Azure Blob Storage in production, a folder on embedded defaults.
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
 pub mod auth;
+pub mod blob;
 pub mod catalogue;
 pub mod config;
 pub mod db;
@@ -19,3 +22,4 @@ pub mod domain;
 pub mod money;
 pub mod schedule;
 pub mod telemetry;
+pub mod video;

@@ -12,3 +12,4 @@ mod package;
 mod problems;
 mod protocol;
 mod tenancy;
+mod video_probe;
