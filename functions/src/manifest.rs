@@ -239,6 +239,16 @@ mod tests {
     }
 
     #[test]
+    fn the_upload_trigger_watches_the_container_uploads_go_to() {
+        let Some(Trigger::EventGrid { path, .. }) = function("VideoUploaded").map(|f| &f.trigger) else {
+            panic!("VideoUploaded is an Event Grid function");
+        };
+        assert_eq!(path.container(), shared::video::VIDEOS_CONTAINER);
+        let name = "3f8b3c1e-8f4a-4b1a-9d5e-2f0c6a7b8c9d/1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f.mp4";
+        assert!(path.captures(name).is_some(), "the API's blob names match the trigger's path");
+    }
+
+    #[test]
     fn blob_paths_capture_named_segments_only_on_an_exact_shape() {
         let path = BlobPath::parse("videos/{tenant}/{video}").expect("valid");
         assert_eq!(path.container(), "videos");

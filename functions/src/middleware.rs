@@ -67,7 +67,12 @@ async fn no_route(request: Request) -> Problem {
 /// Refuses a body whose declared length is over the limit before reading any of it. Bodies without a length
 /// (chunked) are capped while being read by `DefaultBodyLimit`.
 async fn reject_oversized_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = state.settings.max_request_body_bytes;
+    // The folder store's upload route takes whole videos; it enforces the video limit itself while streaming.
+    let limit = if crate::http::videos::is_upload_path(request.uri().path()) {
+        usize::try_from(state.settings.video.max_bytes).unwrap_or(usize::MAX)
+    } else {
+        state.settings.max_request_body_bytes
+    };
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"))

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use shared::{
     auth::{AuthError, TokenVerifier},
+    blob::{BlobError, BlobStore},
     config::Settings,
     db::Database,
 };
@@ -18,6 +19,8 @@ pub struct AppState {
     pub db: Database,
     /// Bearer-token verification.
     pub tokens: Arc<TokenVerifier>,
+    /// The blob store holding uploaded videos; `None` when none is configured (video endpoints answer 503).
+    pub blobs: Option<BlobStore>,
 }
 
 /// An adapter that cannot be built from its settings.
@@ -29,6 +32,9 @@ pub enum BuildError {
     /// Token verification (its JWKS client).
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The video blob store.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
 }
 
 impl AppState {
@@ -37,6 +43,7 @@ impl AppState {
         Ok(Self {
             db: Database::connect_lazy(&settings.database)?,
             tokens: Arc::new(TokenVerifier::new(&settings.auth)?),
+            blobs: BlobStore::from_settings(&settings.video.storage)?,
             settings: Arc::new(settings),
         })
     }

@@ -360,29 +360,6 @@ mod tests {
     }
 
     #[test]
-    fn store_sync_settings_default_to_the_documented_values_and_refuse_bad_ones() {
-        let settings = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
-        assert_eq!(settings.sync.time_budget, Duration::from_secs(240));
-        assert!(!settings.sync.allow_private_store_urls);
-        assert_eq!(settings.shopify.api_version, "2026-10");
-        assert_eq!(settings.shopify.admin_url_template, "https://{shop}/admin/api/{version}/graphql.json");
-        assert!(settings.secrets.dir.is_none());
-        let cases = [
-            ("SHOPIFY_ADMIN_URL_TEMPLATE", "https://fixed.example/graphql.json", "no {shop}"),
-            ("SHOPIFY_API_VERSION", "2026-1", "not YYYY-MM"),
-            ("SYNC_TIME_BUDGET_SECS", "0", "no time at all"),
-            ("ALLOW_PRIVATE_STORE_URLS", "yes", "not a boolean"),
-        ];
-        for (name, value, why) in cases {
-            let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(why);
-            assert!(error.to_string().contains(name), "{why}: {error}");
-        }
-        let secret =
-            load(&[("DATABASE_URL", "sqlite://x.db"), ("SHOPIFY_CLIENT_SECRET", "shpss_topsecret")]).expect("valid");
-        assert!(!format!("{secret:?}").contains("shpss_topsecret"));
-    }
-
-    #[test]
     fn a_missing_database_url_is_named() {
         let error = load(&[]).expect_err("must fail");
         assert_eq!(error.to_string(), "setting DATABASE_URL is required but not set");

@@ -105,6 +105,7 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
         Backend::Sqlite => format!("sqlite://{}", data.path().join("advisor.db").display()),
     };
     let mut env = app_env(database_url);
+    env.insert("VIDEO_STORAGE_DIR".to_owned(), data.path().join("blobs").display().to_string());
     for (name, value) in extra_env {
         match *value {
             "" => env.remove(*name),
@@ -285,4 +286,22 @@ impl TestApp {
             .bearer_auth(token)
             .header("x-organization-id", organization.to_string())
     }
+}
+
+/// Azurite's blob endpoint with the account (`AZURITE_BLOB_URL`, exported by `scripts/test.sh`).
+pub fn azurite_url() -> String {
+    std::env::var("AZURITE_BLOB_URL").unwrap_or_else(|_| {
+        panic!("AZURITE_BLOB_URL must name a running Azurite, e.g. http://127.0.0.1:10000/devstoreaccount1 (run scripts/test.sh)")
+    })
+}
+
+/// A fresh, uniquely named container on Azurite, and a store on Azurite's development account.
+pub async fn azurite_store() -> (shared::blob::BlobStore, String) {
+    let connection = shared::blob::ConnectionString::azurite(&azurite_url()).expect("Azurite connection");
+    let store = shared::blob::BlobStore::Azure(std::sync::Arc::new(
+        shared::blob::AzureBlobStore::from_connection_string(connection).expect("Azure store"),
+    ));
+    let container = format!("t{}", Uuid::new_v4().simple());
+    store.create_container(&container).await.expect("create an Azurite container");
+    (store, container)
 }

@@ -26,6 +26,7 @@ struct Health {
 struct Checks {
     database: Check,
     auth: Check,
+    blob_store: Check,
 }
 
 #[derive(Serialize)]
@@ -44,8 +45,9 @@ impl Check {
 
 #[tracing::instrument(name = "checking health", skip_all)]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let checks = Checks { database: database(&state).await, auth: auth(&state) };
-    let healthy = checks.database.is_ok() && checks.auth.is_ok();
+    let checks = Checks { database: database(&state).await, auth: auth(&state), blob_store: blob_store(&state).await };
+    // An unconfigured blob store disables videos only; it does not make the app unhealthy.
+    let healthy = checks.database.is_ok() && checks.auth.is_ok() && checks.blob_store.status != "down";
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = Health { status: if healthy { "ok" } else { "degraded" }, version: env!("CARGO_PKG_VERSION"), checks };
     (status, Json(body))
@@ -67,6 +69,32 @@ async fn database(state: &AppState) -> Check {
         Err(_) => {
             Check { status: "down", detail: format!("{backend}: no answer within {CHECK_TIMEOUT:?}"), latency_ms: None }
         }
+    }
+}
+
+/// Reaches the video store: the container in Azure, the folder locally.
+async fn blob_store(state: &AppState) -> Check {
+    let Some(store) = &state.blobs else {
+        return Check { status: "not_configured", detail: "no video storage configured".into(), latency_ms: None };
+    };
+    let started = Instant::now();
+    match tokio::time::timeout(CHECK_TIMEOUT, store.check(shared::video::VIDEOS_CONTAINER)).await {
+        Ok(Ok(detail)) => {
+            let detail = match store {
+                shared::blob::BlobStore::Azure(_) => detail,
+                shared::blob::BlobStore::Local(_) => "local folder".to_owned(),
+            };
+            Check { status: "ok", detail, latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0) }
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "blob store health check failed");
+            Check { status: "down", detail: format!("{}: unreachable", store.kind()), latency_ms: None }
+        }
+        Err(_) => Check {
+            status: "down",
+            detail: format!("{}: no answer within {CHECK_TIMEOUT:?}", store.kind()),
+            latency_ms: None,
+        },
     }
 }
 

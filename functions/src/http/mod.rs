@@ -10,6 +10,7 @@ mod me;
 mod members;
 mod organizations;
 mod products;
+pub(crate) mod videos;
 
 /// All HTTP routes.
 pub fn router() -> Router<AppState> {
@@ -19,4 +20,5 @@ pub fn router() -> Router<AppState> {
         .merge(organizations::router())
         .merge(members::router())
         .merge(products::router())
+        .merge(videos::router())
 }

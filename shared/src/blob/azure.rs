@@ -7,7 +7,10 @@ use std::{ops::Range, sync::Arc, time::Duration};
 
 use azure_core::{
     credentials::TokenCredential,
-    http::{ClientOptions, RequestContent, StatusCode, Transport, Url, new_http_client},
+    http::{
+        ClientOptions, ExponentialRetryOptions, RequestContent, RetryOptions, StatusCode, Transport, Url,
+        new_http_client,
+    },
 };
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 use azure_storage_blob::{
@@ -164,8 +167,16 @@ impl AzureBlobStore {
         Ok(Self { endpoint, auth, transport })
     }
 
+    /// A short retry budget: the Functions host retries a failed invocation itself, and an HTTP caller should get
+    /// its 503 in seconds, not minutes.
     fn client_options(&self) -> ClientOptions {
-        ClientOptions { transport: Some(self.transport.clone()), ..Default::default() }
+        let retry = RetryOptions::exponential(ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(200),
+            max_retries: 2,
+            max_total_elapsed: azure_core::time::Duration::seconds(5),
+            max_delay: azure_core::time::Duration::seconds(2),
+        });
+        ClientOptions { transport: Some(self.transport.clone()), retry, ..Default::default() }
     }
 
     /// `<endpoint><container>[/<name>]` with this store's SAS query, if any.
@@ -324,6 +335,14 @@ impl AzureBlobStore {
             method: "PUT",
             headers: vec![("x-ms-blob-type", "BlockBlob".to_owned()), ("content-type", content_type.to_owned())],
         })
+    }
+
+    pub(super) async fn create_container(&self, container: &str) -> Result<(), BlobError> {
+        match self.container(container)?.create(None).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.http_status() == Some(StatusCode::Conflict) => Ok(()),
+            Err(error) => Err(azure_error(error)),
+        }
     }
 
     pub(super) async fn check(&self, container: &str) -> Result<String, BlobError> {

@@ -182,6 +182,15 @@ impl BlobStore {
         }
     }
 
+    /// Creates the container if it does not exist. Deployments create it with the storage account (infra); `dev`, the
+    /// tests and the benchmark call this.
+    pub async fn create_container(&self, container: &str) -> Result<(), BlobError> {
+        match self {
+            Self::Azure(store) => store.create_container(container).await,
+            Self::Local(store) => store.check(container).await.map(drop),
+        }
+    }
+
     /// Reaches the store (the container for Azure, the folder locally) and describes it, for health checks.
     pub async fn check(&self, container: &str) -> Result<String, BlobError> {
         match self {

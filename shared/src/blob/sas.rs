@@ -126,6 +126,32 @@ impl BlobSas<'_> {
     }
 }
 
+/// The signature of a folder-store upload URL (the dev host's stand-in for a SAS): HMAC-SHA256 over the video's
+/// organization, id and expiry, base64url without padding.
+pub fn local_upload_signature(key: &[u8], organization: &str, video: &str, expires: i64) -> String {
+    #[allow(clippy::expect_used)]
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(format!("PUT\n{organization}\n{video}\n{expires}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Checks a folder-store upload signature in constant time.
+pub fn verify_local_upload_signature(
+    key: &[u8],
+    organization: &str,
+    video: &str,
+    expires: i64,
+    signature: &str,
+) -> bool {
+    let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature) else {
+        return false;
+    };
+    #[allow(clippy::expect_used)]
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(format!("PUT\n{organization}\n{video}\n{expires}").as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +181,15 @@ mod tests {
         assert_eq!(field("sig"), key.sign(expected_string));
         assert_eq!((field("sr"), field("sp"), field("se")), ("b".into(), "cw".into(), "2026-01-01T00:15:00Z".into()));
         assert!(format!("{key:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn local_upload_signatures_bind_the_video_and_the_expiry() {
+        let signature = local_upload_signature(b"key", "org", "video", 100);
+        assert!(verify_local_upload_signature(b"key", "org", "video", 100, &signature));
+        assert!(!verify_local_upload_signature(b"key", "org", "video", 101, &signature), "another expiry");
+        assert!(!verify_local_upload_signature(b"key", "org", "other", 100, &signature), "another video");
+        assert!(!verify_local_upload_signature(b"other", "org", "video", 100, &signature), "another key");
+        assert!(!verify_local_upload_signature(b"key", "org", "video", 100, "not base64!"), "garbage");
     }
 }

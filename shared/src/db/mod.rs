@@ -15,6 +15,7 @@ use crate::config::DatabaseSettings;
 
 pub mod catalogue;
 pub mod tenants;
+pub mod videos;
 
 /// Runs the same code on whichever pool `$db` holds. Queries are plain SQL that both backends accept (`$1`
 /// placeholders included); where the SQL must differ, callers match on [`Database`] themselves.

@@ -10,6 +10,21 @@ pub mod probe;
 
 pub use probe::{AudioTrack, VideoProbe};
 
+/// The blob container videos are uploaded to (the `VideoUploaded` trigger's `path` names the same one; a test checks).
+pub const VIDEOS_CONTAINER: &str = "videos";
+
+/// The blob name of a video within [`VIDEOS_CONTAINER`]: `<organization>/<video>.<ext>`, matching the trigger's
+/// `videos/{tenant}/{video}` path.
+pub fn blob_name(organization: uuid::Uuid, video: uuid::Uuid, format: UploadFormat) -> String {
+    format!("{organization}/{video}.{}", format.extension())
+}
+
+/// The organization and video a blob name belongs to: the inverse of [`blob_name`], for the trigger's captures.
+pub fn parse_blob_name(tenant: &str, file: &str) -> Option<(uuid::Uuid, uuid::Uuid, UploadFormat)> {
+    let (stem, extension) = file.rsplit_once('.')?;
+    Some((tenant.parse().ok()?, stem.parse().ok()?, UploadFormat::from_extension(extension)?))
+}
+
 /// Where a video is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,5 +132,16 @@ mod tests {
             assert!(UploadFormat::parse(refused).is_err(), "{refused}");
         }
         assert_eq!(UploadFormat::from_extension("WEBM").map(UploadFormat::content_type), Some("video/webm"));
+    }
+
+    #[test]
+    fn blob_names_round_trip_and_refuse_strangers() {
+        let (organization, video) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let format = UploadFormat::parse("video/quicktime").expect("mov");
+        let name = blob_name(organization, video, format);
+        let (tenant, file) = name.split_once('/').expect("two segments");
+        assert_eq!(parse_blob_name(tenant, file), Some((organization, video, format)));
+        assert_eq!(parse_blob_name("t-42", "clip.mp4"), None, "not ours");
+        assert_eq!(parse_blob_name(tenant, &format!("{video}.exe")), None, "unknown extension");
     }
 }

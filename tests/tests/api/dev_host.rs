@@ -20,7 +20,7 @@ struct DevHost {
 }
 
 /// Settings a developer's shell might hold that would steer the dev host away from its embedded defaults.
-const INHERITED: [&str; 9] = [
+const INHERITED: [&str; 13] = [
     "DATABASE_URL",
     "SUPABASE_JWT_SECRET",
     "SUPABASE_URL",
@@ -30,6 +30,10 @@ const INHERITED: [&str; 9] = [
     "AUTH_JWKS_MIN_REFETCH_SECS",
     "FUNCTIONS_CUSTOMHANDLER_PORT",
     "AWS_LAMBDA_RUNTIME_API",
+    "VIDEO_STORAGE_CONNECTION_STRING",
+    "VIDEO_STORAGE_SAS_URL",
+    "VIDEO_STORAGE_ACCOUNT_URL",
+    "VIDEO_STORAGE_DIR",
 ];
 
 async fn start(workdir: &Path, port: u16) -> DevHost {
@@ -130,5 +134,67 @@ async fn the_dev_host_serves_fires_timers_raises_blob_events_and_loses_none_acro
     dev.wait_for("video upload received: tenant t-1, video second.mp4", Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(dev.count("video upload received: tenant t-1, video clip.mp4"), 0, "no repeat after restart");
+    dev.stop().await;
+}
+
+#[tokio::test]
+async fn in_dev_an_upload_to_the_local_url_is_announced_by_the_host_and_the_video_becomes_ready() {
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let dev = start(workdir.path(), tests::free_port()).await;
+    let token = Command::new(tests::handler_binary())
+        .args(["token", "--data-dir", "data", "--org", "Acme"])
+        .current_dir(workdir.path())
+        .env_remove("SUPABASE_JWT_SECRET")
+        .env_remove("DATABASE_URL")
+        .output()
+        .await
+        .expect("handler token");
+    let token = String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned();
+    let client = reqwest::Client::new();
+    let bytes = std::fs::read(crate::video_probe::fixtures_dir().join("vertical.webm")).expect("fixture");
+
+    let created: serde_json::Value = client
+        .post(format!("{}/api/v1/videos", dev.base))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({ "file_name": "teaser.webm", "content_type": "video/webm", "size_bytes": bytes.len() }),
+        )
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("JSON");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let mut put = client.put(created["upload"]["url"].as_str().expect("upload url")).body(bytes);
+    for (name, value) in created["upload"]["headers"].as_object().expect("headers") {
+        put = put.header(name, value.as_str().expect("value"));
+    }
+    let put = put.send().await.expect("PUT");
+    assert_eq!(put.status(), 201);
+
+    dev.wait_for(&format!("video {id} ready"), Duration::from_secs(15)).await;
+    let video: serde_json::Value = client
+        .get(format!("{}/api/v1/videos/{id}", dev.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("show")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(video["status"], "ready", "{video}");
+    assert_eq!(
+        (video["probe"]["container"].as_str(), video["probe"]["display_height"].as_u64()),
+        (Some("webm"), Some(640))
+    );
+    assert_eq!(video["fitness"][0]["checks"][0]["status"], "pass", "9:16 fits short-form: {video}");
+    let leftovers: Vec<_> = std::fs::read_dir(workdir.path().join("data/blobs/videos"))
+        .expect("tenant folders")
+        .flatten()
+        .flat_map(|tenant| std::fs::read_dir(tenant.path()).expect("folder").flatten())
+        .map(|file| file.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, [format!("{id}.webm")], "only the finished upload, no temporary file");
     dev.stop().await;
 }

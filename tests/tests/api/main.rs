@@ -1,6 +1,7 @@
 //! All integration tests, in one binary so the crate graph links once.
 
 mod auth;
+mod blob_store;
 mod catalogue;
 mod dev_host;
 mod functions_host;
@@ -13,3 +14,4 @@ mod problems;
 mod protocol;
 mod tenancy;
 mod video_probe;
+mod videos;

@@ -35,10 +35,10 @@ pub fn mismatches(probe: &Value, want: &Value) -> Vec<String> {
         Some(got) if (got - expected).abs() <= (expected * 0.01).max(0.05) => {}
         other => wrong.push(format!("duration: probe {other:?} != ffprobe {expected} (±1% or 50 ms)")),
     }
-    if let (Some(got), Some(expected)) = (probe["frame_rate"].as_f64(), want["frame_rate"].as_f64()) {
-        if (got - expected).abs() > expected * 0.01 {
-            wrong.push(format!("frame_rate: probe {got} != ffprobe {expected}"));
-        }
+    if let (Some(got), Some(expected)) = (probe["frame_rate"].as_f64(), want["frame_rate"].as_f64())
+        && (got - expected).abs() > expected * 0.01
+    {
+        wrong.push(format!("frame_rate: probe {got} != ffprobe {expected}"));
     }
     if !probe["video_profile"].is_null() && probe["video_profile"] != want["video_profile"] {
         wrong.push(format!("video_profile: probe {} != ffprobe {}", probe["video_profile"], want["video_profile"]));

@@ -62,6 +62,7 @@ impl DevEnvironment {
                 ("SUPABASE_JWT_SECRET", secret.expose_secret().to_owned()),
                 ("LOG_FORMAT", "pretty".to_owned()),
                 ("SYNC_STORES_SCHEDULE", DEFAULT_SYNC_STORES_SCHEDULE.to_owned()),
+                ("VIDEO_STORAGE_DIR", data_dir.join("blobs").display().to_string()),
             ]),
         })
     }

@@ -1,0 +1,360 @@
+//! Product videos. `POST /api/v1/videos` creates a record and answers with where to upload the file: in Azure a
+//! short-lived, write-only SAS URL for exactly `videos/{organization}/{video}.{ext}`, on the folder store (`dev`) a
+//! signed URL of this app taking the same `PUT`. The upload raises `BlobCreated`, and the `VideoUploaded` trigger
+//! probes the file; `GET /api/v1/videos[/{id}]` then shows the status, the probe's facts and channel fitness.
+
+use std::sync::LazyLock;
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, put},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use shared::{
+    blob::{BlobError, BlobStore, sas},
+    db::videos::{NewVideo, Video},
+    video::{UploadFormat, VIDEOS_CONTAINER, VideoProbe, VideoStatus, blob_name, fitness},
+};
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, FieldError},
+    extract::{AppJson, AppPath, AppQuery},
+    state::AppState,
+    tenant::Tenant,
+};
+
+const MAX_LIMIT: u32 = 100;
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// Signs the folder store's upload URLs. Random per process: a dev host restart only voids outstanding upload URLs,
+/// which live minutes.
+static LOCAL_UPLOAD_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    key[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    key
+});
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/videos", get(list).post(create))
+        .route("/api/v1/videos/{id}", get(show))
+        .route("/api/v1/videos/{id}/content", put(upload_local))
+}
+
+/// Whether `path` is the folder store's upload route, whose bodies may be as large as a video.
+pub fn is_upload_path(path: &str) -> bool {
+    path.strip_prefix("/api/v1/videos/")
+        .and_then(|rest| rest.strip_suffix("/content"))
+        .is_some_and(|id| !id.contains('/'))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    file_name: String,
+    content_type: String,
+    size_bytes: i64,
+    product_id: Option<Uuid>,
+}
+
+/// A video as the API shows it.
+#[derive(Serialize)]
+struct VideoView {
+    id: Uuid,
+    status: VideoStatus,
+    file_name: String,
+    content_type: String,
+    size_bytes: i64,
+    product_id: Option<Uuid>,
+    probe: Option<VideoProbe>,
+    fitness: Option<Vec<fitness::ChannelFitness>>,
+    failure_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    analyzed_at: Option<DateTime<Utc>>,
+}
+
+impl VideoView {
+    fn new(video: Video) -> Self {
+        let fitness = video.probe.as_ref().map(fitness::assess);
+        Self {
+            id: video.id,
+            status: video.status,
+            file_name: video.file_name,
+            content_type: video.content_type,
+            size_bytes: video.size_bytes,
+            product_id: video.product_id,
+            probe: video.probe,
+            fitness,
+            failure_reason: video.failure_reason,
+            created_at: video.created_at,
+            updated_at: video.updated_at,
+            analyzed_at: video.analyzed_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Upload {
+    url: String,
+    method: &'static str,
+    headers: serde_json::Map<String, serde_json::Value>,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    #[serde(flatten)]
+    video: VideoView,
+    upload: Upload,
+}
+
+fn blob_store(state: &AppState) -> Result<&BlobStore, ApiError> {
+    state.blobs.as_ref().ok_or_else(|| ApiError::Unavailable("video storage is not configured".into()))
+}
+
+impl CreateBody {
+    fn validate(&self, max_bytes: u64) -> Result<UploadFormat, ApiError> {
+        let mut errors = Vec::new();
+        let mut complain = |field: &str, message: String| errors.push(FieldError { field: field.into(), message });
+        let name = self.file_name.trim();
+        if name.is_empty() || name.chars().count() > MAX_FILE_NAME_CHARS || name.chars().any(char::is_control) {
+            complain("file_name", format!("1 to {MAX_FILE_NAME_CHARS} printable characters"));
+        }
+        let format = UploadFormat::parse(&self.content_type);
+        if let Err(message) = &format {
+            complain("content_type", message.clone());
+        }
+        if self.size_bytes <= 0 {
+            complain("size_bytes", "must be positive".into());
+        } else if self.size_bytes as u64 > max_bytes {
+            complain("size_bytes", format!("at most {max_bytes} bytes"));
+        }
+        match format {
+            Ok(format) if errors.is_empty() => Ok(format),
+            _ => {
+                let detail =
+                    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+                Err(ApiError::Unprocessable { detail, errors })
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/videos`
+#[tracing::instrument(name = "creating a video upload", skip_all, fields(organization = %tenant.id()))]
+async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    AppJson(body): AppJson<CreateBody>,
+) -> Result<Response, ApiError> {
+    let settings = &state.settings.video;
+    let format = body.validate(settings.max_bytes)?;
+    let store = blob_store(&state)?;
+    if let Some(product) = body.product_id
+        && state.db.product(tenant.id(), product).await?.is_none()
+    {
+        return Err(ApiError::Unprocessable {
+            detail: "product_id: no such product in this organization".into(),
+            errors: vec![FieldError { field: "product_id".into(), message: "no such product".into() }],
+        });
+    }
+    let id = Uuid::new_v4();
+    let name = blob_name(tenant.id(), id, format);
+    let ttl = settings.upload_url_ttl;
+    let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+    let signed =
+        store.upload_url(VIDEOS_CONTAINER, &name, format.content_type(), ttl).map_err(|error| match error {
+            BlobError::Unsupported(detail) => ApiError::Unavailable(detail),
+            other => ApiError::Internal(other.into()),
+        })?;
+    let upload = match signed {
+        Some(signed) => Upload {
+            url: signed.url,
+            method: signed.method,
+            headers: signed.headers.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect(),
+            expires_at,
+        },
+        None => local_upload(&headers, tenant.id(), id, format, expires_at),
+    };
+    let video = state
+        .db
+        .create_video(
+            tenant.id(),
+            &NewVideo {
+                id,
+                product_id: body.product_id,
+                file_name: body.file_name.trim().to_owned(),
+                content_type: format.content_type().to_owned(),
+                size_bytes: body.size_bytes,
+                blob_name: name,
+            },
+        )
+        .await?;
+    let location = format!("/api/v1/videos/{id}");
+    let body = Created { video: VideoView::new(video), upload };
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
+}
+
+/// The folder store's upload URL: this app, on the host the client called, signed like a SAS.
+fn local_upload(
+    headers: &HeaderMap,
+    organization: Uuid,
+    video: Uuid,
+    format: UploadFormat,
+    expires_at: DateTime<Utc>,
+) -> Upload {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:7071");
+    let expires = expires_at.timestamp();
+    let signature =
+        sas::local_upload_signature(&*LOCAL_UPLOAD_KEY, &organization.to_string(), &video.to_string(), expires);
+    Upload {
+        url: format!(
+            "http://{host}/api/v1/videos/{video}/content?organization={organization}&expires={expires}&signature={signature}"
+        ),
+        method: "PUT",
+        headers: [("x-ms-blob-type", "BlockBlob"), ("content-type", format.content_type())]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect(),
+        expires_at,
+    }
+}
+
+#[derive(Deserialize)]
+struct UploadParams {
+    organization: Uuid,
+    expires: i64,
+    signature: String,
+}
+
+/// `PUT /api/v1/videos/{id}/content` (folder store only): the signed URL from `POST` stands in for credentials, as
+/// a SAS does. The body is streamed to a hidden file that is renamed into place once complete, which the dev host
+/// then announces as `BlobCreated`.
+#[tracing::instrument(name = "receiving a local video upload", skip_all, fields(video = %id))]
+async fn upload_local(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+    AppQuery(params): AppQuery<UploadParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Some(BlobStore::Local(store)) = &state.blobs else {
+        return Err(ApiError::NotFoundWith("uploads go to Blob Storage directly, with the URL from POST".into()));
+    };
+    let valid = sas::verify_local_upload_signature(
+        &*LOCAL_UPLOAD_KEY,
+        &params.organization.to_string(),
+        &id.to_string(),
+        params.expires,
+        &params.signature,
+    );
+    if !valid || params.expires < Utc::now().timestamp() {
+        return Err(ApiError::Forbidden("the upload URL is invalid or has expired".into()));
+    }
+    let video = state.db.video(params.organization, id).await?.ok_or(ApiError::NotFound)?;
+    let max = state.settings.video.max_bytes;
+    let too_large = || ApiError::PayloadTooLarge(format!("a video may have at most {max} bytes"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max) {
+        return Err(too_large());
+    }
+    let mut staged = store.stage(VIDEOS_CONTAINER, &video.blob_name).await.map_err(blob_error)?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest { detail: format!("reading the body: {e}"), errors: Vec::new() })?;
+        if staged.written() + chunk.len() as u64 > max {
+            return Err(too_large());
+        }
+        staged.append(&chunk).await.map_err(blob_error)?;
+    }
+    let properties = staged.commit().await.map_err(blob_error)?;
+    let etag = format!("\"{}\"", properties.etag);
+    Ok((StatusCode::CREATED, [(header::ETAG, etag)]).into_response())
+}
+
+fn blob_error(error: BlobError) -> ApiError {
+    if error.is_transient() {
+        tracing::warn!(%error, "blob store unavailable");
+        ApiError::Unavailable("video storage is unavailable; retry shortly".into())
+    } else {
+        ApiError::Internal(error.into())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    created_at: DateTime<Utc>,
+    id: Uuid,
+}
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<VideoView>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/videos`: newest first, keyset pages.
+#[tracing::instrument(name = "listing videos", skip_all, fields(organization = %tenant.id()))]
+async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppQuery(params): AppQuery<ListParams>,
+) -> Result<Json<Page>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    let after = params
+        .cursor
+        .map(|text| {
+            URL_SAFE_NO_PAD
+                .decode(text)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+                .map(|c| (c.created_at, c.id))
+                .ok_or_else(|| ApiError::bad_field("cursor", "not a cursor this API issued"))
+        })
+        .transpose()?;
+    let mut videos = state.db.list_videos(tenant.id(), limit + 1, after).await?;
+    let next_cursor = if videos.len() > limit as usize {
+        videos.truncate(limit as usize);
+        videos.last().map(|last| {
+            let cursor = Cursor { created_at: last.created_at, id: last.id };
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+        })
+    } else {
+        None
+    };
+    Ok(Json(Page { items: videos.into_iter().map(VideoView::new).collect(), next_cursor }))
+}
+
+/// `GET /api/v1/videos/{id}`: with the probe's facts and fitness per channel once ready.
+#[tracing::instrument(name = "showing a video", skip_all, fields(organization = %tenant.id(), video = %id))]
+async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<VideoView>, ApiError> {
+    let video = state.db.video(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(VideoView::new(video)))
+}
