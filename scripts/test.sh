@@ -298,6 +298,8 @@ fmt_color=never
 [[ ! -t 1 ]] || fmt_color=auto
 run cargo fmt --all -- --check --color "$fmt_color"
 run cargo clippy --workspace --all-targets -- -D warnings
+# Deployment templates: cfn-lint and checkov, offline (installed with pip under CI).
+run infra/check.sh
 # The integration tests spawn the built `handler` binary, so it must exist before they run.
 run cargo build --workspace --bins
 

@@ -66,6 +66,12 @@ pub enum ApiError {
     /// A dependency is down; the client may retry.
     #[error("{0}")]
     Unavailable(String),
+    /// The caller (organization, user or address) is over its rate limit; it may retry after the wait.
+    #[error("rate limit exceeded")]
+    TooManyRequests {
+        /// How long until the next request will pass.
+        retry_after: std::time::Duration,
+    },
     /// Anything else: logged in full, shown as a bare 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -155,6 +161,10 @@ impl ApiError {
                 Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail.clone())
             }
             Self::Unavailable(detail) => Problem::for_status(StatusCode::SERVICE_UNAVAILABLE, detail.clone()),
+            Self::TooManyRequests { retry_after } => Problem::for_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("rate limit exceeded; retry in {} s", retry_after_secs(*retry_after)),
+            ),
             Self::Internal(_) => {
                 Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged")
             }
@@ -177,6 +187,14 @@ impl IntoResponse for ApiError {
         if let Some(challenge) = challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
+        if let Self::TooManyRequests { retry_after } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(retry_after)));
+        }
         response
     }
+}
+
+/// `Retry-After` is whole seconds (RFC 9110 §10.2.3): round up, so a client that waits that long is let through.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

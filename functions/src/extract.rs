@@ -7,7 +7,12 @@ use axum::{
 use serde::de::DeserializeOwned;
 use shared::auth::Principal;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::ApiError,
+    middleware,
+    rate_limit::{Quota, RateKey},
+    state::AppState,
+};
 
 /// `Json<T>` with problem+json rejections: 400 for syntax, 415 for a missing JSON content type, 413 for size, 422
 /// for a body of the wrong shape.
@@ -47,28 +52,53 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
-        match state.tokens.verify(token).await {
-            Ok(principal) => Ok(Self(principal)),
-            Err(error) if error.is_unavailable() => {
-                tracing::warn!(target: "audit", event = "auth_unavailable", reason = %error, "token not checked");
-                Err(ApiError::Unavailable("tokens cannot be checked right now; retry shortly".into()))
+        let user = authenticate(parts, state).await?;
+        // Routes outside an organization are counted per user; `Tenant` counts per organization instead.
+        let http = &state.settings.http;
+        if let Some(quota) = Quota::per_minute(http.rate_limit_per_minute, http.rate_limit_burst) {
+            charge(state, RateKey::User(user.user_id), quota, parts)?;
+        }
+        Ok(Self(user))
+    }
+}
+
+/// Checks the bearer token. A refused token is also counted against the client's address, like an anonymous call,
+/// so guessing tokens is as slow as any other unauthenticated traffic.
+pub(crate) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+    match state.tokens.verify(token).await {
+        Ok(principal) => Ok(principal),
+        Err(error) if error.is_unavailable() => {
+            tracing::warn!(target: "audit", event = "auth_unavailable", reason = %error, path = parts.uri.path(), "token not checked");
+            Err(ApiError::Unavailable("tokens cannot be checked right now; retry shortly".into()))
+        }
+        Err(error) => {
+            let client = middleware::client_address(parts, state.settings.http.trusted_proxy_hops);
+            tracing::info!(target: "audit", event = "auth_failure", reason = %error, path = parts.uri.path(), client = ?client, "token rejected");
+            if let Some(quota) = middleware::anonymous_quota(state) {
+                let key = client.map_or(RateKey::UnknownAddress, RateKey::Address);
+                charge(state, key, quota, parts)?;
             }
-            Err(error) => {
-                tracing::info!(target: "audit", event = "auth_failure", reason = %error, "token rejected");
-                Err(ApiError::InvalidToken("the bearer token is invalid or expired".into()))
-            }
+            Err(ApiError::InvalidToken("the bearer token is invalid or expired".into()))
         }
     }
+}
+
+/// Counts one request against `key`; over the limit it is a 429 and an audit line.
+pub(crate) fn charge(state: &AppState, key: RateKey, quota: Quota, parts: &Parts) -> Result<(), ApiError> {
+    state.limiter.check(key, quota).map_err(|retry_after| {
+        tracing::warn!(target: "audit", event = "rate_limited", key = key.kind(), id = ?key, path = parts.uri.path(), retry_after_ms = retry_after.as_millis() as u64, "request over the rate limit");
+        ApiError::TooManyRequests { retry_after }
+    })
 }
 
 /// `Path<T>` with problem+json rejections naming the parameter.

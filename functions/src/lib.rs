@@ -7,7 +7,7 @@
 //! - [`host`]: Azure Functions custom handler, AWS Lambda, and the local all-in-one host of `handler dev`.
 //! - [`package`]: writes a deployable function app folder.
 //! - [`error`] and [`extract`]: the HTTP layer's error type and extractors, so every failure is problem+json;
-//!   [`tenant`]: the organization a request acts within.
+//!   [`tenant`]: the organization a request acts within; [`rate_limit`]: per-tenant request budgets.
 
 use axum::{Router, extract::DefaultBodyLimit};
 
@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod middleware;
 pub mod package;
 pub mod protocol;
+pub mod rate_limit;
 pub mod state;
 pub mod tenant;
 pub mod triggers;

@@ -13,7 +13,8 @@ use functions::{
     package,
 };
 use shared::{
-    config::{Env, Settings},
+    config::{Env, Lookup, Settings},
+    secrets::startup::StartupSecrets,
     telemetry::{self, LogFormat},
 };
 use uuid::Uuid;
@@ -101,7 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = match cli.command {
         Some(command) => command,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
-            let state = deployed_state()?;
+            let state = deployed_state().await?;
             host::lambda::run(state).await.map_err(|e| anyhow::anyhow!(e))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -115,7 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
     };
     match command {
-        Command::Serve { port } => host::azure::serve(deployed_state()?, port).await?,
+        Command::Serve { port } => host::azure::serve(deployed_state().await?, port).await?,
         Command::Dev { port, data_dir } => {
             let environment = DevEnvironment::load(&data_dir)?;
             telemetry::init(environment.settings()?.log_format, "info,sqlx=warn", std::io::stdout);
@@ -145,11 +146,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// State for Azure and Lambda: settings from the environment only, JSON logs.
-fn deployed_state() -> anyhow::Result<AppState> {
-    let settings = Settings::load(&Env)?;
-    telemetry::init(settings.log_format, "info,sqlx=warn", std::io::stdout);
-    Ok(AppState::build(settings)?)
+/// State for Azure and Lambda: settings from the environment, with those `SECRETS_FROM_VAULT` lists read from Key
+/// Vault first (concurrently) and re-read in the background; JSON logs.
+async fn deployed_state() -> anyhow::Result<AppState> {
+    // Logging starts before the settings load, so that reading the vault, and its failures, are logged too.
+    let log_format =
+        if Env.get("LOG_FORMAT").as_deref() == Some("pretty") { LogFormat::Pretty } else { LogFormat::Json };
+    telemetry::init(log_format, "info,sqlx=warn", std::io::stdout);
+    let Some(vault) = StartupSecrets::load(&Env).await? else {
+        return Ok(AppState::build(Settings::load(&Env)?)?);
+    };
+    let state = AppState::build(Settings::load(&vault.over(&Env))?)?.with_secrets(vault.vault());
+    let tokens = std::sync::Arc::clone(&state.tokens);
+    vault.spawn_refresh(move |setting, value| match setting {
+        "SUPABASE_JWT_SECRET" => tokens.replace_legacy_secret(value),
+        // Pools and clients built from the others keep their value until the instance is recycled.
+        _ => tracing::warn!(setting, "a vault-sourced setting changed; it applies when the instance restarts"),
+    });
+    Ok(state)
 }
 
 async fn mint_dev_token(

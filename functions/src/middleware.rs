@@ -1,25 +1,37 @@
-//! Layers around every route: a request id, a tracing span per request, panic capture, a body-size gate, and the
-//! guarantee that every error response is problem+json, including those axum and tower produce themselves (unknown
-//! route, wrong method, oversized body).
+//! Layers around every route: a request id, a tracing span per request, panic capture, CORS from an allow-list,
+//! security headers, per-route body limits, the rate limit for callers without credentials, and the guarantee that
+//! every error response is problem+json, including those axum and tower produce themselves (unknown route, wrong
+//! method, oversized body). Authenticated callers are rate-limited where they are identified: per user in
+//! [`crate::extract::AuthUser`], per organization in [`crate::tenant::Tenant`].
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use axum::{
     Router,
     body::Body,
-    extract::{Request, State},
-    http::{HeaderName, HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
 use crate::{
-    error::{PROBLEM_JSON, Problem},
+    error::{ApiError, PROBLEM_JSON, Problem},
+    extract::charge,
     protocol::INVOCATION_ID_HEADER,
+    rate_limit::{Quota, RateKey},
     state::AppState,
+    tenant::ORGANIZATION_HEADER,
 };
 
 /// The header that carries the request id in and out.
@@ -28,10 +40,20 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Adds the cross-cutting layers to `router`.
 pub fn wrap(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
-    router
+    let router = router
         .fallback(no_route)
-        .layer(middleware::from_fn_with_state(state.clone(), reject_oversized_bodies))
-        .layer(middleware::map_response(problem_for_bare_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_request_bodies))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_anonymous_callers))
+        .layer(middleware::map_response(problem_for_bare_errors));
+    let router = security_headers()
+        .into_iter()
+        .fold(router, |router, (name, value)| router.layer(SetResponseHeaderLayer::if_not_present(name, value)));
+    // Outside the limiter: a preflight is answered here and never counts against anyone.
+    let router = match cors(&state.settings.http.cors_allowed_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged")
@@ -64,21 +86,133 @@ async fn no_route(request: Request) -> Problem {
     Problem::for_status(StatusCode::NOT_FOUND, format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
-/// Refuses a body whose declared length is over the limit before reading any of it. Bodies without a length
-/// (chunked) are capped while being read by `DefaultBodyLimit`.
-async fn reject_oversized_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    // The folder store's upload route takes whole videos; it enforces the video limit itself while streaming.
-    let limit = if crate::http::videos::is_upload_path(request.uri().path()) {
-        usize::try_from(state.settings.video.max_bytes).unwrap_or(usize::MAX)
+/// Headers every response carries. The API serves JSON to scripts, never pages: nothing may frame, sniff or cache it,
+/// and a browser must keep to HTTPS.
+fn security_headers() -> [(HeaderName, HeaderValue); 7] {
+    [
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-origin")),
+    ]
+}
+
+/// CORS for the listed origins only (`CORS_ALLOWED_ORIGINS`); no list, no layer, so browsers refuse every
+/// cross-origin read. Credentials travel in the `Authorization` header, never cookies, so none are allowed.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static(ORGANIZATION_HEADER),
+                HeaderName::from_static(REQUEST_ID_HEADER),
+            ])
+            .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER), header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// The largest body of a JSON document sent to an ordinary route (an organization, a member, a product patch).
+const DOCUMENT_BODY_BYTES: usize = 64 * 1024;
+
+/// The body limit of a route. Only routes that take data in bulk get `MAX_REQUEST_BODY_BYTES`: event batches,
+/// platform webhooks, and the host's trigger invocations (an Event Grid batch may approach 1 MB). Video uploads to the
+/// folder store take whole videos and check `MAX_VIDEO_BYTES` themselves while streaming.
+pub fn body_limit(state: &AppState, method: &Method, path: &str) -> usize {
+    let bulk = state.settings.max_request_body_bytes;
+    if crate::http::videos::is_upload_path(path) {
+        return usize::try_from(state.settings.video.max_bytes).unwrap_or(usize::MAX);
+    }
+    let Some(api_path) = path.strip_prefix("/api/") else { return bulk };
+    if matches!(*method, Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS) {
+        return 0;
+    }
+    if api_path == "v1/analytics/events" || api_path.starts_with("v1/webhooks/") {
+        bulk
     } else {
-        state.settings.max_request_body_bytes
-    };
+        DOCUMENT_BODY_BYTES.min(bulk)
+    }
+}
+
+/// Refuses a body whose declared length is over its route's limit before reading any of it, and caps a body without
+/// a length (chunked) while it is read: past the limit the read fails and the extractor answers 413.
+async fn limit_request_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = body_limit(&state, request.method(), request.uri().path());
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"))
             .into_response();
     }
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
     next.run(request).await
+}
+
+/// The quota of callers without valid credentials, per client address.
+pub(crate) fn anonymous_quota(state: &AppState) -> Option<Quota> {
+    let per_minute = state.settings.http.rate_limit_anonymous_per_minute;
+    Quota::per_minute(per_minute, (per_minute / 6).max(1))
+}
+
+/// Counts API calls that carry no credentials against the client's address. Health checks (the platform's probes)
+/// and the host's trigger invocations (not under `/api`) are never limited; calls with a token are counted once the
+/// token is checked.
+async fn limit_anonymous_callers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let counted = path.starts_with("/api/") && path != "/api/health" && request.method() != Method::OPTIONS;
+    if counted
+        && !request.headers().contains_key(header::AUTHORIZATION)
+        && let Some(quota) = anonymous_quota(&state)
+    {
+        let (parts, body) = request.into_parts();
+        let key = client_address(&parts, state.settings.http.trusted_proxy_hops)
+            .map_or(RateKey::UnknownAddress, RateKey::Address);
+        if let Err(error) = charge(&state, key, quota, &parts) {
+            return ApiError::into_response(error);
+        }
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    next.run(request).await
+}
+
+/// The client's address: the `X-Forwarded-For` entry `hops` places from the right (entries further left are whatever
+/// the client sent), or the TCP peer when `hops` is 0 or the header is absent. Entries may carry a port, as Azure's
+/// front end writes them.
+pub fn client_address(parts: &Parts, hops: usize) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
+    if hops == 0 {
+        return peer;
+    }
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    match forwarded.len().checked_sub(hops) {
+        Some(index) => parse_forwarded_entry(forwarded[index]),
+        None => peer,
+    }
+}
+
+fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|address| address.ip()))
+        .or_else(|| entry.rsplit_once(':').and_then(|(ip, _port)| ip.parse().ok()))
 }
 
 /// Gives a problem+json body to any error response that has no body type of its own (405 from the router, 413 or

@@ -8,7 +8,10 @@ use shared::{
     blob::{BlobError, BlobStore},
     config::Settings,
     db::Database,
+    secrets::{Secrets, SecretsError},
 };
+
+use crate::rate_limit::RateLimiter;
 
 /// Shared state of the function app. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -21,6 +24,10 @@ pub struct AppState {
     pub tokens: Arc<TokenVerifier>,
     /// The blob store holding uploaded videos; `None` when none is configured (video endpoints answer 503).
     pub blobs: Option<BlobStore>,
+    /// The secrets port: Key Vault when `KEY_VAULT_URL` is set, else the `SECRETS_DIR` folder, else none.
+    pub secrets: Arc<dyn Secrets>,
+    /// Per-tenant request budgets of this instance.
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// An adapter that cannot be built from its settings.
@@ -35,6 +42,9 @@ pub enum BuildError {
     /// The video blob store.
     #[error(transparent)]
     Blob(#[from] BlobError),
+    /// The secret store.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
 }
 
 impl AppState {
@@ -44,7 +54,16 @@ impl AppState {
             db: Database::connect_lazy(&settings.database)?,
             tokens: Arc::new(TokenVerifier::new(&settings.auth)?),
             blobs: BlobStore::from_settings(&settings.video.storage)?,
+            secrets: shared::secrets::from_settings(&settings.secrets)?,
+            limiter: Arc::new(RateLimiter::new()),
             settings: Arc::new(settings),
         })
+    }
+
+    /// The same state with `secrets` as its secrets port: the Key Vault client the cold start already read settings
+    /// through, so the process keeps one client and one cache.
+    pub fn with_secrets(mut self, secrets: Arc<dyn Secrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 }

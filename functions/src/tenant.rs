@@ -8,7 +8,12 @@ use shared::{
 };
 use uuid::Uuid;
 
-use crate::{error::ApiError, extract::AuthUser, state::AppState};
+use crate::{
+    error::ApiError,
+    extract::{authenticate, charge},
+    rate_limit::{Quota, RateKey},
+    state::AppState,
+};
 
 /// The header naming the organization.
 pub const ORGANIZATION_HEADER: &str = "x-organization-id";
@@ -30,11 +35,14 @@ impl Tenant {
         self.organization.id
     }
 
-    /// Refuses non-admins.
+    /// Refuses non-admins, with an audit line: a member trying admin actions is worth knowing about.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Member => Err(ApiError::Forbidden("this action needs the admin role".into())),
+            Role::Member => {
+                tracing::info!(target: "audit", event = "admin_action_denied", organization = %self.organization.id, user = %self.user.user_id, "admin action refused to a member");
+                Err(ApiError::Forbidden("this action needs the admin role".into()))
+            }
         }
     }
 }
@@ -43,7 +51,7 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        let user = authenticate(parts, state).await?;
         let named = match parts.headers.get(ORGANIZATION_HEADER) {
             Some(value) => Some(
                 value
@@ -74,8 +82,15 @@ impl FromRequestParts<AppState> for Tenant {
                 }
             }
         };
-        let (organization, role) =
-            state.db.organization_of_member(user.user_id, organization_id).await?.ok_or(ApiError::NotFound)?;
+        let Some((organization, role)) = state.db.organization_of_member(user.user_id, organization_id).await? else {
+            tracing::info!(target: "audit", event = "tenant_access_denied", organization = %organization_id, user = %user.user_id, "not a member of the organization named");
+            return Err(ApiError::NotFound);
+        };
+        // Counted only now that membership is proven: naming another organization cannot spend its budget.
+        let http = &state.settings.http;
+        if let Some(quota) = Quota::per_minute(http.rate_limit_per_minute, http.rate_limit_burst) {
+            charge(state, RateKey::Organization(organization.id), quota, parts)?;
+        }
         Ok(Self { user, organization, role })
     }
 }

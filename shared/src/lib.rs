@@ -11,6 +11,7 @@
 //! - [`catalogue`]: products and variants: what comes in from platforms, what lists return.
 //! - [`video`]: product videos: upload formats, the container probe (ranged reads), channel fitness.
 //! - [`blob`]: the blob store port: Azure Blob Storage in production, a folder on embedded defaults.
+//! - [`secrets`]: the secrets port: Azure Key Vault in production, a private folder on embedded defaults.
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
 pub mod auth;
@@ -21,5 +22,6 @@ pub mod db;
 pub mod domain;
 pub mod money;
 pub mod schedule;
+pub mod secrets;
 pub mod telemetry;
 pub mod video;

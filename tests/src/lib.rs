@@ -5,6 +5,8 @@
 //! PostgreSQL is reached through `TEST_DATABASE_URL` (an admin connection; default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); `scripts/test.sh` starts a server when none answers.
 
+pub mod azure_fakes;
+
 use std::{
     collections::HashMap,
     net::{Ipv4Addr, TcpListener as StdListener},
@@ -129,6 +131,9 @@ pub fn app_env(database_url: String) -> HashMap<String, String> {
         ("SUPABASE_JWT_SECRET".to_owned(), format!("test-secret-{}", Uuid::new_v4().simple())),
         ("AUTH_ISSUER".to_owned(), TEST_ISSUER.to_owned()),
         ("LOG_FORMAT".to_owned(), "json".to_owned()),
+        // Suites fire requests faster than any client would; rate limits are tested where they are switched on.
+        ("RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
+        ("RATE_LIMIT_ANONYMOUS_PER_MINUTE".to_owned(), "0".to_owned()),
     ])
 }
 

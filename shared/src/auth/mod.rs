@@ -113,7 +113,9 @@ impl AuthError {
 /// Checks bearer tokens against the legacy secret and the published signing keys. Built once per process: the key
 /// cache is what makes a warm instance verify without network calls.
 pub struct TokenVerifier {
-    hs256: Option<DecodingKey>,
+    /// Swappable, so a rotated legacy secret (read again from Key Vault) applies without a restart. A std lock: held
+    /// only to clone the `Arc`.
+    hs256: std::sync::RwLock<Option<std::sync::Arc<DecodingKey>>>,
     jwks: Option<Jwks>,
     issuer: String,
 }
@@ -121,7 +123,7 @@ pub struct TokenVerifier {
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVerifier")
-            .field("hs256", &self.hs256.is_some())
+            .field("hs256", &self.accepts_hs256())
             .field("jwks", &self.jwks)
             .field("issuer", &self.issuer)
             .finish()
@@ -132,7 +134,12 @@ impl TokenVerifier {
     /// A verifier for the configured secret, key set and issuer. Fetches nothing yet: the first ES256/RS256 token does.
     pub fn new(settings: &AuthSettings) -> Result<Self, AuthError> {
         Ok(Self {
-            hs256: settings.jwt_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes())),
+            hs256: std::sync::RwLock::new(
+                settings
+                    .jwt_secret
+                    .as_ref()
+                    .map(|s| std::sync::Arc::new(DecodingKey::from_secret(s.expose_secret().as_bytes()))),
+            ),
             jwks: settings
                 .jwks_url
                 .as_ref()
@@ -144,7 +151,21 @@ impl TokenVerifier {
 
     /// Whether legacy HS256 tokens can be checked.
     pub fn accepts_hs256(&self) -> bool {
-        self.hs256.is_some()
+        self.legacy_key().is_some()
+    }
+
+    /// Replaces the legacy HS256 secret (a rotation): tokens signed with the old one are refused from now on, as
+    /// Supabase refuses them once its secret is rotated. An empty secret is ignored: it would let anyone sign.
+    pub fn replace_legacy_secret(&self, secret: &secrecy::SecretString) {
+        if secret.expose_secret().is_empty() {
+            return;
+        }
+        let key = std::sync::Arc::new(DecodingKey::from_secret(secret.expose_secret().as_bytes()));
+        *self.hs256.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
+    }
+
+    fn legacy_key(&self) -> Option<std::sync::Arc<DecodingKey>> {
+        self.hs256.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Whether ES256/RS256 tokens can be checked against a JWKS.
@@ -155,16 +176,16 @@ impl TokenVerifier {
     /// Verifies the signature with the key the header selects, then expiry (with leeway), issuer, audience, role and
     /// subject. May fetch the JWKS (an unknown `kid`, or an expired cache).
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        if self.hs256.is_none() && self.jwks.is_none() {
+        let legacy_key = self.legacy_key();
+        if legacy_key.is_none() && self.jwks.is_none() {
             return Err(AuthError::NotConfigured);
         }
         // `alg: none` and unknown algorithms fail here: they are not `Algorithm` variants.
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         let claims = match header.alg {
             Algorithm::HS256 => {
-                let key = self
-                    .hs256
-                    .as_ref()
+                let key = legacy_key
+                    .as_deref()
                     .ok_or_else(|| AuthError::AlgorithmNotAccepted("HS256 (no legacy secret configured)".into()))?;
                 // A published key's id on an HS256 token means someone tried to use that public key as an HMAC secret.
                 if let (Some(kid), Some(jwks)) = (&header.kid, &self.jwks)
@@ -282,8 +303,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rotated_legacy_secret_applies_at_once_and_the_old_one_stops_working() {
+        let verifier = hs256_only("iss-a");
+        let rotated = "the-rotated-legacy-secret-of-32-bytes";
+        let user = Uuid::new_v4();
+
+        verifier.replace_legacy_secret(&SecretString::from(rotated.to_owned()));
+        verifier.replace_legacy_secret(&SecretString::from(String::new()));
+
+        assert!(verifier.verify(&token(rotated, "iss-a", user, false)).await.is_ok(), "new secret accepted");
+        let old = verifier.verify(&token(SECRET, "iss-a", user, false)).await;
+        assert_eq!(old, Err(AuthError::BadSignature), "old secret refused; an empty one was ignored");
+    }
+
+    #[tokio::test]
     async fn with_nothing_configured_no_token_is_accepted() {
-        let verifier = TokenVerifier { hs256: None, jwks: None, issuer: "iss-a".into() };
+        let verifier = TokenVerifier { hs256: std::sync::RwLock::new(None), jwks: None, issuer: "iss-a".into() };
         let error = verifier.verify(&token(SECRET, "iss-a", Uuid::new_v4(), false)).await;
         assert_eq!(error, Err(AuthError::NotConfigured));
     }

@@ -1,0 +1,306 @@
+// Retail AI Advisor on Azure: a Linux Consumption function app running the `handler` custom handler with a
+// system-assigned identity; a storage account (identity-only) holding the host's state, the `videos` container and
+// the deployed packages; an Event Grid system topic sending BlobCreated events for uploaded videos to VideoUploaded;
+// a Key Vault (RBAC, purge protection) read by the app's identity; Application Insights on a Log Analytics workspace.
+// Deploy step by step: infra/README.md.
+
+targetScope = 'resourceGroup'
+
+@description('Short name used in every resource name: 3-11 lowercase letters and digits.')
+@minLength(3)
+@maxLength(11)
+param name string
+
+@description('Region of every resource.')
+param location string = resourceGroup().location
+
+@description('Blob name of the function app package in the `deployments` container (infra/package.sh azure output, uploaded). Empty on the first deployment, before any package exists.')
+param packageBlobName string = ''
+
+@description('Create the Event Grid subscription to VideoUploaded. The function must exist, so set it once a package is deployed.')
+param subscribeVideoUploads bool = false
+
+@description('Supabase project URL, e.g. https://abc.supabase.co (the token issuer and JWKS derive from it).')
+param supabaseUrl string
+
+@description('NCRONTAB schedule of the SyncStores timer.')
+param syncStoresSchedule string = '0 */5 * * * *'
+
+@description('Origins allowed to call the API from a browser, comma-separated (empty: none).')
+param corsAllowedOrigins string = ''
+
+@description('Requests per organization per minute on one instance (0: no limit).')
+param rateLimitPerMinute int = 600
+
+// The VideoUploaded binding is the one source of truth for where videos land: `videos/{tenant}/{video}`.
+var videoBinding = loadJsonContent('../functions/azure/VideoUploaded/function.json').bindings[0]
+var videoContainer = split(videoBinding.path, '/')[0]
+var videoSubjectPrefix = '/blobServices/default/containers/${videoContainer}/blobs/'
+
+var suffix = uniqueString(resourceGroup().id, name)
+var storageName = toLower(take('${name}${suffix}', 24))
+var vaultName = take('kv-${name}-${suffix}', 24)
+var appName = 'func-${name}-${suffix}'
+var deploymentsContainer = 'deployments'
+
+// Built-in role definition ids.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${name}-${suffix}'
+  location: location
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${name}-${suffix}'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    // Telemetry is accepted from Entra-authenticated senders only (the app's identity, below).
+    DisableLocalAuth: true
+  }
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: a Consumption plan has no virtual network or fixed outbound address to allow; access is Entra-only (shared keys off)
+  // checkov:skip=CKV_AZURE_59: same reason: the app and the Functions host reach the account over its public endpoint
+  // checkov:skip=CKV_AZURE_43: the name is computed (lower-case letters and digits, at most 24) and checkov cannot evaluate it
+  name: storageName
+  location: location
+  kind: 'StorageV2'
+  sku: { name: 'Standard_GRS' }
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    // Identity only: the host (AzureWebJobsStorage__*), the app and deployments all use Entra tokens.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      // A Consumption plan has no fixed outbound address or virtual network to allow-list.
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: { enabled: true, days: 7 }
+    containerDeleteRetentionPolicy: { enabled: true, days: 7 }
+  }
+}
+
+resource videos 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: videoContainer
+  properties: { publicAccess: 'None' }
+}
+
+resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentsContainer
+  properties: { publicAccess: 'None' }
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {}
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109: Consumption-plan apps have no fixed address and are not trusted services; access is RBAC-only
+  // checkov:skip=CKV_AZURE_189: same reason: the app reads the vault over its public endpoint with its identity
+  name: vaultName
+  location: location
+  properties: {
+    tenantId: subscription().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      // Consumption-plan apps are not trusted services and have no fixed address: the vault is guarded by RBAC.
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+  // checkov:skip=CKV_AZURE_225: the Consumption (Y1) plan does not offer zone redundancy
+  name: 'plan-${name}-${suffix}'
+  location: location
+  kind: 'functionapp'
+  sku: { name: 'Y1', tier: 'Dynamic' }
+  properties: { reserved: true }
+}
+
+var vaultReference = 'VaultName=${vault.name}'
+
+resource app 'Microsoft.Web/sites@2023-12-01' = {
+  // checkov:skip=CKV_AZURE_222: this is the public API; callers authenticate with bearer tokens
+  // checkov:skip=CKV_AZURE_17: clients are browsers and merchant tools with bearer tokens, not client certificates
+  // checkov:skip=CKV_AZURE_212: a Consumption plan scales from zero; there are no standing instances to set
+  name: appName
+  location: location
+  kind: 'functionapp,linux'
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: 'SystemAssigned'
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      healthCheckPath: '/api/health'
+      // CORS is the app's own allow-list (CORS_ALLOWED_ORIGINS); the platform's stays empty so it never answers.
+      cors: { allowedOrigins: [] }
+      appSettings: [
+        { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
+        { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'custom' }
+        // The host's own storage, through the app's identity.
+        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'WEBSITE_RUN_FROM_PACKAGE', value: empty(packageBlobName) ? '' : '${storage.properties.primaryEndpoints.blob}${deploymentsContainer}/${packageBlobName}' }
+        { name: 'WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID', value: 'SystemAssigned' }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+        // Secrets: Key Vault references, resolved by the platform with the app's identity.
+        { name: 'DATABASE_URL', value: '@Microsoft.KeyVault(${vaultReference};SecretName=database-url)' }
+        { name: 'SHOPIFY_CLIENT_SECRET', value: '@Microsoft.KeyVault(${vaultReference};SecretName=shopify-client-secret)' }
+        // The legacy JWT secret is read by the app itself, and re-read every KEY_VAULT_CACHE_SECS: a rotation
+        // applies without a restart (a platform reference is refreshed only every 24 hours).
+        { name: 'KEY_VAULT_URL', value: vault.properties.vaultUri }
+        { name: 'SECRETS_FROM_VAULT', value: 'SUPABASE_JWT_SECRET' }
+        { name: 'SUPABASE_URL', value: supabaseUrl }
+        { name: 'SYNC_STORES_SCHEDULE', value: syncStoresSchedule }
+        { name: 'VIDEO_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
+        { name: 'CORS_ALLOWED_ORIGINS', value: corsAllowedOrigins }
+        { name: 'RATE_LIMIT_PER_MINUTE', value: string(rateLimitPerMinute) }
+        { name: 'TRUSTED_PROXY_HOPS', value: '1' }
+        { name: 'LOG_FORMAT', value: 'json' }
+      ]
+    }
+  }
+}
+
+// The app's identity: host storage and videos, its vault's secrets (read and write store credentials), telemetry.
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, app.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, app.id, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, app.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, app.id, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Store credentials are written by the app (connect a store), so it also sets secrets in its own vault.
+resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, app.id, roles.keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(insights.id, app.id, roles.monitoringMetricsPublisher)
+  scope: insights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource storageEvents 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
+  name: 'evgt-${name}-${suffix}'
+  location: location
+  properties: {
+    source: storage.id
+    topicType: 'Microsoft.Storage.StorageAccounts'
+  }
+}
+
+resource videoUploaded 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = if (subscribeVideoUploads) {
+  parent: storageEvents
+  name: 'video-uploaded'
+  properties: {
+    destination: {
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: '${app.id}/functions/VideoUploaded'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: [ 'Microsoft.Storage.BlobCreated' ]
+      subjectBeginsWith: videoSubjectPrefix
+    }
+    retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
+  }
+}
+
+output functionAppName string = app.name
+output functionAppUrl string = 'https://${app.properties.defaultHostName}'
+output storageAccountName string = storage.name
+output keyVaultName string = vault.name
+output keyVaultUri string = vault.properties.vaultUri
+output videoSubjectPrefix string = videoSubjectPrefix
