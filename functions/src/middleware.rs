@@ -126,8 +126,8 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 const DOCUMENT_BODY_BYTES: usize = 64 * 1024;
 
 /// The body limit of a route. Only routes that take data in bulk get `MAX_REQUEST_BODY_BYTES`: event batches,
-/// platform webhooks, and the host's trigger invocations (an Event Grid batch may approach 1 MB). Video uploads to the
-/// folder store take whole videos and check `MAX_VIDEO_BYTES` themselves while streaming.
+/// platform webhooks (`/api/webhooks/...`), and the host's trigger invocations (an Event Grid batch may approach
+/// 1 MB). Video uploads to the folder store take whole videos and check `MAX_VIDEO_BYTES` themselves while streaming.
 pub fn body_limit(state: &AppState, method: &Method, path: &str) -> usize {
     let bulk = state.settings.max_request_body_bytes;
     if crate::http::videos::is_upload_path(path) {
@@ -137,7 +137,7 @@ pub fn body_limit(state: &AppState, method: &Method, path: &str) -> usize {
     if matches!(*method, Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS) {
         return 0;
     }
-    if api_path == "v1/analytics/events" || api_path.starts_with("v1/webhooks/") {
+    if api_path == "v1/analytics/events" || api_path.starts_with("webhooks/") {
         bulk
     } else {
         DOCUMENT_BODY_BYTES.min(bulk)
@@ -163,12 +163,16 @@ pub(crate) fn anonymous_quota(state: &AppState) -> Option<Quota> {
     Quota::per_minute(per_minute, (per_minute / 6).max(1))
 }
 
-/// Counts API calls that carry no credentials against the client's address. Health checks (the platform's probes)
-/// and the host's trigger invocations (not under `/api`) are never limited; calls with a token are counted once the
-/// token is checked.
+/// Counts API calls that carry no credentials against the client's address. Never limited: health checks (the
+/// platform's probes), the host's trigger invocations (not under `/api`), and platform webhooks, which arrive in
+/// bursts from a few platform addresses, are authenticated by their HMAC, and would be retried and eventually
+/// unsubscribed by the platform if refused. Calls with a token are counted once the token is checked.
 async fn limit_anonymous_callers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let counted = path.starts_with("/api/") && path != "/api/health" && request.method() != Method::OPTIONS;
+    let counted = path.starts_with("/api/")
+        && path != "/api/health"
+        && !path.starts_with("/api/webhooks/")
+        && request.method() != Method::OPTIONS;
     if counted
         && !request.headers().contains_key(header::AUTHORIZATION)
         && let Some(quota) = anonymous_quota(&state)
@@ -232,4 +236,44 @@ async fn problem_for_bare_errors(response: Response) -> Response {
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(forwarded: &[&str], peer: Option<&str>) -> Parts {
+        let mut request = axum::http::Request::builder().uri("/api/v1/me");
+        for value in forwarded {
+            request = request.header("x-forwarded-for", *value);
+        }
+        let (mut parts, ()) = request.body(()).expect("request").into_parts();
+        if let Some(peer) = peer {
+            parts.extensions.insert(ConnectInfo(peer.parse::<SocketAddr>().expect("peer")));
+        }
+        parts
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().expect("IP"))
+    }
+
+    #[test]
+    fn the_client_address_is_the_entry_the_trusted_proxies_wrote() {
+        let peer = Some("127.0.0.1:50000");
+        let cases = [
+            (parts(&["198.51.100.1, 203.0.113.7:443"], peer), 1, ip("203.0.113.7"), "the rightmost, port dropped"),
+            (parts(&["198.51.100.1", "203.0.113.7"], peer), 1, ip("203.0.113.7"), "across header lines"),
+            (parts(&["198.51.100.1, 203.0.113.7"], peer), 2, ip("198.51.100.1"), "two proxies"),
+            (parts(&["[2001:db8::1]:443"], peer), 1, ip("2001:db8::1"), "IPv6 with a port"),
+            (parts(&["2001:db8::2"], peer), 1, ip("2001:db8::2"), "bare IPv6"),
+            (parts(&[], peer), 1, ip("127.0.0.1"), "no header: the peer"),
+            (parts(&["203.0.113.7"], peer), 0, ip("127.0.0.1"), "no trusted proxy: the peer, header ignored"),
+            (parts(&["203.0.113.7"], peer), 2, ip("127.0.0.1"), "fewer entries than proxies: the peer"),
+            (parts(&["unknown"], None), 1, None, "garbage"),
+        ];
+        for (parts, hops, expected, why) in cases {
+            assert_eq!(client_address(&parts, hops), expected, "{why}");
+        }
+    }
 }

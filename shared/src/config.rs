@@ -541,6 +541,59 @@ mod tests {
     }
 
     #[test]
+    fn vault_sourced_settings_name_their_secrets_and_need_a_vault() {
+        let vault = ("KEY_VAULT_URL", "https://advisor.vault.azure.net/");
+        let list = ("SECRETS_FROM_VAULT", " SUPABASE_JWT_SECRET, AZURE_OPENAI_API_KEY=openai-key ,");
+        let settings = load(&[("DATABASE_URL", "sqlite://x.db"), vault, list]).expect("valid");
+        let names: Vec<(&str, &str)> =
+            settings.secrets.from_vault.iter().map(|s| (s.setting.as_str(), s.secret.as_ref())).collect();
+        assert_eq!(names, [("SUPABASE_JWT_SECRET", "supabase-jwt-secret"), ("AZURE_OPENAI_API_KEY", "openai-key")]);
+        let key_vault = settings.secrets.key_vault.expect("configured");
+        assert_eq!((key_vault.cache_ttl, key_vault.timeout), (Duration::from_secs(300), Duration::from_secs(10)));
+
+        /// Settings added to a valid DATABASE_URL, the setting the error must name, why it is refused.
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: [Case<'_>; 6] = [
+            (&[list], "KEY_VAULT_URL", "a list without a vault"),
+            (&[("KEY_VAULT_URL", "http://advisor.vault.azure.net/")], "KEY_VAULT_URL", "tokens over plain HTTP"),
+            (&[vault, ("SECRETS_FROM_VAULT", "KEY_VAULT_URL")], "SECRETS_FROM_VAULT", "the vault's own address"),
+            (&[vault, ("SECRETS_FROM_VAULT", "A,A")], "SECRETS_FROM_VAULT", "a setting twice"),
+            (&[vault, ("SECRETS_FROM_VAULT", "A=not_valid")], "SECRETS_FROM_VAULT", "an underscore in a secret name"),
+            (&[vault, ("KEY_VAULT_TIMEOUT_SECS", "0")], "KEY_VAULT_TIMEOUT_SECS", "no time at all"),
+        ];
+        for (pairs, name, why) in cases {
+            let mut pairs = pairs.to_vec();
+            pairs.push(("DATABASE_URL", "sqlite://x.db"));
+            let error = load(&pairs).expect_err(why);
+            assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+    }
+
+    #[test]
+    fn http_protection_defaults_and_origins_are_checked() {
+        let settings = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+        let http = &settings.http;
+        assert!(http.cors_allowed_origins.is_empty());
+        assert_eq!(
+            (http.rate_limit_per_minute, http.rate_limit_burst, http.rate_limit_anonymous_per_minute),
+            (600, 60, 120)
+        );
+        assert_eq!((http.trusted_proxy_hops, http.shutdown_grace), (1, Duration::from_secs(25)));
+        let listed = load(&[
+            ("DATABASE_URL", "sqlite://x.db"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000"),
+        ])
+        .expect("valid");
+        assert_eq!(listed.http.cors_allowed_origins, ["https://app.example.com", "http://localhost:3000"]);
+        for origin in ["*", "https://app.example.com/", "https://app.example.com/path", "ftp://files.example.com"] {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("CORS_ALLOWED_ORIGINS", origin)]).expect_err(origin);
+            assert!(error.to_string().contains("CORS_ALLOWED_ORIGINS"), "{origin}: {error}");
+        }
+        let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("RATE_LIMIT_BURST", "0")]).expect_err("no burst");
+        assert!(error.to_string().contains("RATE_LIMIT_BURST"));
+    }
+
+    #[test]
     fn a_missing_database_url_is_named() {
         let error = load(&[]).expect_err("must fail");
         assert_eq!(error.to_string(), "setting DATABASE_URL is required but not set");

@@ -45,8 +45,14 @@ fn default_role() -> Role {
 /// The caller must be an admin of the organization; a non-member gets the same 404 as a missing organization.
 async fn as_admin(state: &AppState, user: Uuid, organization_id: Uuid) -> Result<(), ApiError> {
     match state.db.organization_of_member(user, organization_id).await? {
-        None => Err(ApiError::NotFound),
-        Some((_, Role::Member)) => Err(ApiError::Forbidden("managing members needs the admin role".into())),
+        None => {
+            tracing::info!(target: "audit", event = "tenant_access_denied", organization = %organization_id, user = %user, "not a member of the organization named");
+            Err(ApiError::NotFound)
+        }
+        Some((_, Role::Member)) => {
+            tracing::info!(target: "audit", event = "admin_action_denied", organization = %organization_id, user = %user, "member management refused to a member");
+            Err(ApiError::Forbidden("managing members needs the admin role".into()))
+        }
         Some((_, Role::Admin)) => Ok(()),
     }
 }

@@ -289,5 +289,6 @@ async fn update(
     let format = Formatter::new(&tenant);
     let patch = body.into_patch(&format.currency)?;
     let product = state.db.patch_product(tenant.id(), id, &patch).await?.ok_or(ApiError::NotFound)?;
+    tracing::info!(target: "audit", event = "product_updated", organization = %tenant.id(), user = %tenant.user.user_id, product = %id, "product edited");
     Ok(Json(format.detail(product)))
 }

@@ -107,11 +107,13 @@ async fn refused_tokens_count_against_the_address_like_anonymous_calls() {
 }
 
 #[tokio::test]
-async fn health_checks_and_trigger_invocations_are_never_limited() {
+async fn health_checks_trigger_invocations_and_platform_webhooks_are_never_limited() {
     let app = limited_app().await;
     for _ in 0..10 {
         assert_eq!(app.get("/api/health").await.status(), StatusCode::OK);
         assert_eq!(app.get("/").await.status(), StatusCode::OK, "the host's readiness probe");
+        let webhook = app.post_json("/api/webhooks/shopify", &serde_json::json!({ "id": 1 })).await.status();
+        assert_ne!(webhook, StatusCode::TOO_MANY_REQUESTS, "webhooks are judged by their HMAC, not their rate");
     }
 }
 

@@ -7,6 +7,7 @@ mod dev_host;
 mod functions_host;
 mod hardening;
 mod health;
+mod infra;
 mod key_vault;
 mod lambda;
 mod manifest;
