@@ -175,8 +175,9 @@ async fn create(
     let ttl = settings.upload_url_ttl;
     let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
     let signed =
-        store.upload_url(VIDEOS_CONTAINER, &name, format.content_type(), ttl).map_err(|error| match error {
+        store.upload_url(VIDEOS_CONTAINER, &name, format.content_type(), ttl).await.map_err(|error| match error {
             BlobError::Unsupported(detail) => ApiError::Unavailable(detail),
+            other if other.is_transient() => blob_error(other),
             other => ApiError::Internal(other.into()),
         })?;
     let upload = match signed {

@@ -14,12 +14,15 @@ use azure_core::{
 };
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 use azure_storage_blob::{
-    BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions,
+    BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions, BlobServiceClient,
+    BlobServiceClientOptions,
     models::{
         BlobClientDownloadOptions, BlobClientGetPropertiesResultHeaders, BlobClientUploadOptions,
-        BlobContainerClientListBlobsOptions,
+        BlobContainerClientListBlobsOptions, KeyInfo,
     },
 };
+use azure_storage_common::models::UserDelegationKey;
+use azure_storage_sas::{SasBuilder, SasProtocol};
 use chrono::Utc;
 use futures::TryStreamExt;
 use secrecy::ExposeSecret;
@@ -46,7 +49,12 @@ pub struct AzureBlobStore {
     endpoint: Url,
     auth: Auth,
     transport: Transport,
+    /// With managed identity: the user delegation key that signs upload URLs, reused until near its expiry.
+    delegation: tokio::sync::Mutex<Option<UserDelegationKey>>,
 }
+
+/// How long a user delegation key is requested for (the service allows up to 7 days).
+const DELEGATION_KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 
 impl std::fmt::Debug for AzureBlobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -164,7 +172,7 @@ impl AzureBlobStore {
         // The storage clients turn automatic decompression off for ranged reads; so do we.
         let http = azure_core::http::HttpClientOptions { automatic_decompression: false };
         let transport = Transport::new(new_http_client(Some(http)));
-        Ok(Self { endpoint, auth, transport })
+        Ok(Self { endpoint, auth, transport, delegation: tokio::sync::Mutex::new(None) })
     }
 
     /// A short retry budget: the Functions host retries a failed invocation itself, and an HTTP caller should get
@@ -294,20 +302,13 @@ impl AzureBlobStore {
         Ok(items)
     }
 
-    pub(super) fn upload_url(
+    pub(super) async fn upload_url(
         &self,
         container: &str,
         name: &str,
         content_type: &str,
         ttl: Duration,
     ) -> Result<SignedUpload, BlobError> {
-        let Auth::AccountKey { account, key } = &self.auth else {
-            return Err(BlobError::Unsupported(
-                "upload URLs need the storage account key (VIDEO_STORAGE_CONNECTION_STRING); user delegation SAS for \
-                 managed identity is not implemented yet"
-                    .into(),
-            ));
-        };
         check_name(container)?;
         check_name(name)?;
         let mut url = self.endpoint.clone();
@@ -317,24 +318,73 @@ impl AzureBlobStore {
             .push(container)
             .extend(name.split('/'));
         let now = Utc::now();
-        let ttl = chrono::Duration::from_std(ttl).map_err(|e| BlobError::Config(e.to_string()))?;
+        let start = now - chrono::Duration::minutes(5);
+        let expiry = now + chrono::Duration::from_std(ttl).map_err(|e| BlobError::Config(e.to_string()))?;
         let https_only = url.scheme() == "https";
-        let sas = BlobSas {
-            account,
-            container,
-            blob: name,
-            permissions: "cw",
-            start: now - chrono::Duration::minutes(5),
-            expiry: now + ttl,
-            https_only,
+        match &self.auth {
+            Auth::AccountKey { account, key } => {
+                let sas =
+                    BlobSas { account, container, blob: name, permissions: "cw", start, expiry, https_only }.sign(key);
+                url.query_pairs_mut().extend_pairs(sas);
+            }
+            Auth::Token(_) => {
+                // A user delegation SAS, built by the SDK's own `azure_storage_sas` from a key our identity obtains.
+                let key = self.delegation_key(expiry).await?;
+                let sas = user_delegation_sas(&key, &self.account_name()?, container, name, start, expiry)?;
+                url.set_query(Some(&sas));
+            }
+            Auth::Sas(_) => {
+                return Err(BlobError::Unsupported(
+                    "upload URLs need the storage account key (VIDEO_STORAGE_CONNECTION_STRING) or managed identity \
+                     (VIDEO_STORAGE_ACCOUNT_URL); a SAS URL cannot sign others"
+                        .into(),
+                ));
+            }
         }
-        .sign(key);
-        url.query_pairs_mut().extend_pairs(sas);
         Ok(SignedUpload {
             url: url.to_string(),
             method: "PUT",
             headers: vec![("x-ms-blob-type", "BlockBlob".to_owned()), ("content-type", content_type.to_owned())],
         })
+    }
+
+    /// The account's name: the first label of `<account>.blob.core.windows.net`.
+    fn account_name(&self) -> Result<String, BlobError> {
+        self.endpoint
+            .host_str()
+            .and_then(|host| host.split('.').next())
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| BlobError::Config("cannot tell the account name from the endpoint".into()))
+    }
+
+    /// A user delegation key valid past `until`: the cached one, or a fresh one from Storage.
+    async fn delegation_key(&self, until: chrono::DateTime<Utc>) -> Result<UserDelegationKey, BlobError> {
+        let mut cached = self.delegation.lock().await;
+        let fresh_enough = cached
+            .as_ref()
+            .and_then(|key| key.signed_expiry)
+            .is_some_and(|expiry| expiry.unix_timestamp() > (until + chrono::Duration::minutes(5)).timestamp());
+        if !fresh_enough {
+            let now = Utc::now();
+            let info = KeyInfo {
+                start: Some(offset_time(now - chrono::Duration::minutes(5))?),
+                expiry: Some(offset_time(now + DELEGATION_KEY_LIFETIME)?),
+                ..Default::default()
+            };
+            let options = BlobServiceClientOptions { client_options: self.client_options(), ..Default::default() };
+            let service =
+                BlobServiceClient::new(self.endpoint.clone(), self.credential(), Some(options)).map_err(azure_error)?;
+            let request = info.try_into().map_err(azure_error)?;
+            let key = service
+                .get_user_delegation_key(request, None)
+                .await
+                .map_err(azure_error)?
+                .into_model()
+                .map_err(azure_error)?;
+            *cached = Some(key);
+        }
+        cached.clone().ok_or_else(|| BlobError::Failed("no user delegation key".into()))
     }
 
     pub(super) async fn create_container(&self, container: &str) -> Result<(), BlobError> {
@@ -350,6 +400,29 @@ impl AzureBlobStore {
         let host = self.endpoint.host_str().unwrap_or_default();
         Ok(format!("azure blob storage at {host}, container {container}"))
     }
+}
+
+/// A write-only (create + write), https-only user delegation SAS query for one blob.
+fn user_delegation_sas(
+    key: &UserDelegationKey,
+    account: &str,
+    container: &str,
+    name: &str,
+    start: chrono::DateTime<Utc>,
+    expiry: chrono::DateTime<Utc>,
+) -> Result<String, BlobError> {
+    Ok(SasBuilder::new(account, key, offset_time(expiry)?)
+        .map_err(|e| BlobError::Failed(format!("user delegation key: {e}")))?
+        .start(offset_time(start)?)
+        .protocol(SasProtocol::Https)
+        .blob(container, name)
+        .create()
+        .write()
+        .build())
+}
+
+fn offset_time(t: chrono::DateTime<Utc>) -> Result<time::OffsetDateTime, BlobError> {
+    time::OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|e| BlobError::Config(e.to_string()))
 }
 
 fn azure_error(error: azure_core::Error) -> BlobError {
@@ -388,5 +461,48 @@ mod tests {
         assert_eq!(azure.blob_endpoint, "https://acme.blob.core.windows.net");
         assert!(ConnectionString::parse("AccountName=acme").is_err(), "no key");
         assert!(!format!("{azure:?}").contains(DEV_KEY), "the key never prints");
+    }
+
+    #[test]
+    fn a_user_delegation_upload_sas_is_write_only_https_only_and_names_the_key() {
+        let now = Utc::now();
+        let key = UserDelegationKey {
+            signed_oid: Some("11111111-1111-1111-1111-111111111111".into()),
+            signed_tid: Some("22222222-2222-2222-2222-222222222222".into()),
+            signed_start: offset_time(now).ok(),
+            signed_expiry: offset_time(now + chrono::Duration::hours(1)).ok(),
+            signed_service: Some("b".into()),
+            signed_version: Some("2025-11-05".into()),
+            value: Some(b"0123456789abcdef0123456789abcdef".to_vec()),
+            ..Default::default()
+        };
+
+        let sas =
+            user_delegation_sas(&key, "acme", "videos", "org/video.mp4", now, now + chrono::Duration::minutes(15))
+                .expect("signs");
+
+        let pairs: Vec<(String, String)> = Url::parse(&format!("https://x/?{sas}"))
+            .expect("query")
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("sp"), Some("cw"), "{sas}");
+        assert_eq!(get("sr"), Some("b"));
+        assert_eq!(get("spr"), Some("https"));
+        assert_eq!(get("skoid"), Some("11111111-1111-1111-1111-111111111111"));
+        assert!(get("sig").is_some_and(|s| !s.is_empty()));
+    }
+
+    #[test]
+    fn managed_identity_needs_an_https_account_url_and_names_the_account_from_it() {
+        let settings = BlobStorageSettings::ManagedIdentity {
+            account_url: "https://acme.blob.core.windows.net".into(),
+            client_id: None,
+        };
+        let store = AzureBlobStore::from_settings(&settings).expect("builds without I/O");
+        assert_eq!(store.account_name().expect("name"), "acme");
+        let plain = BlobStorageSettings::ManagedIdentity { account_url: "http://acme".into(), client_id: None };
+        assert!(AzureBlobStore::from_settings(&plain).is_err());
     }
 }

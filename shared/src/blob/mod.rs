@@ -169,7 +169,7 @@ impl BlobStore {
 
     /// A write-only URL valid for `ttl` that uploads exactly this blob; `None` for the folder store, whose uploads
     /// go through the app.
-    pub fn upload_url(
+    pub async fn upload_url(
         &self,
         container: &str,
         name: &str,
@@ -177,7 +177,7 @@ impl BlobStore {
         ttl: Duration,
     ) -> Result<Option<SignedUpload>, BlobError> {
         match self {
-            Self::Azure(store) => store.upload_url(container, name, content_type, ttl).map(Some),
+            Self::Azure(store) => store.upload_url(container, name, content_type, ttl).await.map(Some),
             Self::Local(_) => Ok(None),
         }
     }

@@ -2,11 +2,8 @@
 //! client has no shared-key auth, so with a key we sign a short-lived SAS per request) and a *service* SAS for one
 //! blob, handed to clients as their upload URL.
 //!
-//! In Azure with managed identity there is no account key: upload URLs would then be *user delegation* SAS, signed
-//! with a key from `Get User Delegation Key` (`BlobServiceClient::get_user_delegation_key`). The string-to-sign differs
-//! (it adds the delegation key's object id, tenant, start, expiry, service and version); Azurite cannot issue such
-//! keys over plain HTTP, so that path is not implemented here and managed-identity deployments answer upload requests
-//! with a clear error until it is. See the README's configuration table.
+//! In Azure with managed identity there is no account key: upload URLs are then *user delegation* SAS, built by the
+//! SDK's `azure_storage_sas` crate from a key obtained with `Get User Delegation Key` (see `azure.rs`).
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, SecondsFormat, Utc};
