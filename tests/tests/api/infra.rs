@@ -79,6 +79,8 @@ fn the_lambda_package_is_the_executable_named_bootstrap_as_the_sam_template_expe
     assert!(runs(&unpacked.path().join("bootstrap")), "bootstrap is the executable");
     assert!(template.contains("CodeUri: ../dist/lambda.zip"), "the template deploys package.sh's default output");
     assert!(template.contains("Handler: bootstrap") && template.contains("Runtime: provided.al2023"));
+    let input = format!(r#"Input: '{{"{}": "SyncStores"}}'"#, functions::host::lambda::SCHEDULE_INPUT_KEY);
+    assert!(template.contains(&input), "the schedule names the timer the way the Lambda host reads it");
 }
 
 #[test]

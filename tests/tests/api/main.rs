@@ -10,6 +10,7 @@ mod health;
 mod infra;
 mod key_vault;
 mod lambda;
+mod lambda_schedule;
 mod manifest;
 mod organizations;
 mod package;
