@@ -21,7 +21,9 @@ pub async fn serve(state: AppState, port: u16) -> anyhow::Result<()> {
     let grace = state.settings.http.shutdown_grace;
     let db = state.db.clone();
     let served = serve_with_grace(listener, app(state), super::shutdown_signal(), grace).await;
-    db.close().await;
+    // Closing waits for pooled connections to come back; one held by a request that outlived the grace must not
+    // keep the process alive.
+    let _ = tokio::time::timeout(Duration::from_secs(5), db.close()).await;
     served
 }
 

@@ -98,7 +98,8 @@ impl StartupSecrets {
         let vault = Arc::clone(&self.vault);
         let settings = self.settings.clone();
         let mut known = self.values.clone();
-        let every = self.refresh_every.max(Duration::from_millis(10));
+        // A zero cache TTL means "always read through", not "poll the vault in a tight loop".
+        let every = self.refresh_every.max(Duration::from_secs(1));
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
