@@ -56,6 +56,11 @@ enum Command {
     },
     /// Apply the embedded migrations to DATABASE_URL (PostgreSQL or SQLite).
     Migrate,
+    /// Maintain the analytics rollups on DATABASE_URL.
+    Rollups {
+        #[command(subcommand)]
+        action: RollupsAction,
+    },
     /// Print a development bearer token accepted by `handler dev` with the same data directory.
     Token {
         /// The user id (`sub`); default: this data directory's development user.
@@ -76,6 +81,20 @@ enum Command {
         /// The dev instance's data directory (holds the token secret).
         #[arg(long, default_value = ".data")]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RollupsAction {
+    /// Recompute daily rollups from raw rows (orders, lines, events) and replace the stored ones, one transaction
+    /// per organization.
+    Rebuild {
+        /// The organization to rebuild.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        org: Option<Uuid>,
+        /// Rebuild every organization.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -136,6 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AppState::build(settings)?.db.migrate().await?;
             println!("migrations applied");
         }
+        Command::Rollups { action: RollupsAction::Rebuild { org, all: _ } } => rebuild_rollups(org).await?,
         Command::Token { user, org, email, ttl_hours, super_admin, data_dir } => {
             let settings = DevEnvironment::load(&data_dir)?.settings()?;
             telemetry::init(LogFormat::Pretty, "warn", std::io::stderr);
@@ -195,4 +215,24 @@ async fn mint_dev_token(
         ttl: Duration::from_secs(ttl_hours.saturating_mul(3600)),
     };
     Ok(shared::auth::mint_dev_token(&secret, &token)?)
+}
+
+/// `handler rollups rebuild`: `org`, or every organization when `None`.
+async fn rebuild_rollups(org: Option<Uuid>) -> anyhow::Result<()> {
+    let settings = Settings::load(&Env)?;
+    telemetry::init(settings.log_format, "info,sqlx=warn", std::io::stderr);
+    let db = shared::db::Database::connect_lazy(&settings.database)?;
+    let all = db.organization_ids().await?;
+    let organizations = match org {
+        Some(org) if all.contains(&org) => vec![org],
+        Some(org) => anyhow::bail!("there is no organization {org}"),
+        None => all,
+    };
+    for organization in organizations {
+        let rebuild = db.rebuild_rollups(organization).await?;
+        let verdict = if rebuild.corrected { "corrected" } else { "already exact" };
+        println!("{organization}: {} rollup rows, {verdict}", rebuild.rows);
+    }
+    db.close().await;
+    Ok(())
 }

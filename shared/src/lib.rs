@@ -9,11 +9,13 @@
 //! - [`auth`]: bearer-token verification and development tokens.
 //! - [`domain`]: types parsed from outside input (names, time zones, currencies); [`money`]: exact amounts.
 //! - [`catalogue`]: products and variants: what comes in from platforms, what lists return.
+//! - [`analytics`]: the rules behind every analytics figure (what counts, days, buckets, metrics, rankings).
 //! - [`video`]: product videos: upload formats, the container probe (ranged reads), channel fitness.
 //! - [`blob`]: the blob store port: Azure Blob Storage in production, a folder on embedded defaults.
 //! - [`secrets`]: the secrets port: Azure Key Vault in production, a private folder on embedded defaults.
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
+pub mod analytics;
 pub mod auth;
 pub mod blob;
 pub mod catalogue;

@@ -5,6 +5,7 @@ use axum::Router;
 
 use crate::state::AppState;
 
+mod analytics;
 mod health;
 mod me;
 mod members;
@@ -21,4 +22,5 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(products::router())
         .merge(videos::router())
+        .merge(analytics::router())
 }

@@ -13,7 +13,9 @@ use sqlx::{
 
 use crate::config::DatabaseSettings;
 
+pub mod analytics;
 pub mod catalogue;
+pub mod orders;
 pub mod tenants;
 pub mod videos;
 

@@ -1,5 +1,6 @@
 //! All integration tests, in one binary so the crate graph links once.
 
+mod analytics;
 mod auth;
 mod blob_store;
 mod catalogue;

@@ -1,0 +1,524 @@
+//! Analytics: `POST /api/v1/analytics/events` (storefront event ingest), `GET /api/v1/analytics/timeseries` and
+//! `GET /api/v1/analytics/top-products`. Every figure is read from the daily rollups (O(days), not O(events)) and
+//! follows the rules documented in [`shared::analytics`]: days, weeks and months in the organization's time zone,
+//! money as exact decimal strings in its currency. Everything is scoped to the caller's organization; another
+//! organization's product behaves exactly like one that does not exist.
+//!
+//! Query parameters are checked strictly: an unknown or repeated parameter is a 400 naming it (a misspelt `form=`
+//! must not silently chart the default range), and every bad parameter is listed in `errors`, not just the first.
+
+use std::collections::{HashMap, hash_map::Entry};
+
+use axum::{Json, Router, extract::State, routing::get, routing::post};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::{
+    analytics::{
+        self, Bucket, DateRange, EventKind, MAX_TOP_PRODUCTS, Metric, MetricValue, RangeError, RankBy, bucket_daily,
+        series_total,
+    },
+    db::analytics::{EventIngest, NewEvent},
+    domain::CurrencyCode,
+    money::format_minor,
+};
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, FieldError},
+    extract::{AppJson, AppQuery},
+    state::AppState,
+    tenant::Tenant,
+};
+
+/// Most events in one batch.
+const MAX_BATCH: usize = 1_000;
+/// Longest client id, in characters.
+const MAX_CLIENT_ID_CHARS: usize = 100;
+/// How far in the future an event may claim to be: generous for a phone's drifting clock, short enough that a
+/// wrong year is refused.
+const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+/// Field errors listed in one problem; a batch of a thousand bad events gets the first ones and a count.
+const MAX_LISTED_ERRORS: usize = 100;
+/// Days in the default range (ending yesterday).
+const DEFAULT_RANGE_DAYS: u16 = 30;
+const DEFAULT_TOP_LIMIT: u32 = 10;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/analytics/events", post(ingest))
+        .route("/api/v1/analytics/timeseries", get(timeseries))
+        .route("/api/v1/analytics/top-products", get(top_products))
+}
+
+/// Field errors gathered while checking a request, so the client hears about all of them at once.
+#[derive(Default)]
+struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.into(), message: message.into() });
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The complaints as one problem (`bad_request`: 400, else 422), listing at most [`MAX_LISTED_ERRORS`].
+    fn into_problem(mut self, bad_request: bool, summary: &str) -> ApiError {
+        let total = self.0.len();
+        self.0.truncate(MAX_LISTED_ERRORS);
+        let mut detail = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        if total > self.0.len() {
+            detail.push_str(&format!("; and {} more", total - self.0.len()));
+        }
+        let detail = if summary.is_empty() { detail } else { format!("{summary}: {detail}") };
+        if bad_request {
+            ApiError::BadRequest { detail, errors: self.0 }
+        } else {
+            ApiError::Unprocessable { detail, errors: self.0 }
+        }
+    }
+
+    fn into_result(self) -> Result<(), ApiError> {
+        if self.is_empty() { Ok(()) } else { Err(self.into_problem(true, "")) }
+    }
+}
+
+/// Query parameters as sent, checked against the names a route knows.
+struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    fn parse(pairs: Vec<(String, String)>, known: &[&str], errors: &mut FieldErrors) -> Self {
+        let mut params = HashMap::new();
+        for (name, value) in pairs {
+            if !known.contains(&name.as_str()) {
+                errors.push(name, format!("unknown parameter; expected one of {}", known.join(", ")));
+                continue;
+            }
+            match params.entry(name) {
+                Entry::Occupied(entry) => errors.push(entry.key().clone(), "given more than once"),
+                Entry::Vacant(entry) => {
+                    entry.insert(value);
+                }
+            }
+        }
+        Self(params)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// A parameter read with `parse`, or `default` when absent; a refusal is recorded and yields `None`.
+    fn read<T, E: ToString>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+        default: Option<T>,
+        errors: &mut FieldErrors,
+    ) -> Option<T> {
+        match self.get(name) {
+            None if default.is_none() => {
+                errors.push(name, "required");
+                None
+            }
+            None => default,
+            Some(text) => parse(text).map_err(|e| errors.push(name, e.to_string())).ok(),
+        }
+    }
+
+    /// `from` and `to` (inclusive local dates). `to` defaults to yesterday in the organization's time zone, `from`
+    /// to 29 days before `to`.
+    fn range(&self, zone: analytics::Tz, errors: &mut FieldErrors) -> Option<DateRange> {
+        let mut day = |name: &str| match self.get(name) {
+            None => Ok(None),
+            Some(text) => analytics::parse_day(text).map(Some).map_err(|e| errors.push(name, e.to_string())),
+        };
+        let (Ok(from), Ok(to)) = (day("from"), day("to")) else { return None };
+        let today = analytics::local_day(Utc::now(), zone);
+        let result = match (from, to) {
+            (None, None) => DateRange::default_ending_before(today),
+            (None, Some(to)) => DateRange::ending(to, DEFAULT_RANGE_DAYS),
+            (Some(from), None) => DateRange::new(from, today.pred_opt().unwrap_or(today)),
+            (Some(from), Some(to)) => DateRange::new(from, to),
+        };
+        result
+            .map_err(|error| {
+                let field = match error {
+                    RangeError::OutOfBounds if from.is_none() => "to",
+                    _ => "from",
+                };
+                let message = match (error, to) {
+                    (RangeError::Reversed, None) => "must not be after `to` (by default yesterday)".to_owned(),
+                    _ => error.to_string(),
+                };
+                errors.push(field, message);
+            })
+            .ok()
+    }
+}
+
+/// Money in the organization's currency.
+struct Money {
+    currency: CurrencyCode,
+}
+
+impl Money {
+    fn of(tenant: &Tenant) -> Self {
+        Self { currency: CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default() }
+    }
+
+    fn format(&self, minor: i64) -> String {
+        format_minor(minor, self.currency.minor_digits())
+    }
+
+    /// A metric value as JSON: money as a decimal string, counts as integers, rates as numbers, undefined as null.
+    fn json(&self, value: MetricValue) -> Value {
+        match value {
+            MetricValue::Money(minor) => Value::String(self.format(minor)),
+            MetricValue::Count(count) => Value::from(count),
+            MetricValue::Rate(rate) => Value::from(rate),
+            MetricValue::Undefined => Value::Null,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TimeSeries {
+    metric: &'static str,
+    bucket: &'static str,
+    product_id: Option<Uuid>,
+    timezone: String,
+    /// The currency of money values; `null` for metrics that are not money.
+    currency: Option<String>,
+    #[serde(flatten)]
+    period: Period,
+    next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<Period>,
+}
+
+#[derive(Serialize)]
+struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
+    /// The metric over the whole period (not the sum of the points for `aov` and `conversion_rate`).
+    total: Value,
+    items: Vec<Point>,
+}
+
+#[derive(Serialize)]
+struct Point {
+    start: NaiveDate,
+    value: Value,
+}
+
+/// `GET /api/v1/analytics/timeseries?metric=&bucket=&from=&to=&product=&compare=previous_period`
+///
+/// - `metric` (required): `revenue` | `orders` | `units` | `aov` | `views` | `conversion_rate`.
+/// - `bucket`: `day` (default) | `week` (ISO, from Monday) | `month`, in the organization's time zone.
+/// - `from`, `to`: inclusive local dates `YYYY-MM-DD`, at most 1,096 days apart; by default the 30 days ending
+///   yesterday in the organization's time zone.
+/// - `product`: one of the organization's product ids (any other id is 404, whoever owns it).
+/// - `compare=previous_period`: adds `previous`, the same-length range ending the day before `from`.
+///
+/// Answers `{metric, bucket, product_id, timezone, currency, from, to, total, items: [{start, value}],
+/// next_cursor: null, previous?: {from, to, total, items}}`: one item per bucket meeting the range, empty ones as
+/// zeros (`null` for `aov` without orders and `conversion_rate` without views).
+#[tracing::instrument(name = "charting a time series", skip_all, fields(tenant = %tenant.id()))]
+async fn timeseries(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppQuery(pairs): AppQuery<Vec<(String, String)>>,
+) -> Result<Json<TimeSeries>, ApiError> {
+    let mut errors = FieldErrors::default();
+    let params = QueryParams::parse(pairs, &["metric", "bucket", "from", "to", "product", "compare"], &mut errors);
+    let zone = analytics::zone(&tenant.organization.timezone);
+    let metric = params.read("metric", Metric::parse, None, &mut errors);
+    let bucket = params.read("bucket", Bucket::parse, Some(Bucket::Day), &mut errors);
+    let range = params.range(zone, &mut errors);
+    let product = params.read("product", |text| Uuid::parse_str(text).map(Some), Some(None), &mut errors);
+    let compare = params.read("compare", parse_compare, Some(false), &mut errors);
+    errors.into_result()?;
+    let (Some(metric), Some(bucket), Some(range), Some(product), Some(compare)) =
+        (metric, bucket, range, product, compare)
+    else {
+        return Err(ApiError::bad_field("query", "invalid parameters"));
+    };
+    if let Some(product) = product
+        && !state.db.has_product(tenant.id(), product).await?
+    {
+        return Err(ApiError::NotFoundWith("product: the organization has no such product".into()));
+    }
+
+    let read = if compare { range.with_previous_period() } else { range };
+    let days = state.db.daily_series(tenant.id(), read, product).await?;
+    let money = Money::of(&tenant);
+    let period = |range: DateRange| {
+        let series = bucket_daily(range, bucket, days.iter().copied());
+        Period {
+            from: range.from(),
+            to: range.to(),
+            total: money.json(metric.value(&series_total(&series))),
+            items: series
+                .iter()
+                .map(|point| Point { start: point.start, value: money.json(metric.value(&point.totals)) })
+                .collect(),
+        }
+    };
+    Ok(Json(TimeSeries {
+        metric: metric.as_str(),
+        bucket: bucket.as_str(),
+        product_id: product,
+        timezone: tenant.organization.timezone.clone(),
+        currency: metric.is_money().then(|| money.currency.to_string()),
+        period: period(range),
+        next_cursor: None,
+        previous: compare.then(|| period(range.previous_period())),
+    }))
+}
+
+fn parse_compare(text: &str) -> Result<bool, String> {
+    match text {
+        "previous_period" => Ok(true),
+        _ => Err(format!("`{text}` is not previous_period")),
+    }
+}
+
+#[derive(Serialize)]
+struct TopProducts {
+    by: &'static str,
+    timezone: String,
+    currency: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    previous_from: NaiveDate,
+    previous_to: NaiveDate,
+    items: Vec<TopProduct>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TopProduct {
+    product_id: Uuid,
+    /// `null` if the product has since been deleted.
+    title: Option<String>,
+    revenue: String,
+    units: i64,
+    orders: i64,
+    previous_revenue: String,
+    /// (revenue - previous_revenue) / previous_revenue; `null` without previous revenue.
+    growth: Option<f64>,
+}
+
+/// `GET /api/v1/analytics/top-products?by=&from=&to=&limit=`
+///
+/// - `by`: `revenue` (default) | `units` | `growth` (revenue change against the previous period of the same
+///   length; products with no previous revenue have `growth: null` and rank after every product with a growth,
+///   by revenue — see [`shared::analytics::rank_products`]).
+/// - `from`, `to`: as for the time series; `limit`: 1–100, default 10.
+///
+/// Answers `{by, timezone, currency, from, to, previous_from, previous_to, items: [{product_id, title, revenue,
+/// units, orders, previous_revenue, growth}], next_cursor: null}`.
+#[tracing::instrument(name = "ranking products", skip_all, fields(tenant = %tenant.id()))]
+async fn top_products(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppQuery(pairs): AppQuery<Vec<(String, String)>>,
+) -> Result<Json<TopProducts>, ApiError> {
+    let mut errors = FieldErrors::default();
+    let params = QueryParams::parse(pairs, &["by", "from", "to", "limit"], &mut errors);
+    let zone = analytics::zone(&tenant.organization.timezone);
+    let by = params.read("by", RankBy::parse, Some(RankBy::Revenue), &mut errors);
+    let range = params.range(zone, &mut errors);
+    let limit = params.read("limit", parse_limit, Some(DEFAULT_TOP_LIMIT), &mut errors);
+    errors.into_result()?;
+    let (Some(by), Some(range), Some(limit)) = (by, range, limit) else {
+        return Err(ApiError::bad_field("query", "invalid parameters"));
+    };
+
+    let ranked = state.db.top_products(tenant.id(), by, range, limit).await?;
+    let money = Money::of(&tenant);
+    let previous = range.previous_period();
+    Ok(Json(TopProducts {
+        by: by.as_str(),
+        timezone: tenant.organization.timezone.clone(),
+        currency: money.currency.to_string(),
+        from: range.from(),
+        to: range.to(),
+        previous_from: previous.from(),
+        previous_to: previous.to(),
+        items: ranked
+            .into_iter()
+            .map(|p| TopProduct {
+                growth: p.growth(),
+                product_id: p.product_id,
+                title: p.title,
+                revenue: money.format(p.revenue_minor),
+                units: p.units,
+                orders: p.orders,
+                previous_revenue: money.format(p.previous_revenue_minor),
+            })
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+fn parse_limit(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(limit) if (1..=MAX_TOP_PRODUCTS).contains(&limit) => Ok(limit),
+        _ => Err(format!("must be a whole number from 1 to {MAX_TOP_PRODUCTS}")),
+    }
+}
+
+/// The body of an event batch. Items are read by hand (not by serde) so every bad item and field is named.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventBatch {
+    events: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct Ingested {
+    accepted: u64,
+    duplicates: u64,
+}
+
+/// `POST /api/v1/analytics/events` with `{"events": [{"client_id", "kind", "product_id"?, "occurred_at"}, …]}`.
+///
+/// - `client_id`: the sender's id for the event, 1–100 characters (no control characters). A client id already
+///   stored makes the event a **duplicate**: not stored or counted again, so a retried batch is harmless.
+/// - `kind`: `view` | `add_to_cart` | `purchase`.
+/// - `product_id`: optional; one of the organization's products.
+/// - `occurred_at`: RFC 3339 with an offset, no earlier than 2000-01-01 and at most 5 minutes in the future.
+///
+/// **All or nothing**: a batch (at most 1,000 events) is stored whole or not at all. Any invalid event makes it a
+/// 422 whose `errors` name each bad field by its path (`events[3].kind`); a client fixes those and resends the whole
+/// batch, which its client ids make safe. A client id repeated **inside** one batch is refused
+/// (`events[j].client_id`): it is a sender bug, and silently keeping one of two different events would lose data. A
+/// product id the organization does not have (another organization's included) is refused like a malformed one,
+/// revealing nothing about it.
+///
+/// Answers 200 `{"accepted": n, "duplicates": m}`.
+#[tracing::instrument(name = "ingesting analytics events", skip_all, fields(tenant = %tenant.id()))]
+async fn ingest(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppJson(batch): AppJson<EventBatch>,
+) -> Result<Json<Ingested>, ApiError> {
+    if batch.events.len() > MAX_BATCH {
+        return Err(ApiError::Unprocessable {
+            detail: format!("events: a batch holds at most {MAX_BATCH} events; split this one"),
+            errors: vec![FieldError { field: "events".into(), message: format!("at most {MAX_BATCH} events") }],
+        });
+    }
+    let mut errors = FieldErrors::default();
+    let now = Utc::now();
+    let mut first_index: HashMap<String, usize> = HashMap::with_capacity(batch.events.len());
+    let mut events = Vec::with_capacity(batch.events.len());
+    for (index, item) in batch.events.iter().enumerate() {
+        let Some(event) = read_event(index, item, now, &mut errors) else { continue };
+        if let Some(first) = first_index.get(&event.client_id) {
+            errors.push(format!("events[{index}].client_id"), format!("repeats events[{first}].client_id"));
+            continue;
+        }
+        first_index.insert(event.client_id.clone(), index);
+        events.push(event);
+    }
+    if !errors.is_empty() {
+        let summary = format!("invalid events; nothing was stored ({} events)", batch.events.len());
+        return Err(errors.into_problem(false, &summary));
+    }
+    match state.db.insert_events(tenant.id(), &events).await? {
+        EventIngest::Stored { accepted, duplicates } => Ok(Json(Ingested { accepted, duplicates })),
+        EventIngest::UnknownProducts(indexes) => {
+            let mut errors = FieldErrors::default();
+            for index in indexes {
+                errors.push(format!("events[{index}].product_id"), "the organization has no such product");
+            }
+            Err(errors.into_problem(false, "invalid events; nothing was stored"))
+        }
+    }
+}
+
+/// Reads one event, recording every problem with it.
+fn read_event(index: usize, item: &Value, now: DateTime<Utc>, errors: &mut FieldErrors) -> Option<NewEvent> {
+    let path = |field: &str| format!("events[{index}].{field}");
+    let Some(object) = item.as_object() else {
+        errors.push(format!("events[{index}]"), "must be an object");
+        return None;
+    };
+    let before = errors.0.len();
+    for key in object.keys() {
+        if !["client_id", "kind", "product_id", "occurred_at"].contains(&key.as_str()) {
+            errors.push(path(key), "unknown field; expected client_id, kind, product_id, occurred_at");
+        }
+    }
+    let mut string = |field: &str, required: bool| match object.get(field) {
+        Some(Value::String(text)) => Some(text.as_str()),
+        None | Some(Value::Null) if !required => None,
+        None => {
+            errors.push(path(field), "required");
+            None
+        }
+        Some(_) => {
+            errors.push(path(field), "must be a string");
+            None
+        }
+    };
+    let client_id = string("client_id", true);
+    let kind = string("kind", true);
+    let product_id = string("product_id", false);
+    let occurred_at = string("occurred_at", true);
+
+    let client_id = client_id.and_then(|id| {
+        let chars = id.chars().count();
+        if chars == 0 || chars > MAX_CLIENT_ID_CHARS {
+            errors.push(path("client_id"), format!("must be 1 to {MAX_CLIENT_ID_CHARS} characters"));
+            None
+        } else if id.chars().any(char::is_control) {
+            errors.push(path("client_id"), "must not contain control characters");
+            None
+        } else {
+            Some(id.to_owned())
+        }
+    });
+    let kind = kind.and_then(|kind| EventKind::parse(kind).map_err(|e| errors.push(path("kind"), e.to_string())).ok());
+    let product_id = match product_id {
+        None => Some(None),
+        Some(text) => Uuid::parse_str(text)
+            .map(Some)
+            .map_err(|_| errors.push(path("product_id"), "must be a product id (UUID)"))
+            .ok(),
+    };
+    let occurred_at = occurred_at.and_then(|text| {
+        let Ok(at) = DateTime::parse_from_rfc3339(text) else {
+            errors.push(path("occurred_at"), "must be an RFC 3339 timestamp with an offset, e.g. 2024-05-01T12:00:00Z");
+            return None;
+        };
+        let at = analytics_micros(at.with_timezone(&Utc));
+        if at > now + MAX_CLOCK_SKEW {
+            errors.push(path("occurred_at"), "must not be more than 5 minutes in the future");
+            None
+        } else if at < earliest_event() {
+            errors.push(path("occurred_at"), "must not be before 2000-01-01");
+            None
+        } else {
+            Some(at)
+        }
+    });
+    if errors.0.len() > before {
+        return None;
+    }
+    Some(NewEvent { client_id: client_id?, kind: kind?, product_id: product_id?, occurred_at: occurred_at? })
+}
+
+/// Timestamps are kept to the microsecond, the precision both backends store.
+fn analytics_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::DurationRound::duration_trunc(at, TimeDelta::microseconds(1)).unwrap_or(at)
+}
+
+fn earliest_event() -> DateTime<Utc> {
+    DateTime::from_timestamp(946_684_800, 0).unwrap_or_default() // 2000-01-01T00:00:00Z
+}

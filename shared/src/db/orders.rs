@@ -1,0 +1,371 @@
+//! Storage of orders and their lines, idempotent on `(store, external id)`, with the daily rollups kept in step in
+//! the same transaction: a write takes the old order's contribution back and adds the new one's (see
+//! [`crate::analytics`] for what an order contributes, and [`crate::db::analytics`] for how rollups are stored).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use super::{
+    Database, DbError,
+    analytics::{WriteTx, apply_rollup_delta, known_products, on_tx, organization_zone, stored_status},
+    now_micros,
+};
+use crate::{
+    analytics::{OrderStatus, Rollups, SaleFacts, SaleLine, Tz},
+    catalogue::UpsertCounts,
+};
+
+/// An order as a platform describes it, ready to upsert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderInput {
+    /// The platform's id for it, unique within the store.
+    pub external_id: String,
+    /// When it was placed (stored to the microsecond).
+    pub placed_at: DateTime<Utc>,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// The order total as the platform reports it (shipping and tax included), minor units. Analytics revenue is
+    /// the sum of line totals instead.
+    pub total_minor: i64,
+    /// Its lines, in the platform's order.
+    pub lines: Vec<OrderLineInput>,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLineInput {
+    /// The product sold, as one of the organization's product ids, when the line maps to one.
+    pub product_id: Option<Uuid>,
+    /// The variant sold, when known.
+    pub variant_id: Option<Uuid>,
+    /// Units, at least 1.
+    pub quantity: i32,
+    /// Line total after line discounts, minor units.
+    pub total_minor: i64,
+}
+
+/// An order's state: as stored, or as it will be once the batch is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OrderState {
+    id: Uuid,
+    placed_at: DateTime<Utc>,
+    status: OrderStatus,
+    total_minor: i64,
+    lines: Vec<OrderLineInput>,
+}
+
+impl OrderState {
+    /// What the order adds to the rollups.
+    fn contribution(&self, zone: Tz) -> Rollups {
+        let lines: Vec<SaleLine> = self
+            .lines
+            .iter()
+            .map(|l| SaleLine { product: l.product_id, quantity: i64::from(l.quantity), total_minor: l.total_minor })
+            .collect();
+        let mut rollups = Rollups::new();
+        rollups.add_order(&SaleFacts { placed_at: self.placed_at, status: self.status, lines: &lines }, zone);
+        rollups
+    }
+
+    fn same_row(&self, other: &Self) -> bool {
+        self.placed_at == other.placed_at && self.status == other.status && self.total_minor == other.total_minor
+    }
+}
+
+/// The precision both backends keep, so an unchanged order reads back equal to its input.
+fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(at)
+}
+
+/// Ids per `IN (…)` list and rows per multi-row INSERT: well under both backends' parameter limits.
+const CHUNK: usize = 500;
+
+/// The store's orders with these external ids, with their lines, by external id. On PostgreSQL the order rows are
+/// locked (`FOR UPDATE`) so concurrent writers of one order take turns: each must take back exactly what the
+/// other left in the rollups.
+async fn load_orders(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    store: Uuid,
+    external_ids: &[&str],
+) -> Result<HashMap<String, OrderState>, DbError> {
+    type OrderRow = (Uuid, String, DateTime<Utc>, String, i64);
+    type LineRow = (Uuid, Option<Uuid>, Option<Uuid>, i32, i64);
+    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    let mut orders = HashMap::with_capacity(external_ids.len());
+    let mut by_id: HashMap<Uuid, String> = HashMap::with_capacity(external_ids.len());
+    for chunk in external_ids.chunks(CHUNK) {
+        let rows: Vec<OrderRow> = on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(
+                "SELECT id, external_id, placed_at, status, total_minor FROM orders WHERE organization_id = ",
+            );
+            qb.push_bind(organization).push(" AND store_id = ").push_bind(store).push(" AND external_id IN (");
+            let mut ids = qb.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            qb.push(")").push(lock);
+            qb.build_query_as().fetch_all(&mut **conn).await?
+        });
+        for (id, external_id, placed_at, status, total_minor) in rows {
+            let state = OrderState { id, placed_at, status: stored_status(&status)?, total_minor, lines: Vec::new() };
+            by_id.insert(id, external_id.clone());
+            orders.insert(external_id, state);
+        }
+    }
+    let ids: Vec<Uuid> = by_id.keys().copied().collect();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<LineRow> = on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(
+                "SELECT order_id, product_id, variant_id, quantity, total_minor FROM order_lines \
+                 WHERE organization_id = ",
+            );
+            qb.push_bind(organization).push(" AND order_id IN (");
+            let mut ids = qb.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            qb.push(") ORDER BY order_id, line_no");
+            qb.build_query_as().fetch_all(&mut **conn).await?
+        });
+        for (order, product_id, variant_id, quantity, total_minor) in rows {
+            if let Some(state) = by_id.get(&order).and_then(|external_id| orders.get_mut(external_id)) {
+                state.lines.push(OrderLineInput { product_id, variant_id, quantity, total_minor });
+            }
+        }
+    }
+    Ok(orders)
+}
+
+async fn insert_orders(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    store: Uuid,
+    orders: &[(&str, &OrderState)],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    for chunk in orders.chunks(CHUNK) {
+        on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO orders (id, organization_id, store_id, external_id, placed_at, status, total_minor, \
+                 updated_at) ",
+            );
+            qb.push_values(chunk, |mut row, (external_id, order)| {
+                row.push_bind(order.id)
+                    .push_bind(organization)
+                    .push_bind(store)
+                    .push_bind(*external_id)
+                    .push_bind(order.placed_at)
+                    .push_bind(order.status.as_str())
+                    .push_bind(order.total_minor)
+                    .push_bind(now);
+            });
+            qb.build().execute(&mut **conn).await?;
+        });
+    }
+    Ok(())
+}
+
+async fn insert_lines(tx: &mut WriteTx, organization: Uuid, orders: &[&OrderState]) -> Result<(), DbError> {
+    let lines: Vec<(Uuid, i32, &OrderLineInput)> = orders
+        .iter()
+        .flat_map(|order| {
+            order
+                .lines
+                .iter()
+                .enumerate()
+                .map(|(index, line)| (order.id, i32::try_from(index + 1).unwrap_or(i32::MAX), line))
+        })
+        .collect();
+    for chunk in lines.chunks(CHUNK) {
+        on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO order_lines (order_id, organization_id, line_no, product_id, variant_id, quantity, \
+                 total_minor) ",
+            );
+            qb.push_values(chunk, |mut row, (order, line_no, line)| {
+                row.push_bind(*order)
+                    .push_bind(organization)
+                    .push_bind(*line_no)
+                    .push_bind(line.product_id)
+                    .push_bind(line.variant_id)
+                    .push_bind(line.quantity)
+                    .push_bind(line.total_minor);
+            });
+            qb.build().execute(&mut **conn).await?;
+        });
+    }
+    Ok(())
+}
+
+/// What [`delete_rows`] deletes.
+#[derive(Clone, Copy)]
+enum OrderRows {
+    /// The orders' lines.
+    Lines,
+    /// The orders themselves (delete their lines first).
+    Orders,
+}
+
+/// Deletes the lines of these orders, or the orders themselves.
+async fn delete_rows(tx: &mut WriteTx, organization: Uuid, orders: &[Uuid], rows: OrderRows) -> Result<(), DbError> {
+    let (head, column) = match rows {
+        OrderRows::Orders => ("DELETE FROM orders WHERE organization_id = ", " AND id IN ("),
+        OrderRows::Lines => ("DELETE FROM order_lines WHERE organization_id = ", " AND order_id IN ("),
+    };
+    for chunk in orders.chunks(CHUNK) {
+        on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(head);
+            qb.push_bind(organization).push(column);
+            let mut ids = qb.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut **conn).await?;
+        });
+    }
+    Ok(())
+}
+
+impl Database {
+    /// Inserts, updates or leaves unchanged each order (idempotent on `(store, external id)`; an external id
+    /// repeated in the batch is applied in order, the last one winning), replacing an updated order's lines, and
+    /// keeps the daily rollups in step, all in one transaction and a few statements per few hundred orders. A line
+    /// naming a product the organization does not have is stored without it (a sync mapping bug must not write
+    /// figures into another tenant's product): it still counts toward the organization's totals.
+    #[tracing::instrument(name = "upserting orders", skip_all, fields(tenant = %organization, %store, orders = orders.len()))]
+    pub async fn upsert_orders(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        orders: &[OrderInput],
+    ) -> Result<UpsertCounts, DbError> {
+        let mut counts = UpsertCounts::default();
+        if orders.is_empty() {
+            return Ok(counts);
+        }
+        let mut tx = self.begin_write().await?;
+        let zone = organization_zone(&mut tx, organization).await?;
+        let named: HashSet<Uuid> = orders.iter().flat_map(|o| o.lines.iter().filter_map(|l| l.product_id)).collect();
+        let known = known_products(&mut tx, organization, &named).await?;
+        let mut external_ids: Vec<&str> = orders.iter().map(|o| o.external_id.as_str()).collect();
+        external_ids.sort_unstable();
+        external_ids.dedup();
+        let stored = load_orders(&mut tx, organization, store, &external_ids).await?;
+
+        // Apply the batch in memory: the state every order will have, and the change to the rollups.
+        let mut current: HashMap<&str, OrderState> =
+            stored.iter().map(|(external_id, state)| (external_id.as_str(), state.clone())).collect();
+        // Orders to write, in the order first met.
+        let mut touched: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut delta = Rollups::new();
+        for order in orders {
+            let lines: Vec<OrderLineInput> = order
+                .lines
+                .iter()
+                .map(|line| OrderLineInput { product_id: line.product_id.filter(|p| known.contains(p)), ..*line })
+                .collect();
+            let external_id = order.external_id.as_str();
+            let id = current.get(external_id).map_or_else(Uuid::new_v4, |state| state.id);
+            let next = OrderState {
+                id,
+                placed_at: to_micros(order.placed_at),
+                status: order.status,
+                total_minor: order.total_minor,
+                lines,
+            };
+            match current.get(external_id) {
+                None => counts.created += 1,
+                Some(state) if *state == next => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(state) => {
+                    delta.subtract_all(&state.contribution(zone));
+                    counts.updated += 1;
+                }
+            }
+            delta.add_all(&next.contribution(zone));
+            if seen.insert(external_id) {
+                touched.push(external_id);
+            }
+            current.insert(external_id, next);
+        }
+
+        // Write the final states.
+        let now = now_micros();
+        let mut new_orders: Vec<(&str, &OrderState)> = Vec::new();
+        let mut new_lines: Vec<&OrderState> = Vec::new();
+        let mut replaced_lines: Vec<Uuid> = Vec::new();
+        for external_id in &touched {
+            let Some(state) = current.get(external_id) else { continue };
+            match stored.get(*external_id) {
+                None => {
+                    new_orders.push((external_id, state));
+                    new_lines.push(state);
+                }
+                Some(before) => {
+                    if !before.same_row(state) {
+                        on_tx!(&mut tx, |conn| sqlx::query(
+                            "UPDATE orders SET placed_at = $2, status = $3, total_minor = $4, updated_at = $5 \
+                             WHERE id = $1"
+                        )
+                        .bind(state.id)
+                        .bind(state.placed_at)
+                        .bind(state.status.as_str())
+                        .bind(state.total_minor)
+                        .bind(now)
+                        .execute(&mut **conn)
+                        .await
+                        .map(drop)?);
+                    }
+                    if before.lines != state.lines {
+                        replaced_lines.push(state.id);
+                        new_lines.push(state);
+                    }
+                }
+            }
+        }
+        delete_rows(&mut tx, organization, &replaced_lines, OrderRows::Lines).await?;
+        insert_orders(&mut tx, organization, store, &new_orders, now).await?;
+        insert_lines(&mut tx, organization, &new_lines).await?;
+        apply_rollup_delta(&mut tx, organization, &delta).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Deletes orders by external id (those the store does not have are ignored) and takes their contribution out
+    /// of the rollups, in one transaction. Returns how many were deleted.
+    #[tracing::instrument(name = "deleting orders", skip_all, fields(tenant = %organization, %store, orders = external_ids.len()))]
+    pub async fn delete_orders(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        external_ids: &[String],
+    ) -> Result<u64, DbError> {
+        if external_ids.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let zone = organization_zone(&mut tx, organization).await?;
+        let mut wanted: Vec<&str> = external_ids.iter().map(String::as_str).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let stored = load_orders(&mut tx, organization, store, &wanted).await?;
+        let mut delta = Rollups::new();
+        for state in stored.values() {
+            delta.subtract_all(&state.contribution(zone));
+        }
+        let ids: Vec<Uuid> = stored.values().map(|state| state.id).collect();
+        delete_rows(&mut tx, organization, &ids, OrderRows::Lines).await?;
+        delete_rows(&mut tx, organization, &ids, OrderRows::Orders).await?;
+        apply_rollup_delta(&mut tx, organization, &delta).await?;
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+}
