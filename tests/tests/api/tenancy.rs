@@ -49,6 +49,16 @@ async fn every_endpoint_refuses_another_organizations_data_with_404() {
                 Some(json!({ "user_id": mallory_id, "role": "admin" })),
             ),
             (Method::DELETE, format!("/api/v1/organizations/{victim}/members/{mallory_id}"), None, None),
+            (Method::GET, format!("/api/v1/analytics/timeseries?metric=revenue&product={product}"), Some(own), None),
+            (Method::GET, "/api/v1/analytics/timeseries?metric=revenue".into(), Some(victim), None),
+            (Method::GET, "/api/v1/analytics/top-products".into(), Some(victim), None),
+            (
+                Method::POST,
+                "/api/v1/analytics/events".into(),
+                Some(victim),
+                Some(json!({ "events": [{ "client_id": "x", "kind": "view", "occurred_at": "2026-01-01T00:00:00Z" }] })),
+            ),
+            (Method::GET, "/api/v1/videos".into(), Some(victim), None),
         ];
         for (method, path, organization, body) in attempts {
             let mut request =

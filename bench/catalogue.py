@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Catalogue and analytics benchmark on PostgreSQL: product search and a 90-day revenue time series for an
+organization with 50,000 products and 1,000,000 analytics events (plus one order per purchase event), under
+`wrk -t1 -c32` on loopback — the same load shape as the FastAPI seed stack (shared/bench/seed-stack: 114 req/s for
+`products?q=`, 133 req/s for `products?category=`, 50 req/s for its 30-day summary).
+
+    python3 bench/catalogue.py [--no-build] [--duration 10] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+
+The data is written with set-based SQL straight into our schema (after `handler migrate`), rollups included, in a
+throwaway database that is dropped at the end. Tests never time; this prints a table.
+"""
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import date, timedelta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BINARY = os.path.join(TARGET, "release", "handler")
+SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
+
+SEED = """
+INSERT INTO organizations (id, name, timezone, currency) VALUES ('{org}', 'Bench', 'UTC', 'USD');
+INSERT INTO members (organization_id, user_id, role) VALUES ('{org}', '{user}', 'admin');
+INSERT INTO stores (id, organization_id, platform, name) VALUES ('{store}', '{org}', 'demo', 'Bench');
+INSERT INTO products (id, organization_id, store_id, external_id, title, description, vendor, category, status,
+                      price_minor, inventory, created_at, updated_at)
+SELECT gen_random_uuid(), '{org}', '{store}', 'p' || i,
+       (ARRAY['Waterproof','Lightweight','Classic','Organic','Wireless','Vintage','Compact','Premium'])[1 + i % 8] || ' ' ||
+       (ARRAY['jacket','backpack','headphones','mug','lamp','boots','blender','keyboard','tent','watch'])[1 + (i / 8) % 10] || ' ' || i,
+       'A ' || (ARRAY['durable','stylish','handmade','ergonomic'])[1 + i % 4] || ' product for everyday use, model ' || i,
+       (ARRAY['Acme','Globex','Initech','Umbrella'])[1 + i % 4],
+       (ARRAY['electronics','outdoor','home','apparel','kitchen'])[1 + i % 5],
+       'active', 500 + (i * 7919) % 20000, (i * 31) % 200, now(), now() - i * interval '1 second'
+FROM generate_series(1, 50000) AS i;
+INSERT INTO variants (id, organization_id, product_id, external_id, sku, title, price_minor, cost_minor, inventory)
+SELECT gen_random_uuid(), organization_id, id, external_id || '-v', 'SKU-' || external_id, 'Default', price_minor,
+       price_minor / 2, inventory FROM products WHERE organization_id = '{org}';
+CREATE TEMP TABLE product_ids AS SELECT array_agg(id ORDER BY external_id) AS ids FROM products WHERE organization_id = '{org}';
+INSERT INTO analytics_events (organization_id, client_id, kind, product_id, occurred_at)
+SELECT '{org}', 'e' || i,
+       CASE WHEN i % 20 = 0 THEN 'purchase' WHEN i % 10 = 0 THEN 'add_to_cart' ELSE 'view' END,
+       (SELECT ids FROM product_ids)[1 + (i * 7) % 50000],
+       timestamptz '{start}' + ((i * 7777) % (90 * 86400)) * interval '1 second'
+FROM generate_series(1, 1000000) AS i;
+INSERT INTO orders (id, organization_id, store_id, external_id, placed_at, status, total_minor)
+SELECT gen_random_uuid(), '{org}', '{store}', 'o' || e.client_id, e.occurred_at, 'fulfilled',
+       p.price_minor * (1 + length(e.client_id) % 3)
+FROM analytics_events e JOIN products p ON p.id = e.product_id
+WHERE e.organization_id = '{org}' AND e.kind = 'purchase';
+INSERT INTO order_lines (order_id, organization_id, line_no, product_id, quantity, total_minor)
+SELECT o.id, o.organization_id, 1, e.product_id, 1 + length(e.client_id) % 3, o.total_minor
+FROM orders o JOIN analytics_events e ON e.organization_id = o.organization_id AND 'o' || e.client_id = o.external_id;
+INSERT INTO daily_product_totals (organization_id, product_id, day, orders, units, revenue_minor, views, add_to_carts, purchases)
+SELECT '{org}', product_id, day, sum(orders), sum(units), sum(revenue), sum(views), sum(carts), sum(purchases) FROM (
+    SELECT l.product_id, (o.placed_at AT TIME ZONE 'UTC')::date AS day, count(DISTINCT o.id) AS orders,
+           sum(l.quantity) AS units, sum(l.total_minor) AS revenue, 0 AS views, 0 AS carts, 0 AS purchases
+    FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.organization_id = '{org}' GROUP BY 1, 2
+    UNION ALL
+    SELECT product_id, (occurred_at AT TIME ZONE 'UTC')::date, 0, 0, 0, count(*) FILTER (WHERE kind = 'view'),
+           count(*) FILTER (WHERE kind = 'add_to_cart'), count(*) FILTER (WHERE kind = 'purchase')
+    FROM analytics_events WHERE organization_id = '{org}' GROUP BY 1, 2
+) x GROUP BY product_id, day;
+INSERT INTO daily_totals (organization_id, day, orders, units, revenue_minor, views, add_to_carts, purchases)
+SELECT '{org}', day, sum(orders), sum(units), sum(revenue), sum(views), sum(carts), sum(purchases) FROM (
+    SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day, count(*) AS orders, sum(l.quantity) AS units,
+           sum(l.total_minor) AS revenue, 0 AS views, 0 AS carts, 0 AS purchases
+    FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.organization_id = '{org}' GROUP BY 1
+    UNION ALL
+    SELECT (occurred_at AT TIME ZONE 'UTC')::date, 0, 0, 0, count(*) FILTER (WHERE kind = 'view'),
+           count(*) FILTER (WHERE kind = 'add_to_cart'), count(*) FILTER (WHERE kind = 'purchase')
+    FROM analytics_events WHERE organization_id = '{org}' GROUP BY 1
+) x GROUP BY day;
+ANALYZE;
+"""
+
+
+def psql(url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url], input=sql, text=True, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port):
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError("handler did not become healthy")
+
+
+def wrk(url, token, duration):
+    args = ["wrk", "-t1", "-c32", "--timeout", "10s", "--latency", "-H", f"Authorization: Bearer {token}"]
+    subprocess.run(args + ["-d2s", url], capture_output=True)
+    out = subprocess.run(args + [f"-d{duration}s", url], capture_output=True, text=True, check=True).stdout
+
+    def ms(label):
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return rps, ms("50%"), ms("99%"), int(errors.group(1)) if errors else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL",
+                                                                  "postgres://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "handler"], cwd=ROOT, check=True)
+    name = f"bench_catalogue_{os.getpid()}"
+    server = args.database_url.rsplit("/", 1)[0]
+    db_url = f"{server}/{name}"
+    psql(args.database_url, f'CREATE DATABASE "{name}"')
+    proc = None
+    try:
+        env = dict(os.environ, DATABASE_URL=db_url, SUPABASE_JWT_SECRET=SECRET, RUST_LOG="warn")
+        for key in ("SUPABASE_URL", "SUPABASE_JWKS_URL", "AUTH_ISSUER", "AWS_LAMBDA_RUNTIME_API"):
+            env.pop(key, None)
+        subprocess.run([BINARY, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        org, user, store = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        yesterday = date.today() - timedelta(days=1)
+        start = yesterday - timedelta(days=89)
+        seeded = time.monotonic()
+        psql(db_url, SEED.format(org=org, user=user, store=store, start=f"{start}T00:00:00Z"))
+        seed_seconds = time.monotonic() - seeded
+        with tempfile.TemporaryDirectory() as data_dir:
+            token = subprocess.run([BINARY, "token", "--user", str(user), "--data-dir", data_dir], env=env,
+                                   capture_output=True, text=True, check=True).stdout.strip()
+        port = free_port()
+        env["FUNCTIONS_CUSTOMHANDLER_PORT"] = str(port)
+        env["DATABASE_MAX_CONNECTIONS"] = "10"
+        proc = subprocess.Popen([BINARY, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_healthy(port)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        cases = [
+            ("products?q=waterproof&limit=50 (full-text, ranked)", f"{base}/products?q=waterproof&limit=50", "114 / 260 / 1610"),
+            ("products?category=electronics&limit=50", f"{base}/products?category=electronics&limit=50", "133 / 231 / 1080"),
+            ("timeseries revenue, 90 days by day", f"{base}/analytics/timeseries?metric=revenue&bucket=day&from={start}&to={yesterday}", "50 / 562 / 2880 (30-day summary)"),
+            ("top-products by revenue, 90 days", f"{base}/analytics/top-products?by=revenue&from={start}&to={yesterday}&limit=10", "n/a"),
+        ]
+        print(f"seeded 50,000 products, 1,000,000 events, 50,000 orders in {seed_seconds:.0f} s\n")
+        print("| endpoint (wrk -t1 -c32) | req/s | p50 ms | p99 ms | non-2xx | seed stack req/s / p50 / p99 |")
+        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        for label, url, seed in cases:
+            rps, p50, p99, errors = wrk(url, token, args.duration)
+            print(f"| {label} | {rps:,.0f} | {p50:.1f} | {p99:.1f} | {errors} | {seed} |")
+        with open(f"/proc/{proc.pid}/status") as f:
+            peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        print(f"\npeak RSS of the handler: {peak / 1024:.1f} MiB")
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait()
+        psql(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
