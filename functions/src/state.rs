@@ -8,7 +8,9 @@ use shared::{
     blob::{BlobError, BlobStore},
     config::Settings,
     db::Database,
+    platforms::{PlatformError, Platforms},
     secrets::{Secrets, SecretsError},
+    sync::SyncEngine,
 };
 
 use crate::rate_limit::RateLimiter;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub secrets: Arc<dyn Secrets>,
     /// Per-tenant request budgets of this instance.
     pub limiter: Arc<RateLimiter>,
+    /// HTTP clients and settings of the store platforms (Shopify, WooCommerce).
+    pub platforms: Platforms,
 }
 
 /// An adapter that cannot be built from its settings.
@@ -45,6 +49,9 @@ pub enum BuildError {
     /// The secret store.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// The platform HTTP clients.
+    #[error(transparent)]
+    Platforms(#[from] PlatformError),
 }
 
 impl AppState {
@@ -56,6 +63,7 @@ impl AppState {
             blobs: BlobStore::from_settings(&settings.video.storage)?,
             secrets: shared::secrets::from_settings(&settings.secrets)?,
             limiter: Arc::new(RateLimiter::new()),
+            platforms: Platforms::new(settings.shopify.clone(), settings.sync.clone())?,
             settings: Arc::new(settings),
         })
     }
@@ -65,5 +73,10 @@ impl AppState {
     pub fn with_secrets(mut self, secrets: Arc<dyn Secrets>) -> Self {
         self.secrets = secrets;
         self
+    }
+
+    /// The store sync engine over this state's adapters.
+    pub fn sync_engine(&self) -> SyncEngine {
+        SyncEngine::new(self.db.clone(), self.secrets.clone(), self.platforms.clone())
     }
 }

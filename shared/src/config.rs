@@ -58,6 +58,10 @@ pub struct Settings {
     pub max_request_body_bytes: usize,
     /// Video uploads: where they are stored and what is accepted.
     pub video: VideoSettings,
+    /// Store sync: time budget, leases, retries, which store addresses are reachable.
+    pub sync: SyncSettings,
+    /// Shopify's endpoints, API version and app credentials.
+    pub shopify: ShopifySettings,
     /// Where named secrets (store credentials) live.
     pub secrets: SecretsSettings,
     /// How the HTTP API protects itself: CORS, rate limits, client addresses, shutdown.
@@ -194,6 +198,115 @@ fn check_origin(origin: &str) -> Result<(), String> {
         && parsed.query().is_none()
         && parsed.username().is_empty();
     if bare { Ok(()) } else { Err(format!("`{origin}` is not an origin (scheme://host[:port])")) }
+}
+
+/// How store syncs run.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// `SYNC_TIME_BUDGET_SECS` (default 240, fractions allowed): how long one `SyncStores` tick may work. Below the
+    /// function timeout (10 minutes in `host.json`) and the 5-minute schedule, so ticks rarely overlap; whatever is
+    /// left waits for the next tick.
+    pub time_budget: Duration,
+    /// `SYNC_REQUEST_BUDGET_SECS` (default 20): how long `POST /api/v1/stores/{id}/sync` works before answering.
+    pub request_budget: Duration,
+    /// `SYNC_LEASE_SECS` (default 120): how long a store stays leased without a checkpoint. A crashed instance's
+    /// store is free again this long after its last page; a live instance renews the lease at every page.
+    pub lease: Duration,
+    /// `SYNC_MIN_INTERVAL_SECS` (default 60): after a complete pass a store is due again this much later.
+    pub min_interval: Duration,
+    /// `PLATFORM_TIMEOUT_SECS` (default 30): the longest one platform request may take.
+    pub request_timeout: Duration,
+    /// `PLATFORM_MAX_RETRIES` (default 4): retries of a platform request after a 5xx, a timeout or a dropped
+    /// connection, with exponential backoff and jitter.
+    pub max_retries: u32,
+    /// `PLATFORM_RETRY_BASE_MS` (default 500): the first retry's delay; each next one doubles it.
+    pub retry_base: Duration,
+    /// `ALLOW_PRIVATE_STORE_URLS` (default false): accept WooCommerce site URLs that resolve to loopback, private or
+    /// link-local addresses (tests, `dev`). Cloud metadata addresses are refused regardless.
+    pub allow_private_store_urls: bool,
+}
+
+impl SyncSettings {
+    fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
+        let settings = Self {
+            time_budget: seconds_or(lookup, "SYNC_TIME_BUDGET_SECS", Duration::from_secs(240))?,
+            request_budget: seconds_or(lookup, "SYNC_REQUEST_BUDGET_SECS", Duration::from_secs(20))?,
+            lease: seconds_or(lookup, "SYNC_LEASE_SECS", Duration::from_secs(120))?,
+            min_interval: seconds_or(lookup, "SYNC_MIN_INTERVAL_SECS", Duration::from_secs(60))?,
+            request_timeout: seconds_or(lookup, "PLATFORM_TIMEOUT_SECS", Duration::from_secs(30))?,
+            max_retries: parse_or(lookup, "PLATFORM_MAX_RETRIES", 4)?,
+            retry_base: Duration::from_millis(parse_or(lookup, "PLATFORM_RETRY_BASE_MS", 500)?),
+            allow_private_store_urls: parse_or(lookup, "ALLOW_PRIVATE_STORE_URLS", false)?,
+        };
+        for (name, value) in [
+            ("SYNC_TIME_BUDGET_SECS", settings.time_budget),
+            ("SYNC_REQUEST_BUDGET_SECS", settings.request_budget),
+            ("SYNC_LEASE_SECS", settings.lease),
+            ("PLATFORM_TIMEOUT_SECS", settings.request_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Invalid { name, reason: "must be positive".into() });
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// How Shopify is reached.
+#[derive(Debug, Clone)]
+pub struct ShopifySettings {
+    /// `SHOPIFY_ADMIN_URL_TEMPLATE` (default `https://{shop}/admin/api/{version}/graphql.json`): the GraphQL Admin
+    /// endpoint, `{shop}` being the store's `*.myshopify.com` domain. Tests and staging point it at a fake.
+    pub admin_url_template: String,
+    /// `SHOPIFY_TOKEN_URL_TEMPLATE` (default `https://{shop}/admin/oauth/access_token`): where expiring offline
+    /// tokens are refreshed.
+    pub token_url_template: String,
+    /// `SHOPIFY_API_VERSION` (default `2026-10`): the pinned Admin API version.
+    pub api_version: String,
+    /// `SHOPIFY_CLIENT_ID`: the app's client id, needed to refresh expiring tokens.
+    pub client_id: Option<String>,
+    /// `SHOPIFY_CLIENT_SECRET`: the app's client secret: signs webhooks and refreshes expiring tokens.
+    pub client_secret: Option<SecretString>,
+    /// `SHOPIFY_CLIENT_SECRET_PREVIOUS`: the secret before a rotation, still accepted on webhooks (Shopify may sign
+    /// with the old one for up to an hour).
+    pub previous_client_secret: Option<SecretString>,
+}
+
+impl ShopifySettings {
+    fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
+        let admin_url_template = lookup
+            .get("SHOPIFY_ADMIN_URL_TEMPLATE")
+            .unwrap_or_else(|| "https://{shop}/admin/api/{version}/graphql.json".to_owned());
+        let token_url_template = lookup
+            .get("SHOPIFY_TOKEN_URL_TEMPLATE")
+            .unwrap_or_else(|| "https://{shop}/admin/oauth/access_token".to_owned());
+        for (name, template) in
+            [("SHOPIFY_ADMIN_URL_TEMPLATE", &admin_url_template), ("SHOPIFY_TOKEN_URL_TEMPLATE", &token_url_template)]
+        {
+            let sample = template.replace("{shop}", "example.myshopify.com").replace("{version}", "2026-10");
+            let parsed =
+                reqwest::Url::parse(&sample).map_err(|e| ConfigError::Invalid { name, reason: e.to_string() })?;
+            if !template.contains("{shop}") || !matches!(parsed.scheme(), "https" | "http") {
+                let reason = "expected an http(s) URL containing {shop}".to_owned();
+                return Err(ConfigError::Invalid { name, reason });
+            }
+        }
+        let api_version = lookup.get("SHOPIFY_API_VERSION").unwrap_or_else(|| "2026-10".to_owned());
+        let shaped = api_version.len() == 7
+            && api_version.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() });
+        if !shaped && api_version != "unstable" {
+            let reason = "expected YYYY-MM or unstable".to_owned();
+            return Err(ConfigError::Invalid { name: "SHOPIFY_API_VERSION", reason });
+        }
+        Ok(Self {
+            admin_url_template,
+            token_url_template,
+            api_version,
+            client_id: lookup.get("SHOPIFY_CLIENT_ID"),
+            client_secret: lookup.get("SHOPIFY_CLIENT_SECRET").map(SecretString::from),
+            previous_client_secret: lookup.get("SHOPIFY_CLIENT_SECRET_PREVIOUS").map(SecretString::from),
+        })
+    }
 }
 
 /// Where named secrets live.
@@ -368,6 +481,8 @@ impl Settings {
             },
             max_request_body_bytes: parse_or(lookup, "MAX_REQUEST_BODY_BYTES", 1024 * 1024)?,
             video: VideoSettings::load(lookup)?,
+            sync: SyncSettings::load(lookup)?,
+            shopify: ShopifySettings::load(lookup)?,
             secrets: SecretsSettings::load(lookup)?,
             http: HttpSettings::load(lookup)?,
         })
@@ -538,6 +653,122 @@ mod tests {
             let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(name);
             assert!(error.to_string().contains(name), "{error}");
         }
+    }
+
+    #[test]
+    fn vault_sourced_settings_name_their_secrets_and_need_a_vault() {
+        let vault = ("KEY_VAULT_URL", "https://advisor.vault.azure.net/");
+        let list = ("SECRETS_FROM_VAULT", " SUPABASE_JWT_SECRET, AZURE_OPENAI_API_KEY=openai-key ,");
+        let settings = load(&[("DATABASE_URL", "sqlite://x.db"), vault, list]).expect("valid");
+        let names: Vec<(&str, &str)> =
+            settings.secrets.from_vault.iter().map(|s| (s.setting.as_str(), s.secret.as_ref())).collect();
+        assert_eq!(names, [("SUPABASE_JWT_SECRET", "supabase-jwt-secret"), ("AZURE_OPENAI_API_KEY", "openai-key")]);
+        let key_vault = settings.secrets.key_vault.expect("configured");
+        assert_eq!((key_vault.cache_ttl, key_vault.timeout), (Duration::from_secs(300), Duration::from_secs(10)));
+
+        /// Settings added to a valid DATABASE_URL, the setting the error must name, why it is refused.
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: [Case<'_>; 6] = [
+            (&[list], "KEY_VAULT_URL", "a list without a vault"),
+            (&[("KEY_VAULT_URL", "http://advisor.vault.azure.net/")], "KEY_VAULT_URL", "tokens over plain HTTP"),
+            (&[vault, ("SECRETS_FROM_VAULT", "KEY_VAULT_URL")], "SECRETS_FROM_VAULT", "the vault's own address"),
+            (&[vault, ("SECRETS_FROM_VAULT", "A,A")], "SECRETS_FROM_VAULT", "a setting twice"),
+            (&[vault, ("SECRETS_FROM_VAULT", "A=not_valid")], "SECRETS_FROM_VAULT", "an underscore in a secret name"),
+            (&[vault, ("KEY_VAULT_TIMEOUT_SECS", "0")], "KEY_VAULT_TIMEOUT_SECS", "no time at all"),
+        ];
+        for (pairs, name, why) in cases {
+            let mut pairs = pairs.to_vec();
+            pairs.push(("DATABASE_URL", "sqlite://x.db"));
+            let error = load(&pairs).expect_err(why);
+            assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+    }
+
+    #[test]
+    fn http_protection_defaults_and_origins_are_checked() {
+        let settings = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+        let http = &settings.http;
+        assert!(http.cors_allowed_origins.is_empty());
+        assert_eq!(
+            (http.rate_limit_per_minute, http.rate_limit_burst, http.rate_limit_anonymous_per_minute),
+            (600, 60, 120)
+        );
+        assert_eq!((http.trusted_proxy_hops, http.shutdown_grace), (1, Duration::from_secs(25)));
+        let listed = load(&[
+            ("DATABASE_URL", "sqlite://x.db"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000"),
+        ])
+        .expect("valid");
+        assert_eq!(listed.http.cors_allowed_origins, ["https://app.example.com", "http://localhost:3000"]);
+        for origin in ["*", "https://app.example.com/", "https://app.example.com/path", "ftp://files.example.com"] {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("CORS_ALLOWED_ORIGINS", origin)]).expect_err(origin);
+            assert!(error.to_string().contains("CORS_ALLOWED_ORIGINS"), "{origin}: {error}");
+        }
+        let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("RATE_LIMIT_BURST", "0")]).expect_err("no burst");
+        assert!(error.to_string().contains("RATE_LIMIT_BURST"));
+    }
+
+    #[test]
+    fn store_sync_settings_default_to_the_documented_values_and_refuse_bad_ones() {
+        let settings = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+        assert_eq!(settings.sync.time_budget, Duration::from_secs(240));
+        assert!(!settings.sync.allow_private_store_urls);
+        assert_eq!(settings.shopify.api_version, "2026-10");
+        assert_eq!(settings.shopify.admin_url_template, "https://{shop}/admin/api/{version}/graphql.json");
+        assert!(settings.secrets.dir.is_none());
+        let cases = [
+            ("SHOPIFY_ADMIN_URL_TEMPLATE", "https://fixed.example/graphql.json", "no {shop}"),
+            ("SHOPIFY_API_VERSION", "2026-1", "not YYYY-MM"),
+            ("SYNC_TIME_BUDGET_SECS", "0", "no time at all"),
+            ("ALLOW_PRIVATE_STORE_URLS", "yes", "not a boolean"),
+        ];
+        for (name, value, why) in cases {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(why);
+            assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+        let secret =
+            load(&[("DATABASE_URL", "sqlite://x.db"), ("SHOPIFY_CLIENT_SECRET", "shpss_topsecret")]).expect("valid");
+        assert!(!format!("{secret:?}").contains("shpss_topsecret"));
+    }
+
+    #[test]
+    fn azure_openai_is_optional_and_its_settings_are_checked() {
+        let none = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+        assert!(none.advisor.openai.is_none());
+        assert_eq!(none.advisor.default_lead_time_days, 14);
+        assert_eq!(none.advisor.default_target_cover_days, 30);
+        let keyed = load(&[
+            ("DATABASE_URL", "sqlite://x.db"),
+            ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com/"),
+            ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"),
+            ("AZURE_OPENAI_API_KEY", "aoai-key-123"),
+        ])
+        .expect("valid");
+        let openai = keyed.advisor.openai.as_ref().expect("configured");
+        assert_eq!(openai.endpoint, "https://contoso.openai.azure.com");
+        assert_eq!((openai.timeout, openai.max_retries, openai.max_tokens), (Duration::from_secs(20), 2, 800));
+        assert!(openai.api_version.is_none(), "the v1 path by default");
+        assert!(!format!("{keyed:?}").contains("aoai-key-123"));
+        let cases = [
+            (("AZURE_OPENAI_ENDPOINT", "http://contoso.openai.azure.com"), "plain HTTP to a remote host"),
+            (("AZURE_OPENAI_API_VERSION", "latest"), "not a dated version"),
+            (("AZURE_OPENAI_DEPLOYMENT", "my deployment"), "a space in the deployment"),
+            (("AZURE_OPENAI_TIMEOUT_SECS", "0"), "no time at all"),
+        ];
+        for ((name, value), why) in cases {
+            let mut pairs = vec![
+                ("DATABASE_URL", "sqlite://x.db"),
+                ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com"),
+                ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"),
+            ];
+            pairs.retain(|(n, _)| *n != name);
+            pairs.push((name, value));
+            let error = load(&pairs).expect_err(why);
+            assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+        let missing =
+            load(&[("DATABASE_URL", "sqlite://x.db"), ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")]);
+        assert!(missing.expect_err("no deployment").to_string().contains("AZURE_OPENAI_DEPLOYMENT"));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); `scripts/test.sh` starts a server when none answers.
 
 pub mod azure_fakes;
+pub mod platform_fakes;
+pub mod worker;
 
 use std::{
     collections::HashMap,
@@ -108,6 +110,7 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
     };
     let mut env = app_env(database_url);
     env.insert("VIDEO_STORAGE_DIR".to_owned(), data.path().join("blobs").display().to_string());
+    env.insert("SECRETS_DIR".to_owned(), data.path().join("secrets").display().to_string());
     for (name, value) in extra_env {
         match *value {
             "" => env.remove(*name),

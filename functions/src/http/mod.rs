@@ -11,7 +11,9 @@ mod me;
 mod members;
 mod organizations;
 mod products;
+mod stores;
 pub(crate) mod videos;
+mod webhooks;
 
 /// All HTTP routes.
 pub fn router() -> Router<AppState> {
@@ -23,4 +25,6 @@ pub fn router() -> Router<AppState> {
         .merge(products::router())
         .merge(videos::router())
         .merge(analytics::router())
+        .merge(stores::router())
+        .merge(webhooks::router())
 }

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::{Database, DbError, now_micros, on_pool};
+use super::{Database, DbError, analytics::WriteTx, now_micros, on_pool};
 use crate::catalogue::{
     CursorKey, ProductCursor, ProductDetail, ProductInput, ProductPage, ProductPatch, ProductQuery, ProductSort,
-    ProductSummary, UpsertCounts, Variant,
+    ProductSummary, UpsertCounts, Variant, VariantInput,
 };
 
 const SUMMARY_COLUMNS: &str = "p.id, p.store_id, p.external_id, p.title, p.vendor, p.category, p.status, p.price_minor, p.inventory, p.updated_at";
@@ -21,6 +21,7 @@ const UNPRICED: i64 = i64::MAX;
 #[derive(sqlx::FromRow)]
 struct StoredProduct {
     id: Uuid,
+    external_id: String,
     title: String,
     description: String,
     vendor: String,
@@ -31,6 +32,7 @@ struct StoredProduct {
 #[derive(sqlx::FromRow)]
 struct StoredVariant {
     id: Uuid,
+    product_id: Uuid,
     external_id: String,
     sku: String,
     title: String,
@@ -59,155 +61,435 @@ impl Database {
 
     /// Inserts or updates products with their variants, idempotently on `(store, external id)`, in one transaction.
     /// Variants a product no longer has are removed. Returns the counts and every product's id by external id.
+    ///
+    /// Set-based: the batch costs a fixed number of statements whatever its size (two reads, then one insert, update
+    /// and delete per table: `UNNEST` arrays on PostgreSQL, multi-row `VALUES` on SQLite), which is what lets a sync
+    /// store tens of thousands of products a second. A product listed twice in one batch counts once, last wins.
+    #[tracing::instrument(name = "upserting products", skip_all, fields(tenant = %organization, %store, products = products.len()))]
     pub async fn upsert_products(
         &self,
         organization: Uuid,
         store: Uuid,
         products: &[ProductInput],
     ) -> Result<(UpsertCounts, HashMap<String, Uuid>), DbError> {
-        let mut counts = UpsertCounts::default();
-        let mut ids = HashMap::with_capacity(products.len());
-        let now = now_micros();
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for product in products {
-                let existing: Option<StoredProduct> = sqlx::query_as(
-                    "SELECT id, title, description, vendor, category, status FROM products \
-                     WHERE organization_id = $1 AND store_id = $2 AND external_id = $3",
-                )
-                .bind(organization)
-                .bind(store)
-                .bind(&product.external_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (id, created, mut changed) = match existing {
-                    None => {
-                        let id = Uuid::new_v4();
-                        sqlx::query(
-                            "INSERT INTO products (id, organization_id, store_id, external_id, title, description, \
-                             vendor, category, status, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-                        )
-                        .bind(id)
-                        .bind(organization)
-                        .bind(store)
-                        .bind(&product.external_id)
-                        .bind(&product.title)
-                        .bind(&product.description)
-                        .bind(&product.vendor)
-                        .bind(&product.category)
-                        .bind(product.status.as_str())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        (id, true, false)
-                    }
-                    Some(stored) => {
-                        let same = stored.title == product.title
-                            && stored.description == product.description
-                            && stored.vendor == product.vendor
-                            && stored.category == product.category
-                            && stored.status == product.status.as_str();
-                        if !same {
-                            sqlx::query(
-                                "UPDATE products SET title = $2, description = $3, vendor = $4, category = $5, \
-                                 status = $6, updated_at = $7 WHERE id = $1",
-                            )
-                            .bind(stored.id)
-                            .bind(&product.title)
-                            .bind(&product.description)
-                            .bind(&product.vendor)
-                            .bind(&product.category)
-                            .bind(product.status.as_str())
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        (stored.id, false, !same)
-                    }
-                };
-                let stored_variants: Vec<StoredVariant> = sqlx::query_as(
-                    "SELECT id, external_id, sku, title, price_minor, cost_minor, inventory FROM variants \
-                     WHERE product_id = $1",
-                )
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
-                let mut stored_by_external: HashMap<&str, &StoredVariant> =
-                    stored_variants.iter().map(|v| (v.external_id.as_str(), v)).collect();
-                for variant in &product.variants {
-                    match stored_by_external.remove(variant.external_id.as_str()) {
-                        Some(stored)
-                            if stored.sku == variant.sku
-                                && stored.title == variant.title
-                                && stored.price_minor == variant.price_minor
-                                && stored.cost_minor == variant.cost_minor
-                                && stored.inventory == variant.inventory => {}
-                        Some(stored) => {
-                            sqlx::query(
-                                "UPDATE variants SET sku = $2, title = $3, price_minor = $4, cost_minor = $5, \
-                                 inventory = $6, updated_at = $7 WHERE id = $1",
-                            )
-                            .bind(stored.id)
-                            .bind(&variant.sku)
-                            .bind(&variant.title)
-                            .bind(variant.price_minor)
-                            .bind(variant.cost_minor)
-                            .bind(variant.inventory)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                            changed = true;
-                        }
-                        None => {
-                            sqlx::query(
-                                "INSERT INTO variants (id, organization_id, product_id, external_id, sku, title, \
-                                 price_minor, cost_minor, inventory, updated_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                            )
-                            .bind(Uuid::new_v4())
-                            .bind(organization)
-                            .bind(id)
-                            .bind(&variant.external_id)
-                            .bind(&variant.sku)
-                            .bind(&variant.title)
-                            .bind(variant.price_minor)
-                            .bind(variant.cost_minor)
-                            .bind(variant.inventory)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                            changed = true;
-                        }
-                    }
-                }
-                for gone in stored_by_external.values() {
-                    sqlx::query("DELETE FROM variants WHERE id = $1").bind(gone.id).execute(&mut *tx).await?;
-                    changed = true;
-                }
-                if created || changed {
-                    sqlx::query(
-                        "UPDATE products SET \
-                         price_minor = (SELECT min(price_minor) FROM variants WHERE product_id = $1), \
-                         inventory = (SELECT coalesce(sum(inventory), 0) FROM variants WHERE product_id = $1), \
-                         updated_at = $2 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                match (created, changed) {
-                    (true, _) => counts.created += 1,
-                    (false, true) => counts.updated += 1,
-                    (false, false) => counts.unchanged += 1,
-                }
-                ids.insert(product.external_id.clone(), id);
-            }
-            tx.commit().await?;
-        });
-        Ok((counts, ids))
+        let batch = last_of_each(products);
+        if batch.is_empty() {
+            return Ok((UpsertCounts::default(), HashMap::new()));
+        }
+        let mut tx = self.begin_write().await?;
+        let result = upsert_products_in(&mut tx, organization, store, &batch).await?;
+        tx.commit().await?;
+        Ok(result)
     }
+}
+
+/// Each product once, the last of its occurrences, in order of first appearance.
+pub(super) fn last_of_each(products: &[ProductInput]) -> Vec<&ProductInput> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(products.len());
+    for (index, product) in products.iter().enumerate() {
+        last.insert(product.external_id.as_str(), index);
+    }
+    products.iter().enumerate().filter(|(i, p)| last[p.external_id.as_str()] == *i).map(|(_, p)| p).collect()
+}
+
+/// [`Database::upsert_products`] within a transaction the caller commits (the sync stores a page's versions, products
+/// and nothing else in one). `batch` holds each external id once.
+pub(super) async fn upsert_products_in(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    store: Uuid,
+    batch: &[&ProductInput],
+) -> Result<(UpsertCounts, HashMap<String, Uuid>), DbError> {
+    if batch.is_empty() {
+        return Ok((UpsertCounts::default(), HashMap::new()));
+    }
+    let external_ids: Vec<String> = batch.iter().map(|p| p.external_id.clone()).collect();
+    let now = now_micros();
+    match tx {
+        WriteTx::Postgres(tx) => {
+            let stored: Vec<StoredProduct> = sqlx::query_as(
+                "SELECT id, external_id, title, description, vendor, category, status FROM products \
+                 WHERE organization_id = $1 AND store_id = $2 AND external_id = ANY($3)",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(&external_ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            let stored_variants: Vec<StoredVariant> = sqlx::query_as(
+                "SELECT v.id, v.product_id, v.external_id, v.sku, v.title, v.price_minor, v.cost_minor, v.inventory \
+                 FROM variants v JOIN products p ON p.id = v.product_id \
+                 WHERE p.organization_id = $1 AND p.store_id = $2 AND p.external_id = ANY($3)",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(&external_ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            let plan = UpsertPlan::new(batch, stored, stored_variants);
+            plan.write_postgres(tx, organization, store, now).await?;
+            Ok((plan.counts, plan.ids))
+        }
+        WriteTx::Sqlite(tx) => {
+            let list = serde_json::to_string(&external_ids).unwrap_or_else(|_| "[]".into());
+            let stored: Vec<StoredProduct> = sqlx::query_as(
+                "SELECT id, external_id, title, description, vendor, category, status FROM products \
+                 WHERE organization_id = $1 AND store_id = $2 AND external_id IN (SELECT value FROM json_each($3))",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(&list)
+            .fetch_all(&mut **tx)
+            .await?;
+            let stored_variants: Vec<StoredVariant> = sqlx::query_as(
+                "SELECT v.id, v.product_id, v.external_id, v.sku, v.title, v.price_minor, v.cost_minor, v.inventory \
+                 FROM variants v JOIN products p ON p.id = v.product_id \
+                 WHERE p.organization_id = $1 AND p.store_id = $2 \
+                 AND p.external_id IN (SELECT value FROM json_each($3))",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(&list)
+            .fetch_all(&mut **tx)
+            .await?;
+            let plan = UpsertPlan::new(batch, stored, stored_variants);
+            plan.write_sqlite(tx, organization, store, now).await?;
+            Ok((plan.counts, plan.ids))
+        }
+    }
+}
+
+/// A product row to insert or update, with the aggregates of its variants.
+struct ProductRow<'a> {
+    id: Uuid,
+    input: &'a ProductInput,
+    price_minor: Option<i64>,
+    inventory: i64,
+}
+
+/// What an upsert batch must write, worked out from what is stored.
+struct UpsertPlan<'a> {
+    new_products: Vec<ProductRow<'a>>,
+    changed_products: Vec<ProductRow<'a>>,
+    /// (variant id, product id, variant)
+    new_variants: Vec<(Uuid, Uuid, &'a VariantInput)>,
+    changed_variants: Vec<(Uuid, &'a VariantInput)>,
+    gone_variants: Vec<Uuid>,
+    counts: UpsertCounts,
+    ids: HashMap<String, Uuid>,
+}
+
+/// Rows per multi-row statement on SQLite: 13 columns × 500 stays far below its 32,766 bound parameters.
+const SQLITE_ROWS_PER_STATEMENT: usize = 500;
+
+impl<'a> UpsertPlan<'a> {
+    fn new(batch: &[&'a ProductInput], stored: Vec<StoredProduct>, stored_variants: Vec<StoredVariant>) -> Self {
+        let mut stored: HashMap<String, StoredProduct> =
+            stored.into_iter().map(|p| (p.external_id.clone(), p)).collect();
+        let mut variants_of: HashMap<Uuid, HashMap<String, StoredVariant>> = HashMap::new();
+        for variant in stored_variants {
+            variants_of.entry(variant.product_id).or_default().insert(variant.external_id.clone(), variant);
+        }
+        let mut plan = Self {
+            new_products: Vec::new(),
+            changed_products: Vec::new(),
+            new_variants: Vec::new(),
+            changed_variants: Vec::new(),
+            gone_variants: Vec::new(),
+            counts: UpsertCounts::default(),
+            ids: HashMap::with_capacity(batch.len()),
+        };
+        for &product in batch {
+            // A variant listed twice counts once, last wins.
+            let mut variants: Vec<&VariantInput> = Vec::with_capacity(product.variants.len());
+            let mut position: HashMap<&str, usize> = HashMap::with_capacity(product.variants.len());
+            for variant in &product.variants {
+                match position.get(variant.external_id.as_str()) {
+                    Some(&at) => variants[at] = variant,
+                    None => {
+                        position.insert(variant.external_id.as_str(), variants.len());
+                        variants.push(variant);
+                    }
+                }
+            }
+            let price_minor = variants.iter().map(|v| v.price_minor).min();
+            let inventory = variants.iter().map(|v| v.inventory).sum();
+            match stored.remove(&product.external_id) {
+                None => {
+                    let id = Uuid::new_v4();
+                    plan.new_variants.extend(variants.iter().map(|v| (Uuid::new_v4(), id, *v)));
+                    plan.new_products.push(ProductRow { id, input: product, price_minor, inventory });
+                    plan.ids.insert(product.external_id.clone(), id);
+                    plan.counts.created += 1;
+                }
+                Some(row) => {
+                    let mut changed = row.title != product.title
+                        || row.description != product.description
+                        || row.vendor != product.vendor
+                        || row.category != product.category
+                        || row.status != product.status.as_str();
+                    let mut old = variants_of.remove(&row.id).unwrap_or_default();
+                    for variant in &variants {
+                        match old.remove(variant.external_id.as_str()) {
+                            Some(stored)
+                                if stored.sku == variant.sku
+                                    && stored.title == variant.title
+                                    && stored.price_minor == variant.price_minor
+                                    && stored.cost_minor == variant.cost_minor
+                                    && stored.inventory == variant.inventory => {}
+                            Some(stored) => {
+                                plan.changed_variants.push((stored.id, *variant));
+                                changed = true;
+                            }
+                            None => {
+                                plan.new_variants.push((Uuid::new_v4(), row.id, *variant));
+                                changed = true;
+                            }
+                        }
+                    }
+                    if !old.is_empty() {
+                        plan.gone_variants.extend(old.values().map(|v| v.id));
+                        changed = true;
+                    }
+                    if changed {
+                        plan.changed_products.push(ProductRow { id: row.id, input: product, price_minor, inventory });
+                        plan.counts.updated += 1;
+                    } else {
+                        plan.counts.unchanged += 1;
+                    }
+                    plan.ids.insert(product.external_id.clone(), row.id);
+                }
+            }
+        }
+        plan
+    }
+
+    async fn write_postgres(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        organization: Uuid,
+        store: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        fn columns(rows: &[ProductRow<'_>]) -> ProductColumns {
+            ProductColumns {
+                ids: rows.iter().map(|r| r.id).collect(),
+                external_ids: rows.iter().map(|r| r.input.external_id.clone()).collect(),
+                titles: rows.iter().map(|r| r.input.title.clone()).collect(),
+                descriptions: rows.iter().map(|r| r.input.description.clone()).collect(),
+                vendors: rows.iter().map(|r| r.input.vendor.clone()).collect(),
+                categories: rows.iter().map(|r| r.input.category.clone()).collect(),
+                statuses: rows.iter().map(|r| r.input.status.as_str().to_owned()).collect(),
+                prices: rows.iter().map(|r| r.price_minor).collect(),
+                inventories: rows.iter().map(|r| r.inventory).collect(),
+            }
+        }
+        if !self.gone_variants.is_empty() {
+            sqlx::query("DELETE FROM variants WHERE organization_id = $1 AND id = ANY($2)")
+                .bind(organization)
+                .bind(&self.gone_variants)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if !self.new_products.is_empty() {
+            let c = columns(&self.new_products);
+            sqlx::query(
+                "INSERT INTO products (id, organization_id, store_id, external_id, title, description, vendor, \
+                 category, status, price_minor, inventory, created_at, updated_at) \
+                 SELECT u.id, $1, $2, u.external_id, u.title, u.description, u.vendor, u.category, u.status, \
+                 u.price_minor, u.inventory, $3, $3 \
+                 FROM UNNEST($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+                 $11::int8[], $12::int8[]) \
+                 AS u (id, external_id, title, description, vendor, category, status, price_minor, inventory)",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(now)
+            .bind(&c.ids)
+            .bind(&c.external_ids)
+            .bind(&c.titles)
+            .bind(&c.descriptions)
+            .bind(&c.vendors)
+            .bind(&c.categories)
+            .bind(&c.statuses)
+            .bind(&c.prices)
+            .bind(&c.inventories)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.changed_products.is_empty() {
+            let c = columns(&self.changed_products);
+            sqlx::query(
+                "UPDATE products p SET title = u.title, description = u.description, vendor = u.vendor, \
+                 category = u.category, status = u.status, price_minor = u.price_minor, inventory = u.inventory, \
+                 updated_at = $2 \
+                 FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+                 $9::int8[], $10::int8[]) AS u (id, title, description, vendor, category, status, price_minor, inventory) \
+                 WHERE p.id = u.id AND p.organization_id = $1",
+            )
+            .bind(organization)
+            .bind(now)
+            .bind(&c.ids)
+            .bind(&c.titles)
+            .bind(&c.descriptions)
+            .bind(&c.vendors)
+            .bind(&c.categories)
+            .bind(&c.statuses)
+            .bind(&c.prices)
+            .bind(&c.inventories)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.new_variants.is_empty() {
+            let rows = &self.new_variants;
+            sqlx::query(
+                "INSERT INTO variants (id, organization_id, product_id, external_id, sku, title, price_minor, \
+                 cost_minor, inventory, updated_at) \
+                 SELECT u.id, $1, u.product_id, u.external_id, u.sku, u.title, u.price_minor, u.cost_minor, \
+                 u.inventory, $2 \
+                 FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], \
+                 $10::int8[]) AS u (id, product_id, external_id, sku, title, price_minor, cost_minor, inventory)",
+            )
+            .bind(organization)
+            .bind(now)
+            .bind(rows.iter().map(|(id, _, _)| *id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, product, _)| *product).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, _, v)| v.external_id.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, _, v)| v.sku.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, _, v)| v.title.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, _, v)| v.price_minor).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, _, v)| v.cost_minor).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, _, v)| v.inventory).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.changed_variants.is_empty() {
+            let rows = &self.changed_variants;
+            sqlx::query(
+                "UPDATE variants v SET sku = u.sku, title = u.title, price_minor = u.price_minor, \
+                 cost_minor = u.cost_minor, inventory = u.inventory, updated_at = $2 \
+                 FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int8[]) \
+                 AS u (id, sku, title, price_minor, cost_minor, inventory) \
+                 WHERE v.id = u.id AND v.organization_id = $1",
+            )
+            .bind(organization)
+            .bind(now)
+            .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, v)| v.sku.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, v)| v.title.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, v)| v.price_minor).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, v)| v.cost_minor).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, v)| v.inventory).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_sqlite(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        organization: Uuid,
+        store: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        for id in &self.gone_variants {
+            sqlx::query("DELETE FROM variants WHERE organization_id = $1 AND id = $2")
+                .bind(organization)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        for chunk in self.new_products.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO products (id, organization_id, store_id, external_id, title, description, vendor, \
+                 category, status, price_minor, inventory, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut row, p| {
+                row.push_bind(p.id)
+                    .push_bind(organization)
+                    .push_bind(store)
+                    .push_bind(&p.input.external_id)
+                    .push_bind(&p.input.title)
+                    .push_bind(&p.input.description)
+                    .push_bind(&p.input.vendor)
+                    .push_bind(&p.input.category)
+                    .push_bind(p.input.status.as_str())
+                    .push_bind(p.price_minor)
+                    .push_bind(p.inventory)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            qb.build().execute(&mut **tx).await?;
+        }
+        for p in &self.changed_products {
+            sqlx::query(
+                "UPDATE products SET title = $3, description = $4, vendor = $5, category = $6, status = $7, \
+                 price_minor = $8, inventory = $9, updated_at = $10 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(organization)
+            .bind(p.id)
+            .bind(&p.input.title)
+            .bind(&p.input.description)
+            .bind(&p.input.vendor)
+            .bind(&p.input.category)
+            .bind(p.input.status.as_str())
+            .bind(p.price_minor)
+            .bind(p.inventory)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for chunk in self.new_variants.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO variants (id, organization_id, product_id, external_id, sku, title, price_minor, \
+                 cost_minor, inventory, updated_at) ",
+            );
+            qb.push_values(chunk, |mut row, (id, product, v)| {
+                row.push_bind(*id)
+                    .push_bind(organization)
+                    .push_bind(*product)
+                    .push_bind(&v.external_id)
+                    .push_bind(&v.sku)
+                    .push_bind(&v.title)
+                    .push_bind(v.price_minor)
+                    .push_bind(v.cost_minor)
+                    .push_bind(v.inventory)
+                    .push_bind(now);
+            });
+            qb.build().execute(&mut **tx).await?;
+        }
+        for (id, v) in &self.changed_variants {
+            sqlx::query(
+                "UPDATE variants SET sku = $3, title = $4, price_minor = $5, cost_minor = $6, inventory = $7, \
+                 updated_at = $8 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(organization)
+            .bind(id)
+            .bind(&v.sku)
+            .bind(&v.title)
+            .bind(v.price_minor)
+            .bind(v.cost_minor)
+            .bind(v.inventory)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Product rows as PostgreSQL arrays, one per column.
+struct ProductColumns {
+    ids: Vec<Uuid>,
+    external_ids: Vec<String>,
+    titles: Vec<String>,
+    descriptions: Vec<String>,
+    vendors: Vec<String>,
+    categories: Vec<String>,
+    statuses: Vec<String>,
+    prices: Vec<Option<i64>>,
+    inventories: Vec<i64>,
 }
 
 /// The sort's ORDER BY and keyset comparison over the derived columns `rank`, `price_key`, `title`, `updated_at`.

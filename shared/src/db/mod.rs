@@ -16,6 +16,7 @@ use crate::config::DatabaseSettings;
 pub mod analytics;
 pub mod catalogue;
 pub mod orders;
+pub mod sync;
 pub mod tenants;
 pub mod videos;
 
@@ -59,6 +60,11 @@ impl DbError {
     /// The database could not be reached or had no free connection in time: a retry later may succeed.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed))
+    }
+
+    /// A unique constraint refused the write: the row exists already (a concurrent writer got there first).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation())
     }
 }
 

@@ -17,6 +17,7 @@ mod organizations;
 mod package;
 mod problems;
 mod protocol;
+mod store_sync;
 mod tenancy;
 mod video_probe;
 mod videos;

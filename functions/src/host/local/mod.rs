@@ -63,6 +63,9 @@ impl DevEnvironment {
                 ("LOG_FORMAT", "pretty".to_owned()),
                 ("SYNC_STORES_SCHEDULE", DEFAULT_SYNC_STORES_SCHEDULE.to_owned()),
                 ("VIDEO_STORAGE_DIR", data_dir.join("blobs").display().to_string()),
+                ("SECRETS_DIR", data_dir.join("secrets").display().to_string()),
+                // A local WooCommerce (a container on this machine) is the usual dev store.
+                ("ALLOW_PRIVATE_STORE_URLS", "true".to_owned()),
             ]),
         })
     }

@@ -1,0 +1,529 @@
+//! Connected stores: `POST /api/v1/stores` (admin) connects a Shopify or WooCommerce store, `GET /api/v1/stores`
+//! and `GET /api/v1/stores/{id}` show them with their sync state, `DELETE /api/v1/stores/{id}` (admin) stops syncing
+//! (data and history stay), `POST /api/v1/stores/{id}/sync` (admin) runs a sync now, and
+//! `GET /api/v1/stores/{id}/sync-jobs` pages through the run history. Credentials go to the secrets port; the
+//! database keeps only their name. Another organization's store is 404.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::IntoResponse,
+    routing::{get, post},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use shared::{
+    domain::CurrencyCode,
+    money::format_minor,
+    platforms::{
+        Credentials, Platform,
+        address::{ShopDomain, SiteCheckError, SiteUrl},
+    },
+    secrets::SecretName,
+    sync::{Checkpoint, StoreRecord, StoreTotals, SyncJob, engine::SyncNowError},
+};
+use uuid::Uuid;
+
+use crate::{
+    error::ApiError,
+    extract::{AppJson, AppPath, AppQuery},
+    state::AppState,
+    tenant::Tenant,
+};
+
+const MAX_JOBS_PAGE: u32 = 100;
+const DEFAULT_JOBS_PAGE: u32 = 20;
+/// Longest credential accepted: real ones are well under 100 characters.
+const MAX_CREDENTIAL_CHARS: usize = 512;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/stores", get(list).post(connect))
+        .route("/api/v1/stores/{id}", get(show).delete(disconnect))
+        .route("/api/v1/stores/{id}/sync", post(sync_now))
+        .route("/api/v1/stores/{id}/sync-jobs", get(jobs))
+}
+
+/// The body of `POST /api/v1/stores`.
+#[derive(Deserialize)]
+#[serde(tag = "platform", rename_all = "snake_case")]
+enum ConnectRequest {
+    Shopify {
+        name: Option<String>,
+        /// `<name>.myshopify.com`.
+        shop_domain: String,
+        /// An offline access token.
+        access_token: String,
+        /// With an expiring offline token: its refresh token…
+        refresh_token: Option<String>,
+        /// …and its lifetime in seconds (`expires_in` from the token response), or…
+        expires_in: Option<i64>,
+        /// …its expiry.
+        expires_at: Option<DateTime<Utc>>,
+    },
+    Woocommerce {
+        name: Option<String>,
+        /// The WordPress site's address.
+        site_url: String,
+        consumer_key: String,
+        consumer_secret: String,
+        /// The secret the store's webhooks will be signed with; generated (and shown once) when absent.
+        webhook_secret: Option<String>,
+    },
+}
+
+#[derive(Serialize)]
+struct StoreView {
+    id: Uuid,
+    platform: String,
+    name: String,
+    /// Shop domain or site URL.
+    address: Option<String>,
+    /// `enabled`, `disabled`, or `not_connected` (the demo store).
+    status: String,
+    disabled_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    sync: Option<SyncView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totals: Option<TotalsView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<WebhookView>,
+}
+
+#[derive(Serialize)]
+struct SyncView {
+    /// An instance holds the store's lease right now.
+    running: bool,
+    next_sync_at: Option<DateTime<Utc>>,
+    last_completed_at: Option<DateTime<Utc>>,
+    consecutive_failures: i32,
+    /// The listing being read, when a pass is under way.
+    progress: Option<ProgressView>,
+    last_job: Option<JobView>,
+}
+
+#[derive(Serialize)]
+struct ProgressView {
+    listing: &'static str,
+    pages_done: u64,
+    total_pages: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct JobView {
+    id: Uuid,
+    trigger: String,
+    status: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+    pages: i64,
+    created: i64,
+    updated: i64,
+    unchanged: i64,
+    failed: i64,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TotalsView {
+    products: i64,
+    variants: i64,
+    inventory: i64,
+    orders: i64,
+    order_total: String,
+    currency: String,
+}
+
+#[derive(Serialize)]
+struct WebhookView {
+    /// Where the platform should deliver (relative to this API's public address).
+    url: String,
+    /// Topics to subscribe.
+    topics: &'static [&'static str],
+    /// The generated signing secret, shown only in the response that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+const SHOPIFY_TOPICS: &[&str] = &[
+    "products/create",
+    "products/update",
+    "products/delete",
+    "orders/create",
+    "orders/updated",
+    "orders/delete",
+    "inventory_levels/update",
+    "app/uninstalled",
+];
+const WOOCOMMERCE_TOPICS: &[&str] =
+    &["product.created", "product.updated", "product.deleted", "order.created", "order.updated", "order.deleted"];
+
+impl From<SyncJob> for JobView {
+    fn from(job: SyncJob) -> Self {
+        Self {
+            duration_ms: job.finished_at.map(|end| (end - job.started_at).num_milliseconds()),
+            id: job.id,
+            trigger: job.trigger,
+            status: job.status,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            pages: job.pages,
+            created: job.created,
+            updated: job.updated,
+            unchanged: job.unchanged,
+            failed: job.failed,
+            error: job.error,
+        }
+    }
+}
+
+fn view(record: StoreRecord) -> StoreView {
+    let sync = record.status.as_ref().map(|_| {
+        let checkpoint = Checkpoint::parse(record.checkpoint.as_deref().unwrap_or("{}"));
+        let progress = [("products", &checkpoint.products), ("orders", &checkpoint.orders)].into_iter().find_map(
+            |(listing, cursor)| {
+                cursor.pass.as_ref().map(|pass| ProgressView {
+                    listing,
+                    pages_done: pass.pages,
+                    total_pages: pass.total_pages,
+                })
+            },
+        );
+        SyncView {
+            running: record.lease_expires_at.is_some_and(|until| until > Utc::now()),
+            next_sync_at: record.next_sync_at,
+            last_completed_at: record.last_completed_at,
+            consecutive_failures: record.consecutive_failures.unwrap_or(0),
+            progress,
+            last_job: record.last_job.clone().map(JobView::from),
+        }
+    });
+    StoreView {
+        status: record.status.unwrap_or_else(|| "not_connected".to_owned()),
+        id: record.id,
+        platform: record.platform,
+        name: record.name,
+        address: record.address,
+        disabled_reason: record.disabled_reason,
+        created_at: record.created_at,
+        sync,
+        totals: None,
+        webhook: None,
+    }
+}
+
+fn totals_view(totals: StoreTotals, tenant: &Tenant) -> TotalsView {
+    let currency = CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default();
+    TotalsView {
+        products: totals.products,
+        variants: totals.variants,
+        inventory: totals.inventory,
+        orders: totals.orders,
+        order_total: format_minor(totals.order_total_minor, currency.minor_digits()),
+        currency: currency.to_string(),
+    }
+}
+
+fn webhook_view(platform: Platform, store: Uuid, secret: Option<String>) -> WebhookView {
+    match platform {
+        Platform::Shopify => WebhookView { url: "/api/webhooks/shopify".into(), topics: SHOPIFY_TOPICS, secret },
+        Platform::Woocommerce => {
+            WebhookView { url: format!("/api/webhooks/woocommerce?store={store}"), topics: WOOCOMMERCE_TOPICS, secret }
+        }
+    }
+}
+
+fn credential(field: &str, value: &str) -> Result<SecretString, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > MAX_CREDENTIAL_CHARS || value.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable {
+            detail: format!("{field}: must be 1-{MAX_CREDENTIAL_CHARS} printable characters"),
+            errors: vec![crate::error::FieldError { field: field.into(), message: "invalid".into() }],
+        });
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
+fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
+    let message = message.into();
+    ApiError::Unprocessable {
+        detail: format!("{field}: {message}"),
+        errors: vec![crate::error::FieldError { field: field.into(), message }],
+    }
+}
+
+fn store_name(given: Option<String>, default: &str) -> Result<String, ApiError> {
+    let name = given.map(|n| n.trim().to_owned()).unwrap_or_else(|| default.to_owned());
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(unprocessable("name", "must be 1 to 200 printable characters"));
+    }
+    Ok(name)
+}
+
+/// What a validated connect request amounts to.
+struct Connection {
+    platform: Platform,
+    name: String,
+    address: String,
+    credentials: Credentials,
+    generated_webhook_secret: Option<String>,
+}
+
+async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connection, ApiError> {
+    match request {
+        ConnectRequest::Shopify { name, shop_domain, access_token, refresh_token, expires_in, expires_at } => {
+            let shop = ShopDomain::parse(&shop_domain).map_err(|e| unprocessable("shop_domain", e.to_string()))?;
+            let access_token = credential("access_token", &access_token)?;
+            let refresh_token = refresh_token.map(|t| credential("refresh_token", &t)).transpose()?;
+            let expires_at = match (expires_in, expires_at) {
+                (Some(_), Some(_)) => {
+                    return Err(unprocessable("expires_in", "give expires_in or expires_at, not both"));
+                }
+                (Some(seconds), None) if seconds > 0 => Some(Utc::now() + TimeDelta::seconds(seconds)),
+                (Some(_), None) => return Err(unprocessable("expires_in", "must be positive")),
+                (None, at) => at,
+            };
+            if refresh_token.is_some() != expires_at.is_some() {
+                return Err(unprocessable(
+                    "refresh_token",
+                    "an expiring token needs both its refresh_token and its expiry (expires_in or expires_at)",
+                ));
+            }
+            let shopify = &state.settings.shopify;
+            if refresh_token.is_some() && (shopify.client_id.is_none() || shopify.client_secret.is_none()) {
+                return Err(ApiError::Unavailable(
+                    "this instance cannot refresh expiring Shopify tokens (SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET \
+                     are not set)"
+                        .into(),
+                ));
+            }
+            Ok(Connection {
+                platform: Platform::Shopify,
+                name: store_name(name, shop.as_ref())?,
+                address: shop.to_string(),
+                credentials: Credentials::Shopify { access_token, refresh_token, expires_at },
+                generated_webhook_secret: None,
+            })
+        }
+        ConnectRequest::Woocommerce { name, site_url, consumer_key, consumer_secret, webhook_secret } => {
+            let site = SiteUrl::parse(&site_url).map_err(|e| unprocessable("site_url", e.to_string()))?;
+            state.settings.sync.address_policy().check_site(&site).await.map_err(|error| match error {
+                SiteCheckError::Forbidden(forbidden) => unprocessable("site_url", forbidden.to_string()),
+                SiteCheckError::Unresolvable(host) => unprocessable("site_url", format!("{host} does not resolve")),
+            })?;
+            let consumer_key = credential("consumer_key", &consumer_key)?;
+            let consumer_secret = credential("consumer_secret", &consumer_secret)?;
+            let (webhook_secret, generated) = match webhook_secret {
+                Some(secret) => (credential("webhook_secret", &secret)?, None),
+                None => {
+                    // 244 random bits from two v4 UUIDs, as 64 hex characters.
+                    let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+                    (SecretString::from(secret.clone()), Some(secret))
+                }
+            };
+            let host = site.url().host_str().unwrap_or("WooCommerce store").to_owned();
+            Ok(Connection {
+                platform: Platform::Woocommerce,
+                name: store_name(name, &host)?,
+                address: site.to_string(),
+                credentials: Credentials::Woocommerce { consumer_key, consumer_secret, webhook_secret },
+                generated_webhook_secret: generated,
+            })
+        }
+    }
+}
+
+fn secrets_failure(error: shared::secrets::SecretsError) -> ApiError {
+    match error {
+        shared::secrets::SecretsError::NotConfigured => {
+            ApiError::Unavailable("no secret store is configured, so store credentials cannot be kept".into())
+        }
+        other => {
+            tracing::error!(error = %other, "secret store failed");
+            ApiError::Unavailable("the secret store is unavailable; retry shortly".into())
+        }
+    }
+}
+
+/// `POST /api/v1/stores`: connects a store (or reconnects a disconnected one with new credentials).
+#[tracing::instrument(name = "connecting a store", skip_all, fields(tenant = %tenant.id()))]
+async fn connect(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppJson(request): AppJson<ConnectRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    tenant.require_admin()?;
+    let connection = validate(&state, request).await?;
+    let platform = connection.platform.as_str();
+    let existing = state.db.find_connection(tenant.id(), platform, &connection.address).await?;
+    let store = match &existing {
+        Some((_, status)) if status == "enabled" => {
+            return Err(ApiError::Conflict("this store is already connected".into()));
+        }
+        Some((store, _)) => *store,
+        None => Uuid::new_v4(),
+    };
+    let secret_name = SecretName::for_store(store);
+    state.secrets.put(&secret_name, connection.credentials.to_secret()).await.map_err(secrets_failure)?;
+    let stored = match existing {
+        Some(_) => {
+            state.db.reconnect_store(tenant.id(), store, &connection.name, secret_name.as_ref()).await.map(|_| ())
+        }
+        None => {
+            state
+                .db
+                .create_connected_store(
+                    tenant.id(),
+                    store,
+                    platform,
+                    &connection.name,
+                    &connection.address,
+                    secret_name.as_ref(),
+                )
+                .await
+        }
+    };
+    if let Err(error) = stored {
+        if let Err(cleanup) = state.secrets.delete(&secret_name).await {
+            tracing::warn!(error = %cleanup, "credentials of a store that failed to connect were not removed");
+        }
+        if error.is_unique_violation() {
+            return Err(ApiError::Conflict("this store is already connected".into()));
+        }
+        return Err(error.into());
+    }
+    tracing::info!(target: "audit", event = "store_connected", tenant = %tenant.id(), %store, platform);
+    let record = state.db.store_record(tenant.id(), store).await?.ok_or(ApiError::NotFound)?;
+    let mut body = view(record);
+    body.webhook = Some(webhook_view(connection.platform, store, connection.generated_webhook_secret));
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET /api/v1/stores`.
+async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Page<StoreView>>, ApiError> {
+    let records = state.db.store_records(tenant.id()).await?;
+    Ok(Json(Page { items: records.into_iter().map(view).collect(), next_cursor: None }))
+}
+
+/// `GET /api/v1/stores/{id}`: the store, its sync state and what it has brought in.
+async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<StoreView>, ApiError> {
+    let record = state.db.store_record(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
+    let totals = state.db.store_totals(tenant.id(), id).await?;
+    let platform = Platform::parse(&record.platform).ok();
+    let connected = record.status.as_deref() == Some("enabled");
+    let mut body = view(record);
+    body.totals = Some(totals_view(totals, &tenant));
+    body.webhook = platform.filter(|_| connected).map(|p| webhook_view(p, id, None));
+    Ok(Json(body))
+}
+
+/// `DELETE /api/v1/stores/{id}`: stops syncing and forgets the credentials; products, orders and history stay.
+#[tracing::instrument(name = "disconnecting a store", skip_all, fields(tenant = %tenant.id(), store = %id))]
+async fn disconnect(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    tenant.require_admin()?;
+    let credential_ref = state
+        .db
+        .disconnect_store(tenant.id(), id, "disconnected by an admin")
+        .await?
+        .ok_or_else(|| ApiError::NotFoundWith("no connected store has this id".into()))?;
+    if let Ok(name) = SecretName::parse(&credential_ref)
+        && let Err(error) = state.secrets.delete(&name).await
+    {
+        tracing::warn!(%error, "the credentials of a disconnected store could not be deleted");
+    }
+    tracing::info!(target: "audit", event = "store_disconnected", tenant = %tenant.id(), store = %id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/stores/{id}/sync`: syncs now, for up to `SYNC_REQUEST_BUDGET_SECS`; a store with more to read
+/// ends `partial` and the timer carries on from its checkpoint.
+async fn sync_now(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<JobView>, ApiError> {
+    tenant.require_admin()?;
+    let report =
+        state.sync_engine().sync_now(tenant.id(), id, state.settings.sync.request_budget).await.map_err(|error| {
+            match error {
+                SyncNowError::Busy => ApiError::Conflict("a sync of this store is already running".into()),
+                SyncNowError::NotConnected => ApiError::NotFoundWith("no connected store has this id".into()),
+                SyncNowError::Db(error) => error.into(),
+            }
+        })?;
+    let job = state
+        .db
+        .sync_jobs_page(tenant.id(), id, 1, None)
+        .await?
+        .into_iter()
+        .find(|job| job.id == report.job)
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(job.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobsParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JobsCursor {
+    started_at: DateTime<Utc>,
+    id: Uuid,
+}
+
+/// `GET /api/v1/stores/{id}/sync-jobs`: newest first.
+async fn jobs(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+    AppQuery(params): AppQuery<JobsParams>,
+) -> Result<Json<Page<JobView>>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_JOBS_PAGE);
+    if !(1..=MAX_JOBS_PAGE).contains(&limit) {
+        return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_JOBS_PAGE}")));
+    }
+    let after = match params.cursor {
+        Some(cursor) => {
+            let cursor: JobsCursor = URL_SAFE_NO_PAD
+                .decode(cursor.as_bytes())
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .ok_or_else(|| ApiError::bad_field("cursor", "is not a cursor this API issued"))?;
+            Some((cursor.started_at, cursor.id))
+        }
+        None => None,
+    };
+    state.db.store_record(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
+    let mut rows = state.db.sync_jobs_page(tenant.id(), id, limit + 1, after).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|last| {
+            let cursor = JobsCursor { started_at: last.started_at, id: last.id };
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+        })
+    } else {
+        None
+    };
+    Ok(Json(Page { items: rows.into_iter().map(JobView::from).collect(), next_cursor }))
+}

@@ -1,0 +1,828 @@
+//! Storage of store connections and their sync: leases (`FOR UPDATE SKIP LOCKED` with an expiry on PostgreSQL, one
+//! conditional `UPDATE` on single-writer SQLite), fenced checkpoints, sync-job history, webhook delivery dedup,
+//! record versions and the refresh queue.
+//!
+//! Every statement filters on the organization, except the two that must look across tenants and only return rows
+//! that scope everything after them: leasing the next due store (the timer) and finding the stores behind a webhook's
+//! shop domain or site.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    Database, DbError,
+    analytics::{WriteTx, on_tx},
+    catalogue::{last_of_each, upsert_products_in},
+    now_micros, on_pool,
+};
+use crate::{
+    catalogue::{ProductInput, UpsertCounts},
+    platforms::PlatformProduct,
+    sync::{JobProgress, JobStatus, JobTrigger, LeasedStore, StoreConnection, StoreRecord, StoreTotals, SyncJob},
+};
+
+/// When a write's commit may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Once the write is on disk: what anything acknowledged to someone else needs (a webhook's 200).
+    Immediate,
+    /// Before the log is flushed (PostgreSQL `synchronous_commit = off` for the transaction; SQLite in WAL mode
+    /// already commits so). A database crash may lose the last fraction of a second of such commits, always the
+    /// newest ones first, which is harmless for what a sync writes: data and the checkpoint after it are lost
+    /// together, and the next run reads those pages again. A killed *worker* loses nothing: the server has it.
+    /// Without it every page would wait for a disk flush, which caps a sync at a few hundred pages a second.
+    Deferred,
+}
+
+const CONNECTION_COLUMNS: &str =
+    "store_id, organization_id, platform, address, credential_ref, status, checkpoint, consecutive_failures";
+
+/// Updates a job's counts through `$executor` (a connection in a transaction), and closes it when `$finished`
+/// (`Option<(JobStatus, at)>`) is given.
+macro_rules! update_job {
+    ($executor:expr, $organization:expr, $job:expr, $progress:expr, $finished:expr, $error:expr) => {{
+        let progress: &JobProgress = $progress;
+        let finished: Option<(JobStatus, DateTime<Utc>)> = $finished;
+        let error: Option<&str> = $error;
+        let (status, finished_at) = finished.unzip();
+        sqlx::query(
+            "UPDATE sync_jobs SET pages = $3, created = $4, updated = $5, unchanged = $6, failed = $7, \
+             status = coalesce($8, status), finished_at = coalesce($9, finished_at), error = coalesce($10, error) \
+             WHERE organization_id = $1 AND id = $2",
+        )
+        .bind($organization)
+        .bind($job)
+        .bind(i64::try_from(progress.pages).unwrap_or(i64::MAX))
+        .bind(i64::try_from(progress.created).unwrap_or(i64::MAX))
+        .bind(i64::try_from(progress.updated).unwrap_or(i64::MAX))
+        .bind(i64::try_from(progress.unchanged).unwrap_or(i64::MAX))
+        .bind(i64::try_from(progress.failed).unwrap_or(i64::MAX))
+        .bind(status.map(JobStatus::as_str))
+        .bind(finished_at)
+        .bind(error)
+        .execute($executor)
+        .await?;
+    }};
+}
+
+/// A list of ids bound as one parameter: a PostgreSQL array, or JSON that SQLite's `json_each` reads.
+fn sqlite_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// The outcome of trying to lease one store.
+#[derive(Debug)]
+pub enum LeaseAttempt {
+    /// Ours until the expiry.
+    Leased(LeasedStore),
+    /// Another instance holds it.
+    Busy,
+    /// Disconnected (or not this organization's).
+    Unavailable,
+}
+
+/// How a run ended, as stored on its job and its store.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    /// The job's final status.
+    pub status: JobStatus,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// Its counts.
+    pub progress: JobProgress,
+    /// When the store is next due.
+    pub next_sync_at: DateTime<Utc>,
+    /// Failures in a row, this run included.
+    pub consecutive_failures: i32,
+    /// Both listings were read to the end.
+    pub completed: bool,
+    /// The checkpoint to keep.
+    pub checkpoint: String,
+}
+
+impl Database {
+    /// The connection for `(platform, address)` in the organization, if any: its store id and status.
+    pub async fn find_connection(
+        &self,
+        organization: Uuid,
+        platform: &str,
+        address: &str,
+    ) -> Result<Option<(Uuid, String)>, DbError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT store_id, status FROM store_connections \
+             WHERE organization_id = $1 AND platform = $2 AND address = $3"
+        )
+        .bind(organization)
+        .bind(platform)
+        .bind(address)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Creates a store and its connection, due at once.
+    pub async fn create_connected_store(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        platform: &str,
+        name: &str,
+        address: &str,
+        credential_ref: &str,
+    ) -> Result<(), DbError> {
+        let now = now_micros();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO stores (id, organization_id, platform, name, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(store)
+            .bind(organization)
+            .bind(platform)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO store_connections (store_id, organization_id, platform, address, credential_ref, \
+                 status, next_sync_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'enabled', $6, $6, $6)",
+            )
+            .bind(store)
+            .bind(organization)
+            .bind(platform)
+            .bind(address)
+            .bind(credential_ref)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Enables a disconnected store again (new credentials, same history and checkpoint), due at once.
+    pub async fn reconnect_store(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        name: &str,
+        credential_ref: &str,
+    ) -> Result<bool, DbError> {
+        let now = now_micros();
+        let updated = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE store_connections SET status = 'enabled', disabled_reason = NULL, credential_ref = $3, \
+                 next_sync_at = $4, consecutive_failures = 0, updated_at = $4 \
+                 WHERE organization_id = $1 AND store_id = $2 AND status = 'disabled'",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(credential_ref)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("UPDATE stores SET name = $3 WHERE organization_id = $1 AND id = $2")
+                .bind(organization)
+                .bind(store)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            updated
+        });
+        Ok(updated == 1)
+    }
+
+    /// Stops syncing a store (its data and history stay). Returns its credential reference, or `None` if the
+    /// organization has no such connected store.
+    pub async fn disconnect_store(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        reason: &str,
+    ) -> Result<Option<String>, DbError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "UPDATE store_connections SET status = 'disabled', disabled_reason = $3, updated_at = $4 \
+             WHERE organization_id = $1 AND store_id = $2 RETURNING credential_ref"
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(reason)
+        .bind(now_micros())
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Every store of the organization (connected or not), oldest first.
+    pub async fn store_records(&self, organization: Uuid) -> Result<Vec<StoreRecord>, DbError> {
+        self.store_records_where(organization, None).await
+    }
+
+    /// One store of the organization.
+    pub async fn store_record(&self, organization: Uuid, store: Uuid) -> Result<Option<StoreRecord>, DbError> {
+        Ok(self.store_records_where(organization, Some(store)).await?.into_iter().next())
+    }
+
+    async fn store_records_where(&self, organization: Uuid, store: Option<Uuid>) -> Result<Vec<StoreRecord>, DbError> {
+        let sql = "SELECT s.id, s.platform, s.name, s.created_at, c.address, c.status, c.disabled_reason, \
+             c.next_sync_at, c.last_completed_at, c.lease_expires_at, c.consecutive_failures, c.checkpoint \
+             FROM stores s LEFT JOIN store_connections c ON c.store_id = s.id AND c.organization_id = s.organization_id \
+             WHERE s.organization_id = $1 AND ($2 IS NULL OR s.id = $2) ORDER BY s.created_at, s.id";
+        let mut records: Vec<StoreRecord> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(organization).bind(store).fetch_all(pool).await?);
+        for record in &mut records {
+            record.last_job = self.sync_jobs_page(organization, record.id, 1, None).await?.into_iter().next();
+        }
+        Ok(records)
+    }
+
+    /// What a store has brought in: products, variants, units in stock, orders and their total.
+    pub async fn store_totals(&self, organization: Uuid, store: Uuid) -> Result<StoreTotals, DbError> {
+        let sql = "SELECT \
+             (SELECT count(*) FROM products WHERE organization_id = $1 AND store_id = $2) AS products, \
+             (SELECT count(*) FROM variants v JOIN products p ON p.id = v.product_id \
+                WHERE p.organization_id = $1 AND p.store_id = $2) AS variants, \
+             (SELECT coalesce(sum(inventory), 0) FROM products WHERE organization_id = $1 AND store_id = $2) \
+                AS inventory, \
+             (SELECT count(*) FROM orders WHERE organization_id = $1 AND store_id = $2) AS orders, \
+             (SELECT coalesce(sum(total_minor), 0) FROM orders WHERE organization_id = $1 AND store_id = $2) \
+                AS order_total_minor";
+        Ok(match self {
+            Self::Postgres(pool) => {
+                // sum() of bigint is numeric on PostgreSQL.
+                let sql = sql
+                    .replace("coalesce(sum(inventory), 0)", "coalesce(sum(inventory), 0)::int8")
+                    .replace("coalesce(sum(total_minor), 0)", "coalesce(sum(total_minor), 0)::int8");
+                sqlx::query_as(&sql).bind(organization).bind(store).fetch_one(pool).await?
+            }
+            Self::Sqlite(pool) => sqlx::query_as(sql).bind(organization).bind(store).fetch_one(pool).await?,
+        })
+    }
+
+    /// The organization's currency code.
+    pub async fn organization_currency(&self, organization: Uuid) -> Result<Option<String>, DbError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT currency FROM organizations WHERE id = $1")
+            .bind(organization)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// Leases the enabled store that has been due longest and is not leased, for `owner` until `until`. On
+    /// PostgreSQL concurrent callers skip each other's candidate rows instead of waiting for them.
+    pub async fn lease_due_store(
+        &self,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<LeasedStore>, DbError> {
+        let candidate = "SELECT store_id FROM store_connections WHERE status = 'enabled' AND next_sync_at <= $3 \
+             AND (lease_expires_at IS NULL OR lease_expires_at <= $3) ORDER BY next_sync_at, store_id LIMIT 1";
+        let row: Option<StoreConnection> = match self {
+            Self::Postgres(pool) => {
+                let sql = format!(
+                    "UPDATE store_connections SET lease_owner = $1, lease_expires_at = $2 \
+                     WHERE store_id = ({candidate} FOR UPDATE SKIP LOCKED) RETURNING {CONNECTION_COLUMNS}"
+                );
+                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).fetch_optional(pool).await?
+            }
+            Self::Sqlite(pool) => {
+                let sql = format!(
+                    "UPDATE store_connections SET lease_owner = $1, lease_expires_at = $2 \
+                     WHERE store_id = ({candidate}) RETURNING {CONNECTION_COLUMNS}"
+                );
+                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).fetch_optional(pool).await?
+            }
+        };
+        Ok(row.map(|connection| LeasedStore { connection, owner }))
+    }
+
+    /// Leases one store of the organization (for "sync now"), unless someone holds it.
+    pub async fn lease_store(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<LeaseAttempt, DbError> {
+        let sql = format!(
+            "UPDATE store_connections SET lease_owner = $3, lease_expires_at = $4 \
+             WHERE organization_id = $1 AND store_id = $2 AND status = 'enabled' \
+             AND (lease_expires_at IS NULL OR lease_expires_at <= $5) RETURNING {CONNECTION_COLUMNS}"
+        );
+        let row: Option<StoreConnection> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(organization)
+            .bind(store)
+            .bind(owner)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?);
+        if let Some(connection) = row {
+            return Ok(LeaseAttempt::Leased(LeasedStore { connection, owner }));
+        }
+        let status: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT status FROM store_connections WHERE organization_id = $1 AND store_id = $2"
+        )
+        .bind(organization)
+        .bind(store)
+        .fetch_optional(pool)
+        .await?);
+        Ok(if status.as_deref() == Some("enabled") { LeaseAttempt::Busy } else { LeaseAttempt::Unavailable })
+    }
+
+    /// Opens a job for a leased store. Jobs left `running` by an owner that lost the store (a killed instance) are
+    /// closed as `interrupted` first: holding the lease proves nobody else is running it.
+    pub async fn begin_sync_job(&self, lease: &LeasedStore, trigger: JobTrigger) -> Result<Uuid, DbError> {
+        let (organization, store) = (lease.connection.organization_id, lease.connection.store_id);
+        let (id, now) = (Uuid::new_v4(), now_micros());
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE sync_jobs SET status = 'interrupted', finished_at = $3, \
+                 error = coalesce(error, 'the instance running it stopped before finishing') \
+                 WHERE organization_id = $1 AND store_id = $2 AND status = 'running'",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO sync_jobs (id, organization_id, store_id, trigger, status, owner, started_at) \
+                 VALUES ($1, $2, $3, $4, 'running', $5, $6)",
+            )
+            .bind(id)
+            .bind(organization)
+            .bind(store)
+            .bind(trigger.as_str())
+            .bind(lease.owner)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(id)
+    }
+
+    /// Records a page: the new checkpoint and the job's counts, and renews the lease until `until`, in one
+    /// transaction, only while `lease` still holds the store (and it is still enabled). `false`: the lease is lost.
+    pub async fn save_checkpoint(
+        &self,
+        lease: &LeasedStore,
+        job: Uuid,
+        checkpoint: &str,
+        progress: &JobProgress,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let (organization, store) = (lease.connection.organization_id, lease.connection.store_id);
+        let now = now_micros();
+        let mut write = self.begin_sync_write(Durability::Deferred).await?;
+        let held = on_tx!(&mut write, |tx| {
+            let held = sqlx::query(
+                "UPDATE store_connections SET checkpoint = $4, lease_expires_at = $5, updated_at = $6 \
+                 WHERE organization_id = $1 AND store_id = $2 AND lease_owner = $3 AND status = 'enabled'",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(lease.owner)
+            .bind(checkpoint)
+            .bind(until)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if held {
+                update_job!(&mut **tx, organization, job, progress, None, None);
+            }
+            held
+        });
+        if held {
+            write.commit().await?;
+        }
+        Ok(held)
+    }
+
+    /// Closes a run: the job's outcome, the store's next due time, failure count and checkpoint, and the lease
+    /// released, in one transaction. A run whose lease was taken over only closes its job.
+    pub async fn finish_sync(&self, lease: &LeasedStore, job: Uuid, end: &RunEnd) -> Result<(), DbError> {
+        let (organization, store) = (lease.connection.organization_id, lease.connection.store_id);
+        let now = now_micros();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE store_connections SET lease_owner = NULL, lease_expires_at = NULL, checkpoint = $4, \
+                 next_sync_at = $5, consecutive_failures = $6, \
+                 last_completed_at = CASE WHEN $7 THEN $8 ELSE last_completed_at END, updated_at = $8 \
+                 WHERE organization_id = $1 AND store_id = $2 AND lease_owner = $3",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(lease.owner)
+            .bind(&end.checkpoint)
+            .bind(end.next_sync_at)
+            .bind(end.consecutive_failures)
+            .bind(end.completed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            update_job!(&mut *tx, organization, job, &end.progress, Some((end.status, now)), end.error.as_deref());
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A store's jobs, newest first, after the `(started_at, id)` position given.
+    pub async fn sync_jobs_page(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        limit: u32,
+        after: Option<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Vec<SyncJob>, DbError> {
+        let (at, id) = after.unzip();
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, trigger, status, started_at, finished_at, pages, created, updated, unchanged, failed, error \
+             FROM sync_jobs WHERE organization_id = $1 AND store_id = $2 \
+             AND ($3 IS NULL OR started_at < $3 OR (started_at = $3 AND id < $4)) \
+             ORDER BY started_at DESC, id DESC LIMIT $5"
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Connections at a platform address, across organizations (webhook routing: a shop may be connected by more
+    /// than one organization). Every row is then handled within its own organization.
+    pub async fn connections_at(&self, platform: &str, address: &str) -> Result<Vec<StoreConnection>, DbError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM store_connections WHERE platform = $1 AND address = $2");
+        Ok(on_pool!(self, |pool| sqlx::query_as(&sql).bind(platform).bind(address).fetch_all(pool).await?))
+    }
+
+    /// One connection of the organization.
+    pub async fn connection(&self, organization: Uuid, store: Uuid) -> Result<Option<StoreConnection>, DbError> {
+        let sql =
+            format!("SELECT {CONNECTION_COLUMNS} FROM store_connections WHERE organization_id = $1 AND store_id = $2");
+        Ok(on_pool!(self, |pool| sqlx::query_as(&sql).bind(organization).bind(store).fetch_optional(pool).await?))
+    }
+
+    /// A store without a connection (a demo store) has no stored webhook secret; one with a connection may be found
+    /// by id alone for webhook routing, which then checks the signature before anything else.
+    pub async fn connection_by_store(&self, store: Uuid) -> Result<Option<StoreConnection>, DbError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM store_connections WHERE store_id = $1");
+        Ok(on_pool!(self, |pool| sqlx::query_as(&sql).bind(store).fetch_optional(pool).await?))
+    }
+
+    /// Makes a store due now (a webhook left work for the next sync).
+    pub async fn make_due(&self, organization: Uuid, store: Uuid) -> Result<(), DbError> {
+        let now = now_micros();
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE store_connections SET next_sync_at = $3 \
+             WHERE organization_id = $1 AND store_id = $2 AND next_sync_at > $3"
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(drop)?);
+        Ok(())
+    }
+
+    /// Whether a webhook delivery was already applied.
+    pub async fn delivery_seen(&self, organization: Uuid, store: Uuid, key: &str) -> Result<bool, DbError> {
+        let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT 1 FROM webhook_deliveries WHERE organization_id = $1 AND store_id = $2 AND delivery_key = $3"
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(key)
+        .fetch_optional(pool)
+        .await?);
+        Ok(found.is_some())
+    }
+
+    /// Records an applied delivery; `false` if it was already recorded (a concurrent duplicate).
+    pub async fn record_delivery(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        key: &str,
+        topic: &str,
+        webhook_id: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let inserted = on_pool!(self, |pool| {
+            sqlx::query(
+            "INSERT INTO webhook_deliveries (organization_id, store_id, delivery_key, topic, webhook_id, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (store_id, delivery_key) DO NOTHING"
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(key)
+        .bind(topic)
+        .bind(webhook_id)
+        .bind(now_micros())
+        .execute(pool)
+        .await?
+        .rows_affected()
+        });
+        Ok(inserted == 1)
+    }
+
+    /// Forgets deliveries received before `before` (platforms stop retrying long before). Maintenance across
+    /// organizations.
+    pub async fn prune_deliveries(&self, before: DateTime<Utc>) -> Result<u64, DbError> {
+        Ok(on_pool!(self, |pool| sqlx::query("DELETE FROM webhook_deliveries WHERE received_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected()))
+    }
+
+    /// Starts a write transaction with the given durability.
+    async fn begin_sync_write(&self, durability: Durability) -> Result<WriteTx, DbError> {
+        let mut tx = self.begin_write().await?;
+        if let (Durability::Deferred, WriteTx::Postgres(pg)) = (durability, &mut tx) {
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut **pg).await?;
+        }
+        Ok(tx)
+    }
+
+    /// Stores products from a platform in one transaction: each is written only if its platform version is not
+    /// older than the stored one (a late webhook, a page fetched before a webhook landed); the others count as
+    /// unchanged.
+    pub async fn store_products(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        products: Vec<PlatformProduct>,
+        durability: Durability,
+    ) -> Result<UpsertCounts, DbError> {
+        if products.is_empty() {
+            return Ok(UpsertCounts::default());
+        }
+        let versions: Vec<(String, DateTime<Utc>)> =
+            products.iter().map(|p| (p.input.external_id.clone(), p.updated_at)).collect();
+        let mut tx = self.begin_sync_write(durability).await?;
+        let newest = claim_versions_in(&mut tx, organization, store, "product", &versions).await?;
+        let inputs: Vec<ProductInput> =
+            products.into_iter().filter(|p| newest.contains(&p.input.external_id)).map(|p| p.input).collect();
+        let batch = last_of_each(&inputs);
+        let (mut counts, _) = upsert_products_in(&mut tx, organization, store, &batch).await?;
+        tx.commit().await?;
+        counts.unchanged += (versions.len() - batch.len()) as u64;
+        Ok(counts)
+    }
+
+    /// Records the platform versions of records about to be written and returns the ids whose version is at
+    /// least the stored one: only those may be written (an older version never overwrites a newer one).
+    pub async fn claim_versions(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        kind: &str,
+        versions: &[(String, DateTime<Utc>)],
+        durability: Durability,
+    ) -> Result<HashSet<String>, DbError> {
+        let mut tx = self.begin_sync_write(durability).await?;
+        let claimed = claim_versions_in(&mut tx, organization, store, kind, versions).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Our product ids for the platform's product ids in a store.
+    pub async fn product_ids_by_external(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        external_ids: &[String],
+    ) -> Result<HashMap<String, Uuid>, DbError> {
+        if external_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(String, Uuid)> = match self {
+            Self::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT external_id, id FROM products \
+                     WHERE organization_id = $1 AND store_id = $2 AND external_id = ANY($3)",
+                )
+                .bind(organization)
+                .bind(store)
+                .bind(external_ids)
+                .fetch_all(pool)
+                .await?
+            }
+            Self::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT external_id, id FROM products WHERE organization_id = $1 AND store_id = $2 \
+                     AND external_id IN (SELECT value FROM json_each($3))",
+                )
+                .bind(organization)
+                .bind(store)
+                .bind(sqlite_list(external_ids))
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Our variant ids for the platform's variant ids, among the variants of the given products (found through the
+    /// `(product, external id)` index).
+    pub async fn variant_ids_by_external(
+        &self,
+        organization: Uuid,
+        products: &[Uuid],
+        external_ids: &[String],
+    ) -> Result<HashMap<String, Uuid>, DbError> {
+        if products.is_empty() || external_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(String, Uuid)> = match self {
+            Self::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT external_id, id FROM variants \
+                     WHERE organization_id = $1 AND product_id = ANY($2) AND external_id = ANY($3)",
+                )
+                .bind(organization)
+                .bind(products)
+                .bind(external_ids)
+                .fetch_all(pool)
+                .await?
+            }
+            Self::Sqlite(pool) => {
+                let mut rows = Vec::new();
+                for chunk in products.chunks(500) {
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "SELECT external_id, id FROM variants WHERE organization_id = ",
+                    );
+                    qb.push_bind(organization).push(" AND external_id IN (SELECT value FROM json_each(");
+                    qb.push_bind(sqlite_list(external_ids)).push(")) AND product_id IN (");
+                    let mut separated = qb.separated(", ");
+                    for product in chunk {
+                        separated.push_bind(*product);
+                    }
+                    qb.push(")");
+                    rows.extend(qb.build_query_as::<(String, Uuid)>().fetch_all(pool).await?);
+                }
+                rows
+            }
+        };
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Deletes products (and their variants) by the platform's ids; returns how many went.
+    pub async fn delete_products(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        external_ids: &[String],
+    ) -> Result<u64, DbError> {
+        let mut deleted = 0;
+        for external_id in external_ids {
+            deleted += on_pool!(self, |pool| sqlx::query(
+                "DELETE FROM products WHERE organization_id = $1 AND store_id = $2 AND external_id = $3"
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(external_id)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        }
+        Ok(deleted)
+    }
+
+    /// Queues records for the store's next sync to refetch.
+    pub async fn enqueue_refresh(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        kind: &str,
+        external_ids: &[String],
+    ) -> Result<(), DbError> {
+        let now = now_micros();
+        for external_id in external_ids {
+            on_pool!(self, |pool| sqlx::query(
+                "INSERT INTO sync_refresh_queue (organization_id, store_id, kind, external_id, queued_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, kind, external_id) DO NOTHING"
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(kind)
+            .bind(external_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        }
+        Ok(())
+    }
+
+    /// The oldest queued refreshes of a store, as `(kind, external id)`.
+    pub async fn queued_refreshes(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, DbError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT kind, external_id FROM sync_refresh_queue WHERE organization_id = $1 AND store_id = $2 \
+             ORDER BY queued_at, kind, external_id LIMIT $3"
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Removes refreshes that were done.
+    pub async fn dequeue_refreshes(
+        &self,
+        organization: Uuid,
+        store: Uuid,
+        done: &[(String, String)],
+    ) -> Result<(), DbError> {
+        for (kind, external_id) in done {
+            on_pool!(self, |pool| sqlx::query(
+                "DELETE FROM sync_refresh_queue \
+                 WHERE organization_id = $1 AND store_id = $2 AND kind = $3 AND external_id = $4"
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(kind)
+            .bind(external_id)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        }
+        Ok(())
+    }
+}
+
+/// [`Database::claim_versions`] within a transaction.
+async fn claim_versions_in(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    store: Uuid,
+    kind: &str,
+    versions: &[(String, DateTime<Utc>)],
+) -> Result<HashSet<String>, DbError> {
+    let mut newest: HashMap<&str, DateTime<Utc>> = HashMap::with_capacity(versions.len());
+    for (id, at) in versions {
+        let entry = newest.entry(id.as_str()).or_insert(*at);
+        *entry = (*entry).max(*at);
+    }
+    if newest.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let (ids, ats): (Vec<String>, Vec<DateTime<Utc>>) = newest.into_iter().map(|(id, at)| (id.to_owned(), at)).unzip();
+    let claimed: Vec<String> = match tx {
+        WriteTx::Postgres(tx) => {
+            sqlx::query_scalar(
+                "INSERT INTO source_versions (organization_id, store_id, kind, external_id, updated_at) \
+                 SELECT $1, $2, $3, u.external_id, u.updated_at \
+                 FROM UNNEST($4::text[], $5::timestamptz[]) AS u (external_id, updated_at) \
+                 ON CONFLICT (store_id, kind, external_id) DO UPDATE SET updated_at = excluded.updated_at \
+                 WHERE source_versions.updated_at <= excluded.updated_at \
+                 AND source_versions.organization_id = excluded.organization_id \
+                 RETURNING external_id",
+            )
+            .bind(organization)
+            .bind(store)
+            .bind(kind)
+            .bind(&ids)
+            .bind(&ats)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        WriteTx::Sqlite(tx) => {
+            let mut claimed = Vec::with_capacity(ids.len());
+            for (chunk_ids, chunk_ats) in ids.chunks(400).zip(ats.chunks(400)) {
+                let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT INTO source_versions (organization_id, store_id, kind, external_id, updated_at) ",
+                );
+                qb.push_values(chunk_ids.iter().zip(chunk_ats), |mut row, (id, at)| {
+                    row.push_bind(organization).push_bind(store).push_bind(kind).push_bind(id).push_bind(*at);
+                });
+                qb.push(
+                    " ON CONFLICT (store_id, kind, external_id) DO UPDATE SET updated_at = excluded.updated_at \
+                     WHERE source_versions.updated_at <= excluded.updated_at \
+                     AND source_versions.organization_id = excluded.organization_id RETURNING external_id",
+                );
+                claimed.extend(qb.build_query_scalar::<String>().fetch_all(&mut **tx).await?);
+            }
+            claimed
+        }
+    };
+    Ok(claimed.into_iter().collect())
+}

@@ -1,0 +1,407 @@
+//! The commerce platforms we sync from: Shopify (GraphQL Admin API only) and WooCommerce (REST API v3). Each
+//! connector turns the platform's pages into our inputs ([`PlatformProduct`], [`PlatformOrder`]) and obeys the
+//! platform's own rate-limit signals; the sync engine ([`crate::sync`]) decides what to fetch and stores it.
+//!
+//! # Layout
+//! - [`address`]: shop domains and site URLs parsed at the edge, and the SSRF rules for merchant-supplied hosts.
+//! - [`http`]: one request with bounded retries (5xx, timeouts) and jittered backoff, within a deadline.
+//! - [`shopify`]: GraphQL queries sized under the cost cap, throttling from `throttleStatus`, nested pagination,
+//!   expiring-token refresh, and webhook payloads.
+//! - [`woocommerce`]: `Link`-header pagination, variations, HTTP Basic over TLS and OAuth 1.0a over plain HTTP, and
+//!   webhook payloads.
+//!
+//! Endpoints are settings (`SHOPIFY_ADMIN_URL_TEMPLATE`; a WooCommerce store is its own site URL), so tests point
+//! the connectors at protocol fakes on loopback.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    analytics::OrderStatus,
+    catalogue::ProductInput,
+    config::{ShopifySettings, SyncSettings},
+    domain::ParseError,
+};
+
+pub mod address;
+pub mod http;
+pub mod oauth1;
+pub mod shopify;
+pub mod woocommerce;
+
+/// A platform a store can be connected from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    /// Shopify.
+    Shopify,
+    /// WooCommerce.
+    Woocommerce,
+}
+
+impl Platform {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shopify => "shopify",
+            Self::Woocommerce => "woocommerce",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        match text {
+            "shopify" => Ok(Self::Shopify),
+            "woocommerce" => Ok(Self::Woocommerce),
+            _ => Err(ParseError::new(format!("`{text}` is not one of shopify, woocommerce"))),
+        }
+    }
+}
+
+/// What a connector could not do. The text is safe to store in a sync job and show to the merchant: it never
+/// contains credentials or more than a short excerpt of a response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    /// The time budget ran out before the request could be made or answered; the work is left for later.
+    #[error("the time budget ran out")]
+    OutOfTime,
+    /// The platform kept failing (5xx, timeouts, dropped connections) through every retry.
+    #[error("the platform is unavailable: {0}")]
+    Unavailable(String),
+    /// The platform refused our credentials (401/403), or refreshing them failed.
+    #[error("the platform refused the credentials: {0}")]
+    Unauthorized(String),
+    /// The platform refused the request itself (another 4xx, or GraphQL errors).
+    #[error("the platform refused the request: {0}")]
+    Rejected(String),
+    /// The response cannot be read (not JSON, truncated, missing fields, wrong types).
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    /// The page was readable but some of its records are not valid (an amount that is not money, a date that is
+    /// not a date); the page is refused as a whole.
+    #[error("{count} record(s) on the page are invalid: {detail}")]
+    InvalidRecords {
+        /// How many records on the page are invalid.
+        count: u64,
+        /// The first problem.
+        detail: String,
+    },
+    /// The store's address resolves somewhere stores may not point.
+    #[error("{0}")]
+    ForbiddenAddress(String),
+    /// The stored credentials are missing or unreadable, or the app lacks what they need.
+    #[error("credentials problem: {0}")]
+    Credentials(String),
+    /// Any other transport failure (a redirect we do not follow, a TLS error).
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+/// A product with the platform's last-modified time (which orders versions of one record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformProduct {
+    /// The product, ready to upsert.
+    pub input: ProductInput,
+    /// When the platform last changed it.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An order as the platform describes it; product and variant ids are still the platform's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformOrder {
+    /// The platform's order id.
+    pub external_id: String,
+    /// When it was placed.
+    pub placed_at: DateTime<Utc>,
+    /// When the platform last changed it.
+    pub updated_at: DateTime<Utc>,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// Total with shipping and tax, minor units.
+    pub total_minor: i64,
+    /// Its lines.
+    pub lines: Vec<PlatformOrderLine>,
+}
+
+/// One order line with the platform's ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformOrderLine {
+    /// The product sold, when the line names one still in the catalogue.
+    pub product_external_id: Option<String>,
+    /// The variant sold.
+    pub variant_external_id: Option<String>,
+    /// Units.
+    pub quantity: i32,
+    /// Line total after line discounts, minor units.
+    pub total_minor: i64,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The records on it.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+    /// Total pages of the listing, when the platform says (WooCommerce's `X-WP-TotalPages`).
+    pub total_pages: Option<u64>,
+}
+
+/// Which listing a page belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    /// Products with their variants.
+    Products,
+    /// Orders with their lines.
+    Orders,
+}
+
+impl Resource {
+    /// The name used in checkpoints and progress.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Products => "products",
+            Self::Orders => "orders",
+        }
+    }
+}
+
+/// A store's credentials as kept in the secrets port (one JSON value, so a refreshed token pair replaces the old
+/// one in a single write).
+#[derive(Clone, Deserialize)]
+#[serde(tag = "platform", rename_all = "snake_case")]
+pub enum Credentials {
+    /// A Shopify offline token, expiring (with its refresh token) or not.
+    Shopify {
+        /// `X-Shopify-Access-Token`.
+        access_token: SecretString,
+        /// Exchanged for a new pair before `expires_at`.
+        #[serde(default)]
+        refresh_token: Option<SecretString>,
+        /// When the access token stops working.
+        #[serde(default)]
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// A WooCommerce REST API key pair, and the secret the store's webhooks are signed with.
+    Woocommerce {
+        /// `ck_…`.
+        consumer_key: SecretString,
+        /// `cs_…`.
+        consumer_secret: SecretString,
+        /// Signs `X-WC-Webhook-Signature`.
+        webhook_secret: SecretString,
+    },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shopify { expires_at, refresh_token, .. } => f
+                .debug_struct("Shopify")
+                .field("expires_at", expires_at)
+                .field("refreshable", &refresh_token.is_some())
+                .finish_non_exhaustive(),
+            Self::Woocommerce { .. } => f.debug_struct("Woocommerce").finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Credentials {
+    /// Reads the stored JSON.
+    pub fn from_secret(value: &SecretString) -> Result<Self, PlatformError> {
+        serde_json::from_str(value.expose_secret())
+            .map_err(|_| PlatformError::Credentials("the stored credentials cannot be read".into()))
+    }
+
+    /// The JSON to store.
+    pub fn to_secret(&self) -> SecretString {
+        #[derive(Serialize)]
+        #[serde(tag = "platform", rename_all = "snake_case")]
+        enum Exposed<'a> {
+            Shopify {
+                access_token: &'a str,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                refresh_token: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                expires_at: Option<DateTime<Utc>>,
+            },
+            Woocommerce {
+                consumer_key: &'a str,
+                consumer_secret: &'a str,
+                webhook_secret: &'a str,
+            },
+        }
+        let exposed = match self {
+            Self::Shopify { access_token, refresh_token, expires_at } => Exposed::Shopify {
+                access_token: access_token.expose_secret(),
+                refresh_token: refresh_token.as_ref().map(|t| t.expose_secret()),
+                expires_at: *expires_at,
+            },
+            Self::Woocommerce { consumer_key, consumer_secret, webhook_secret } => Exposed::Woocommerce {
+                consumer_key: consumer_key.expose_secret(),
+                consumer_secret: consumer_secret.expose_secret(),
+                webhook_secret: webhook_secret.expose_secret(),
+            },
+        };
+        SecretString::from(serde_json::to_string(&exposed).unwrap_or_default())
+    }
+}
+
+/// The HTTP clients and settings every connector shares. Built once per process; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Platforms {
+    /// Shopify endpoints and app credentials.
+    pub shopify: Arc<ShopifySettings>,
+    /// Timeouts, retries and the address policy.
+    pub sync: Arc<SyncSettings>,
+    /// For operator-configured endpoints (Shopify's API and token URLs).
+    pub api_client: reqwest::Client,
+    /// For merchant-supplied hosts: resolves through [`address::GuardedResolver`] and follows no redirects.
+    pub store_client: reqwest::Client,
+}
+
+impl Platforms {
+    /// Builds the clients.
+    pub fn new(shopify: ShopifySettings, sync: SyncSettings) -> Result<Self, PlatformError> {
+        let user_agent = concat!("retail-ai-advisor/", env!("CARGO_PKG_VERSION"));
+        let api_client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| PlatformError::Transport(e.to_string()))?;
+        let store_client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .dns_resolver(address::GuardedResolver::new(sync.address_policy()))
+            .build()
+            .map_err(|e| PlatformError::Transport(e.to_string()))?;
+        Ok(Self { shopify: Arc::new(shopify), sync: Arc::new(sync), api_client, store_client })
+    }
+
+    /// The retry policy platform requests follow.
+    pub fn retry_policy(&self) -> http::RetryPolicy {
+        http::RetryPolicy {
+            max_retries: self.sync.max_retries,
+            base: self.sync.retry_base,
+            timeout: self.sync.request_timeout,
+        }
+    }
+}
+
+impl SyncSettings {
+    /// The address policy these settings ask for.
+    pub fn address_policy(&self) -> address::AddressPolicy {
+        address::AddressPolicy { allow_private: self.allow_private_store_urls }
+    }
+}
+
+/// Parses a platform money string (`"19.99"`, `"20.0"`, `"1500.00"` for a zero-decimal currency) into minor units
+/// with `digits` decimals, exactly: extra decimals are accepted only when they are zeros.
+pub fn parse_amount(text: &str, digits: u32) -> Result<i64, ParseError> {
+    let trimmed = text.trim();
+    let normalised = match trimmed.split_once('.') {
+        Some((whole, fraction)) if fraction.len() > digits as usize => {
+            let (kept, extra) = fraction.split_at(digits as usize);
+            if !extra.bytes().all(|b| b == b'0') {
+                return Err(ParseError::new(format!("`{text}` has more than {digits} decimals")));
+            }
+            if kept.is_empty() { whole.to_owned() } else { format!("{whole}.{kept}") }
+        }
+        _ => trimmed.to_owned(),
+    };
+    crate::money::parse_minor(&normalised, digits)
+}
+
+/// Parses an RFC 3339 timestamp, or a naive one taken as UTC (WooCommerce's `*_gmt` fields have no offset).
+pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, ParseError> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|naive| naive.and_utc())
+        .map_err(|_| ParseError::new(format!("`{text}` is not a timestamp")))
+}
+
+/// Plain text from an HTML fragment (product descriptions): tags dropped, common entities decoded, whitespace
+/// collapsed. Not a sanitiser: the result is only ever shown as text.
+pub fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let decoded = text
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#039;", "'")
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A short, printable excerpt of a response body for error messages (never more than 60 characters).
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(240)]);
+    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if cleaned.chars().count() > 60 { format!("{}…", cleaned.chars().take(60).collect::<String>()) } else { cleaned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_exactly_and_tolerate_only_zero_padding() {
+        assert_eq!(parse_amount("19.99", 2), Ok(1999));
+        assert_eq!(parse_amount("20.0", 2), Ok(2000));
+        assert_eq!(parse_amount("1500.00", 0), Ok(1500));
+        assert_eq!(parse_amount("5.1000", 2), Ok(510));
+        assert!(parse_amount("19.999", 2).is_err());
+        assert!(parse_amount("abc", 2).is_err());
+        assert!(parse_amount("1e3", 2).is_err());
+    }
+
+    #[test]
+    fn credentials_round_trip_without_printing() {
+        let credentials = Credentials::Woocommerce {
+            consumer_key: SecretString::from("ck_visible"),
+            consumer_secret: SecretString::from("cs_hidden"),
+            webhook_secret: SecretString::from("wh_hidden"),
+        };
+        let stored = credentials.to_secret();
+        let back = Credentials::from_secret(&stored).expect("readable");
+        assert!(!format!("{back:?}").contains("hidden"));
+        let Credentials::Woocommerce { consumer_secret, .. } = back else { panic!("platform kept") };
+        assert_eq!(consumer_secret.expose_secret(), "cs_hidden");
+    }
+
+    #[test]
+    fn html_descriptions_become_plain_text() {
+        assert_eq!(plain_text("<p>Warm &amp; <b>dry</b></p>\n<ul><li>Wool</li></ul>"), "Warm & dry Wool");
+        assert_eq!(plain_text("no tags"), "no tags");
+    }
+
+    #[test]
+    fn timestamps_with_or_without_offset_are_utc() {
+        assert_eq!(parse_utc("2026-11-01T10:00:00Z").expect("rfc3339").to_rfc3339(), "2026-11-01T10:00:00+00:00");
+        assert_eq!(parse_utc("2026-11-01T10:00:00").expect("naive").to_rfc3339(), "2026-11-01T10:00:00+00:00");
+        assert!(parse_utc("yesterday").is_err());
+    }
+}

@@ -1,0 +1,686 @@
+//! The sync engine: a tick leases due stores one after another until its time budget is spent; a run syncs one
+//! leased store (queued refreshes, then products, then orders), page by page. While a page is written, the next one
+//! is already being fetched, so a run waits on the platform or on the database, not on both in turn.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::{sync::mpsc, time::Instant};
+use uuid::Uuid;
+
+use super::{Checkpoint, JobProgress, JobStatus, JobTrigger, LeasedStore, Pass};
+use crate::{
+    catalogue::UpsertCounts,
+    db::{
+        Database, DbError, now_micros,
+        orders::{OrderInput, OrderLineInput},
+        sync::{Durability, LeaseAttempt, RunEnd},
+    },
+    domain::CurrencyCode,
+    platforms::{
+        Credentials, Page, Platform, PlatformError, PlatformOrder, PlatformProduct, Platforms, Resource,
+        address::{ShopDomain, SiteCheckError, SiteUrl},
+        shopify::{self, ShopifyConnector},
+        woocommerce::WooConnector,
+    },
+    secrets::{SecretName, Secrets},
+};
+
+/// A new pass asks for records changed since the last watermark minus this, so a record committed on the
+/// platform a little after it was stamped is not missed; re-reading a few records is harmless.
+const WATERMARK_OVERLAP: TimeDelta = TimeDelta::minutes(2);
+/// A tick does not lease another store with less time than this left.
+const MIN_RUN_TIME: Duration = Duration::from_millis(500);
+/// Pages a fetcher may read ahead of the writer: enough to keep both busy, few enough to bound memory.
+const PAGES_AHEAD: usize = 8;
+/// The most records one write groups (pages that queued up while the previous write ran).
+const RECORDS_PER_WRITE: usize = 1_000;
+/// Queued refreshes handled per run.
+const REFRESHES_PER_RUN: u32 = 250;
+/// Webhook deliveries are remembered this long (platforms stop retrying within hours).
+const DELIVERY_MEMORY: TimeDelta = TimeDelta::days(7);
+/// The longest a failing store waits before its next attempt.
+const MAX_BACKOFF: TimeDelta = TimeDelta::hours(1);
+
+/// Runs syncs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SyncEngine {
+    db: Database,
+    secrets: Arc<dyn Secrets>,
+    platforms: Platforms,
+}
+
+/// What one run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The organization.
+    pub organization: Uuid,
+    /// The store.
+    pub store: Uuid,
+    /// Its job.
+    pub job: Uuid,
+    /// How it ended.
+    pub status: JobStatus,
+    /// Its counts.
+    pub progress: JobProgress,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default)]
+pub struct TickReport {
+    /// One entry per store run.
+    pub runs: Vec<RunReport>,
+}
+
+/// Why "sync now" could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncNowError {
+    /// Another instance is syncing the store.
+    #[error("a sync of this store is already running")]
+    Busy,
+    /// The store is not connected (or not the organization's).
+    #[error("the store is not connected")]
+    NotConnected,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+enum RunError {
+    Platform(PlatformError),
+    Db(DbError),
+    LeaseLost,
+}
+
+impl From<PlatformError> for RunError {
+    fn from(error: PlatformError) -> Self {
+        Self::Platform(error)
+    }
+}
+
+impl From<DbError> for RunError {
+    fn from(error: DbError) -> Self {
+        Self::Db(error)
+    }
+}
+
+/// How a listing pass ended.
+enum PassEnd {
+    Done,
+    OutOfTime,
+}
+
+/// A store's platform connector.
+enum Connector {
+    Shopify(Box<ShopifyConnector>),
+    Woo(Box<WooConnector>),
+}
+
+/// One fetched page of either listing.
+enum Fetched {
+    Products(Page<PlatformProduct>),
+    Orders(Page<PlatformOrder>),
+}
+
+impl Fetched {
+    /// Records on a fetched page (0 for a failure).
+    fn len_of(page: &Result<Self, PlatformError>) -> usize {
+        match page {
+            Ok(Self::Products(page)) => page.items.len(),
+            Ok(Self::Orders(page)) => page.items.len(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Consecutive pages of one listing as one.
+    fn merge(pages: Vec<Self>) -> Self {
+        let mut pages = pages.into_iter();
+        let Some(mut merged) = pages.next() else {
+            return Self::Products(Page { items: Vec::new(), next: None, total_pages: None });
+        };
+        for page in pages {
+            match (&mut merged, page) {
+                (Self::Products(into), Self::Products(page)) => {
+                    into.items.extend(page.items);
+                    into.next = page.next;
+                }
+                (Self::Orders(into), Self::Orders(page)) => {
+                    into.items.extend(page.items);
+                    into.next = page.next;
+                }
+                // One pass reads one listing.
+                _ => {}
+            }
+        }
+        merged
+    }
+
+    fn next(&self) -> Option<String> {
+        match self {
+            Self::Products(page) => page.next.clone(),
+            Self::Orders(page) => page.next.clone(),
+        }
+    }
+
+    fn total_pages(&self) -> Option<u64> {
+        match self {
+            Self::Products(page) => page.total_pages,
+            Self::Orders(page) => page.total_pages,
+        }
+    }
+
+    fn newest(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Products(page) => page.items.iter().map(|p| p.updated_at).max(),
+            Self::Orders(page) => page.items.iter().map(|o| o.updated_at).max(),
+        }
+    }
+}
+
+impl Connector {
+    async fn fetch(
+        &mut self,
+        resource: Resource,
+        since: Option<DateTime<Utc>>,
+        after: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Fetched, PlatformError> {
+        Ok(match (self, resource) {
+            (Self::Shopify(c), Resource::Products) => Fetched::Products(c.products_page(since, after, deadline).await?),
+            (Self::Shopify(c), Resource::Orders) => Fetched::Orders(c.orders_page(since, after, deadline).await?),
+            (Self::Woo(c), Resource::Products) => Fetched::Products(c.products_page(since, after, deadline).await?),
+            (Self::Woo(c), Resource::Orders) => Fetched::Orders(c.orders_page(since, after, deadline).await?),
+        })
+    }
+
+    async fn refresh(&mut self, ids: &[String], deadline: Instant) -> Result<Vec<PlatformProduct>, PlatformError> {
+        match self {
+            Self::Shopify(c) => c.refresh_products(ids, deadline).await,
+            Self::Woo(c) => c.refresh_products(ids, deadline).await,
+        }
+    }
+
+    fn log_stats(&self) {
+        if let Self::Shopify(c) = self
+            && c.stats.throttled + u32::from(!c.stats.waited.is_zero()) > 0
+        {
+            tracing::info!(throttled = c.stats.throttled, waited = ?c.stats.waited, "Shopify rate limiting");
+        }
+    }
+}
+
+/// Everything a run needs about its store.
+struct RunContext<'a> {
+    lease: &'a LeasedStore,
+    job: Uuid,
+}
+
+impl RunContext<'_> {
+    fn organization(&self) -> Uuid {
+        self.lease.connection.organization_id
+    }
+
+    fn store(&self) -> Uuid {
+        self.lease.connection.store_id
+    }
+}
+
+fn add_counts(progress: &mut JobProgress, counts: &UpsertCounts) {
+    progress.created += counts.created;
+    progress.updated += counts.updated;
+    progress.unchanged += counts.unchanged;
+}
+
+/// A failing store's wait before its next attempt: a minute, doubling per failure, at most an hour.
+fn failure_backoff(failures: i32) -> TimeDelta {
+    let doublings = failures.clamp(1, 7) - 1;
+    (TimeDelta::minutes(1) * (1 << doublings)).min(MAX_BACKOFF)
+}
+
+impl SyncEngine {
+    /// An engine over these adapters.
+    pub fn new(db: Database, secrets: Arc<dyn Secrets>, platforms: Platforms) -> Self {
+        Self { db, secrets, platforms }
+    }
+
+    /// The database it writes to.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The secrets port it reads credentials from.
+    pub fn secrets(&self) -> &dyn Secrets {
+        self.secrets.as_ref()
+    }
+
+    /// The platform clients and settings.
+    pub fn platforms(&self) -> &Platforms {
+        &self.platforms
+    }
+
+    fn lease_until(&self) -> DateTime<Utc> {
+        now_micros() + TimeDelta::from_std(self.platforms.sync.lease).unwrap_or(TimeDelta::minutes(2))
+    }
+
+    /// One timer tick: syncs due stores, one lease at a time, until none is due or `budget` is spent. A store's
+    /// failure is recorded on its job; only a database failure fails the tick.
+    #[tracing::instrument(name = "running a sync tick", skip(self))]
+    pub async fn tick(&self, budget: Duration) -> Result<TickReport, DbError> {
+        let deadline = Instant::now() + budget;
+        let owner = Uuid::new_v4();
+        let pruned = self.db.prune_deliveries(now_micros() - DELIVERY_MEMORY).await?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "forgot old webhook deliveries");
+        }
+        let mut report = TickReport::default();
+        while deadline.saturating_duration_since(Instant::now()) > MIN_RUN_TIME {
+            let Some(lease) = self.db.lease_due_store(owner, now_micros(), self.lease_until()).await? else { break };
+            let run = self.run(lease, JobTrigger::Timer, deadline).await?;
+            // A partial run spent the budget (or met a platform wait longer than what is left): it stays due, and
+            // leasing it again in this tick would only repeat that.
+            let partial = run.status == JobStatus::Partial;
+            report.runs.push(run);
+            if partial {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Syncs one store now (`POST …/sync`), within `budget`.
+    pub async fn sync_now(&self, organization: Uuid, store: Uuid, budget: Duration) -> Result<RunReport, SyncNowError> {
+        let deadline = Instant::now() + budget;
+        match self.db.lease_store(organization, store, Uuid::new_v4(), now_micros(), self.lease_until()).await? {
+            LeaseAttempt::Leased(lease) => Ok(self.run(lease, JobTrigger::Manual, deadline).await?),
+            LeaseAttempt::Busy => Err(SyncNowError::Busy),
+            LeaseAttempt::Unavailable => Err(SyncNowError::NotConnected),
+        }
+    }
+
+    /// One run of one leased store, from its job's start to its end.
+    #[tracing::instrument(
+        name = "syncing a store",
+        skip_all,
+        fields(tenant = %lease.connection.organization_id, store = %lease.connection.store_id)
+    )]
+    async fn run(&self, lease: LeasedStore, trigger: JobTrigger, deadline: Instant) -> Result<RunReport, DbError> {
+        let job = self.db.begin_sync_job(&lease, trigger).await?;
+        let mut checkpoint = Checkpoint::parse(&lease.connection.checkpoint);
+        let mut progress = JobProgress::default();
+        let outcome = self.work(&lease, job, &mut checkpoint, &mut progress, deadline).await;
+        let now = now_micros();
+        let failures = lease.connection.consecutive_failures;
+        let (status, error, next_sync_at, consecutive_failures) = match outcome {
+            Ok(PassEnd::Done) => {
+                let interval = TimeDelta::from_std(self.platforms.sync.min_interval).unwrap_or_default();
+                (JobStatus::Succeeded, None, now + interval, 0)
+            }
+            Ok(PassEnd::OutOfTime) | Err(RunError::Platform(PlatformError::OutOfTime)) => {
+                (JobStatus::Partial, None, now, 0)
+            }
+            Err(RunError::LeaseLost) => {
+                (JobStatus::Interrupted, Some("another instance took the store over".to_owned()), now, failures)
+            }
+            Err(RunError::Platform(error)) => {
+                if let PlatformError::InvalidRecords { count, .. } = &error {
+                    progress.failed += count;
+                }
+                tracing::warn!(%error, "store sync failed");
+                (JobStatus::Failed, Some(error.to_string()), now + failure_backoff(failures + 1), failures + 1)
+            }
+            Err(RunError::Db(error)) => {
+                tracing::error!(%error, "store sync failed on the database");
+                let detail = "a database error interrupted the sync; it will be retried".to_owned();
+                (JobStatus::Failed, Some(detail), now + failure_backoff(failures + 1), failures + 1)
+            }
+        };
+        let end = RunEnd {
+            status,
+            error: error.clone(),
+            progress,
+            next_sync_at,
+            consecutive_failures,
+            completed: status == JobStatus::Succeeded,
+            checkpoint: checkpoint.to_json(),
+        };
+        self.db.finish_sync(&lease, job, &end).await?;
+        tracing::info!(
+            status = status.as_str(),
+            pages = progress.pages,
+            created = progress.created,
+            updated = progress.updated,
+            unchanged = progress.unchanged,
+            failed = progress.failed,
+            "store sync run ended"
+        );
+        Ok(RunReport {
+            organization: lease.connection.organization_id,
+            store: lease.connection.store_id,
+            job,
+            status,
+            progress,
+            error,
+        })
+    }
+
+    /// The work of a run: connect, refresh what webhooks queued, then read products and orders.
+    async fn work(
+        &self,
+        lease: &LeasedStore,
+        job: Uuid,
+        checkpoint: &mut Checkpoint,
+        progress: &mut JobProgress,
+        deadline: Instant,
+    ) -> Result<PassEnd, RunError> {
+        let connection = &lease.connection;
+        let currency = self.db.organization_currency(connection.organization_id).await?.unwrap_or_default();
+        let digits = CurrencyCode::parse(&currency).unwrap_or_default().minor_digits();
+        let context = RunContext { lease, job };
+        let mut connector = self.connect(lease, digits, deadline).await?;
+        let result = async {
+            self.refresh(&context, &mut connector, progress, deadline).await?;
+            for resource in [Resource::Products, Resource::Orders] {
+                if let PassEnd::OutOfTime =
+                    self.pass(&context, &mut connector, resource, checkpoint, progress, deadline).await?
+                {
+                    return Ok(PassEnd::OutOfTime);
+                }
+            }
+            Ok(PassEnd::Done)
+        }
+        .await;
+        connector.log_stats();
+        result
+    }
+
+    /// Reads the store's credentials (refreshing an expiring Shopify token) and checks its address again.
+    async fn connect(&self, lease: &LeasedStore, digits: u32, deadline: Instant) -> Result<Connector, RunError> {
+        let connection = &lease.connection;
+        let credentials_problem = |detail: String| RunError::Platform(PlatformError::Credentials(detail));
+        let name = SecretName::parse(&connection.credential_ref).map_err(|e| credentials_problem(e.to_string()))?;
+        let secret = self
+            .secrets
+            .get(&name)
+            .await
+            .map_err(|e| credentials_problem(e.to_string()))?
+            .ok_or_else(|| credentials_problem("no credentials are stored for this store".into()))?;
+        let credentials = Credentials::from_secret(&secret)?;
+        let platform = Platform::parse(&connection.platform).map_err(|e| credentials_problem(e.to_string()))?;
+        Ok(match platform {
+            Platform::Shopify => {
+                let shop = ShopDomain::parse(&connection.address)
+                    .map_err(|e| RunError::Platform(PlatformError::ForbiddenAddress(e.to_string())))?;
+                let credentials = shopify::fresh_credentials(
+                    &self.platforms,
+                    &shop,
+                    credentials,
+                    self.secrets.as_ref(),
+                    &name,
+                    deadline,
+                )
+                .await?;
+                Connector::Shopify(Box::new(ShopifyConnector::new(&self.platforms, &shop, &credentials, digits)?))
+            }
+            Platform::Woocommerce => {
+                let site = SiteUrl::parse(&connection.address)
+                    .map_err(|e| RunError::Platform(PlatformError::ForbiddenAddress(e.to_string())))?;
+                // Checked again on every run: where a name points can change after the store was connected.
+                self.platforms.sync.address_policy().check_site(&site).await.map_err(|error| {
+                    RunError::Platform(match error {
+                        SiteCheckError::Forbidden(forbidden) => PlatformError::ForbiddenAddress(forbidden.to_string()),
+                        SiteCheckError::Unresolvable(host) => {
+                            PlatformError::Unavailable(format!("{host} does not resolve"))
+                        }
+                    })
+                })?;
+                Connector::Woo(Box::new(WooConnector::new(&self.platforms, &site, &credentials, digits)?))
+            }
+        })
+    }
+
+    /// Refetches what webhooks could not apply on their own.
+    async fn refresh(
+        &self,
+        context: &RunContext<'_>,
+        connector: &mut Connector,
+        progress: &mut JobProgress,
+        deadline: Instant,
+    ) -> Result<(), RunError> {
+        let queued = self.db.queued_refreshes(context.organization(), context.store(), REFRESHES_PER_RUN).await?;
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = queued.iter().map(|(_, id)| id.clone()).collect();
+        let products = connector.refresh(&ids, deadline).await?;
+        let counts = self.write_products(context, products).await?;
+        add_counts(progress, &counts);
+        self.db.dequeue_refreshes(context.organization(), context.store(), &queued).await?;
+        Ok(())
+    }
+
+    /// Reads one listing from its checkpoint to the end (or the deadline). A fetcher reads pages ahead (at most
+    /// [`PAGES_AHEAD`]) while the writer stores them; each write takes every page already fetched (up to
+    /// [`RECORDS_PER_WRITE`] records, in order) and then checkpoints the cursor after the last of them, with the
+    /// lease renewed. A fast database so writes and checkpoints page by page; a slower one groups the pages that
+    /// queued up while it worked, which is what keeps throughput up when each commit costs the same.
+    async fn pass(
+        &self,
+        context: &RunContext<'_>,
+        connector: &mut Connector,
+        resource: Resource,
+        checkpoint: &mut Checkpoint,
+        progress: &mut JobProgress,
+        deadline: Instant,
+    ) -> Result<PassEnd, RunError> {
+        let listing = checkpoint.listing_mut(resource);
+        if listing.pass.is_none() {
+            listing.pass = Some(Pass { since: listing.watermark.map(|w| w - WATERMARK_OVERLAP), ..Pass::default() });
+        }
+        let (since, first_after) = {
+            let pass = listing.pass.as_ref().expect("just set");
+            (pass.since, pass.after.clone())
+        };
+        let (pages, mut queue) = mpsc::channel::<Result<Fetched, PlatformError>>(PAGES_AHEAD);
+        let fetcher = async move {
+            let mut after = first_after;
+            loop {
+                let page = connector.fetch(resource, since, after.as_deref(), deadline).await;
+                let next = page.as_ref().ok().and_then(Fetched::next);
+                let last = next.is_none();
+                if pages.send(page).await.is_err() || last {
+                    break;
+                }
+                after = next;
+            }
+            // The writer decides when the pass ends; this side only stops fetching.
+            std::future::pending::<()>().await;
+        };
+        let writer = async move {
+            loop {
+                let Some(first) = queue.recv().await else { return Ok(PassEnd::OutOfTime) };
+                let mut batch = vec![first];
+                let mut records = batch.iter().map(Fetched::len_of).sum::<usize>();
+                while records < RECORDS_PER_WRITE
+                    && batch.last().is_some_and(|page| page.as_ref().is_ok_and(|p| p.next().is_some()))
+                {
+                    match queue.try_recv() {
+                        Ok(page) => {
+                            records += Fetched::len_of(&page);
+                            batch.push(page);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let failure = match batch.last() {
+                    Some(Err(_)) => batch.pop().and_then(Result::err),
+                    _ => None,
+                };
+                let fetched: Vec<Fetched> = batch.into_iter().filter_map(Result::ok).collect();
+                if !fetched.is_empty() {
+                    let ended = self.store_pages(context, resource, fetched, checkpoint, progress).await?;
+                    if ended {
+                        return Ok(PassEnd::Done);
+                    }
+                }
+                match failure {
+                    None => {}
+                    Some(PlatformError::OutOfTime) => return Ok(PassEnd::OutOfTime),
+                    Some(error) => return Err(RunError::Platform(error)),
+                }
+            }
+        };
+        tokio::select! {
+            result = writer => result,
+            () = fetcher => unreachable!("the fetcher never finishes on its own"),
+        }
+    }
+
+    /// Writes consecutive pages of one listing and checkpoints the cursor after the last; `true` when that was the
+    /// listing's last page.
+    async fn store_pages(
+        &self,
+        context: &RunContext<'_>,
+        resource: Resource,
+        pages: Vec<Fetched>,
+        checkpoint: &mut Checkpoint,
+        progress: &mut JobProgress,
+    ) -> Result<bool, RunError> {
+        let count = pages.len() as u64;
+        let next = pages.last().and_then(Fetched::next);
+        let total_pages = pages.iter().rev().find_map(Fetched::total_pages);
+        let newest = pages.iter().filter_map(Fetched::newest).max();
+        let written = self.write(context, Fetched::merge(pages)).await?;
+        add_counts(progress, &written);
+        progress.pages += count;
+
+        let listing = checkpoint.listing_mut(resource);
+        let pass = listing.pass.get_or_insert_with(Pass::default);
+        pass.after.clone_from(&next);
+        pass.pages += count;
+        pass.total_pages = total_pages.or(pass.total_pages);
+        pass.newest = pass.newest.max(newest);
+        if next.is_none() {
+            let newest = pass.newest;
+            listing.watermark = listing.watermark.max(newest);
+            listing.pass = None;
+        }
+        let held = self
+            .db
+            .save_checkpoint(context.lease, context.job, &checkpoint.to_json(), progress, self.lease_until())
+            .await?;
+        if !held {
+            return Err(RunError::LeaseLost);
+        }
+        Ok(next.is_none())
+    }
+
+    async fn write(&self, context: &RunContext<'_>, page: Fetched) -> Result<UpsertCounts, RunError> {
+        match page {
+            Fetched::Products(page) => self.write_products(context, page.items).await,
+            Fetched::Orders(page) => self.write_orders(context, page.items).await,
+        }
+    }
+
+    /// Stores products whose version is not older than the stored one.
+    async fn write_products(
+        &self,
+        context: &RunContext<'_>,
+        products: Vec<PlatformProduct>,
+    ) -> Result<UpsertCounts, RunError> {
+        write_products(&self.db, context.organization(), context.store(), products, Durability::Deferred)
+            .await
+            .map_err(RunError::Db)
+    }
+
+    /// Stores orders whose version is not older than the stored one, their lines mapped to our products.
+    async fn write_orders(
+        &self,
+        context: &RunContext<'_>,
+        orders: Vec<PlatformOrder>,
+    ) -> Result<UpsertCounts, RunError> {
+        write_orders(&self.db, context.organization(), context.store(), orders, Durability::Deferred)
+            .await
+            .map_err(RunError::Db)
+    }
+}
+
+/// Stores products whose platform version is not older than the stored one (shared by sync and webhooks).
+pub(crate) async fn write_products(
+    db: &Database,
+    organization: Uuid,
+    store: Uuid,
+    products: Vec<PlatformProduct>,
+    durability: Durability,
+) -> Result<UpsertCounts, DbError> {
+    db.store_products(organization, store, products, durability).await
+}
+
+/// Stores orders whose platform version is not older than the stored one, mapping line products and variants to
+/// ours (shared by sync and webhooks).
+pub(crate) async fn write_orders(
+    db: &Database,
+    organization: Uuid,
+    store: Uuid,
+    orders: Vec<PlatformOrder>,
+    durability: Durability,
+) -> Result<UpsertCounts, DbError> {
+    let versions: Vec<(String, DateTime<Utc>)> = orders.iter().map(|o| (o.external_id.clone(), o.updated_at)).collect();
+    let newest = db.claim_versions(organization, store, "order", &versions, durability).await?;
+    let total = orders.len() as u64;
+    let orders: Vec<PlatformOrder> = orders.into_iter().filter(|o| newest.contains(&o.external_id)).collect();
+    let product_ids: Vec<String> = orders
+        .iter()
+        .flat_map(|o| o.lines.iter().filter_map(|l| l.product_external_id.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let variant_ids: Vec<String> = orders
+        .iter()
+        .flat_map(|o| o.lines.iter().filter_map(|l| l.variant_external_id.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let products = db.product_ids_by_external(organization, store, &product_ids).await?;
+    let our_products: Vec<Uuid> = products.values().copied().collect();
+    let variants = db.variant_ids_by_external(organization, &our_products, &variant_ids).await?;
+    let inputs: Vec<OrderInput> = orders
+        .into_iter()
+        .map(|order| OrderInput {
+            external_id: order.external_id,
+            placed_at: order.placed_at,
+            status: order.status,
+            total_minor: order.total_minor,
+            lines: order
+                .lines
+                .iter()
+                .map(|line| OrderLineInput {
+                    product_id: line.product_external_id.as_ref().and_then(|id| products.get(id).copied()),
+                    variant_id: line.variant_external_id.as_ref().and_then(|id| variants.get(id).copied()),
+                    quantity: line.quantity,
+                    total_minor: line.total_minor,
+                })
+                .collect(),
+        })
+        .collect();
+    let skipped = total - inputs.len() as u64;
+    let mut counts = db.upsert_orders(organization, store, &inputs).await?;
+    counts.unchanged += skipped;
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_stores_back_off_to_an_hour() {
+        assert_eq!(failure_backoff(1), TimeDelta::minutes(1));
+        assert_eq!(failure_backoff(2), TimeDelta::minutes(2));
+        assert_eq!(failure_backoff(4), TimeDelta::minutes(8));
+        assert_eq!(failure_backoff(50), TimeDelta::hours(1));
+    }
+}

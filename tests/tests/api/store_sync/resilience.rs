@@ -1,0 +1,319 @@
+//! The sync engine under real processes on one PostgreSQL database, driven through the Functions protocol exactly as
+//! the host drives it: a worker killed with SIGKILL mid-sync and another resuming from the checkpoint, two workers
+//! ticking at once, and a full-size store (5,000 products, 20,000 orders) synced tick after tick under throttling.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::Utc;
+use reqwest::Method;
+use serde_json::{Value, json};
+use shared::sync::Checkpoint;
+use sqlx::PgPool;
+use tests::{
+    platform_fakes::{
+        shopify::{FakeOrder, FakeShop, FakeShopify, ShopifyConfig},
+        shopify_catalogue, shopify_totals,
+    },
+    worker::Worker,
+};
+use uuid::Uuid;
+
+use super::{dollars, platform_env};
+
+/// A database, its settings for workers, and an admin token valid for those workers.
+struct Deployment {
+    env: HashMap<String, String>,
+    pool: PgPool,
+    token: String,
+    _secrets: tempfile::TempDir,
+}
+
+async fn deployment(fake: &FakeShopify, extra: &[(&str, &str)]) -> Deployment {
+    let url = tests::fresh_postgres_database().await;
+    let secrets = tempfile::tempdir().expect("temporary folder");
+    let mut env = tests::app_env(url.clone());
+    env.extend(platform_env(Some(fake)));
+    env.insert("SECRETS_DIR".into(), secrets.path().display().to_string());
+    env.insert("SYNC_MIN_INTERVAL_SECS".into(), "3600".into());
+    for (name, value) in extra {
+        env.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let pool = PgPool::connect(&url).await.expect("connect to the test database");
+    let secret = secrecy::SecretString::from(env["SUPABASE_JWT_SECRET"].clone());
+    let token = shared::auth::mint_token(&secret, tests::TEST_ISSUER, Uuid::new_v4(), None, Duration::from_secs(900))
+        .expect("token");
+    Deployment { env, pool, token, _secrets: secrets }
+}
+
+/// The API as forwarded by the host: creates an organization and connects each shop.
+async fn connect_shops(worker: &Worker, token: &str, shops: &[&str]) -> (Uuid, Vec<Uuid>) {
+    let organization: Value = worker
+        .client
+        .post(format!("{}/api/v1/organizations", worker.base))
+        .bearer_auth(token)
+        .json(&json!({ "name": "Acme", "timezone": "UTC" }))
+        .send()
+        .await
+        .expect("create organization")
+        .json()
+        .await
+        .expect("JSON");
+    let organization: Uuid = organization["id"].as_str().and_then(|id| id.parse().ok()).expect("organization id");
+    let mut stores = Vec::new();
+    for shop in shops {
+        let response = api(worker, token, organization, Method::POST, "/api/v1/stores")
+            .json(&json!({ "platform": "shopify", "shop_domain": shop, "access_token": format!("shpat_{shop}") }))
+            .send()
+            .await
+            .expect("connect");
+        assert_eq!(response.status(), 201, "connect {shop}");
+        let store: Value = response.json().await.expect("JSON");
+        stores.push(store["id"].as_str().and_then(|id| id.parse().ok()).expect("store id"));
+    }
+    (organization, stores)
+}
+
+fn api(worker: &Worker, token: &str, organization: Uuid, method: Method, path: &str) -> reqwest::RequestBuilder {
+    worker
+        .client
+        .request(method, format!("{}{path}", worker.base))
+        .bearer_auth(token)
+        .header("x-organization-id", organization.to_string())
+}
+
+async fn get_json(worker: &Worker, token: &str, organization: Uuid, path: &str) -> Value {
+    let response = api(worker, token, organization, Method::GET, path).send().await.expect("answer");
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.expect("JSON")
+}
+
+async fn checkpoint(pool: &PgPool, store: Uuid) -> Checkpoint {
+    let text: String = sqlx::query_scalar("SELECT checkpoint FROM store_connections WHERE store_id = $1")
+        .bind(store)
+        .fetch_one(pool)
+        .await
+        .expect("checkpoint");
+    Checkpoint::parse(&text)
+}
+
+async fn jobs(pool: &PgPool, store: Uuid) -> Vec<(String, Uuid)> {
+    sqlx::query_as("SELECT status, owner FROM sync_jobs WHERE store_id = $1 ORDER BY started_at")
+        .bind(store)
+        .fetch_all(pool)
+        .await
+        .expect("jobs")
+}
+
+/// Revenue as analytics counts it: line totals of orders that count as sales.
+fn revenue_cents(orders: &[FakeOrder]) -> i64 {
+    orders
+        .iter()
+        .filter(|o| !o.cancelled && o.financial_status != "REFUNDED")
+        .flat_map(|o| &o.lines)
+        .map(|l| l.total_cents)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicates_or_gaps() {
+    let fake =
+        FakeShopify::start(ShopifyConfig { latency: Duration::from_millis(40), ..ShopifyConfig::default() }).await;
+    let shop = "acme.myshopify.com";
+    let (products, orders) = shopify_catalogue(700, 50, 30, 300, 5);
+    let expected = shopify_totals(&products, &orders);
+    let revenue = revenue_cents(&orders);
+    fake.add_shop(shop, FakeShop { products, orders, access_token: format!("shpat_{shop}"), ..FakeShop::default() });
+    let d = deployment(&fake, &[("SYNC_LEASE_SECS", "2"), ("SYNC_TIME_BUDGET_SECS", "120")]).await;
+    let first = Worker::start(&d.env).await;
+    let (organization, stores) = connect_shops(&first, &d.token, &[shop]).await;
+    let store = stores[0];
+
+    // Arrange: a tick in flight, killed once a few product pages are checkpointed.
+    let (client, base) = (first.client.clone(), first.base.clone());
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(format!("{base}/SyncStores"))
+            .header("content-type", "application/json")
+            .body(tests::worker::TIMER_INVOCATION)
+            .send()
+            .await
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let at_kill = loop {
+        let saved = checkpoint(&d.pool, store).await;
+        if saved.products.pass.as_ref().is_some_and(|p| p.pages >= 4) {
+            break saved;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the sync never got going");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    first.kill().await;
+    assert!(in_flight.await.expect("task").is_err(), "the invocation died with its process");
+    let saved = checkpoint(&d.pool, store).await;
+    let stored_at_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE store_id = $1")
+        .bind(store)
+        .fetch_one(&d.pool)
+        .await
+        .expect("count");
+    let resume_from = saved.products.pass.as_ref().and_then(|p| p.after.clone()).expect("a cursor to resume from");
+    assert!(saved.products.pass.as_ref().map_or(0, |p| p.pages) >= at_kill.products.pass.map_or(0, |p| p.pages));
+    assert!(stored_at_kill > 0 && stored_at_kill < expected.products, "killed mid-sync ({stored_at_kill} stored)");
+
+    // Act: another instance ticks once the dead one's lease has run out.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let seen_before = fake.requests().len();
+    let second = Worker::start_without_migrating(&d.env).await;
+    let reply = second.tick().await.expect("tick");
+
+    // Assert: it resumed at the checkpoint, finished, and the data is exactly the fake's.
+    let after_kill: Vec<_> = fake.requests().into_iter().skip(seen_before).collect();
+    let first_products = after_kill.iter().find(|r| r.operation == "SyncProducts").expect("a products query");
+    assert_eq!(first_products.after.as_deref(), Some(resume_from.as_str()), "resumed from the checkpoint, not page 1");
+    assert!(after_kill.iter().filter(|r| r.operation == "SyncProducts").all(|r| r.after.is_some()));
+    let statuses: Vec<String> = jobs(&d.pool, store).await.into_iter().map(|(status, _)| status).collect();
+    assert_eq!(statuses, ["interrupted", "succeeded"], "{reply}");
+    let shown = get_json(&second, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
+    let totals = &shown["totals"];
+    assert_eq!(totals["products"], expected.products);
+    assert_eq!(totals["variants"], expected.variants);
+    assert_eq!(totals["inventory"], expected.inventory);
+    assert_eq!(totals["orders"], expected.orders);
+    assert_eq!(totals["order_total"], dollars(expected.order_total_cents).as_str());
+    let today = Utc::now().date_naive();
+    let series = get_json(
+        &second,
+        &d.token,
+        organization,
+        &format!(
+            "/api/v1/analytics/timeseries?metric=revenue&bucket=month&from={}&to={today}",
+            today - chrono::Days::new(70)
+        ),
+    )
+    .await;
+    assert_eq!(series["total"], dollars(revenue).as_str(), "no order counted twice in the rollups");
+}
+
+#[tokio::test]
+async fn two_instances_ticking_at_once_never_sync_the_same_store() {
+    let fake =
+        FakeShopify::start(ShopifyConfig { latency: Duration::from_millis(15), ..ShopifyConfig::default() }).await;
+    let shops: Vec<String> = (0..6).map(|i| format!("shop-{i}.myshopify.com")).collect();
+    let mut expected = HashMap::new();
+    for (i, shop) in shops.iter().enumerate() {
+        let (products, orders) = shopify_catalogue(90, 0, 0, 40, i as u64);
+        expected.insert(shop.clone(), shopify_totals(&products, &orders));
+        fake.add_shop(
+            shop,
+            FakeShop { products, orders, access_token: format!("shpat_{shop}"), ..FakeShop::default() },
+        );
+    }
+    let d = deployment(&fake, &[]).await;
+    let a = Worker::start(&d.env).await;
+    let b = Worker::start_without_migrating(&d.env).await;
+    let names: Vec<&str> = shops.iter().map(String::as_str).collect();
+    let (organization, stores) = connect_shops(&a, &d.token, &names).await;
+
+    let (from_a, from_b) = tokio::join!(a.tick(), b.tick());
+
+    let logs = |reply: Value| -> Vec<String> {
+        reply["Logs"].as_array().expect("logs").iter().skip(1).map(|l| l.as_str().expect("line").to_owned()).collect()
+    };
+    let (from_a, from_b) = (logs(from_a.expect("tick a")), logs(from_b.expect("tick b")));
+    assert_eq!(from_a.len() + from_b.len(), 6, "each store synced once across both: {from_a:?} {from_b:?}");
+    assert!(!from_a.is_empty() && !from_b.is_empty(), "both instances worked: {from_a:?} {from_b:?}");
+    for (shop, store) in names.iter().zip(&stores) {
+        let runs = jobs(&d.pool, *store).await;
+        assert_eq!(runs.len(), 1, "{shop}: one run");
+        assert_eq!(runs[0].0, "succeeded", "{shop}");
+        let first_pages = fake
+            .requests()
+            .iter()
+            .filter(|r| r.shop == *shop && r.operation == "SyncProducts" && r.after.is_none())
+            .count();
+        assert_eq!(first_pages, 1, "{shop}: its first page was read by one instance only");
+        let shown = get_json(&a, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
+        assert_eq!(shown["totals"]["products"], expected[*shop].products, "{shop}");
+        assert_eq!(shown["totals"]["orders"], expected[*shop].orders, "{shop}");
+    }
+}
+
+#[tokio::test]
+async fn five_thousand_products_and_twenty_thousand_orders_sync_through_timer_invocations_under_throttling() {
+    let config = ShopifyConfig {
+        bucket_size: 1000.0,
+        restore_rate: 25_000.0,
+        force_throttle_every: Some(40),
+        retry_after: 0.05,
+        fail_every: Some(211),
+        ..ShopifyConfig::default()
+    };
+    let fake = FakeShopify::start(config).await;
+    let shop = "big-store.myshopify.com";
+    let (products, orders) = shopify_catalogue(5_000, 250, 120, 20_000, 42);
+    let expected = shopify_totals(&products, &orders);
+    let revenue = revenue_cents(&orders);
+    let wide = products.iter().filter(|p| p.variants.len() > 100).count();
+    assert_eq!(wide, 20, "some products have more than 100 variants");
+    fake.add_shop(shop, FakeShop { products, orders, access_token: format!("shpat_{shop}"), ..FakeShop::default() });
+    let d = deployment(&fake, &[("SYNC_TIME_BUDGET_SECS", "15"), ("SYNC_LEASE_SECS", "60")]).await;
+    let worker = Worker::start(&d.env).await;
+    let (organization, stores) = connect_shops(&worker, &d.token, &[shop]).await;
+    let store = stores[0];
+
+    let mut ticks = 0;
+    loop {
+        ticks += 1;
+        assert!(ticks <= 30, "the store should be in after a few ticks");
+        worker.tick().await.expect("tick");
+        let shown = get_json(&worker, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
+        if shown["sync"]["last_job"]["status"] == "succeeded" {
+            break;
+        }
+        assert_eq!(shown["sync"]["last_job"]["status"], "partial", "{shown}");
+    }
+
+    let shown = get_json(&worker, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
+    let totals = &shown["totals"];
+    assert_eq!(totals["products"], expected.products);
+    assert_eq!(totals["variants"], expected.variants);
+    assert_eq!(totals["inventory"], expected.inventory);
+    assert_eq!(totals["orders"], expected.orders);
+    assert_eq!(totals["order_total"], dollars(expected.order_total_cents).as_str());
+    let mut listed = 0;
+    let mut inventory = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/products?limit=200&cursor={c}"),
+            None => "/api/v1/products?limit=200".to_owned(),
+        };
+        let page = get_json(&worker, &d.token, organization, &path).await;
+        for item in page["items"].as_array().expect("items") {
+            listed += 1;
+            inventory += item["inventory"].as_i64().expect("inventory");
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!((listed, inventory), (expected.products, expected.inventory), "the products API shows the same");
+    let today = Utc::now().date_naive();
+    let series = get_json(
+        &worker,
+        &d.token,
+        organization,
+        &format!(
+            "/api/v1/analytics/timeseries?metric=revenue&bucket=month&from={}&to={today}",
+            today - chrono::Days::new(70)
+        ),
+    )
+    .await;
+    assert_eq!(series["total"], dollars(revenue).as_str(), "revenue matches the fake's line totals");
+    let requests = fake.requests();
+    assert!(requests.iter().any(|r| r.throttled && r.status == 200), "THROTTLED with HTTP 200 exercised");
+    assert!(requests.iter().any(|r| r.throttled && r.status == 429), "THROTTLED with HTTP 429 exercised");
+    assert!(requests.iter().any(|r| r.status == 503), "5xx exercised");
+    assert!(!requests.iter().any(|r| r.premature), "the client always waited for the bucket");
+    assert!(ticks > 1, "the work spanned several ticks, resumed from checkpoints");
+}

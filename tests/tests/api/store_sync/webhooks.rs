@@ -1,0 +1,235 @@
+//! Webhook deliveries: HMAC over the raw body (401 and nothing stored on a mismatch), dedup, the same upsert path
+//! as the sync (an older version never overwrites a newer one), refreshes queued for what a payload cannot say, the
+//! uninstall topic, and WooCommerce's ping.
+
+use chrono::{TimeDelta, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tests::{
+    Backend, TestApp,
+    platform_fakes::{
+        shopify::{FakeProduct, FakeShop, FakeShopify, FakeVariant, ShopifyConfig},
+        sign_webhook,
+        woocommerce::{FakeWoo, WooProduct, WooSite, WooVariation},
+    },
+};
+
+use super::{CLIENT_SECRET, app_for, call, connect_shopify, connect_woo, merchant, store, sync, title_of};
+
+const SHOP: &str = "acme.myshopify.com";
+
+async fn deliver_shopify(app: &TestApp, topic: &str, key: &str, body: &Value, event: &str) -> reqwest::Response {
+    let raw = serde_json::to_vec(body).expect("JSON");
+    app.client
+        .post(format!("{}/api/webhooks/shopify", app.address))
+        .header("content-type", "application/json")
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-shop-domain", SHOP)
+        .header("x-shopify-api-version", "2026-10")
+        .header("x-shopify-webhook-id", uuid::Uuid::new_v4().to_string())
+        .header("x-shopify-event-id", event)
+        .header("x-shopify-hmac-sha256", sign_webhook(key, &raw))
+        .body(raw)
+        .send()
+        .await
+        .expect("delivered")
+}
+
+fn rest_product(id: u64, title: &str, updated: chrono::DateTime<Utc>) -> Value {
+    json!({
+        "id": id, "admin_graphql_api_id": format!("gid://shopify/Product/{id}"), "title": title,
+        "body_html": "<p>Warm &amp; dry</p>", "vendor": "Acme", "product_type": "Coats", "status": "active",
+        "updated_at": updated.to_rfc3339(),
+        "variants": [{ "id": 77, "admin_graphql_api_id": "gid://shopify/ProductVariant/77", "title": "M",
+                       "price": "120.00", "sku": "COAT-M", "inventory_quantity": 4 }]
+    })
+}
+
+async fn shopify_app() -> (FakeShopify, TestApp, super::Merchant, uuid::Uuid) {
+    let fake = FakeShopify::start(ShopifyConfig::default()).await;
+    let product = FakeProduct {
+        id: 42,
+        title: "Coat".into(),
+        description: "Warm".into(),
+        vendor: "Acme".into(),
+        product_type: "Coats".into(),
+        status: "ACTIVE",
+        updated_at: Utc::now() - TimeDelta::days(2),
+        variants: vec![FakeVariant {
+            id: 77,
+            sku: "COAT-M".into(),
+            title: "M".into(),
+            price_cents: 12000,
+            inventory: 4,
+        }],
+    };
+    fake.add_shop(SHOP, FakeShop { products: vec![product], access_token: "shpat_a".into(), ..FakeShop::default() });
+    let app = app_for(Backend::Postgres, Some(&fake), &[]).await;
+    let m = merchant(&app, "Acme").await;
+    let id = connect_shopify(&app, &m, SHOP, "shpat_a").await;
+    assert_eq!(sync(&app, &m, id).await["status"], "succeeded");
+    (fake, app, m, id)
+}
+
+#[tokio::test]
+async fn a_shopify_delivery_with_a_bad_signature_is_refused_and_stores_nothing() {
+    let (_fake, app, m, _) = shopify_app().await;
+    let body = serde_json::to_vec(&rest_product(42, "Hacked", Utc::now())).expect("JSON");
+    let good = sign_webhook(CLIENT_SECRET, &body);
+    let cases: [(Option<String>, Vec<u8>, &str); 4] = [
+        (None, body.clone(), "no signature"),
+        (Some(sign_webhook("another-app-secret", &body)), body.clone(), "another key"),
+        (Some(good.clone()), [body.as_slice(), b" "].concat(), "a body changed after signing"),
+        (Some("not-base64!".into()), body.clone(), "garbage"),
+    ];
+    for (signature, raw, why) in cases {
+        let mut request = app
+            .client
+            .post(format!("{}/api/webhooks/shopify", app.address))
+            .header("x-shopify-topic", "products/update")
+            .header("x-shopify-shop-domain", SHOP)
+            .body(raw);
+        if let Some(signature) = signature {
+            request = request.header("x-shopify-hmac-sha256", signature);
+        }
+        let response = request.send().await.expect("answer");
+        assert_eq!(response.status(), 401, "{why}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{why}");
+    }
+    assert_eq!(title_of(&app, m.organization, "gid://shopify/Product/42").await.as_deref(), Some("Coat"));
+}
+
+#[tokio::test]
+async fn shopify_deliveries_apply_once_and_never_roll_a_record_back() {
+    let (_fake, app, m, id) = shopify_app().await;
+    let newer = rest_product(42, "Coat (winter)", Utc::now());
+    let older = rest_product(42, "Coat (stale)", Utc::now() - TimeDelta::hours(1));
+    let order = json!({
+        "id": 9001, "admin_graphql_api_id": "gid://shopify/Order/9001", "created_at": Utc::now().to_rfc3339(),
+        "updated_at": Utc::now().to_rfc3339(), "financial_status": "paid", "fulfillment_status": null,
+        "total_price": "245.00",
+        "line_items": [{ "id": 1, "product_id": 42, "variant_id": 77, "quantity": 2, "price": "120.00",
+                         "discount_allocations": [] }]
+    });
+
+    let applied = deliver_shopify(&app, "products/update", CLIENT_SECRET, &newer, "evt-1").await;
+    let duplicate = deliver_shopify(&app, "products/update", CLIENT_SECRET, &newer, "evt-1").await;
+    let stale = deliver_shopify(&app, "products/update", CLIENT_SECRET, &older, "evt-2").await;
+    let ordered = deliver_shopify(&app, "orders/create", CLIENT_SECRET, &order, "evt-3").await;
+
+    assert_eq!(applied.json::<Value>().await.expect("JSON")["status"], "applied");
+    assert_eq!(duplicate.json::<Value>().await.expect("JSON")["status"], "duplicate");
+    assert_eq!(stale.status(), 200, "acknowledged");
+    assert_eq!(title_of(&app, m.organization, "gid://shopify/Product/42").await.as_deref(), Some("Coat (winter)"));
+    assert_eq!(ordered.status(), 200);
+    let shown = store(&app, &m, id).await;
+    assert_eq!(shown["totals"]["orders"], 1);
+    assert_eq!(shown["totals"]["order_total"], "245.00");
+    let rollups = app.state.db.stored_rollups(m.organization).await.expect("rollups");
+    assert_eq!(
+        rollups,
+        app.state.db.recompute_rollups(m.organization).await.expect("recompute"),
+        "rollups kept in step"
+    );
+}
+
+#[tokio::test]
+async fn an_inventory_delivery_queues_a_refresh_that_the_next_sync_applies() {
+    let (fake, app, m, id) = shopify_app().await;
+    fake.with_shop(SHOP, |shop| shop.products[0].variants[0].inventory = 1);
+    let level =
+        json!({ "inventory_item_id": 77, "location_id": 1, "available": 1, "updated_at": Utc::now().to_rfc3339() });
+
+    let queued = deliver_shopify(&app, "inventory_levels/update", CLIENT_SECRET, &level, "evt-9").await;
+    let job = sync(&app, &m, id).await;
+
+    assert_eq!(queued.json::<Value>().await.expect("JSON")["status"], "queued");
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(fake.requests().iter().any(|r| r.operation == "RefreshProducts"));
+    assert_eq!(store(&app, &m, id).await["totals"]["inventory"], 1);
+}
+
+#[tokio::test]
+async fn app_uninstalled_disconnects_the_store() {
+    let (_fake, app, m, id) = shopify_app().await;
+    let response =
+        deliver_shopify(&app, "app/uninstalled", CLIENT_SECRET, &json!({ "id": 1, "domain": SHOP }), "evt-u").await;
+    let shown = store(&app, &m, id).await;
+    let sync_now = call(&app, &m, Method::POST, &format!("/api/v1/stores/{id}/sync"), None).await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(shown["status"], "disabled");
+    assert_eq!(shown["disabled_reason"], "the app was uninstalled from the shop");
+    assert_eq!(shown["totals"]["products"], 1, "the data stays");
+    assert_eq!(sync_now.status(), 404, "nothing to sync any more");
+}
+
+#[tokio::test]
+async fn woocommerce_pings_are_answered_and_deliveries_verified_deduplicated_and_applied() {
+    let fake = FakeWoo::start().await;
+    let variable = WooProduct {
+        id: 501,
+        name: "Mug set".into(),
+        status: "publish",
+        price_cents: 0,
+        stock: None,
+        category: "Mugs".into(),
+        modified: Utc::now() - TimeDelta::days(3),
+        variations: vec![WooVariation { id: 601, price_cents: 1500, stock: 3, option: "Blue".into() }],
+    };
+    let url = fake.add_site(
+        "shop",
+        WooSite {
+            products: vec![variable],
+            consumer_key: "ck_1".into(),
+            consumer_secret: "cs_1".into(),
+            ..WooSite::default()
+        },
+    );
+    let app = app_for(Backend::Sqlite, None, &[]).await;
+    let m = merchant(&app, "Mugs").await;
+    let (id, secret) = connect_woo(&app, &m, &url, "ck_1", "cs_1").await;
+    let endpoint = format!("{}/api/webhooks/woocommerce?store={id}", app.address);
+    let deliver = |topic: &str, body: &Value, key: &str, delivery: &str| {
+        let raw = serde_json::to_vec(body).expect("JSON");
+        app.client
+            .post(&endpoint)
+            .header("content-type", "application/json")
+            .header("x-wc-webhook-topic", topic)
+            .header("x-wc-webhook-source", format!("{url}/"))
+            .header("x-wc-webhook-delivery-id", delivery)
+            .header("x-wc-webhook-signature", sign_webhook(key, &raw))
+            .body(raw)
+            .send()
+    };
+    let simple = json!({ "id": 502, "name": "Plain mug", "type": "simple", "status": "publish", "price": "9.50",
+                         "regular_price": "9.50", "stock_quantity": 7, "categories": [{"name": "Mugs"}],
+                         "date_modified_gmt": Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string() });
+    let variable_update = json!({ "id": 501, "name": "Mug set", "type": "variable", "status": "publish", "price": "",
+                                  "date_modified_gmt": Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string() });
+
+    let ping = app
+        .client
+        .post(&endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("webhook_id=12")
+        .send()
+        .await
+        .expect("ping");
+    let forged = deliver("product.created", &simple, "not-the-secret", "d-0").await.expect("answer");
+    let created = deliver("product.created", &simple, &secret, "d-1").await.expect("answer");
+    let again = deliver("product.created", &simple, &secret, "d-1").await.expect("answer");
+    let queued = deliver("product.updated", &variable_update, &secret, "d-2").await.expect("answer");
+    let job = sync(&app, &m, id).await;
+
+    assert_eq!(ping.status(), 200);
+    assert_eq!(forged.status(), 401);
+    assert_eq!(created.json::<Value>().await.expect("JSON")["status"], "applied");
+    assert_eq!(again.json::<Value>().await.expect("JSON")["status"], "duplicate");
+    assert_eq!(queued.json::<Value>().await.expect("JSON")["status"], "queued", "variations are not in the payload");
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(title_of(&app, m.organization, "502").await.as_deref(), Some("Plain mug"));
+    let shown = store(&app, &m, id).await;
+    assert_eq!(shown["totals"]["products"], 2);
+    assert_eq!(shown["totals"]["inventory"], 7 + 3);
+}
