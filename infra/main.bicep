@@ -26,6 +26,9 @@ param supabaseUrl string
 @description('NCRONTAB schedule of the SyncStores timer.')
 param syncStoresSchedule string = '0 */5 * * * *'
 
+@description('NCRONTAB schedule of the RefreshAdvice timer.')
+param refreshAdviceSchedule string = '0 0 * * * *'
+
 @description('Origins allowed to call the API from a browser, comma-separated (empty: none).')
 param corsAllowedOrigins string = ''
 
@@ -196,6 +199,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'SECRETS_FROM_VAULT', value: 'SUPABASE_JWT_SECRET' }
         { name: 'SUPABASE_URL', value: supabaseUrl }
         { name: 'SYNC_STORES_SCHEDULE', value: syncStoresSchedule }
+        { name: 'REFRESH_ADVICE_SCHEDULE', value: refreshAdviceSchedule }
         { name: 'VIDEO_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
         { name: 'CORS_ALLOWED_ORIGINS', value: corsAllowedOrigins }
         { name: 'RATE_LIMIT_PER_MINUTE', value: string(rateLimitPerMinute) }

@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         action: RollupsAction,
     },
+    /// Recompute the advisor's recommendations on DATABASE_URL.
+    Advice {
+        #[command(subcommand)]
+        action: AdviceAction,
+    },
     /// Print a development bearer token accepted by `handler dev` with the same data directory.
     Token {
         /// The user id (`sub`); default: this data directory's development user.
@@ -93,6 +98,19 @@ enum RollupsAction {
         #[arg(long, required_unless_present = "all", conflicts_with = "all")]
         org: Option<Uuid>,
         /// Rebuild every organization.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdviceAction {
+    /// Recompute recommendations now and store the difference, one organization at a time.
+    Refresh {
+        /// The organization to refresh.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        org: Option<Uuid>,
+        /// Refresh every organization.
         #[arg(long)]
         all: bool,
     },
@@ -156,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Rollups { action: RollupsAction::Rebuild { org, all: _ } } => rebuild_rollups(org).await?,
+        Command::Advice { action: AdviceAction::Refresh { org, all: _ } } => refresh_advice(org).await?,
         Command::Token { user, org, email, ttl_hours, super_admin, data_dir } => {
             let settings = DevEnvironment::load(&data_dir)?.settings()?;
             telemetry::init(LogFormat::Pretty, "warn", std::io::stderr);
@@ -232,6 +251,35 @@ async fn rebuild_rollups(org: Option<Uuid>) -> anyhow::Result<()> {
         let rebuild = db.rebuild_rollups(organization).await?;
         let verdict = if rebuild.corrected { "corrected" } else { "already exact" };
         println!("{organization}: {} rollup rows, {verdict}", rebuild.rows);
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// `handler advice refresh`: `org`, or every organization when `None`.
+async fn refresh_advice(org: Option<Uuid>) -> anyhow::Result<()> {
+    let settings = Settings::load(&Env)?;
+    telemetry::init(settings.log_format, "info,sqlx=warn", std::io::stderr);
+    let db = shared::db::Database::connect_lazy(&settings.database)?;
+    let organizations = match org {
+        Some(org) => vec![org],
+        None => db.organization_ids().await?,
+    };
+    for organization in organizations {
+        let now = shared::db::now_micros();
+        let report = shared::advisor::refresh::refresh_organization(&db, &settings.advisor, organization, now).await?;
+        let s = report.store;
+        println!(
+            "{organization}: {} products, {} recommendations ({} new, {} changed, {} unchanged, {} reopened, {} resolved) in {} ms",
+            report.products,
+            report.kept,
+            s.created,
+            s.updated,
+            s.unchanged,
+            s.reopened,
+            s.resolved,
+            report.elapsed.as_millis()
+        );
     }
     db.close().await;
     Ok(())

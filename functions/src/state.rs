@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use shared::{
+    advisor::{narrator::LanguageModel, openai::AiError},
     auth::{AuthError, TokenVerifier},
     blob::{BlobError, BlobStore},
     config::Settings,
@@ -30,6 +31,8 @@ pub struct AppState {
     pub secrets: Arc<dyn Secrets>,
     /// Per-tenant request budgets of this instance.
     pub limiter: Arc<RateLimiter>,
+    /// Who writes the advisor's summaries and answers: Azure OpenAI when configured, else the templates.
+    pub language_model: LanguageModel,
     /// HTTP clients and settings of the store platforms (Shopify, WooCommerce).
     pub platforms: Platforms,
 }
@@ -49,6 +52,9 @@ pub enum BuildError {
     /// The secret store.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// The Azure OpenAI client.
+    #[error("Azure OpenAI: {0}")]
+    LanguageModel(#[from] AiError),
     /// The platform HTTP clients.
     #[error(transparent)]
     Platforms(#[from] PlatformError),
@@ -64,6 +70,7 @@ impl AppState {
             secrets: shared::secrets::from_settings(&settings.secrets)?,
             limiter: Arc::new(RateLimiter::new()),
             platforms: Platforms::new(settings.shopify.clone(), settings.sync.clone())?,
+            language_model: LanguageModel::from_settings(&settings.advisor)?,
             settings: Arc::new(settings),
         })
     }

@@ -66,6 +66,8 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     /// How the HTTP API protects itself: CORS, rate limits, client addresses, shutdown.
     pub http: HttpSettings,
+    /// The advisor: refresh budget, default lead time and cover, and Azure OpenAI when configured.
+    pub advisor: AdvisorSettings,
 }
 
 /// Where uploaded videos are stored, and the limits on them.
@@ -132,6 +134,120 @@ impl VideoSettings {
         }
         let probe_max_bytes = parse_or(lookup, "VIDEO_PROBE_MAX_BYTES", 1024 * 1024)?;
         Ok(Self { storage, max_bytes, upload_url_ttl, probe_max_bytes })
+    }
+}
+
+/// How the advisor runs.
+#[derive(Debug, Clone)]
+pub struct AdvisorSettings {
+    /// Azure OpenAI, when `AZURE_OPENAI_ENDPOINT` is set; otherwise summaries and answers come from templates.
+    pub openai: Option<AzureOpenAiSettings>,
+    /// `ADVICE_REFRESH_BUDGET_SECS` (default 240, fractions allowed): how long one `RefreshAdvice` tick may work;
+    /// organizations it does not reach wait for the next tick.
+    pub refresh_budget: Duration,
+    /// `ADVICE_DEFAULT_LEAD_TIME_DAYS` (default 14): supplier lead time for products without one.
+    pub default_lead_time_days: u32,
+    /// `ADVICE_DEFAULT_TARGET_COVER_DAYS` (default 30): days of sales a reorder should cover after the lead time, for
+    /// products without a target.
+    pub default_target_cover_days: u32,
+}
+
+/// How Azure OpenAI is reached.
+#[derive(Debug, Clone)]
+pub struct AzureOpenAiSettings {
+    /// `AZURE_OPENAI_ENDPOINT`: the resource, `https://<resource>.openai.azure.com` (http only on a loopback host,
+    /// for tests and local fakes).
+    pub endpoint: String,
+    /// `AZURE_OPENAI_DEPLOYMENT`: the deployment name (the `model` on the v1 path).
+    pub deployment: String,
+    /// `AZURE_OPENAI_API_KEY`: sent as `api-key`. Unset: a managed identity token is sent instead. List it in
+    /// `SECRETS_FROM_VAULT` to read it from Key Vault.
+    pub api_key: Option<SecretString>,
+    /// `AZURE_OPENAI_CLIENT_ID`: the client id of a user-assigned managed identity (without a key).
+    pub client_id: Option<String>,
+    /// `AZURE_OPENAI_API_VERSION`: set to use the classic deployments path with this `api-version` (2024-08-01-preview
+    /// or later, for structured outputs); unset, the v1 path `/openai/v1/chat/completions` is used.
+    pub api_version: Option<String>,
+    /// `AZURE_OPENAI_TIMEOUT_SECS` (default 20, fractions allowed): the whole budget of one answer, retries included.
+    pub timeout: Duration,
+    /// `AZURE_OPENAI_MAX_RETRIES` (default 2): retries after a 429, a 5xx or a dropped connection.
+    pub max_retries: u32,
+    /// `AZURE_OPENAI_MAX_TOKENS` (default 800): the completion's token cap. Quota is reserved from it when a request
+    /// arrives, so it stays tight.
+    pub max_tokens: u32,
+}
+
+impl AdvisorSettings {
+    fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
+        let openai = match lookup.get("AZURE_OPENAI_ENDPOINT") {
+            None => None,
+            Some(endpoint) => Some(AzureOpenAiSettings::load(endpoint, lookup)?),
+        };
+        let settings = Self {
+            openai,
+            refresh_budget: seconds_or(lookup, "ADVICE_REFRESH_BUDGET_SECS", Duration::from_secs(240))?,
+            default_lead_time_days: parse_or(lookup, "ADVICE_DEFAULT_LEAD_TIME_DAYS", 14)?,
+            default_target_cover_days: parse_or(lookup, "ADVICE_DEFAULT_TARGET_COVER_DAYS", 30)?,
+        };
+        if settings.refresh_budget.is_zero() {
+            return Err(ConfigError::Invalid { name: "ADVICE_REFRESH_BUDGET_SECS", reason: "must be positive".into() });
+        }
+        if settings.default_lead_time_days > 365 {
+            let reason = "between 0 and 365 days".to_owned();
+            return Err(ConfigError::Invalid { name: "ADVICE_DEFAULT_LEAD_TIME_DAYS", reason });
+        }
+        if !(1..=365).contains(&settings.default_target_cover_days) {
+            let reason = "between 1 and 365 days".to_owned();
+            return Err(ConfigError::Invalid { name: "ADVICE_DEFAULT_TARGET_COVER_DAYS", reason });
+        }
+        Ok(settings)
+    }
+}
+
+impl AzureOpenAiSettings {
+    fn load(endpoint: String, lookup: &impl Lookup) -> Result<Self, ConfigError> {
+        let endpoint = endpoint.trim().trim_end_matches('/').to_owned();
+        check_jwks_url(&endpoint).map_err(|reason| ConfigError::Invalid { name: "AZURE_OPENAI_ENDPOINT", reason })?;
+        let deployment =
+            lookup.get("AZURE_OPENAI_DEPLOYMENT").ok_or(ConfigError::Missing("AZURE_OPENAI_DEPLOYMENT"))?;
+        if deployment.is_empty() || !deployment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            let reason = "letters, digits, '-', '_' and '.' only".to_owned();
+            return Err(ConfigError::Invalid { name: "AZURE_OPENAI_DEPLOYMENT", reason });
+        }
+        let api_version = lookup.get("AZURE_OPENAI_API_VERSION");
+        if let Some(version) = &api_version {
+            let dated = version.len() >= 10
+                && version
+                    .bytes()
+                    .take(10)
+                    .enumerate()
+                    .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            if !dated && version != "preview" {
+                let reason = "expected a dated version such as 2024-10-21 (or unset for the v1 path)".to_owned();
+                return Err(ConfigError::Invalid { name: "AZURE_OPENAI_API_VERSION", reason });
+            }
+        }
+        let timeout = seconds_or(lookup, "AZURE_OPENAI_TIMEOUT_SECS", Duration::from_secs(20))?;
+        if timeout.is_zero() {
+            return Err(ConfigError::Invalid { name: "AZURE_OPENAI_TIMEOUT_SECS", reason: "must be positive".into() });
+        }
+        let max_tokens = parse_or(lookup, "AZURE_OPENAI_MAX_TOKENS", 800)?;
+        if !(16..=16_384).contains(&max_tokens) {
+            return Err(ConfigError::Invalid {
+                name: "AZURE_OPENAI_MAX_TOKENS",
+                reason: "between 16 and 16384".into(),
+            });
+        }
+        Ok(Self {
+            endpoint,
+            deployment,
+            api_key: lookup.get("AZURE_OPENAI_API_KEY").filter(|key| !key.is_empty()).map(SecretString::from),
+            client_id: lookup.get("AZURE_OPENAI_CLIENT_ID"),
+            api_version,
+            timeout,
+            max_retries: parse_or(lookup, "AZURE_OPENAI_MAX_RETRIES", 2)?,
+            max_tokens,
+        })
     }
 }
 
@@ -485,6 +601,7 @@ impl Settings {
             shopify: ShopifySettings::load(lookup)?,
             secrets: SecretsSettings::load(lookup)?,
             http: HttpSettings::load(lookup)?,
+            advisor: AdvisorSettings::load(lookup)?,
         })
     }
 }
@@ -822,6 +939,46 @@ mod tests {
         }
         let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("RATE_LIMIT_BURST", "0")]).expect_err("no burst");
         assert!(error.to_string().contains("RATE_LIMIT_BURST"));
+    }
+
+    #[test]
+    fn azure_openai_is_optional_and_its_settings_are_checked() {
+        let none = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+        assert!(none.advisor.openai.is_none());
+        assert_eq!(none.advisor.default_lead_time_days, 14);
+        assert_eq!(none.advisor.default_target_cover_days, 30);
+        let keyed = load(&[
+            ("DATABASE_URL", "sqlite://x.db"),
+            ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com/"),
+            ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"),
+            ("AZURE_OPENAI_API_KEY", "aoai-key-123"),
+        ])
+        .expect("valid");
+        let openai = keyed.advisor.openai.as_ref().expect("configured");
+        assert_eq!(openai.endpoint, "https://contoso.openai.azure.com");
+        assert_eq!((openai.timeout, openai.max_retries, openai.max_tokens), (Duration::from_secs(20), 2, 800));
+        assert!(openai.api_version.is_none(), "the v1 path by default");
+        assert!(!format!("{keyed:?}").contains("aoai-key-123"));
+        let cases = [
+            (("AZURE_OPENAI_ENDPOINT", "http://contoso.openai.azure.com"), "plain HTTP to a remote host"),
+            (("AZURE_OPENAI_API_VERSION", "latest"), "not a dated version"),
+            (("AZURE_OPENAI_DEPLOYMENT", "my deployment"), "a space in the deployment"),
+            (("AZURE_OPENAI_TIMEOUT_SECS", "0"), "no time at all"),
+        ];
+        for ((name, value), why) in cases {
+            let mut pairs = vec![
+                ("DATABASE_URL", "sqlite://x.db"),
+                ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com"),
+                ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"),
+            ];
+            pairs.retain(|(n, _)| *n != name);
+            pairs.push((name, value));
+            let error = load(&pairs).expect_err(why);
+            assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+        let missing =
+            load(&[("DATABASE_URL", "sqlite://x.db"), ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")]);
+        assert!(missing.expect_err("no deployment").to_string().contains("AZURE_OPENAI_DEPLOYMENT"));
     }
 
     #[test]

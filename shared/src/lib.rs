@@ -9,6 +9,7 @@
 //! - [`auth`]: bearer-token verification and development tokens.
 //! - [`domain`]: types parsed from outside input (names, time zones, currencies); [`money`]: exact amounts.
 //! - [`catalogue`]: products and variants: what comes in from platforms, what lists return.
+//! - [`advisor`]: the rules engine and its evidence, the Azure OpenAI narrator with its grounding check.
 //! - [`analytics`]: the rules behind every analytics figure (what counts, days, buckets, metrics, rankings).
 //! - [`video`]: product videos: upload formats, the container probe (ranged reads), channel fitness.
 //! - [`blob`]: the blob store port: Azure Blob Storage in production, a folder on embedded defaults.
@@ -17,6 +18,7 @@
 //!   store addresses; [`sync`]: the lease-based sync engine with per-page checkpoints, and webhook deliveries.
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
+pub mod advisor;
 pub mod analytics;
 pub mod auth;
 pub mod blob;

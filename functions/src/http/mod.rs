@@ -5,6 +5,7 @@ use axum::Router;
 
 use crate::state::AppState;
 
+mod advice;
 mod analytics;
 mod health;
 mod me;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(products::router())
         .merge(videos::router())
         .merge(analytics::router())
+        .merge(advice::router())
         .merge(stores::router())
         .merge(webhooks::router())
 }

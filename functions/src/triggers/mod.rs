@@ -18,12 +18,17 @@ use crate::{
     state::AppState,
 };
 
+mod refresh_advice;
 mod sync_stores;
 mod video_uploaded;
 
 /// Every non-HTTP function and its handler. Names must equal the `functions/azure/<Name>` folders.
-fn triggers() -> [(&'static str, MethodRouter<AppState>); 2] {
-    [("SyncStores", post(sync_stores::run)), ("VideoUploaded", post(video_uploaded::run))]
+fn triggers() -> [(&'static str, MethodRouter<AppState>); 3] {
+    [
+        ("RefreshAdvice", post(refresh_advice::run)),
+        ("SyncStores", post(sync_stores::run)),
+        ("VideoUploaded", post(video_uploaded::run)),
+    ]
 }
 
 /// The names of all non-HTTP functions the router answers.

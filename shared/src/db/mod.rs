@@ -13,6 +13,7 @@ use sqlx::{
 
 use crate::config::DatabaseSettings;
 
+pub mod advice;
 pub mod analytics;
 pub mod catalogue;
 pub mod orders;

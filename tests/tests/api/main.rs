@@ -1,5 +1,6 @@
 //! All integration tests, in one binary so the crate graph links once.
 
+mod advice;
 mod analytics;
 mod auth;
 mod blob_store;
@@ -13,6 +14,7 @@ mod key_vault;
 mod lambda;
 mod lambda_schedule;
 mod manifest;
+mod openai;
 mod organizations;
 mod package;
 mod problems;

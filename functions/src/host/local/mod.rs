@@ -62,6 +62,7 @@ impl DevEnvironment {
                 ("SUPABASE_JWT_SECRET", secret.expose_secret().to_owned()),
                 ("LOG_FORMAT", "pretty".to_owned()),
                 ("SYNC_STORES_SCHEDULE", DEFAULT_SYNC_STORES_SCHEDULE.to_owned()),
+                ("REFRESH_ADVICE_SCHEDULE", DEFAULT_REFRESH_ADVICE_SCHEDULE.to_owned()),
                 ("VIDEO_STORAGE_DIR", data_dir.join("blobs").display().to_string()),
                 ("SECRETS_DIR", data_dir.join("secrets").display().to_string()),
                 // A local WooCommerce (a container on this machine) is the usual dev store.
@@ -84,6 +85,8 @@ impl Lookup for DevEnvironment {
 
 /// Every five minutes, as deployed unless the app setting says otherwise.
 const DEFAULT_SYNC_STORES_SCHEDULE: &str = "0 */5 * * * *";
+/// Hourly, on the hour.
+const DEFAULT_REFRESH_ADVICE_SCHEDULE: &str = "0 0 * * * *";
 
 /// `Values` of a `local.settings.json`, or nothing if the file does not exist.
 fn local_settings_values(path: &Path) -> anyhow::Result<HashMap<String, String>> {

@@ -1,0 +1,461 @@
+//! The advisor's API, scoped to the caller's organization:
+//! - `GET /api/v1/advice?kind=&status=&limit=&cursor=`: current recommendations ranked by money at stake, with
+//!   their evidence (keyset pages; `status` defaults to `open`).
+//! - `GET /api/v1/advice/{id}` and `POST /api/v1/advice/{id}/status` (`{"status": "dismissed" | "done" | "open"}`).
+//! - `GET /api/v1/advice/summary`: a short briefing; `POST /api/v1/advice/ask` (`{"question": "…"}`): an answer.
+//!   Both come from Azure OpenAI when configured and grounded, else from templates, and say which.
+//! - `POST /api/v1/advice/refresh`: recompute now (the `RefreshAdvice` timer does it hourly); 409 while another
+//!   refresh of the organization runs.
+//!
+//! An organization whose advice was never computed is computed on its first read.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    routing::{get, post},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared::{
+    advisor::{
+        Evidence, Kind, Subject, Value as FigureValue,
+        briefing::{BriefItem, Briefing, BriefingFacts, KindCount, RevenueFacts},
+        evidence::{Period, money},
+        narrator::{self, Answer, LanguageModel, Source, Summary},
+        refresh::{RefreshError, RefreshReport, refresh_leased},
+        tools::AnalyticsTools,
+    },
+    analytics::{self, DateRange},
+    db::{
+        advice::{AdviceCursor, AdviceQuery, AdviceStatus, StoredAdvice},
+        now_micros,
+    },
+    domain::CurrencyCode,
+    money::format_minor,
+};
+use uuid::Uuid;
+
+use crate::{
+    error::ApiError,
+    extract::{AppJson, AppPath, AppQuery},
+    state::AppState,
+    tenant::Tenant,
+};
+
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_LIMIT: u32 = 100;
+/// Longest question, in characters.
+const MAX_QUESTION_CHARS: usize = 500;
+/// Recommendations of each kind the briefing facts hold.
+const BRIEFING_PER_KIND: i64 = 3;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/advice", get(list))
+        .route("/api/v1/advice/summary", get(summary))
+        .route("/api/v1/advice/ask", post(ask))
+        .route("/api/v1/advice/refresh", post(refresh))
+        .route("/api/v1/advice/{id}", get(show))
+        .route("/api/v1/advice/{id}/status", post(set_status))
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::NoSuchOrganization(_) => Self::NotFound,
+            RefreshError::Db(error) => error.into(),
+        }
+    }
+}
+
+fn currency(tenant: &Tenant) -> CurrencyCode {
+    CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default()
+}
+
+/// How long a first read waits for a refresh another instance is running.
+const FIRST_REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Computes the organization's advice if it never was (or waits for the instance computing it).
+async fn ensure_computed(state: &AppState, tenant: &Tenant) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let computed = |run: Option<shared::db::advice::AdviceRun>| run.and_then(|run| run.computed_at);
+    if let Some(computed_at) = computed(state.db.advice_run(tenant.id()).await?) {
+        return Ok(Some(computed_at));
+    }
+    let advisor = &state.settings.advisor;
+    if let Some(report) = refresh_leased(&state.db, advisor, tenant.id(), now_micros()).await? {
+        tracing::info!(tenant = %tenant.id(), kept = report.kept, "advice computed on first read");
+        return Ok(computed(state.db.advice_run(tenant.id()).await?));
+    }
+    let deadline = tokio::time::Instant::now() + FIRST_REFRESH_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if let Some(computed_at) = computed(state.db.advice_run(tenant.id()).await?) {
+            return Ok(Some(computed_at));
+        }
+    }
+    Err(ApiError::Unavailable("the advice is being computed; retry shortly".into()))
+}
+
+/// A figure as the API shows it: a typed value and the text the evidence writes.
+#[derive(Serialize)]
+struct FigureView {
+    name: String,
+    label: String,
+    value: Value,
+    unit: Option<String>,
+    display: String,
+}
+
+#[derive(Serialize)]
+struct EvidenceView {
+    period: Option<Period>,
+    formula: String,
+    figures: Vec<FigureView>,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ImpactView {
+    amount: String,
+    currency: String,
+    basis: String,
+}
+
+#[derive(Serialize)]
+struct AdviceView {
+    id: Uuid,
+    kind: Kind,
+    status: AdviceStatus,
+    subject: Subject,
+    title: String,
+    action: String,
+    impact: Option<ImpactView>,
+    evidence: EvidenceView,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    status_changed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved_at: Option<DateTime<Utc>>,
+}
+
+fn figure_value(value: &FigureValue, currency: &CurrencyCode) -> Value {
+    let rounded = |v: f64, decimals: i32| {
+        let scale = 10f64.powi(decimals);
+        json!((v * scale).round() / scale)
+    };
+    match value {
+        FigureValue::Count { value } => json!(value),
+        FigureValue::Number { value, decimals } => rounded(*value, i32::from(*decimals)),
+        FigureValue::Money { minor } => json!(format_minor(*minor, currency.minor_digits())),
+        FigureValue::Ratio { value } => rounded(*value, 6),
+        FigureValue::Date { value } => json!(value),
+        FigureValue::Text { value } => json!(value),
+    }
+}
+
+fn evidence_view(evidence: &Evidence, currency: &CurrencyCode) -> EvidenceView {
+    EvidenceView {
+        period: evidence.period,
+        formula: evidence.formula.clone(),
+        figures: evidence
+            .figures
+            .iter()
+            .map(|f| FigureView {
+                name: f.name.clone(),
+                label: f.label.clone(),
+                value: figure_value(&f.value, currency),
+                unit: match f.value {
+                    FigureValue::Money { .. } => Some(currency.to_string()),
+                    FigureValue::Ratio { .. } => Some("ratio".to_owned()),
+                    _ => f.unit.clone(),
+                },
+                display: f.display(currency),
+            })
+            .collect(),
+        notes: evidence.notes.clone(),
+    }
+}
+
+fn advice_view(item: StoredAdvice, currency: &CurrencyCode) -> AdviceView {
+    let r = item.recommendation;
+    AdviceView {
+        id: item.id,
+        kind: r.kind,
+        status: item.status,
+        impact: r.impact.map(|i| ImpactView {
+            amount: format_minor(i.minor, currency.minor_digits()),
+            currency: currency.to_string(),
+            basis: i.basis,
+        }),
+        evidence: evidence_view(&r.evidence, currency),
+        subject: r.subject,
+        title: r.title,
+        action: r.action,
+        created_at: item.created_at,
+        updated_at: item.updated_at,
+        status_changed_at: item.status_changed_at,
+        resolved_at: item.resolved_at,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    kind: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The cursor's JSON: the position, and the filters it belongs to.
+#[derive(Serialize, Deserialize)]
+struct CursorJson {
+    score: i64,
+    id: Uuid,
+    kind: Option<Kind>,
+    status: AdviceStatus,
+}
+
+impl ListParams {
+    fn into_query(self) -> Result<AdviceQuery, ApiError> {
+        let kind =
+            self.kind.map(|k| Kind::parse(&k).map_err(|e| ApiError::bad_field("kind", e.to_string()))).transpose()?;
+        let status = match self.status {
+            Some(s) => AdviceStatus::parse(&s).map_err(|e| ApiError::bad_field("status", e.to_string()))?,
+            None => AdviceStatus::Open,
+        };
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        let after = match self.cursor {
+            None => None,
+            Some(text) => {
+                let cursor: CursorJson = URL_SAFE_NO_PAD
+                    .decode(text)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .ok_or_else(|| ApiError::bad_field("cursor", "not a cursor this API issued"))?;
+                if cursor.kind != kind || cursor.status != status {
+                    return Err(ApiError::bad_field("cursor", "belongs to another kind or status filter"));
+                }
+                Some(AdviceCursor { score: cursor.score, id: cursor.id })
+            }
+        };
+        Ok(AdviceQuery { kind, status, limit, after })
+    }
+}
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<AdviceView>,
+    next_cursor: Option<String>,
+    computed_at: Option<DateTime<Utc>>,
+}
+
+#[tracing::instrument(name = "listing advice", skip_all, fields(organization = %tenant.id()))]
+async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppQuery(params): AppQuery<ListParams>,
+) -> Result<Json<Page>, ApiError> {
+    let query = params.into_query()?;
+    let computed_at = ensure_computed(&state, &tenant).await?;
+    let page = state.db.list_advice(tenant.id(), &query).await?;
+    let currency = currency(&tenant);
+    let next_cursor = page.next.map(|next| {
+        let cursor = CursorJson { score: next.score, id: next.id, kind: query.kind, status: query.status };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+    });
+    Ok(Json(Page {
+        items: page.items.into_iter().map(|item| advice_view(item, &currency)).collect(),
+        next_cursor,
+        computed_at,
+    }))
+}
+
+#[tracing::instrument(name = "showing advice", skip_all, fields(organization = %tenant.id(), advice = %id))]
+async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<AdviceView>, ApiError> {
+    let item = state.db.advice(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(advice_view(item, &currency(&tenant))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+}
+
+#[tracing::instrument(name = "setting an advice status", skip_all, fields(organization = %tenant.id(), advice = %id))]
+async fn set_status(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<StatusBody>,
+) -> Result<Json<AdviceView>, ApiError> {
+    let status = AdviceStatus::parse(&body.status).map_err(|e| ApiError::bad_field("status", e.to_string()))?;
+    let item = state.db.set_advice_status(tenant.id(), id, status).await?.ok_or(ApiError::NotFound)?;
+    tracing::info!(target: "audit", event = "advice_status", organization = %tenant.id(), user = %tenant.user.user_id, advice = %id, status = status.as_str(), "advice status set");
+    Ok(Json(advice_view(item, &currency(&tenant))))
+}
+
+/// The facts a summary or an answer may use.
+async fn briefing_facts(state: &AppState, tenant: &Tenant) -> Result<BriefingFacts, ApiError> {
+    let computed_at = ensure_computed(state, tenant).await?;
+    let currency = currency(tenant);
+    let zone = analytics::zone(&tenant.organization.timezone);
+    let today = analytics::local_day(Utc::now(), zone);
+    let yesterday = today.pred_opt().unwrap_or(today);
+    let last =
+        DateRange::ending(yesterday, 28).map_err(|e| ApiError::Internal(anyhow::anyhow!("revenue window: {e}")))?;
+    let previous = last.previous_period();
+    let rows = state.db.daily_series(tenant.id(), last.with_previous_period(), None).await?;
+    let (mut revenue, mut before, mut orders) = (0, 0, 0);
+    for (day, counters) in rows {
+        if last.contains(day) {
+            revenue += counters.revenue_minor;
+            orders += counters.orders;
+        } else {
+            before += counters.revenue_minor;
+        }
+    }
+    let period = |r: DateRange| Period::new(r.from(), r.to());
+    let counts = state.db.advice_counts(tenant.id()).await?;
+    let found = state.db.advice_run(tenant.id()).await?.map(|run| run.found).unwrap_or_default();
+    let leading = state.db.leading_advice(tenant.id(), BRIEFING_PER_KIND).await?;
+    Ok(BriefingFacts {
+        organization: tenant.organization.name.clone(),
+        today,
+        timezone: tenant.organization.timezone.clone(),
+        currency: currency.to_string(),
+        computed_at,
+        revenue: RevenueFacts::new(period(last), revenue, period(previous), before, orders, &currency),
+        open_by_kind: counts
+            .into_iter()
+            .map(|(kind, open, total)| {
+                let count = KindCount::open(kind, open, total.map(|t| money(t, &currency)));
+                match found.iter().find(|(k, _)| *k == kind) {
+                    Some((_, all)) if all.count > open => KindCount {
+                        found: Some(all.count),
+                        found_impact_total: (all.impact_minor > 0).then(|| money(all.impact_minor, &currency)),
+                        ..count
+                    },
+                    _ => count,
+                }
+            })
+            .collect(),
+        items: leading.iter().map(|item| BriefItem::new(item.id, &item.recommendation, &currency)).collect(),
+    })
+}
+
+#[derive(Serialize)]
+struct SummaryView {
+    as_of: NaiveDate,
+    computed_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    summary: Summary,
+    open: serde_json::Map<String, Value>,
+}
+
+/// A model briefing cached with the facts' hash.
+#[derive(Serialize, Deserialize)]
+struct CachedBriefing {
+    briefing: Briefing,
+    numbers_checked: usize,
+}
+
+#[tracing::instrument(name = "summarizing advice", skip_all, fields(organization = %tenant.id()))]
+async fn summary(State(state): State<AppState>, tenant: Tenant) -> Result<Json<SummaryView>, ApiError> {
+    let facts = briefing_facts(&state, &tenant).await?;
+    let hash = facts.hash();
+    let cached = match &state.language_model {
+        LanguageModel::AzureOpenAi(_) => state.db.cached_briefing(tenant.id(), &hash).await?,
+        LanguageModel::Templates => None,
+    };
+    let summary = match cached.and_then(|text| serde_json::from_str::<CachedBriefing>(&text).ok()) {
+        Some(cached) => Summary {
+            briefing: cached.briefing,
+            source: Source::AzureOpenai,
+            fallback_reason: None,
+            numbers_checked: cached.numbers_checked,
+        },
+        None => {
+            let summary = narrator::summarize(&state.language_model, &facts).await;
+            if summary.source == Source::AzureOpenai {
+                let cached =
+                    CachedBriefing { briefing: summary.briefing.clone(), numbers_checked: summary.numbers_checked };
+                state
+                    .db
+                    .cache_briefing(tenant.id(), &hash, &serde_json::to_string(&cached).unwrap_or_default())
+                    .await?;
+            }
+            summary
+        }
+    };
+    let open = facts.open_by_kind.iter().map(|k| (k.kind.as_str().to_owned(), json!(k.open))).collect();
+    Ok(Json(SummaryView { as_of: facts.today, computed_at: facts.computed_at, summary, open }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AskBody {
+    question: String,
+}
+
+#[tracing::instrument(name = "answering an advice question", skip_all, fields(organization = %tenant.id()))]
+async fn ask(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppJson(body): AppJson<AskBody>,
+) -> Result<Json<Answer>, ApiError> {
+    let question = body.question.trim();
+    if question.is_empty() {
+        return Err(ApiError::bad_field("question", "must not be empty"));
+    }
+    if question.chars().count() > MAX_QUESTION_CHARS {
+        return Err(ApiError::bad_field("question", format!("at most {MAX_QUESTION_CHARS} characters")));
+    }
+    let facts = briefing_facts(&state, &tenant).await?;
+    let tools = AnalyticsTools { db: &state.db, organization: tenant.id(), currency: currency(&tenant) };
+    Ok(Json(narrator::answer(&state.language_model, &tools, &facts, question).await))
+}
+
+#[derive(Serialize)]
+struct RefreshView {
+    computed_at: DateTime<Utc>,
+    local_day: NaiveDate,
+    products: usize,
+    recommendations: usize,
+    created: usize,
+    updated: usize,
+    unchanged: usize,
+    reopened: usize,
+    resolved: usize,
+    elapsed_ms: u64,
+}
+
+#[tracing::instrument(name = "refreshing advice on request", skip_all, fields(organization = %tenant.id()))]
+async fn refresh(State(state): State<AppState>, tenant: Tenant) -> Result<Json<RefreshView>, ApiError> {
+    let now = now_micros();
+    let report: RefreshReport = refresh_leased(&state.db, &state.settings.advisor, tenant.id(), now)
+        .await?
+        .ok_or_else(|| ApiError::Conflict("a refresh of this organization's advice is already running".into()))?;
+    Ok(Json(RefreshView {
+        computed_at: now,
+        local_day: report.local_day,
+        products: report.products,
+        recommendations: report.kept,
+        created: report.store.created,
+        updated: report.store.updated,
+        unchanged: report.store.unchanged,
+        reopened: report.store.reopened,
+        resolved: report.store.resolved,
+        elapsed_ms: report.elapsed.as_millis() as u64,
+    }))
+}
