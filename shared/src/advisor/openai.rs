@@ -15,6 +15,7 @@
 //!   stops retrying at once.
 //! - **Content filter.** A filtered prompt is HTTP 400 with `error.code = "content_filter"`, not retried; a filtered
 //!   completion is HTTP 200 with `finish_reason: "content_filter"`. Both are errors here: the caller falls back.
+//! - **Tools.** Strict function schemas, `parallel_tool_calls: false` (strict schemas hold only for one call at a time).
 //! - Responses are parsed leniently (unknown fields ignored): the service adds fields without notice.
 
 use std::{sync::Arc, time::Duration};
@@ -242,6 +243,8 @@ impl AzureOpenAi {
                     }})
                 })
                 .collect();
+            // Strict tool schemas hold only for one call at a time.
+            body["parallel_tool_calls"] = json!(false);
         }
         body
     }

@@ -409,6 +409,8 @@ async fn a_question_can_use_our_analytics_tools_and_numbers_from_them_pass_the_c
         .filter_map(|t| t["function"]["name"].as_str())
         .collect();
     assert_eq!(tools, ["revenue_timeseries", "top_products", "recommendations"]);
+    assert_eq!(requests[0].body["tools"][0]["function"]["strict"], true);
+    assert_eq!(requests[0].body["parallel_tool_calls"], false);
     assert_eq!(requests[1].body["messages"][2]["tool_calls"][0]["id"], "call_1", "the call is echoed back");
 }
 
