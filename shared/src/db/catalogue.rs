@@ -588,7 +588,7 @@ impl Database {
                     organization,
                     query,
                     |qb: &mut QueryBuilder<sqlx::Postgres>| {
-                        qb.push("ts_rank_cd(p.search, websearch_to_tsquery('english', ")
+                        qb.push("ts_rank(p.search, websearch_to_tsquery('english', ")
                             .push_bind(search.clone())
                             .push(
                                 "))::float8 AS rank FROM products p WHERE p.search @@ websearch_to_tsquery('english', ",
