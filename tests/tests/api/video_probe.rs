@@ -103,6 +103,21 @@ async fn a_moov_larger_than_the_budget_is_refused_with_the_reason() {
     assert!(report.bytes_read <= 512, "read {} bytes", report.bytes_read);
 }
 
+#[tokio::test]
+async fn a_fragmented_file_too_long_to_walk_reports_no_duration_rather_than_a_short_one() {
+    let bytes = std::fs::read(fixtures_dir().join("fragmented.mp4")).expect("fixture");
+    // The first read holds the moov and both fragments; the walk needs one more read to reach the end of the file.
+    let cut_short = ProbeLimits { max_bytes: 1024 * 1024, max_requests: 1 };
+    let walked = ProbeLimits { max_bytes: 1024 * 1024, max_requests: 2 };
+
+    let partial = probe(&SliceSource(&bytes), bytes.len() as u64, cut_short).await.result.expect("probes");
+    let complete = probe(&SliceSource(&bytes), bytes.len() as u64, walked).await.result.expect("probes");
+
+    assert!(partial.fragmented);
+    assert_eq!(partial.duration_seconds, None, "an unfinished walk may not have seen the last fragment");
+    assert_eq!(complete.duration_seconds, Some(2.08));
+}
+
 /// The fuzz harness as a plain test (the `cargo fuzz` target in `fuzz/` does the same with coverage guidance):
 /// thousands of mutations of every fixture — bit flips, byte runs, cuts, size fields set to extremes — must each end
 /// in a result or an error, within the budget.

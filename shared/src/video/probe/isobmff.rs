@@ -61,8 +61,9 @@ pub(crate) async fn probe<S: RangeSource>(reader: &mut Reader<'_, S>) -> Result<
     let body = reader.read(body_offset, body_size).await?;
     let movie =
         parse_moov(&body).ok_or_else(|| ProbeError::Corrupt("the movie metadata (moov) is malformed".into()))?;
+    // Only the file's true last fragment gives its length: a walk cut short by the budget would under-report it.
     let fragment_end = match (movie.fragmented, layout.last_moof) {
-        (true, Some(moof)) if reader.can_afford(moof.size) => {
+        (true, Some(moof)) if layout.incomplete.is_none() && reader.can_read(moof.offset, moof.size) => {
             let (offset, size) = moof.body();
             parse_moof_end(&reader.read(offset, size).await?, &movie)
         }

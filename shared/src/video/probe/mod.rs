@@ -217,6 +217,11 @@ impl<S: RangeSource> Reader<'_, S> {
         Ok(bytes)
     }
 
+    /// Whether `[offset, offset + length)` can be had: already in memory, or within the budget.
+    pub(crate) fn can_read(&self, offset: u64, length: u64) -> bool {
+        offset.saturating_add(length) <= self.head.len() as u64 || self.can_afford(length)
+    }
+
     /// Whether another read of `length` bytes fits the budget.
     pub(crate) fn can_afford(&self, length: u64) -> bool {
         self.requests < self.limits.max_requests && self.bytes_read.saturating_add(length) <= self.limits.max_bytes
