@@ -122,12 +122,20 @@ fn completion(content: &str, finish_reason: &str) -> Value {
     })
 }
 
-/// A briefing that uses only the facts' numbers.
+/// A briefing that uses only the facts' numbers (and names the first recommendation, when there is one).
 fn grounded_briefing(facts: &Value) -> String {
+    let revenue = facts["revenue"]["revenue"].as_str().expect("revenue");
+    let (paragraphs, priorities) = match facts["items"][0]["id"].as_str() {
+        Some(id) => (
+            json!([format!("First: {}.", facts["items"][0]["title"].as_str().expect("a title"))]),
+            json!([{"recommendation_id": id, "why": "It runs out before a reorder can arrive."}]),
+        ),
+        None => (json!(["Nothing needs your attention."]), json!([])),
+    };
     json!({
-        "headline": format!("Revenue in the last 28 days was {}.", facts["revenue"]["revenue"].as_str().expect("revenue")),
-        "paragraphs": [format!("First: {}.", facts["items"][0]["title"].as_str().expect("an item"))],
-        "priorities": [{"recommendation_id": facts["items"][0]["id"], "why": "It runs out before a reorder can arrive."}]
+        "headline": format!("Revenue in the last 28 days was {revenue}."),
+        "paragraphs": paragraphs,
+        "priorities": priorities
     })
     .to_string()
 }
@@ -432,4 +440,60 @@ async fn an_answer_with_an_invented_number_falls_back_to_the_template_answer() {
         "Azure OpenAI's text used numbers that are not in the evidence (999), so it was discarded"
     );
     assert!(answer["answer"].as_str().is_some_and(|a| a.contains("Reorder Espresso beans 1 kg now")), "{answer}");
+}
+
+#[tokio::test]
+async fn without_a_key_the_managed_identity_token_authorizes_the_requests() {
+    // Arrange: the real binary under `dev`, the App Service identity endpoint faked on loopback, no API key.
+    let identity = tests::azure_fakes::AzureFakes::start().await;
+    let (fake, url) =
+        Fake::start(|request, _| Scripted::ok(completion(&grounded_briefing(&request.facts()), "stop"))).await;
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let port = tests::free_port();
+    let environment = [
+        ("AZURE_OPENAI_ENDPOINT", url.as_str()),
+        ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"),
+        ("IDENTITY_ENDPOINT", identity.identity_endpoint.as_str()),
+        ("IDENTITY_HEADER", identity.identity_header.as_str()),
+        ("LOG_FORMAT", "json"),
+    ];
+    let command = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(tests::handler_binary());
+        command.args(args).current_dir(workdir.path()).envs(environment).kill_on_drop(true);
+        for name in ["DATABASE_URL", "SUPABASE_JWT_SECRET", "SUPABASE_URL", "AUTH_ISSUER", "AZURE_OPENAI_API_KEY"] {
+            command.env_remove(name);
+        }
+        command
+    };
+    let token = command(&["token", "--data-dir", "data", "--org", "Beans & Co"]).output().await.expect("handler token");
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let token = String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned();
+    let mut dev = command(&["dev", "--port", &port.to_string(), "--data-dir", "data"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("handler dev");
+    let base = format!("http://127.0.0.1:{port}");
+    tests::wait_until_answering(&reqwest::Client::new(), &format!("{base}/api/health"), Duration::from_secs(60)).await;
+
+    // Act
+    let response = reqwest::Client::new()
+        .get(format!("{base}/api/v1/advice/summary"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("summary");
+    let status = response.status();
+    let summary: Value = response.json().await.expect("JSON");
+    dev.kill().await.expect("stop handler dev");
+
+    // Assert: the model answered, authorized by a token the identity endpoint issued for Azure OpenAI.
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["source"], "azure_openai", "{summary:#}");
+    let request = &fake.requests()[0];
+    assert_eq!(request.headers.get("api-key"), None);
+    let bearer = request.headers.get("authorization").and_then(|v| v.to_str().ok()).expect("a bearer token");
+    assert!(bearer.starts_with("Bearer token-"), "{bearer}");
+    let asked: Vec<(String, bool)> = identity.lock().token_log.clone();
+    assert_eq!(asked, [("https://cognitiveservices.azure.com".to_owned(), true)]);
 }
