@@ -45,6 +45,9 @@ enum Command {
         /// Where the SQLite database, blob folder and token secret live.
         #[arg(long, default_value = ".data")]
         data_dir: PathBuf,
+        /// Load the "Demo Superstore" organization (sample data, once) and print a token with ready requests.
+        #[arg(long)]
+        demo: bool,
     },
     /// Write a deployable function app folder: host.json, the handler executable, one folder per function.
     Package {
@@ -154,10 +157,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match command {
         Command::Serve { port } => host::azure::serve(deployed_state().await?, port).await?,
-        Command::Dev { port, data_dir } => {
+        Command::Dev { port, data_dir, demo } => {
             let environment = DevEnvironment::load(&data_dir)?;
             telemetry::init(environment.settings()?.log_format, "info,sqlx=warn", std::io::stdout);
-            host::local::run(environment, DevOptions { port, data_dir }).await?;
+            // The token `handler token --data-dir <dir>` prints: the demo's admin is that data directory's user.
+            let demo_token = if demo {
+                Some(mint_dev_token(environment.settings()?, &data_dir, None, None, None, 24, false).await?)
+            } else {
+                None
+            };
+            host::local::run(environment, DevOptions { port, data_dir, demo_token }).await?;
         }
         Command::Package { dir, executable } => {
             let executable = match executable {

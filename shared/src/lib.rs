@@ -25,6 +25,7 @@ pub mod blob;
 pub mod catalogue;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod money;
 pub mod platforms;

@@ -5,6 +5,7 @@ mod analytics;
 mod auth;
 mod blob_store;
 mod catalogue;
+mod demo;
 mod dev_host;
 mod functions_host;
 mod hardening;

@@ -38,6 +38,9 @@ pub struct DevOptions {
     pub port: u16,
     /// Where the SQLite file, the blob folder and the generated secret live.
     pub data_dir: PathBuf,
+    /// With `--demo`: the data directory user's token (minted as `handler token` mints it). The demo organization
+    /// is loaded for that user before serving, and the token is printed with ready-made requests.
+    pub demo_token: Option<String>,
 }
 
 /// The version string we put where the Azure host puts its own.
@@ -144,6 +147,10 @@ pub fn dev_user(data_dir: &Path) -> anyhow::Result<uuid::Uuid> {
 pub async fn run(environment: DevEnvironment, options: DevOptions) -> anyhow::Result<()> {
     let state = AppState::build(environment.settings()?)?;
     state.db.migrate().await.context("applying migrations")?;
+    let demo = match options.demo_token.clone() {
+        Some(token) => Some(DemoBanner::load(&state, &options.data_dir, token).await?),
+        None => None,
+    };
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", options.port))?;
@@ -174,11 +181,62 @@ pub async fn run(environment: DevEnvironment, options: DevOptions) -> anyhow::Re
     );
     println!("  me:      curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/me");
     println!("  blobs:   drop files under {} to raise BlobCreated events", options.data_dir.join("blobs").display());
+    if let Some(demo) = demo {
+        demo.print(&base_url);
+    }
 
     let served = super::azure::serve_on(listener, router, super::shutdown_signal()).await;
     background.abort_all();
     state.db.close().await;
     served
+}
+
+/// What `--demo` loaded, and what it takes to query it.
+struct DemoBanner {
+    load: shared::demo::DemoLoad,
+    token: String,
+    /// Set when the user belongs to several organizations, so requests must name the demo one.
+    organization_header: Option<uuid::Uuid>,
+}
+
+impl DemoBanner {
+    async fn load(state: &AppState, data_dir: &Path, token: String) -> anyhow::Result<Self> {
+        let admin = dev_user(data_dir)?;
+        let load = shared::demo::load(&state.db, admin).await.context("loading the demo organization")?;
+        let several = state.db.memberships(admin).await?.len() > 1;
+        Ok(Self { organization_header: several.then_some(load.organization), load, token })
+    }
+
+    /// The token and two requests that answer with demo data: a product search and the revenue of the last 90
+    /// days of the history, day by day.
+    fn print(&self, base_url: &str) {
+        let load = &self.load;
+        let status = if load.written {
+            format!("loaded in {:.1} s", load.elapsed.as_secs_f64())
+        } else {
+            "already loaded".into()
+        };
+        println!(
+            "{}: {} products, {} orders, {} storefront events, history {} to {} ({status})",
+            shared::demo::DEMO_ORGANIZATION,
+            load.products,
+            load.orders,
+            load.events,
+            load.history_starts,
+            load.history_ends,
+        );
+        let mut headers = String::from("-H \"Authorization: Bearer $TOKEN\"");
+        if let Some(organization) = self.organization_header {
+            headers.push_str(&format!(" -H \"X-Organization-Id: {organization}\""));
+        }
+        let from = load.history_ends - chrono::Days::new(89);
+        println!("  export TOKEN={}", self.token);
+        println!("  curl -s {headers} \"{base_url}/api/v1/products?q=chair&limit=5\"");
+        println!(
+            "  curl -s {headers} \"{base_url}/api/v1/analytics/timeseries?metric=revenue&bucket=day&from={from}&to={}\"",
+            load.history_ends
+        );
+    }
 }
 
 /// POSTs one invocation through the router exactly as the Functions host would, and reads the reply. `Err` is a
