@@ -56,7 +56,9 @@ async fn every_endpoint_refuses_another_organizations_data_with_404() {
                 Method::POST,
                 "/api/v1/analytics/events".into(),
                 Some(victim),
-                Some(json!({ "events": [{ "client_id": "x", "kind": "view", "occurred_at": "2026-01-01T00:00:00Z" }] })),
+                Some(
+                    json!({ "events": [{ "client_id": "x", "kind": "view", "occurred_at": "2026-01-01T00:00:00Z" }] }),
+                ),
             ),
             (Method::GET, "/api/v1/videos".into(), Some(victim), None),
         ];
