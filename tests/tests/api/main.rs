@@ -1,6 +1,7 @@
 //! All integration tests, in one binary so the crate graph links once.
 
 mod advice;
+mod advice_demo;
 mod analytics;
 mod auth;
 mod blob_store;
