@@ -207,8 +207,8 @@ impl DemoBanner {
         Ok(Self { organization_header: several.then_some(load.organization), load, token })
     }
 
-    /// The token and two requests that answer with demo data: a product search and the revenue of the last 90
-    /// days of the history, day by day.
+    /// The token and requests that answer with demo data: a product search, the revenue of the last 90 days of the
+    /// history day by day, and the advisor's briefing.
     fn print(&self, base_url: &str) {
         let load = &self.load;
         let status = if load.written {
@@ -236,6 +236,7 @@ impl DemoBanner {
             "  curl -s {headers} \"{base_url}/api/v1/analytics/timeseries?metric=revenue&bucket=day&from={from}&to={}\"",
             load.history_ends
         );
+        println!("  curl -s {headers} \"{base_url}/api/v1/advice/summary\"");
     }
 }
 
