@@ -12,7 +12,7 @@ use serde::Serialize;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One field-level complaint inside a 400/422 problem.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field's name or JSON path.
     pub field: String,
@@ -89,7 +89,7 @@ impl From<shared::db::DbError> for ApiError {
 }
 
 /// The RFC 9457 body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI reference naming the kind of problem (relative: `/problems/<slug>`).
     #[serde(rename = "type")]

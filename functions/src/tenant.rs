@@ -6,6 +6,11 @@ use shared::{
     auth::Principal,
     db::tenants::{Organization, Role},
 };
+use utoipa::openapi::{
+    Required,
+    path::{Parameter, ParameterBuilder, ParameterIn},
+    schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -92,5 +97,26 @@ impl FromRequestParts<AppState> for Tenant {
             charge(state, RateKey::Organization(organization.id), quota, parts)?;
         }
         Ok(Self { user, organization, role })
+    }
+}
+
+/// Documents what `Tenant` reads: the optional `X-Organization-Id` header. A handler that takes a `Tenant` lists it
+/// in `params(Tenant)`, so the document names the header exactly where the extractor reads it.
+impl utoipa::IntoParams for Tenant {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let uuid =
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+        vec![
+            ParameterBuilder::new()
+                .name("X-Organization-Id")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "The organization to act within. Optional for a caller who belongs to exactly one; required \
+                     (400) for a caller in several. An organization the caller is not a member of is 404.",
+                ))
+                .schema(Some(uuid))
+                .build(),
+        ]
     }
 }

@@ -88,7 +88,7 @@ pub struct UpsertCounts {
 }
 
 /// Sort orders for product lists. Each is a total order (ties broken by id), which keyset pagination needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductSort {
     /// Best full-text match first (requires a search).

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, hash_map::Entry};
 
-use axum::{Json, Router, extract::State, routing::get, routing::post};
+use axum::{Json, extract::State};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,11 +22,17 @@ use shared::{
     domain::CurrencyCode,
     money::format_minor,
 };
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     error::{ApiError, FieldError},
     extract::{AppJson, AppQuery},
+    http::openapi::{
+        BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
+        UnsupportedMediaType,
+    },
     state::AppState,
     tenant::Tenant,
 };
@@ -44,11 +50,8 @@ const MAX_LISTED_ERRORS: usize = 100;
 const DEFAULT_RANGE_DAYS: u16 = 30;
 const DEFAULT_TOP_LIMIT: u32 = 10;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/analytics/events", post(ingest))
-        .route("/api/v1/analytics/timeseries", get(timeseries))
-        .route("/api/v1/analytics/top-products", get(top_products))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ingest)).routes(routes!(timeseries)).routes(routes!(top_products))
 }
 
 /// Field errors gathered while checking a request, so the client hears about all of them at once.
@@ -184,7 +187,7 @@ impl Money {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TimeSeries {
     metric: &'static str,
     bucket: &'static str,
@@ -194,23 +197,29 @@ struct TimeSeries {
     currency: Option<String>,
     #[serde(flatten)]
     period: Period,
+    /// Always null: a series is one page.
     next_cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     previous: Option<Period>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Period {
     from: NaiveDate,
     to: NaiveDate,
-    /// The metric over the whole period (not the sum of the points for `aov` and `conversion_rate`).
+    /// The metric over the whole period (not the sum of the points for `aov` and `conversion_rate`): money as a
+    /// decimal string, counts as integers, rates as numbers, `null` when undefined.
+    #[schema(value_type = Object)]
     total: Value,
     items: Vec<Point>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Point {
+    /// The bucket's first local day.
     start: NaiveDate,
+    /// As `total`, for this bucket.
+    #[schema(value_type = Object)]
     value: Value,
 }
 
@@ -226,6 +235,29 @@ struct Point {
 /// Answers `{metric, bucket, product_id, timezone, currency, from, to, total, items: [{start, value}],
 /// next_cursor: null, previous?: {from, to, total, items}}`: one item per bucket meeting the range, empty ones as
 /// zeros (`null` for `aov` without orders and `conversion_rate` without views).
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/timeseries",
+    tag = "analytics",
+    security(("bearer" = [])),
+    params(
+        Tenant,
+        ("metric" = String, Query, description = "`revenue`, `orders`, `units`, `aov`, `views` or `conversion_rate`."),
+        ("bucket" = Option<String>, Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
+        ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
+        ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
+        ("product" = Option<Uuid>, Query, description = "One of the organization's products."),
+        ("compare" = Option<String>, Query, description = "`previous_period` adds `previous`."),
+    ),
+    responses(
+        (status = 200, description = "One item per bucket, empty buckets as zeros.", body = TimeSeries),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "charting a time series", skip_all, fields(tenant = %tenant.id()))]
 async fn timeseries(
     State(state): State<AppState>,
@@ -286,7 +318,7 @@ fn parse_compare(text: &str) -> Result<bool, String> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TopProducts {
     by: &'static str,
     timezone: String,
@@ -299,7 +331,7 @@ struct TopProducts {
     next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TopProduct {
     product_id: Uuid,
     /// `null` if the product has since been deleted.
@@ -321,6 +353,27 @@ struct TopProduct {
 ///
 /// Answers `{by, timezone, currency, from, to, previous_from, previous_to, items: [{product_id, title, revenue,
 /// units, orders, previous_revenue, growth}], next_cursor: null}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/top-products",
+    tag = "analytics",
+    security(("bearer" = [])),
+    params(
+        Tenant,
+        ("by" = Option<String>, Query, description = "`revenue` (default), `units` or `growth`."),
+        ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
+        ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100 (default 10)."),
+    ),
+    responses(
+        (status = 200, description = "The ranking.", body = TopProducts),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "ranking products", skip_all, fields(tenant = %tenant.id()))]
 async fn top_products(
     State(state): State<AppState>,
@@ -373,13 +426,30 @@ fn parse_limit(text: &str) -> Result<u32, String> {
 }
 
 /// The body of an event batch. Items are read by hand (not by serde) so every bad item and field is named.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventBatch {
+    /// At most 1,000 events, each `{client_id, kind, product_id?, occurred_at}`.
+    #[schema(value_type = Vec<Event>)]
     events: Vec<Value>,
 }
 
-#[derive(Serialize)]
+/// One storefront event, as `ingest` reads it by hand (so the schema is for the document only).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documents the event shape; items are read from JSON values to name every bad field")]
+struct Event {
+    /// The sender's id for the event, 1 to 100 characters; a stored one makes the event a duplicate.
+    client_id: String,
+    /// `view`, `add_to_cart` or `purchase`.
+    #[schema(example = "view")]
+    kind: String,
+    /// One of the organization's products.
+    product_id: Option<Uuid>,
+    /// RFC 3339 with an offset, no earlier than 2000-01-01 and at most 5 minutes in the future.
+    occurred_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
 struct Ingested {
     accepted: u64,
     duplicates: u64,
@@ -401,6 +471,25 @@ struct Ingested {
 /// revealing nothing about it.
 ///
 /// Answers 200 `{"accepted": n, "duplicates": m}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/analytics/events",
+    tag = "analytics",
+    security(("bearer" = [])),
+    params(Tenant),
+    request_body = EventBatch,
+    responses(
+        (status = 200, description = "Stored whole; duplicates were already stored.", body = Ingested),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "ingesting analytics events", skip_all, fields(tenant = %tenant.id()))]
 async fn ingest(
     State(state): State<AppState>,

@@ -3,34 +3,41 @@
 
 use std::time::{Duration, Instant};
 
-use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
 /// How long a dependency may take before it counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/health", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Health {
+    /// `ok`, or `degraded` when the database or token verification is down.
+    #[schema(example = "ok")]
     status: &'static str,
     version: &'static str,
     checks: Checks,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Checks {
     database: Check,
     auth: Check,
     blob_store: Check,
 }
 
-#[derive(Serialize)]
+/// One dependency's state.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HealthCheck)]
 struct Check {
+    /// `ok`, `down` or (blob store only) `not_configured`.
     status: &'static str,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +50,16 @@ impl Check {
     }
 }
 
+/// The app's version and the state of each dependency. Anonymous.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "Healthy. An unconfigured blob store disables videos only.", body = Health),
+        (status = 503, description = "Degraded: the database or token verification is down.", body = Health),
+    )
+)]
 #[tracing::instrument(name = "checking health", skip_all)]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let checks = Checks { database: database(&state).await, auth: auth(&state), blob_store: blob_store(&state).await };

@@ -1,17 +1,24 @@
 //! `GET /api/v1/me`: who the bearer token speaks for, and the organizations they belong to.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use serde::Serialize;
 use shared::db::tenants::Membership;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::{error::ApiError, extract::AuthUser, state::AppState};
+use crate::{
+    error::ApiError,
+    extract::AuthUser,
+    http::openapi::{TooManyRequests, Unauthorized, Unavailable},
+    state::AppState,
+};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Me {
     user_id: Uuid,
     email: Option<String>,
@@ -19,6 +26,19 @@ struct Me {
     organizations: Vec<Membership>,
 }
 
+/// Who the bearer token speaks for, and the organizations they belong to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "organizations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller.", body = Me),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "describing the caller", skip_all, fields(user = %user.user_id))]
 async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<Me>, ApiError> {
     let organizations = state.db.memberships(user.user_id).await?;

@@ -2,38 +2,39 @@
 //! manage who belongs to their organization. The organization in the path must be one the caller administers;
 //! anything else is 404.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::{delete, get},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use shared::db::tenants::{Member, Role};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AuthUser},
+    http::openapi::{
+        BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
+        UnsupportedMediaType,
+    },
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/organizations/{organization_id}/members", get(list).post(add))
-        .route("/api/v1/organizations/{organization_id}/members/{user_id}", delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, add)).routes(routes!(remove))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Members {
     items: Vec<Member>,
     next_cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewMember {
+    /// The user's id (their JWT `sub`).
     user_id: Uuid,
+    /// Default `member`.
     #[serde(default = "default_role")]
     role: Role,
 }
@@ -57,6 +58,23 @@ async fn as_admin(state: &AppState, user: Uuid, organization_id: Uuid) -> Result
     }
 }
 
+/// The organization's members (admins only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{organization_id}/members",
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("organization_id" = Uuid, Path, description = "An organization the caller administers.")),
+    responses(
+        (status = 200, description = "Every member; `next_cursor` is always null.", body = Members),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "listing members", skip_all, fields(organization = %organization_id))]
 async fn list(
     State(state): State<AppState>,
@@ -67,6 +85,27 @@ async fn list(
     Ok(Json(Members { items: state.db.members(organization_id).await?, next_cursor: None }))
 }
 
+/// Adds a member or changes a member's role (admins only). Demoting the last admin is a 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{organization_id}/members",
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("organization_id" = Uuid, Path, description = "An organization the caller administers.")),
+    request_body = NewMember,
+    responses(
+        (status = 201, description = "The member as stored.", body = Member),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "adding a member", skip_all, fields(organization = %organization_id))]
 async fn add(
     State(state): State<AppState>,
@@ -84,6 +123,27 @@ async fn add(
     Ok((StatusCode::CREATED, Json(member)))
 }
 
+/// Removes a member (admins only). Removing the last admin is a 409.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{organization_id}/members/{user_id}",
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(
+        ("organization_id" = Uuid, Path, description = "An organization the caller administers."),
+        ("user_id" = Uuid, Path, description = "The member to remove."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "removing a member", skip_all, fields(organization = %organization_id))]
 async fn remove(
     State(state): State<AppState>,

@@ -1,38 +1,64 @@
 //! `POST /api/v1/organizations`: a signed-in user creates an organization and becomes its admin.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{StatusCode, header},
     response::IntoResponse,
-    routing::post,
 };
 use serde::Deserialize;
 use shared::{
-    db::tenants::NewOrganization,
+    db::tenants::{NewOrganization, Organization},
     domain::{CurrencyCode, OrganizationName, TimeZoneName},
 };
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::ApiError,
     extract::{AppJson, AuthUser},
+    http::openapi::{BadRequest, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType},
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/organizations", post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateOrganization {
+    /// Display name.
+    #[schema(value_type = String, example = "Corner Shop")]
     name: OrganizationName,
+    /// IANA time zone: days, weeks and months of every figure begin and end in it. Default `UTC`.
     #[serde(default)]
+    #[schema(value_type = String, example = "Europe/London")]
     timezone: TimeZoneName,
+    /// ISO 4217 code of the organization's money. Default `USD`.
     #[serde(default)]
+    #[schema(value_type = String, example = "GBP")]
     currency: CurrencyCode,
 }
 
+/// Creates an organization; the caller becomes its admin.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations",
+    tag = "organizations",
+    security(("bearer" = [])),
+    request_body = CreateOrganization,
+    responses(
+        (status = 201, description = "Created.", body = Organization,
+            headers(("Location" = String, description = "The organization's URL."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "creating an organization", skip_all, fields(user = %user.user_id))]
 async fn create(
     State(state): State<AppState>,

@@ -2,7 +2,7 @@
 //! `PATCH /api/v1/products/{id}` (the merchant-owned fields the advisor needs). All scoped to the caller's
 //! organization: another organization's product is 404.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -13,11 +13,16 @@ use shared::{
     domain::CurrencyCode,
     money::{format_minor, parse_minor},
 };
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
+    http::openapi::{
+        BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
+    },
     state::AppState,
     tenant::Tenant,
 };
@@ -28,33 +33,47 @@ const DEFAULT_LIMIT: u32 = 50;
 /// Longest search text: enough for any real query, short enough to keep the query plan cheap.
 const MAX_SEARCH_CHARS: usize = 200;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/products", get(list)).route("/api/v1/products/{id}", get(show).patch(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show, update))
 }
 
 /// Query parameters of the list, as sent.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Full-text search over title, vendor, category and description (at most 200 characters).
     q: Option<String>,
+    /// Exact category.
     category: Option<String>,
+    /// One of the organization's stores.
     store: Option<Uuid>,
+    /// `active`, `draft` or `archived`.
     status: Option<String>,
+    /// Lowest price, a decimal in the organization's currency (`12.50`).
     min_price: Option<String>,
+    /// Highest price, a decimal in the organization's currency.
     max_price: Option<String>,
+    /// Default `relevance` with `q`, else `updated`; `relevance` needs `q`.
+    #[param(inline)]
     sort: Option<ProductSort>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page, with the same `sort`.
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ProductPage)]
 struct Page {
     items: Vec<ProductView>,
     next_cursor: Option<String>,
 }
 
 /// A product as the API shows it: money as decimal strings with the currency.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Product)]
 struct ProductView {
     id: Uuid,
     store_id: Uuid,
@@ -69,7 +88,9 @@ struct ProductView {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+/// A product with its variants and the merchant-owned fields the advisor uses.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ProductDetail)]
 struct ProductDetailView {
     #[serde(flatten)]
     product: ProductView,
@@ -80,7 +101,8 @@ struct ProductDetailView {
     variants: Vec<VariantView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Variant)]
 struct VariantView {
     id: Uuid,
     external_id: String,
@@ -210,6 +232,22 @@ fn decode_cursor(text: &str, sort: ProductSort) -> Result<ProductCursor, ApiErro
     Ok(cursor)
 }
 
+/// Searches and filters the organization's products, in keyset pages.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(Tenant, ListParams),
+    responses(
+        (status = 200, description = "One page.", body = Page),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "listing products", skip_all, fields(organization = %tenant.id()))]
 async fn list(
     State(state): State<AppState>,
@@ -225,6 +263,22 @@ async fn list(
     }))
 }
 
+/// One product with its variants.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The product.")),
+    responses(
+        (status = 200, description = "The product.", body = ProductDetailView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "showing a product", skip_all, fields(organization = %tenant.id(), product = %id))]
 async fn show(
     State(state): State<AppState>,
@@ -236,14 +290,21 @@ async fn show(
 }
 
 /// The PATCH body: each field may be absent (unchanged), `null` (cleared) or a value.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ProductPatch)]
 struct PatchBody {
+    /// Unit cost, a non-negative decimal in the organization's currency.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "4.20")]
     unit_cost: Option<Option<String>>,
+    /// Supplier lead time, 0 to 365 days.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 365)]
     lead_time_days: Option<Option<i32>>,
+    /// Stock cover to aim for, 1 to 365 days.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 365)]
     target_cover_days: Option<Option<i32>>,
 }
 
@@ -279,6 +340,25 @@ impl PatchBody {
     }
 }
 
+/// Sets the merchant-owned fields. Each may be left out (unchanged), `null` (cleared) or a value.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/products/{id}",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The product.")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The product as updated.", body = ProductDetailView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "updating a product", skip_all, fields(organization = %tenant.id(), product = %id))]
 async fn update(
     State(state): State<AppState>,

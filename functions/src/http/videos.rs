@@ -6,12 +6,11 @@
 use std::sync::LazyLock;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, put},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -22,11 +21,17 @@ use shared::{
     db::videos::{NewVideo, Video},
     video::{UploadFormat, VIDEOS_CONTAINER, VideoProbe, VideoStatus, blob_name, fitness},
 };
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     error::{ApiError, FieldError},
     extract::{AppJson, AppPath, AppQuery},
+    http::openapi::{
+        BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
+        UnsupportedMediaType,
+    },
     state::AppState,
     tenant::Tenant,
 };
@@ -44,11 +49,8 @@ static LOCAL_UPLOAD_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
     key
 });
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/videos", get(list).post(create))
-        .route("/api/v1/videos/{id}", get(show))
-        .route("/api/v1/videos/{id}/content", put(upload_local))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show)).routes(routes!(upload_local))
 }
 
 /// Whether `path` is the folder store's upload route, whose bodies may be as large as a video.
@@ -58,17 +60,26 @@ pub fn is_upload_path(path: &str) -> bool {
         .is_some_and(|id| !id.contains('/'))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewVideo)]
 struct CreateBody {
+    /// The file's name, 1 to 255 printable characters.
+    #[schema(example = "summer-dress.mp4")]
     file_name: String,
+    /// `video/mp4`, `video/quicktime`, `video/webm`, …
+    #[schema(example = "video/mp4")]
     content_type: String,
+    /// The file's size; at most the configured maximum (`VIDEO_MAX_BYTES`).
+    #[schema(minimum = 1)]
     size_bytes: i64,
+    /// One of the organization's products, if the video shows one.
     product_id: Option<Uuid>,
 }
 
 /// A video as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Video)]
 struct VideoView {
     id: Uuid,
     status: VideoStatus,
@@ -104,15 +115,21 @@ impl VideoView {
     }
 }
 
-#[derive(Serialize)]
+/// Where and how to send the file.
+#[derive(Serialize, ToSchema)]
 struct Upload {
     url: String,
+    /// `PUT`.
     method: &'static str,
+    /// Headers the upload must carry.
+    #[schema(value_type = HashMap<String, String>)]
     headers: serde_json::Map<String, serde_json::Value>,
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+/// The new video, and where to upload its file.
+#[derive(Serialize, ToSchema)]
+#[schema(as = VideoCreated)]
 struct Created {
     #[serde(flatten)]
     video: VideoView,
@@ -151,7 +168,27 @@ impl CreateBody {
     }
 }
 
-/// `POST /api/v1/videos`
+/// Creates a video record and answers with where to upload the file: in Azure a short-lived, write-only SAS URL; on
+/// the dev host a signed URL of this app (`PUT /api/v1/videos/{id}/content`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/videos",
+    tag = "videos",
+    security(("bearer" = [])),
+    params(Tenant),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created; upload the file as `upload` says.", body = Created,
+            headers(("Location" = String, description = "The video's URL."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "creating a video upload", skip_all, fields(organization = %tenant.id()))]
 async fn create(
     State(state): State<AppState>,
@@ -233,7 +270,9 @@ fn local_upload(
     }
 }
 
-#[derive(Deserialize)]
+/// The signature `POST /api/v1/videos` put in the upload URL.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadParams {
     organization: Uuid,
     expires: i64,
@@ -243,6 +282,22 @@ struct UploadParams {
 /// `PUT /api/v1/videos/{id}/content` (folder store only): the signed URL from `POST` stands in for credentials, as
 /// a SAS does. The body is streamed to a hidden file that is renamed into place once complete, which the dev host
 /// then announces as `BlobCreated`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/videos/{id}/content",
+    tag = "videos",
+    params(("id" = Uuid, Path, description = "The video."), UploadParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file, with the headers `upload.headers` named."),
+    responses(
+        (status = 201, description = "Stored.", headers(("ETag" = String, description = "The stored file's ETag."))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "receiving a local video upload", skip_all, fields(video = %id))]
 async fn upload_local(
     State(state): State<AppState>,
@@ -295,10 +350,14 @@ fn blob_error(error: BlobError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -308,13 +367,29 @@ struct Cursor {
     id: Uuid,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = VideoPage)]
 struct Page {
     items: Vec<VideoView>,
     next_cursor: Option<String>,
 }
 
 /// `GET /api/v1/videos`: newest first, keyset pages.
+#[utoipa::path(
+    get,
+    path = "/api/v1/videos",
+    tag = "videos",
+    security(("bearer" = [])),
+    params(Tenant, ListParams),
+    responses(
+        (status = 200, description = "One page, newest first.", body = Page),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "listing videos", skip_all, fields(organization = %tenant.id()))]
 async fn list(
     State(state): State<AppState>,
@@ -350,6 +425,21 @@ async fn list(
 }
 
 /// `GET /api/v1/videos/{id}`: with the probe's facts and fitness per channel once ready.
+#[utoipa::path(
+    get,
+    path = "/api/v1/videos/{id}",
+    tag = "videos",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The video.")),
+    responses(
+        (status = 200, description = "The video.", body = VideoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "showing a video", skip_all, fields(organization = %tenant.id(), video = %id))]
 async fn show(
     State(state): State<AppState>,

@@ -7,7 +7,7 @@ use super::{Database, DbError, on_pool};
 use crate::domain::{CurrencyCode, OrganizationName, TimeZoneName};
 
 /// A user's membership in one organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Membership {
     /// The organization.
     pub organization_id: Uuid,
@@ -29,7 +29,7 @@ pub struct NewOrganization {
 }
 
 /// A stored organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Organization {
     /// Its id.
     pub id: Uuid,
@@ -42,7 +42,7 @@ pub struct Organization {
 }
 
 /// Member roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads and works with the organization's data.
@@ -66,7 +66,7 @@ impl Role {
 }
 
 /// A member as listed to admins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Member {
     /// The user's id (JWT `sub`).
     pub user_id: Uuid,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::VideoProbe;
 
 /// Where a video may be published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Vertical short-form feeds: TikTok, Instagram Reels, YouTube Shorts.
@@ -36,7 +36,8 @@ impl Channel {
 }
 
 /// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = FitnessStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The rule is met.
@@ -48,7 +49,8 @@ pub enum Status {
 }
 
 /// What a check looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = FitnessAspect)]
 #[serde(rename_all = "snake_case")]
 pub enum Aspect {
     /// Display width over height.
@@ -68,7 +70,8 @@ pub enum Aspect {
 }
 
 /// One rule applied to one video.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = FitnessCheck)]
 pub struct Check {
     /// What was checked.
     pub aspect: Aspect,
@@ -84,7 +87,7 @@ pub struct Check {
 }
 
 /// A channel's overall verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every check passes.
@@ -96,7 +99,7 @@ pub enum Verdict {
 }
 
 /// Fitness for one channel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChannelFitness {
     /// The channel.
     pub channel: Channel,

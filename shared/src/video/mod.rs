@@ -26,7 +26,7 @@ pub fn parse_blob_name(tenant: &str, file: &str) -> Option<(uuid::Uuid, uuid::Uu
 }
 
 /// Where a video is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VideoStatus {
     /// Created; the upload has not arrived yet.

@@ -17,6 +17,7 @@ mod lambda;
 mod lambda_schedule;
 mod manifest;
 mod openai;
+mod openapi;
 mod organizations;
 mod package;
 mod problems;

@@ -22,7 +22,7 @@ mod isobmff;
 mod matroska;
 
 /// What a probe found out about a video.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoProbe {
     /// Container family: `mp4`, `mov`, `m4v`, `3gp`, `webm` or `matroska`.
     pub container: String,
@@ -57,7 +57,7 @@ pub struct VideoProbe {
 }
 
 /// The audio track of a video.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AudioTrack {
     /// The codec, named as ffprobe names it (`aac`, `opus`, …).
     pub codec: String,
