@@ -270,15 +270,17 @@ impl Database {
             .await?))
     }
 
-    /// Leases the enabled store that has been due longest and is not leased, for `owner` until `until`. On
-    /// PostgreSQL concurrent callers skip each other's candidate rows instead of waiting for them.
+    /// Leases the enabled store that has been due longest (due at `due_by` at the latest) and is not leased, for
+    /// `owner` until `until`. On PostgreSQL concurrent callers skip each other's candidate rows instead of waiting
+    /// for them.
     pub async fn lease_due_store(
         &self,
         owner: Uuid,
+        due_by: DateTime<Utc>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<LeasedStore>, DbError> {
-        let candidate = "SELECT store_id FROM store_connections WHERE status = 'enabled' AND next_sync_at <= $3 \
+        let candidate = "SELECT store_id FROM store_connections WHERE status = 'enabled' AND next_sync_at <= $4 \
              AND (lease_expires_at IS NULL OR lease_expires_at <= $3) ORDER BY next_sync_at, store_id LIMIT 1";
         let row: Option<StoreConnection> = match self {
             Self::Postgres(pool) => {
@@ -286,14 +288,14 @@ impl Database {
                     "UPDATE store_connections SET lease_owner = $1, lease_expires_at = $2 \
                      WHERE store_id = ({candidate} FOR UPDATE SKIP LOCKED) RETURNING {CONNECTION_COLUMNS}"
                 );
-                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).fetch_optional(pool).await?
+                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).bind(due_by).fetch_optional(pool).await?
             }
             Self::Sqlite(pool) => {
                 let sql = format!(
                     "UPDATE store_connections SET lease_owner = $1, lease_expires_at = $2 \
                      WHERE store_id = ({candidate}) RETURNING {CONNECTION_COLUMNS}"
                 );
-                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).fetch_optional(pool).await?
+                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).bind(due_by).fetch_optional(pool).await?
             }
         };
         Ok(row.map(|connection| LeasedStore { connection, owner }))

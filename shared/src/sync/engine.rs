@@ -272,13 +272,18 @@ impl SyncEngine {
     pub async fn tick(&self, budget: Duration) -> Result<TickReport, DbError> {
         let deadline = Instant::now() + budget;
         let owner = Uuid::new_v4();
+        // A tick syncs the stores due when it started: one it finished (or left partial) is due again only later,
+        // so no store runs twice in one tick however short SYNC_MIN_INTERVAL_SECS is.
+        let started = now_micros();
         let pruned = self.db.prune_deliveries(now_micros() - DELIVERY_MEMORY).await?;
         if pruned > 0 {
             tracing::debug!(pruned, "forgot old webhook deliveries");
         }
         let mut report = TickReport::default();
         while deadline.saturating_duration_since(Instant::now()) > MIN_RUN_TIME {
-            let Some(lease) = self.db.lease_due_store(owner, now_micros(), self.lease_until()).await? else { break };
+            let Some(lease) = self.db.lease_due_store(owner, started, now_micros(), self.lease_until()).await? else {
+                break;
+            };
             let run = self.run(lease, JobTrigger::Timer, deadline).await?;
             // A partial run spent the budget (or met a platform wait longer than what is left): it stays due, and
             // leasing it again in this tick would only repeat that.

@@ -149,6 +149,8 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     };
     first.kill().await;
     assert!(in_flight.await.expect("task").is_err(), "the invocation died with its process");
+    // Let the server finish whatever the dead process had already sent, and the dead one's lease run out.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     let saved = checkpoint(&d.pool, store).await;
     let stored_at_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE store_id = $1")
         .bind(store)
@@ -159,8 +161,7 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     assert!(saved.products.pass.as_ref().map_or(0, |p| p.pages) >= at_kill.products.pass.map_or(0, |p| p.pages));
     assert!(stored_at_kill > 0 && stored_at_kill < expected.products, "killed mid-sync ({stored_at_kill} stored)");
 
-    // Act: another instance ticks once the dead one's lease has run out.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // Act: another instance ticks.
     let seen_before = fake.requests().len();
     let second = Worker::start_without_migrating(&d.env).await;
     let reply = second.tick().await.expect("tick");

@@ -236,3 +236,33 @@ async fn a_refused_token_fails_the_job_with_a_clear_error() {
     assert_eq!(shown["sync"]["consecutive_failures"], 1);
     assert!(shown["sync"]["next_sync_at"].as_str().is_some(), "retried later, with a backoff");
 }
+
+#[tokio::test]
+async fn a_tick_runs_each_due_store_once_even_when_it_is_due_again_at_once() {
+    let fake = fake_with(10, 5, ShopifyConfig::default()).await;
+    let app = app_for(Backend::Sqlite, Some(&fake), &[("SYNC_MIN_INTERVAL_SECS", "0"), ("SYNC_TIME_BUDGET_SECS", "3")])
+        .await;
+    let m = merchant(&app, "Acme").await;
+    let store = connect_shopify(&app, &m, SHOP, "shpat_good").await;
+
+    let reply: Value = app
+        .client
+        .post(format!("{}/SyncStores", app.address))
+        .header("content-type", "application/json")
+        .body(tests::worker::TIMER_INVOCATION)
+        .send()
+        .await
+        .expect("invocation")
+        .json()
+        .await
+        .expect("JSON");
+
+    let jobs: Value = call(&app, &m, reqwest::Method::GET, &format!("/api/v1/stores/{store}/sync-jobs"), None)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(jobs["items"].as_array().expect("items").len(), 1, "{reply}");
+    assert_eq!(jobs["items"][0]["trigger"], "timer");
+    assert_eq!(jobs["items"][0]["status"], "succeeded");
+}
