@@ -240,8 +240,8 @@ async fn a_refused_token_fails_the_job_with_a_clear_error() {
 #[tokio::test]
 async fn a_tick_runs_each_due_store_once_even_when_it_is_due_again_at_once() {
     let fake = fake_with(10, 5, ShopifyConfig::default()).await;
-    let app = app_for(Backend::Sqlite, Some(&fake), &[("SYNC_MIN_INTERVAL_SECS", "0"), ("SYNC_TIME_BUDGET_SECS", "3")])
-        .await;
+    let app =
+        app_for(Backend::Sqlite, Some(&fake), &[("SYNC_MIN_INTERVAL_SECS", "0"), ("SYNC_TIME_BUDGET_SECS", "3")]).await;
     let m = merchant(&app, "Acme").await;
     let store = connect_shopify(&app, &m, SHOP, "shpat_good").await;
 
