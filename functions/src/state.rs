@@ -31,10 +31,10 @@ pub struct AppState {
     pub secrets: Arc<dyn Secrets>,
     /// Per-tenant request budgets of this instance.
     pub limiter: Arc<RateLimiter>,
-    /// Who writes the advisor's summaries and answers: Azure OpenAI when configured, else the templates.
-    pub language_model: LanguageModel,
     /// HTTP clients and settings of the store platforms (Shopify, WooCommerce).
     pub platforms: Platforms,
+    /// Who writes the advisor's summaries and answers: Azure OpenAI when configured, else the templates.
+    pub language_model: LanguageModel,
 }
 
 /// An adapter that cannot be built from its settings.
@@ -52,12 +52,12 @@ pub enum BuildError {
     /// The secret store.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
-    /// The Azure OpenAI client.
-    #[error("Azure OpenAI: {0}")]
-    LanguageModel(#[from] AiError),
     /// The platform HTTP clients.
     #[error(transparent)]
     Platforms(#[from] PlatformError),
+    /// The Azure OpenAI client.
+    #[error("Azure OpenAI: {0}")]
+    LanguageModel(#[from] AiError),
 }
 
 impl AppState {

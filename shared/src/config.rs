@@ -70,73 +70,6 @@ pub struct Settings {
     pub advisor: AdvisorSettings,
 }
 
-/// Where uploaded videos are stored, and the limits on them.
-#[derive(Debug, Clone)]
-pub struct VideoSettings {
-    /// The blob store.
-    pub storage: BlobStorageSettings,
-    /// `MAX_VIDEO_BYTES` (default 2 GiB): larger uploads are refused up front, and a larger blob fails analysis.
-    pub max_bytes: u64,
-    /// `VIDEO_UPLOAD_URL_TTL_SECS` (default 900): how long an upload URL stays valid.
-    pub upload_url_ttl: Duration,
-    /// `VIDEO_PROBE_MAX_BYTES` (default 1 MiB): the most a probe may read of one file (its metadata, not its media).
-    pub probe_max_bytes: u64,
-}
-
-/// Which blob store holds videos. The first setting present wins, in this order.
-#[derive(Debug, Clone)]
-pub enum BlobStorageSettings {
-    /// `VIDEO_STORAGE_CONNECTION_STRING`: account name, key and endpoint (Azurite, or Azure with a key). Upload URLs
-    /// are service SAS signed with the key.
-    ConnectionString(SecretString),
-    /// `VIDEO_STORAGE_SAS_URL`: the account's blob endpoint with an account SAS in its query. Reads and writes only:
-    /// without a key no upload URL can be signed.
-    SasUrl(SecretString),
-    /// `VIDEO_STORAGE_ACCOUNT_URL` (`https://<account>.blob.core.windows.net`) with managed identity; the optional
-    /// `VIDEO_STORAGE_CLIENT_ID` picks a user-assigned identity.
-    ManagedIdentity {
-        /// The account's blob endpoint.
-        account_url: String,
-        /// A user-assigned identity's client id.
-        client_id: Option<String>,
-    },
-    /// `VIDEO_STORAGE_DIR`: a folder (`<dir>/<container>/<blob>`), the embedded default of `handler dev`.
-    Folder(PathBuf),
-    /// Nothing configured: video endpoints answer 503.
-    None,
-}
-
-impl VideoSettings {
-    fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
-        let storage = if let Some(text) = lookup.get("VIDEO_STORAGE_CONNECTION_STRING") {
-            BlobStorageSettings::ConnectionString(SecretString::from(text))
-        } else if let Some(url) = lookup.get("VIDEO_STORAGE_SAS_URL") {
-            BlobStorageSettings::SasUrl(SecretString::from(url))
-        } else if let Some(account_url) = lookup.get("VIDEO_STORAGE_ACCOUNT_URL") {
-            if !account_url.starts_with("https://") {
-                let reason = "managed identity needs an https account URL".to_owned();
-                return Err(ConfigError::Invalid { name: "VIDEO_STORAGE_ACCOUNT_URL", reason });
-            }
-            BlobStorageSettings::ManagedIdentity { account_url, client_id: lookup.get("VIDEO_STORAGE_CLIENT_ID") }
-        } else if let Some(dir) = lookup.get("VIDEO_STORAGE_DIR") {
-            BlobStorageSettings::Folder(PathBuf::from(dir))
-        } else {
-            BlobStorageSettings::None
-        };
-        let max_bytes = parse_or(lookup, "MAX_VIDEO_BYTES", 2 * 1024 * 1024 * 1024)?;
-        if max_bytes == 0 {
-            return Err(ConfigError::Invalid { name: "MAX_VIDEO_BYTES", reason: "must be positive".into() });
-        }
-        let upload_url_ttl = Duration::from_secs(parse_or(lookup, "VIDEO_UPLOAD_URL_TTL_SECS", 900)?);
-        if upload_url_ttl.is_zero() || upload_url_ttl > Duration::from_secs(7 * 24 * 3600) {
-            let reason = "between 1 second and 7 days".to_owned();
-            return Err(ConfigError::Invalid { name: "VIDEO_UPLOAD_URL_TTL_SECS", reason });
-        }
-        let probe_max_bytes = parse_or(lookup, "VIDEO_PROBE_MAX_BYTES", 1024 * 1024)?;
-        Ok(Self { storage, max_bytes, upload_url_ttl, probe_max_bytes })
-    }
-}
-
 /// How the advisor runs.
 #[derive(Debug, Clone)]
 pub struct AdvisorSettings {
@@ -314,6 +247,73 @@ fn check_origin(origin: &str) -> Result<(), String> {
         && parsed.query().is_none()
         && parsed.username().is_empty();
     if bare { Ok(()) } else { Err(format!("`{origin}` is not an origin (scheme://host[:port])")) }
+}
+
+/// Where uploaded videos are stored, and the limits on them.
+#[derive(Debug, Clone)]
+pub struct VideoSettings {
+    /// The blob store.
+    pub storage: BlobStorageSettings,
+    /// `MAX_VIDEO_BYTES` (default 2 GiB): larger uploads are refused up front, and a larger blob fails analysis.
+    pub max_bytes: u64,
+    /// `VIDEO_UPLOAD_URL_TTL_SECS` (default 900): how long an upload URL stays valid.
+    pub upload_url_ttl: Duration,
+    /// `VIDEO_PROBE_MAX_BYTES` (default 1 MiB): the most a probe may read of one file (its metadata, not its media).
+    pub probe_max_bytes: u64,
+}
+
+/// Which blob store holds videos. The first setting present wins, in this order.
+#[derive(Debug, Clone)]
+pub enum BlobStorageSettings {
+    /// `VIDEO_STORAGE_CONNECTION_STRING`: account name, key and endpoint (Azurite, or Azure with a key). Upload URLs
+    /// are service SAS signed with the key.
+    ConnectionString(SecretString),
+    /// `VIDEO_STORAGE_SAS_URL`: the account's blob endpoint with an account SAS in its query. Reads and writes only:
+    /// without a key no upload URL can be signed.
+    SasUrl(SecretString),
+    /// `VIDEO_STORAGE_ACCOUNT_URL` (`https://<account>.blob.core.windows.net`) with managed identity; the optional
+    /// `VIDEO_STORAGE_CLIENT_ID` picks a user-assigned identity.
+    ManagedIdentity {
+        /// The account's blob endpoint.
+        account_url: String,
+        /// A user-assigned identity's client id.
+        client_id: Option<String>,
+    },
+    /// `VIDEO_STORAGE_DIR`: a folder (`<dir>/<container>/<blob>`), the embedded default of `handler dev`.
+    Folder(PathBuf),
+    /// Nothing configured: video endpoints answer 503.
+    None,
+}
+
+impl VideoSettings {
+    fn load(lookup: &impl Lookup) -> Result<Self, ConfigError> {
+        let storage = if let Some(text) = lookup.get("VIDEO_STORAGE_CONNECTION_STRING") {
+            BlobStorageSettings::ConnectionString(SecretString::from(text))
+        } else if let Some(url) = lookup.get("VIDEO_STORAGE_SAS_URL") {
+            BlobStorageSettings::SasUrl(SecretString::from(url))
+        } else if let Some(account_url) = lookup.get("VIDEO_STORAGE_ACCOUNT_URL") {
+            if !account_url.starts_with("https://") {
+                let reason = "managed identity needs an https account URL".to_owned();
+                return Err(ConfigError::Invalid { name: "VIDEO_STORAGE_ACCOUNT_URL", reason });
+            }
+            BlobStorageSettings::ManagedIdentity { account_url, client_id: lookup.get("VIDEO_STORAGE_CLIENT_ID") }
+        } else if let Some(dir) = lookup.get("VIDEO_STORAGE_DIR") {
+            BlobStorageSettings::Folder(PathBuf::from(dir))
+        } else {
+            BlobStorageSettings::None
+        };
+        let max_bytes = parse_or(lookup, "MAX_VIDEO_BYTES", 2 * 1024 * 1024 * 1024)?;
+        if max_bytes == 0 {
+            return Err(ConfigError::Invalid { name: "MAX_VIDEO_BYTES", reason: "must be positive".into() });
+        }
+        let upload_url_ttl = Duration::from_secs(parse_or(lookup, "VIDEO_UPLOAD_URL_TTL_SECS", 900)?);
+        if upload_url_ttl.is_zero() || upload_url_ttl > Duration::from_secs(7 * 24 * 3600) {
+            let reason = "between 1 second and 7 days".to_owned();
+            return Err(ConfigError::Invalid { name: "VIDEO_UPLOAD_URL_TTL_SECS", reason });
+        }
+        let probe_max_bytes = parse_or(lookup, "VIDEO_PROBE_MAX_BYTES", 1024 * 1024)?;
+        Ok(Self { storage, max_bytes, upload_url_ttl, probe_max_bytes })
+    }
 }
 
 /// How store syncs run.
@@ -773,59 +773,6 @@ mod tests {
     }
 
     #[test]
-    fn vault_sourced_settings_name_their_secrets_and_need_a_vault() {
-        let vault = ("KEY_VAULT_URL", "https://advisor.vault.azure.net/");
-        let list = ("SECRETS_FROM_VAULT", " SUPABASE_JWT_SECRET, AZURE_OPENAI_API_KEY=openai-key ,");
-        let settings = load(&[("DATABASE_URL", "sqlite://x.db"), vault, list]).expect("valid");
-        let names: Vec<(&str, &str)> =
-            settings.secrets.from_vault.iter().map(|s| (s.setting.as_str(), s.secret.as_ref())).collect();
-        assert_eq!(names, [("SUPABASE_JWT_SECRET", "supabase-jwt-secret"), ("AZURE_OPENAI_API_KEY", "openai-key")]);
-        let key_vault = settings.secrets.key_vault.expect("configured");
-        assert_eq!((key_vault.cache_ttl, key_vault.timeout), (Duration::from_secs(300), Duration::from_secs(10)));
-
-        /// Settings added to a valid DATABASE_URL, the setting the error must name, why it is refused.
-        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
-        let cases: [Case<'_>; 6] = [
-            (&[list], "KEY_VAULT_URL", "a list without a vault"),
-            (&[("KEY_VAULT_URL", "http://advisor.vault.azure.net/")], "KEY_VAULT_URL", "tokens over plain HTTP"),
-            (&[vault, ("SECRETS_FROM_VAULT", "KEY_VAULT_URL")], "SECRETS_FROM_VAULT", "the vault's own address"),
-            (&[vault, ("SECRETS_FROM_VAULT", "A,A")], "SECRETS_FROM_VAULT", "a setting twice"),
-            (&[vault, ("SECRETS_FROM_VAULT", "A=not_valid")], "SECRETS_FROM_VAULT", "an underscore in a secret name"),
-            (&[vault, ("KEY_VAULT_TIMEOUT_SECS", "0")], "KEY_VAULT_TIMEOUT_SECS", "no time at all"),
-        ];
-        for (pairs, name, why) in cases {
-            let mut pairs = pairs.to_vec();
-            pairs.push(("DATABASE_URL", "sqlite://x.db"));
-            let error = load(&pairs).expect_err(why);
-            assert!(error.to_string().contains(name), "{why}: {error}");
-        }
-    }
-
-    #[test]
-    fn http_protection_defaults_and_origins_are_checked() {
-        let settings = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
-        let http = &settings.http;
-        assert!(http.cors_allowed_origins.is_empty());
-        assert_eq!(
-            (http.rate_limit_per_minute, http.rate_limit_burst, http.rate_limit_anonymous_per_minute),
-            (600, 60, 120)
-        );
-        assert_eq!((http.trusted_proxy_hops, http.shutdown_grace), (1, Duration::from_secs(25)));
-        let listed = load(&[
-            ("DATABASE_URL", "sqlite://x.db"),
-            ("CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000"),
-        ])
-        .expect("valid");
-        assert_eq!(listed.http.cors_allowed_origins, ["https://app.example.com", "http://localhost:3000"]);
-        for origin in ["*", "https://app.example.com/", "https://app.example.com/path", "ftp://files.example.com"] {
-            let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("CORS_ALLOWED_ORIGINS", origin)]).expect_err(origin);
-            assert!(error.to_string().contains("CORS_ALLOWED_ORIGINS"), "{origin}: {error}");
-        }
-        let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("RATE_LIMIT_BURST", "0")]).expect_err("no burst");
-        assert!(error.to_string().contains("RATE_LIMIT_BURST"));
-    }
-
-    #[test]
     fn store_sync_settings_default_to_the_documented_values_and_refuse_bad_ones() {
         let settings = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
         assert_eq!(settings.sync.time_budget, Duration::from_secs(240));
@@ -939,46 +886,6 @@ mod tests {
         }
         let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("RATE_LIMIT_BURST", "0")]).expect_err("no burst");
         assert!(error.to_string().contains("RATE_LIMIT_BURST"));
-    }
-
-    #[test]
-    fn azure_openai_is_optional_and_its_settings_are_checked() {
-        let none = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
-        assert!(none.advisor.openai.is_none());
-        assert_eq!(none.advisor.default_lead_time_days, 14);
-        assert_eq!(none.advisor.default_target_cover_days, 30);
-        let keyed = load(&[
-            ("DATABASE_URL", "sqlite://x.db"),
-            ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com/"),
-            ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"),
-            ("AZURE_OPENAI_API_KEY", "aoai-key-123"),
-        ])
-        .expect("valid");
-        let openai = keyed.advisor.openai.as_ref().expect("configured");
-        assert_eq!(openai.endpoint, "https://contoso.openai.azure.com");
-        assert_eq!((openai.timeout, openai.max_retries, openai.max_tokens), (Duration::from_secs(20), 2, 800));
-        assert!(openai.api_version.is_none(), "the v1 path by default");
-        assert!(!format!("{keyed:?}").contains("aoai-key-123"));
-        let cases = [
-            (("AZURE_OPENAI_ENDPOINT", "http://contoso.openai.azure.com"), "plain HTTP to a remote host"),
-            (("AZURE_OPENAI_API_VERSION", "latest"), "not a dated version"),
-            (("AZURE_OPENAI_DEPLOYMENT", "my deployment"), "a space in the deployment"),
-            (("AZURE_OPENAI_TIMEOUT_SECS", "0"), "no time at all"),
-        ];
-        for ((name, value), why) in cases {
-            let mut pairs = vec![
-                ("DATABASE_URL", "sqlite://x.db"),
-                ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com"),
-                ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini"),
-            ];
-            pairs.retain(|(n, _)| *n != name);
-            pairs.push((name, value));
-            let error = load(&pairs).expect_err(why);
-            assert!(error.to_string().contains(name), "{why}: {error}");
-        }
-        let missing =
-            load(&[("DATABASE_URL", "sqlite://x.db"), ("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")]);
-        assert!(missing.expect_err("no deployment").to_string().contains("AZURE_OPENAI_DEPLOYMENT"));
     }
 
     #[test]

@@ -181,7 +181,8 @@ impl SyncEngine {
             "products/create" | "products/update" => {
                 match shopify::webhook_product(payload, digits).map_err(unreadable)? {
                     Some(product) => {
-                        engine::write_products(self.db(), organization, store, vec![product], Durability::Immediate).await?;
+                        engine::write_products(self.db(), organization, store, vec![product], Durability::Immediate)
+                            .await?;
                         Ok(WebhookOutcome::Applied(1))
                     }
                     None => {
@@ -320,7 +321,8 @@ impl SyncEngine {
             "product.created" | "product.updated" | "product.restored" => {
                 match woocommerce::webhook_product(payload, digits).map_err(unreadable)? {
                     Some(product) => {
-                        engine::write_products(self.db(), organization, store, vec![product], Durability::Immediate).await?;
+                        engine::write_products(self.db(), organization, store, vec![product], Durability::Immediate)
+                            .await?;
                         Ok(WebhookOutcome::Applied(1))
                     }
                     None => self.queue(organization, store, "product", id()?).await,
