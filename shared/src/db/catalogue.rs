@@ -107,9 +107,13 @@ pub(super) async fn upsert_products_in(
     let now = now_micros();
     match tx {
         WriteTx::Postgres(tx) => {
+            // One unique-index probe per id (`LIMIT 1` keeps the planner from flattening it): the plan stays right
+            // while statistics lag behind a large first import, when `= ANY` falls back to scanning the store.
             let stored: Vec<StoredProduct> = sqlx::query_as(
-                "SELECT id, external_id, title, description, vendor, category, status FROM products \
-                 WHERE organization_id = $1 AND store_id = $2 AND external_id = ANY($3)",
+                "SELECT p.id, p.external_id, p.title, p.description, p.vendor, p.category, p.status \
+                 FROM UNNEST($3::text[]) AS u (external_id) CROSS JOIN LATERAL ( \
+                 SELECT * FROM products p WHERE p.store_id = $2 AND p.external_id = u.external_id \
+                 AND p.organization_id = $1 LIMIT 1) p",
             )
             .bind(organization)
             .bind(store)
@@ -118,8 +122,9 @@ pub(super) async fn upsert_products_in(
             .await?;
             let stored_variants: Vec<StoredVariant> = sqlx::query_as(
                 "SELECT v.id, v.product_id, v.external_id, v.sku, v.title, v.price_minor, v.cost_minor, v.inventory \
-                 FROM variants v JOIN products p ON p.id = v.product_id \
-                 WHERE p.organization_id = $1 AND p.store_id = $2 AND p.external_id = ANY($3)",
+                 FROM UNNEST($3::text[]) AS u (external_id) CROSS JOIN LATERAL ( \
+                 SELECT id FROM products p WHERE p.store_id = $2 AND p.external_id = u.external_id \
+                 AND p.organization_id = $1 LIMIT 1) p JOIN variants v ON v.product_id = p.id",
             )
             .bind(organization)
             .bind(store)

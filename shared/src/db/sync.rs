@@ -612,9 +612,11 @@ impl Database {
         }
         let rows: Vec<(String, Uuid)> = match self {
             Self::Postgres(pool) => {
+                // Unique-index probes, robust to statistics that lag a large import (see `upsert_products`).
                 sqlx::query_as(
-                    "SELECT external_id, id FROM products \
-                     WHERE organization_id = $1 AND store_id = $2 AND external_id = ANY($3)",
+                    "SELECT p.external_id, p.id FROM UNNEST($3::text[]) AS u (external_id) CROSS JOIN LATERAL ( \
+                     SELECT external_id, id FROM products p WHERE p.store_id = $2 AND p.external_id = u.external_id \
+                     AND p.organization_id = $1 LIMIT 1) p",
                 )
                 .bind(organization)
                 .bind(store)
@@ -651,8 +653,9 @@ impl Database {
         let rows: Vec<(String, Uuid)> = match self {
             Self::Postgres(pool) => {
                 sqlx::query_as(
-                    "SELECT external_id, id FROM variants \
-                     WHERE organization_id = $1 AND product_id = ANY($2) AND external_id = ANY($3)",
+                    "SELECT v.external_id, v.id FROM UNNEST($2::uuid[]) AS u (product_id) CROSS JOIN LATERAL ( \
+                     SELECT external_id, id FROM variants v WHERE v.product_id = u.product_id \
+                     AND v.external_id = ANY($3) AND v.organization_id = $1 OFFSET 0) v",
                 )
                 .bind(organization)
                 .bind(products)

@@ -398,25 +398,32 @@ fn order_json(o: &FakeOrder, lines_first: usize) -> (Value, u64) {
     (value, actual)
 }
 
-/// Records sorted by (updated_at, id) after `after`, updated since `since`.
+/// Records (sorted by (updated_at, id), see [`sort_shop`]) after `after`, updated since `since`.
 fn window<T>(
     items: &[T],
     key: impl Fn(&T) -> (DateTime<Utc>, u64),
     since: Option<DateTime<Utc>>,
     after: Option<(i64, u64)>,
-) -> Vec<&T> {
-    let mut matching: Vec<&T> = items.iter().filter(|item| since.is_none_or(|s| key(item).0 > s)).collect();
-    matching.sort_by_key(|item| {
+) -> &[T] {
+    let micros = |item: &T| {
         let (at, id) = key(item);
         (at.timestamp_micros(), id)
-    });
-    matching
-        .into_iter()
-        .filter(|item| {
-            let (at, id) = key(item);
-            after.is_none_or(|cursor| (at.timestamp_micros(), id) > cursor)
-        })
-        .collect()
+    };
+    let from_since = since.map_or(0, |s| items.partition_point(|item| key(item).0 <= s));
+    let from_cursor = after.map_or(0, |cursor| items.partition_point(|item| micros(item) <= cursor));
+    &items[from_since.max(from_cursor)..]
+}
+
+/// Keeps a shop's records in listing order (cheap when they already are), so pages are slices.
+fn sort_shop(shop: &mut FakeShop) {
+    let product_key = |p: &FakeProduct| (p.updated_at, p.id);
+    if !shop.products.is_sorted_by_key(product_key) {
+        shop.products.sort_by_key(product_key);
+    }
+    let order_key = |o: &FakeOrder| (o.updated_at, o.id);
+    if !shop.orders.is_sorted_by_key(order_key) {
+        shop.orders.sort_by_key(order_key);
+    }
 }
 
 /// Answers one query's `data` and its actual cost.
@@ -436,7 +443,7 @@ fn resolve(shop: &FakeShop, operation: &str, variables: &Value) -> Result<(Value
             let (nodes, last_key, more, actual) = if operation == "SyncProducts" {
                 let nested = first_of(variables, "variantsFirst")? as usize;
                 let all = window(&shop.products, |p| (p.updated_at, p.id), since, after);
-                let page: Vec<&FakeProduct> = all.iter().take(first).copied().collect();
+                let page: Vec<&FakeProduct> = all.iter().take(first).collect();
                 let mut actual = 2;
                 let nodes: Vec<Value> = page
                     .iter()
@@ -450,7 +457,7 @@ fn resolve(shop: &FakeShop, operation: &str, variables: &Value) -> Result<(Value
             } else {
                 let nested = first_of(variables, "linesFirst")? as usize;
                 let all = window(&shop.orders, |o| (o.updated_at, o.id), since, after);
-                let page: Vec<&FakeOrder> = all.iter().take(first).copied().collect();
+                let page: Vec<&FakeOrder> = all.iter().take(first).collect();
                 let mut actual = 2;
                 let nodes: Vec<Value> = page
                     .iter()
@@ -626,6 +633,7 @@ async fn graphql(
             break 'answer Json(body).into_response();
         }
         let fault = inner.faults.iter().position(|(op, _)| *op == operation).and_then(|i| inner.faults.remove(i));
+        sort_shop(shop);
         let (mut data, actual) = match resolve(shop, &operation, &variables) {
             Ok(answer) => answer,
             Err(message) => {

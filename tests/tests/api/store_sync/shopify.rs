@@ -74,7 +74,7 @@ async fn a_second_pass_asks_only_for_what_changed_with_a_quoted_date() {
     assert_eq!(sync(&app, &m, store).await["status"], "succeeded");
     fake.clear_requests();
     fake.with_shop(SHOP, |shop| {
-        for product in shop.products.iter_mut().take(3) {
+        for product in shop.products.iter_mut().filter(|p| (1000..1003).contains(&p.id)) {
             product.title = format!("{} (renamed)", product.title);
             product.updated_at = Utc::now();
         }
@@ -154,7 +154,7 @@ async fn malformed_answers_fail_the_page_and_leave_stored_data_and_the_checkpoin
     assert_eq!(sync(&app, &m, store).await["status"], "succeeded");
     for (round, (fault, message, why)) in cases.into_iter().enumerate() {
         fake.with_shop(SHOP, |shop| {
-            let product = &mut shop.products[0];
+            let product = shop.products.iter_mut().find(|p| p.id == 1000).expect("product 1000");
             product.title = format!("Renamed {round}");
             product.updated_at = Utc::now() + TimeDelta::seconds(round as i64);
         });
