@@ -10,8 +10,9 @@
 //!
 //! Rates are records per second of wall time of the timed tick; peak RSS is the worker's `VmHWM` at the end.
 //!
-//! A last row times `Database::upsert_products` alone (in this process, batches of 250), to separate the
-//! connector's share from the database's.
+//! The last rows separate the two halves in this process: the sync's database write alone (`store_products`,
+//! deferred commits, at the sync's page size and at the largest group the writer makes), and the Shopify connector
+//! alone (fetching and parsing every page from the fake, writing nothing).
 //!
 //! Run with `bench/ingest.sh` (builds the release `handler` first). PostgreSQL from `TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
@@ -19,7 +20,11 @@
 use std::{collections::HashMap, time::Instant};
 
 use serde_json::{Value, json};
-use shared::catalogue::{ProductInput, ProductStatus, VariantInput};
+use shared::{
+    catalogue::{ProductInput, ProductStatus, VariantInput},
+    db::sync::Durability,
+    platforms::{Credentials, PlatformProduct, Platforms, address::ShopDomain, shopify::ShopifyConnector},
+};
 use tests::{
     platform_fakes::{
         shopify::{FakeShop, FakeShopify, ShopifyConfig},
@@ -163,8 +168,9 @@ async fn orders_scenario(backend: &'static str, orders: u64) -> Row {
     Row { backend, scenario: "orders", records, seconds, peak_rss_mb }
 }
 
-/// `upsert_products` alone: inserts, then the same batches again unchanged.
-async fn database_only(backend: &'static str, products: u64) -> Row {
+/// The sync's database write alone (`store_products`: versions, then the set-based upsert, commits deferred as the
+/// sync's are), in this process, for new products in batches of `batch`.
+async fn database_only(backend: &'static str, products: u64, batch: usize, scenario: &'static str) -> Row {
     let dir = tempfile::tempdir().expect("temporary folder");
     let url = database_url(backend, dir.path()).await;
     let settings =
@@ -184,32 +190,79 @@ async fn database_only(backend: &'static str, products: u64) -> Row {
         .expect("organization")
         .id;
     let store = db.create_store(organization, "shopify", "Bench").await.expect("store");
-    let batch: Vec<ProductInput> = (0..products)
-        .map(|i| ProductInput {
-            external_id: format!("gid://shopify/Product/{i}"),
-            title: format!("Product {i}"),
-            description: "A fine product".into(),
-            vendor: "Acme".into(),
-            category: "Tops".into(),
-            status: ProductStatus::Active,
-            variants: (0..1 + i % 4)
-                .map(|v| VariantInput {
-                    external_id: format!("gid://shopify/ProductVariant/{i}-{v}"),
-                    sku: format!("SKU-{i}-{v}"),
-                    title: format!("Option {v}"),
-                    price_minor: 1000 + v as i64,
-                    cost_minor: None,
-                    inventory: 5,
-                })
-                .collect(),
+    let all: Vec<PlatformProduct> = (0..products)
+        .map(|i| PlatformProduct {
+            input: ProductInput {
+                external_id: format!("gid://shopify/Product/{i}"),
+                title: format!("Product {i}"),
+                description: "A fine product".into(),
+                vendor: "Acme".into(),
+                category: "Tops".into(),
+                status: ProductStatus::Active,
+                variants: (0..1 + i % 4)
+                    .map(|v| VariantInput {
+                        external_id: format!("gid://shopify/ProductVariant/{i}-{v}"),
+                        sku: format!("SKU-{i}-{v}"),
+                        title: format!("Option {v}"),
+                        price_minor: 1000 + v as i64,
+                        cost_minor: None,
+                        inventory: 5,
+                    })
+                    .collect(),
+            },
+            updated_at: chrono::Utc::now(),
         })
         .collect();
     let started = Instant::now();
-    for chunk in batch.chunks(250) {
-        db.upsert_products(organization, store, chunk).await.expect("upsert");
+    for chunk in all.chunks(batch) {
+        db.store_products(organization, store, chunk.to_vec(), Durability::Deferred).await.expect("store");
     }
     let seconds = started.elapsed().as_secs_f64();
-    Row { backend, scenario: "upsert_products only (batches of 250)", records: products, seconds, peak_rss_mb: None }
+    Row { backend, scenario, records: products, seconds, peak_rss_mb: None }
+}
+
+/// The Shopify connector alone (requests, throttle bookkeeping, JSON to inputs), against the fake in this process.
+async fn connector_only(products: u64) -> Row {
+    let fake = FakeShopify::start(ShopifyConfig { restore_rate: 1e12, ..ShopifyConfig::default() }).await;
+    let (catalogue, _) = shopify_catalogue(products, 0, 0, 0, 1);
+    fake.add_shop(
+        "bench.myshopify.com",
+        FakeShop { products: catalogue, access_token: "shpat_bench".into(), ..FakeShop::default() },
+    );
+    let template = fake.admin_url_template();
+    let settings = shared::config::Settings::load(&|name: &str| match name {
+        "DATABASE_URL" => Some("sqlite://unused.db".to_owned()),
+        "SHOPIFY_ADMIN_URL_TEMPLATE" => Some(template.clone()),
+        _ => None,
+    })
+    .expect("settings");
+    let platforms = Platforms::new(settings.shopify, settings.sync).expect("clients");
+    let shop = ShopDomain::parse("bench.myshopify.com").expect("shop");
+    let credentials = Credentials::Shopify {
+        access_token: secrecy::SecretString::from("shpat_bench"),
+        refresh_token: None,
+        expires_at: None,
+    };
+    let mut connector = ShopifyConnector::new(&platforms, &shop, &credentials, 2).expect("connector");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+    let started = Instant::now();
+    let (mut after, mut records) = (None, 0u64);
+    loop {
+        let page = connector.products_page(None, after.as_deref(), deadline).await.expect("page");
+        records += page.items.len() as u64;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Row {
+        backend: "-",
+        scenario: "Shopify connector only (fetch and parse, no writes)",
+        records,
+        seconds,
+        peak_rss_mb: None,
+    }
 }
 
 #[tokio::main]
@@ -220,8 +273,12 @@ async fn main() {
     for backend in ["postgres", "sqlite"] {
         rows.push(products_scenario(backend, products).await);
         rows.push(orders_scenario(backend, orders).await);
-        rows.push(database_only(backend, products).await);
+        rows.push(database_only(backend, products, 43, "store_products only, pages of 43 (deferred commits)").await);
+        rows.push(
+            database_only(backend, products, 1000, "store_products only, batches of 1,000 (deferred commits)").await,
+        );
     }
+    rows.push(connector_only(products).await);
     println!();
     println!("| backend | scenario | records | seconds | records/s | peak RSS (MiB) |");
     println!("| --- | --- | ---: | ---: | ---: | ---: |");

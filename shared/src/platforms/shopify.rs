@@ -231,6 +231,15 @@ struct RefreshData {
     nodes: Vec<Option<Value>>,
 }
 
+/// A successful response, parsed into the page's own types.
+#[derive(Deserialize)]
+struct TypedEnvelope<T> {
+    data: Option<T>,
+    #[serde(default)]
+    errors: Vec<GraphqlError>,
+    extensions: Option<Extensions>,
+}
+
 /// The GraphQL response envelope.
 #[derive(Deserialize)]
 struct Envelope {
@@ -521,6 +530,18 @@ impl ShopifyConnector {
                 status => {
                     return Err(PlatformError::Rejected(format!("HTTP {status} ({})", excerpt(&fetched.body))));
                 }
+            }
+            // The usual answer parses straight into the page's types; anything else (throttled, errors, malformed)
+            // is read again generically to tell which it is.
+            if fetched.status.as_u16() == 200
+                && let Ok(typed) = serde_json::from_slice::<TypedEnvelope<T>>(&fetched.body)
+                && typed.errors.is_empty()
+                && let Some(data) = typed.data
+            {
+                if let Some(status) = typed.extensions.and_then(|e| e.cost?.throttle_status) {
+                    self.bucket = Some(Bucket { status, at: Instant::now() });
+                }
+                return Ok(data);
             }
             let envelope: Option<Envelope> = serde_json::from_slice(&fetched.body).ok();
             if let Some(status) = envelope.as_ref().and_then(|e| e.extensions.as_ref()?.cost.as_ref()?.throttle_status)

@@ -1,8 +1,10 @@
 //! Store sync: how merchant data gets in. A `SyncStores` timer tick leases due stores one at a time
 //! (`FOR UPDATE SKIP LOCKED` with a lease expiry on PostgreSQL; a single conditional `UPDATE` on SQLite), syncs
-//! each within the tick's time budget, checkpoints the cursor after every page (renewing the lease in the same
-//! transaction, fenced on the lease owner), and leaves the rest for the next tick or another instance. Webhooks
-//! bring near-real-time changes between ticks through the same upsert path.
+//! each within the tick's time budget, checkpoints the cursor after every page it writes (renewing the lease in the
+//! same transaction, fenced on the lease owner), and leaves the rest for the next tick or another instance. When
+//! the database falls behind the platform, the pages that queued up meanwhile are written together and the cursor
+//! after the last of them is checkpointed. Webhooks bring near-real-time changes between ticks through the same
+//! upsert path.
 //!
 //! # Layout
 //! - this module: what is stored about a connection and its runs ([`StoreRecord`], [`SyncJob`], [`Checkpoint`]).
@@ -13,7 +15,7 @@
 //! A checkpoint holds, per listing (products, then orders), the watermark of the last complete pass and the pass in
 //! progress: its lower bound and the platform's cursor for the next page. A killed run leaves its last checkpoint
 //! behind; the next holder of the lease continues from that page. Upserts are idempotent on `(store, external id)`,
-//! so the one page that may be read twice (fetched, written, killed before its checkpoint) changes nothing.
+//! so the pages that may be read twice (fetched and written, killed before their checkpoint) change nothing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
