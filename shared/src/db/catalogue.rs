@@ -120,17 +120,22 @@ pub(super) async fn upsert_products_in(
             .bind(&external_ids)
             .fetch_all(&mut **tx)
             .await?;
-            let stored_variants: Vec<StoredVariant> = sqlx::query_as(
-                "SELECT v.id, v.product_id, v.external_id, v.sku, v.title, v.price_minor, v.cost_minor, v.inventory \
-                 FROM UNNEST($3::text[]) AS u (external_id) CROSS JOIN LATERAL ( \
-                 SELECT id FROM products p WHERE p.store_id = $2 AND p.external_id = u.external_id \
-                 AND p.organization_id = $1 LIMIT 1) p JOIN variants v ON v.product_id = p.id",
-            )
-            .bind(organization)
-            .bind(store)
-            .bind(&external_ids)
-            .fetch_all(&mut **tx)
-            .await?;
+            // A batch of new products (a first import) has no variants to compare with.
+            let stored_variants: Vec<StoredVariant> = if stored.is_empty() {
+                Vec::new()
+            } else {
+                sqlx::query_as(
+                    "SELECT v.id, v.product_id, v.external_id, v.sku, v.title, v.price_minor, v.cost_minor, \
+                     v.inventory FROM UNNEST($3::text[]) AS u (external_id) CROSS JOIN LATERAL ( \
+                     SELECT id FROM products p WHERE p.store_id = $2 AND p.external_id = u.external_id \
+                     AND p.organization_id = $1 LIMIT 1) p JOIN variants v ON v.product_id = p.id",
+                )
+                .bind(organization)
+                .bind(store)
+                .bind(&external_ids)
+                .fetch_all(&mut **tx)
+                .await?
+            };
             let plan = UpsertPlan::new(batch, stored, stored_variants);
             plan.write_postgres(tx, organization, store, now).await?;
             Ok((plan.counts, plan.ids))
@@ -146,17 +151,21 @@ pub(super) async fn upsert_products_in(
             .bind(&list)
             .fetch_all(&mut **tx)
             .await?;
-            let stored_variants: Vec<StoredVariant> = sqlx::query_as(
-                "SELECT v.id, v.product_id, v.external_id, v.sku, v.title, v.price_minor, v.cost_minor, v.inventory \
-                 FROM variants v JOIN products p ON p.id = v.product_id \
-                 WHERE p.organization_id = $1 AND p.store_id = $2 \
-                 AND p.external_id IN (SELECT value FROM json_each($3))",
-            )
-            .bind(organization)
-            .bind(store)
-            .bind(&list)
-            .fetch_all(&mut **tx)
-            .await?;
+            let stored_variants: Vec<StoredVariant> = if stored.is_empty() {
+                Vec::new()
+            } else {
+                sqlx::query_as(
+                    "SELECT v.id, v.product_id, v.external_id, v.sku, v.title, v.price_minor, v.cost_minor, \
+                     v.inventory FROM variants v JOIN products p ON p.id = v.product_id \
+                     WHERE p.organization_id = $1 AND p.store_id = $2 \
+                     AND p.external_id IN (SELECT value FROM json_each($3))",
+                )
+                .bind(organization)
+                .bind(store)
+                .bind(&list)
+                .fetch_all(&mut **tx)
+                .await?
+            };
             let plan = UpsertPlan::new(batch, stored, stored_variants);
             plan.write_sqlite(tx, organization, store, now).await?;
             Ok((plan.counts, plan.ids))

@@ -380,33 +380,39 @@ impl Database {
         progress: &JobProgress,
         until: DateTime<Utc>,
     ) -> Result<bool, DbError> {
-        let (organization, store) = (lease.connection.organization_id, lease.connection.store_id);
-        let now = now_micros();
-        let mut write = self.begin_sync_write(Durability::Deferred).await?;
-        let held = on_tx!(&mut write, |tx| {
-            let held = sqlx::query(
-                "UPDATE store_connections SET checkpoint = $4, lease_expires_at = $5, updated_at = $6 \
-                 WHERE organization_id = $1 AND store_id = $2 AND lease_owner = $3 AND status = 'enabled'",
-            )
-            .bind(organization)
-            .bind(store)
-            .bind(lease.owner)
-            .bind(checkpoint)
-            .bind(until)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if held {
-                update_job!(&mut **tx, organization, job, progress, None, None);
-            }
-            held
-        });
+        let mut tx = self.begin_sync_write(Durability::Deferred).await?;
+        let held = checkpoint_in(&mut tx, lease, job, checkpoint, progress, until).await?;
         if held {
-            write.commit().await?;
+            tx.commit().await?;
         }
         Ok(held)
+    }
+
+    /// A page of products and its checkpoint in one transaction (deferred commit): the checkpoint first, fenced on
+    /// the lease, then the products as [`Database::store_products`] stores them, then the job's counts with theirs
+    /// added. `None`: the lease is lost and nothing was written.
+    pub async fn store_products_checkpointed(
+        &self,
+        lease: &LeasedStore,
+        job: Uuid,
+        products: Vec<PlatformProduct>,
+        checkpoint: &str,
+        progress: &JobProgress,
+        until: DateTime<Utc>,
+    ) -> Result<Option<UpsertCounts>, DbError> {
+        let (organization, store) = (lease.connection.organization_id, lease.connection.store_id);
+        let mut tx = self.begin_sync_write(Durability::Deferred).await?;
+        if !checkpoint_in(&mut tx, lease, job, checkpoint, progress, until).await? {
+            return Ok(None);
+        }
+        let counts = store_products_in(&mut tx, organization, store, products).await?;
+        let mut total = *progress;
+        total.created += counts.created;
+        total.updated += counts.updated;
+        total.unchanged += counts.unchanged;
+        on_tx!(&mut tx, |conn| update_job!(&mut **conn, organization, job, &total, None, None));
+        tx.commit().await?;
+        Ok(Some(counts))
     }
 
     /// Closes a run: the job's outcome, the store's next due time, failure count and checkpoint, and the lease
@@ -549,13 +555,15 @@ impl Database {
             .rows_affected()))
     }
 
-    /// Starts a write transaction with the given durability.
+    /// Starts a write transaction with the given durability (on PostgreSQL the setting travels with `BEGIN`, so it
+    /// costs no extra round trip).
     async fn begin_sync_write(&self, durability: Durability) -> Result<WriteTx, DbError> {
-        let mut tx = self.begin_write().await?;
-        if let (Durability::Deferred, WriteTx::Postgres(pg)) = (durability, &mut tx) {
-            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut **pg).await?;
-        }
-        Ok(tx)
+        Ok(match (self, durability) {
+            (Self::Postgres(pool), Durability::Deferred) => {
+                WriteTx::Postgres(pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?)
+            }
+            _ => self.begin_write().await?,
+        })
     }
 
     /// Stores products from a platform in one transaction: each is written only if its platform version is not
@@ -571,16 +579,9 @@ impl Database {
         if products.is_empty() {
             return Ok(UpsertCounts::default());
         }
-        let versions: Vec<(String, DateTime<Utc>)> =
-            products.iter().map(|p| (p.input.external_id.clone(), p.updated_at)).collect();
         let mut tx = self.begin_sync_write(durability).await?;
-        let newest = claim_versions_in(&mut tx, organization, store, "product", &versions).await?;
-        let inputs: Vec<ProductInput> =
-            products.into_iter().filter(|p| newest.contains(&p.input.external_id)).map(|p| p.input).collect();
-        let batch = last_of_each(&inputs);
-        let (mut counts, _) = upsert_products_in(&mut tx, organization, store, &batch).await?;
+        let counts = store_products_in(&mut tx, organization, store, products).await?;
         tx.commit().await?;
-        counts.unchanged += (versions.len() - batch.len()) as u64;
         Ok(counts)
     }
 
@@ -830,4 +831,56 @@ async fn claim_versions_in(
         }
     };
     Ok(claimed.into_iter().collect())
+}
+
+/// [`Database::store_products`] within a transaction.
+async fn store_products_in(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    store: Uuid,
+    products: Vec<PlatformProduct>,
+) -> Result<UpsertCounts, DbError> {
+    let versions: Vec<(String, DateTime<Utc>)> =
+        products.iter().map(|p| (p.input.external_id.clone(), p.updated_at)).collect();
+    let newest = claim_versions_in(tx, organization, store, "product", &versions).await?;
+    let inputs: Vec<ProductInput> =
+        products.into_iter().filter(|p| newest.contains(&p.input.external_id)).map(|p| p.input).collect();
+    let batch = last_of_each(&inputs);
+    let (mut counts, _) = upsert_products_in(tx, organization, store, &batch).await?;
+    counts.unchanged += (versions.len() - batch.len()) as u64;
+    Ok(counts)
+}
+
+/// Writes a checkpoint and the job's counts, renewing the lease, only while `lease` holds the store (and it is
+/// still enabled); `false` when the lease is lost.
+async fn checkpoint_in(
+    tx: &mut WriteTx,
+    lease: &LeasedStore,
+    job: Uuid,
+    checkpoint: &str,
+    progress: &JobProgress,
+    until: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let (organization, store) = (lease.connection.organization_id, lease.connection.store_id);
+    let now = now_micros();
+    Ok(on_tx!(tx, |conn| {
+        let held = sqlx::query(
+            "UPDATE store_connections SET checkpoint = $4, lease_expires_at = $5, updated_at = $6 \
+             WHERE organization_id = $1 AND store_id = $2 AND lease_owner = $3 AND status = 'enabled'",
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(lease.owner)
+        .bind(checkpoint)
+        .bind(until)
+        .bind(now)
+        .execute(&mut **conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if held {
+            update_job!(&mut **conn, organization, job, progress, None, None);
+        }
+        held
+    }))
 }

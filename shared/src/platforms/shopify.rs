@@ -35,8 +35,10 @@ use crate::{
 pub const MAX_QUERY_COST: u32 = 1000;
 /// The largest `first` a connection accepts.
 const MAX_PAGE: u32 = 250;
-/// Variants fetched with each product; more come from nested pages.
+/// Variants fetched with each product at most; more come from nested pages.
 pub const VARIANTS_PER_PRODUCT: u32 = 20;
+/// Variants fetched with each product at least.
+const MIN_VARIANTS_PER_PRODUCT: u32 = 4;
 /// Lines fetched with each order; more come from nested pages.
 pub const LINES_PER_ORDER: u32 = 5;
 /// Refresh tokens this long before they expire.
@@ -322,6 +324,10 @@ pub struct ShopifyConnector {
     access_token: SecretString,
     digits: u32,
     bucket: Option<Bucket>,
+    /// The nested `variants(first:)` of the next products page: the store's own variant counts (the largest on the
+    /// last page, rounded up to a power of two) within [`MIN_VARIANTS_PER_PRODUCT`]..=[`VARIANTS_PER_PRODUCT`]. A
+    /// store of single-variant products gets pages of 142 products instead of 43; one with larger products keeps 20.
+    variants_first: u32,
     /// Throttling so far.
     pub stats: ThrottleStats,
 }
@@ -349,6 +355,7 @@ impl ShopifyConnector {
             access_token: access_token.clone(),
             digits,
             bucket: None,
+            variants_first: VARIANTS_PER_PRODUCT,
             stats: ThrottleStats::default(),
         })
     }
@@ -367,13 +374,21 @@ impl ShopifyConnector {
         deadline: Instant,
     ) -> Result<Page<PlatformProduct>, PlatformError> {
         let query = since.map(updated_since);
+        let variants = self.variants_first;
         let plan = |cap| {
-            let first = page_size(cap, |n| products_cost(n, VARIANTS_PER_PRODUCT));
-            let variables =
-                json!({ "first": first, "after": after, "query": query, "variantsFirst": VARIANTS_PER_PRODUCT });
-            (variables, products_cost(first, VARIANTS_PER_PRODUCT))
+            let first = page_size(cap, |n| products_cost(n, variants));
+            let variables = json!({ "first": first, "after": after, "query": query, "variantsFirst": variants });
+            (variables, products_cost(first, variants))
         };
         let data: ProductsData = self.graphql(&products_query(), plan, deadline).await?;
+        let largest = data
+            .products
+            .nodes
+            .iter()
+            .map(|p| p.variants.nodes.len() as u32 + u32::from(p.variants.page_info.has_next_page))
+            .max()
+            .unwrap_or(variants);
+        self.variants_first = largest.next_power_of_two().clamp(MIN_VARIANTS_PER_PRODUCT, VARIANTS_PER_PRODUCT);
         let mut items = Vec::with_capacity(data.products.nodes.len());
         let mut invalid = Invalid::default();
         for node in data.products.nodes {
@@ -964,6 +979,12 @@ mod tests {
         assert!(orders_cost(orders, LINES_PER_ORDER) <= MAX_QUERY_COST);
         assert_eq!(page_size(MAX_QUERY_COST, variants_cost), 250);
         assert_eq!(page_size(100, |n| products_cost(n, VARIANTS_PER_PRODUCT)), 4, "a small bucket shrinks pages");
+    }
+
+    #[test]
+    fn single_variant_stores_get_larger_pages() {
+        assert_eq!(page_size(MAX_QUERY_COST, |n| products_cost(n, MIN_VARIANTS_PER_PRODUCT)), 142);
+        assert_eq!(page_size(MAX_QUERY_COST, |n| products_cost(n, VARIANTS_PER_PRODUCT)), 43);
     }
 
     #[test]

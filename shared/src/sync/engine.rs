@@ -129,10 +129,14 @@ enum Fetched {
 impl Fetched {
     /// Records on a fetched page (0 for a failure).
     fn len_of(page: &Result<Self, PlatformError>) -> usize {
-        match page {
-            Ok(Self::Products(page)) => page.items.len(),
-            Ok(Self::Orders(page)) => page.items.len(),
-            Err(_) => 0,
+        page.as_ref().map_or(0, Self::len)
+    }
+
+    /// Records on the page.
+    fn len(&self) -> usize {
+        match self {
+            Self::Products(page) => page.items.len(),
+            Self::Orders(page) => page.items.len(),
         }
     }
 
@@ -544,8 +548,9 @@ impl SyncEngine {
         }
     }
 
-    /// Writes consecutive pages of one listing and checkpoints the cursor after the last; `true` when that was the
-    /// listing's last page.
+    /// Writes consecutive pages of one listing and checkpoints the cursor after the last (products: in the same
+    /// transaction; orders: right after theirs commits); `true` when that was the listing's last page. The run's
+    /// checkpoint and counts change only once the write succeeded.
     async fn store_pages(
         &self,
         context: &RunContext<'_>,
@@ -555,14 +560,13 @@ impl SyncEngine {
         progress: &mut JobProgress,
     ) -> Result<bool, RunError> {
         let count = pages.len() as u64;
+        tracing::debug!(pages = count, records = pages.iter().map(Fetched::len).sum::<usize>(), "writing pages");
         let next = pages.last().and_then(Fetched::next);
         let total_pages = pages.iter().rev().find_map(Fetched::total_pages);
         let newest = pages.iter().filter_map(Fetched::newest).max();
-        let written = self.write(context, Fetched::merge(pages)).await?;
-        add_counts(progress, &written);
-        progress.pages += count;
 
-        let listing = checkpoint.listing_mut(resource);
+        let mut after = checkpoint.clone();
+        let listing = after.listing_mut(resource);
         let pass = listing.pass.get_or_insert_with(Pass::default);
         pass.after.clone_from(&next);
         pass.pages += count;
@@ -573,21 +577,39 @@ impl SyncEngine {
             listing.watermark = listing.watermark.max(newest);
             listing.pass = None;
         }
-        let held = self
-            .db
-            .save_checkpoint(context.lease, context.job, &checkpoint.to_json(), progress, self.lease_until())
-            .await?;
-        if !held {
-            return Err(RunError::LeaseLost);
-        }
+        let mut counted = *progress;
+        counted.pages += count;
+        let written = match Fetched::merge(pages) {
+            Fetched::Products(page) => self
+                .db
+                .store_products_checkpointed(
+                    context.lease,
+                    context.job,
+                    page.items,
+                    &after.to_json(),
+                    &counted,
+                    self.lease_until(),
+                )
+                .await?
+                .ok_or(RunError::LeaseLost)?,
+            Fetched::Orders(page) => {
+                let written = self.write_orders(context, page.items).await?;
+                let mut total = counted;
+                add_counts(&mut total, &written);
+                let held = self
+                    .db
+                    .save_checkpoint(context.lease, context.job, &after.to_json(), &total, self.lease_until())
+                    .await?;
+                if !held {
+                    return Err(RunError::LeaseLost);
+                }
+                written
+            }
+        };
+        add_counts(&mut counted, &written);
+        *progress = counted;
+        *checkpoint = after;
         Ok(next.is_none())
-    }
-
-    async fn write(&self, context: &RunContext<'_>, page: Fetched) -> Result<UpsertCounts, RunError> {
-        match page {
-            Fetched::Products(page) => self.write_products(context, page.items).await,
-            Fetched::Orders(page) => self.write_orders(context, page.items).await,
-        }
     }
 
     /// Stores products whose version is not older than the stored one.

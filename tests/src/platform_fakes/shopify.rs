@@ -167,6 +167,8 @@ pub struct RequestRecord {
     pub first: Option<u64>,
     /// `variables.query`.
     pub query: Option<String>,
+    /// The requested query cost, by Shopify's rules.
+    pub requested: Option<u64>,
     /// HTTP status answered.
     pub status: u16,
     /// Answered `THROTTLED` (forced or because the bucket was short).
@@ -562,6 +564,7 @@ async fn graphql(
         after: variables.get("after").and_then(Value::as_str).map(str::to_owned),
         first: variables.get("first").and_then(Value::as_u64),
         query: variables.get("query").and_then(Value::as_str).map(str::to_owned),
+        requested: requested_cost(&operation, &variables).ok(),
         status: 200,
         throttled: false,
         premature: false,
@@ -699,6 +702,7 @@ async fn token(
         after: None,
         first: None,
         query: None,
+        requested: None,
         status: 200,
         throttled: false,
         premature: false,
