@@ -164,14 +164,16 @@ pub(crate) fn anonymous_quota(state: &AppState) -> Option<Quota> {
 }
 
 /// Counts API calls that carry no credentials against the client's address. Never limited: health checks (the
-/// platform's probes), the host's trigger invocations (not under `/api`), and platform webhooks, which arrive in
-/// bursts from a few platform addresses, are authenticated by their HMAC, and would be retried and eventually
-/// unsubscribed by the platform if refused. Calls with a token are counted once the token is checked.
+/// platform's probes), the host's trigger invocations (not under `/api`), the dashboard's embedded page and assets
+/// (static bytes, no database), and platform webhooks, which arrive in bursts from a few platform addresses, are
+/// authenticated by their HMAC, and would be retried and eventually unsubscribed by the platform if refused. Calls
+/// with a token are counted once the token is checked.
 async fn limit_anonymous_callers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let counted = path.starts_with("/api/")
         && path != "/api/health"
         && !path.starts_with("/api/webhooks/")
+        && !crate::http::app::is_app_path(path)
         && request.method() != Method::OPTIONS;
     if counted
         && !request.headers().contains_key(header::AUTHORIZATION)

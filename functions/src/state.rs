@@ -35,6 +35,16 @@ pub struct AppState {
     pub platforms: Platforms,
     /// Who writes the advisor's summaries and answers: Azure OpenAI when configured, else the templates.
     pub language_model: LanguageModel,
+    /// Set by `handler dev` only: the development user a browser may sign in as. Never read from settings, so no
+    /// configuration can turn it on in a deployment.
+    pub dev_mode: Option<DevMode>,
+}
+
+/// What only the local all-in-one host has.
+#[derive(Debug, Clone, Copy)]
+pub struct DevMode {
+    /// The data directory's development user (the one `handler token` speaks for).
+    pub user: uuid::Uuid,
 }
 
 /// An adapter that cannot be built from its settings.
@@ -71,6 +81,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new()),
             platforms: Platforms::new(settings.shopify.clone(), settings.sync.clone())?,
             language_model: LanguageModel::from_settings(&settings.advisor)?,
+            dev_mode: None,
             settings: Arc::new(settings),
         })
     }
@@ -79,6 +90,12 @@ impl AppState {
     /// through, so the process keeps one client and one cache.
     pub fn with_secrets(mut self, secrets: Arc<dyn Secrets>) -> Self {
         self.secrets = secrets;
+        self
+    }
+
+    /// The same state on the local host, whose development user may sign in from the dashboard.
+    pub fn with_dev_mode(mut self, dev_mode: DevMode) -> Self {
+        self.dev_mode = Some(dev_mode);
         self
     }
 

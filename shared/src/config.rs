@@ -554,6 +554,10 @@ pub struct DatabaseSettings {
 pub struct AuthSettings {
     /// `SUPABASE_URL`, e.g. `https://abc.supabase.co`; the issuer and the JWKS URL are derived from it.
     pub supabase_url: Option<String>,
+    /// `SUPABASE_ANON_KEY`: the project's public `anon` key, which the dashboard sends to Supabase Auth as `apikey`.
+    /// Public by design (every Supabase web page ships it), so it is no secret; with `SUPABASE_URL` it enables
+    /// e-mail sign-in on the dashboard.
+    pub anon_key: Option<String>,
     /// `SUPABASE_JWT_SECRET`: the legacy HS256 secret (and the generated secret in `dev`). Empty counts as unset: an
     /// empty HMAC key would let anyone sign tokens.
     pub jwt_secret: Option<SecretString>,
@@ -632,8 +636,10 @@ impl AuthSettings {
             let reason = "must not exceed AUTH_JWKS_CACHE_SECS".to_owned();
             return Err(ConfigError::Invalid { name: "AUTH_JWKS_MIN_REFETCH_SECS", reason });
         }
+        let anon_key = lookup.get("SUPABASE_ANON_KEY").map(|key| key.trim().to_owned()).filter(|key| !key.is_empty());
         Ok(Self {
             supabase_url,
+            anon_key,
             jwt_secret: jwt_secret.map(SecretString::from),
             issuer,
             jwks_url,

@@ -1,7 +1,9 @@
 //! The advisor's API, scoped to the caller's organization:
 //! - `GET /api/v1/advice?kind=&status=&limit=&cursor=`: current recommendations ranked by money at stake, with
 //!   their evidence (keyset pages; `status` defaults to `open`).
-//! - `GET /api/v1/advice/{id}` and `POST /api/v1/advice/{id}/status` (`{"status": "dismissed" | "done" | "open"}`).
+//!   `status=snoozed` lists the open ones a merchant snoozed; `product=` keeps those about one product.
+//! - `GET /api/v1/advice/{id}` and `POST /api/v1/advice/{id}/status` (`{"status": "dismissed" | "done" | "open"}`),
+//!   `POST /api/v1/advice/{id}/snooze` (`{"days": 1..=90}`): out of lists and briefings until then.
 //! - `GET /api/v1/advice/summary`: a short briefing; `POST /api/v1/advice/ask` (`{"question": "…"}`): an answer.
 //!   Both come from Azure OpenAI when configured and grounded, else from templates, and say which.
 //! - `POST /api/v1/advice/refresh`: recompute now (the `RefreshAdvice` timer does it hourly); 409 while another
@@ -29,7 +31,7 @@ use shared::{
     },
     analytics::{self, DateRange},
     db::{
-        advice::{AdviceCursor, AdviceQuery, AdviceStatus, StoredAdvice},
+        advice::{AdviceCursor, AdviceQuery, AdviceStatus, MAX_SNOOZE, StoredAdvice},
         now_micros,
     },
     domain::CurrencyCode,
@@ -59,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/advice/refresh", post(refresh))
         .route("/api/v1/advice/{id}", get(show))
         .route("/api/v1/advice/{id}/status", post(set_status))
+        .route("/api/v1/advice/{id}/snooze", post(snooze))
 }
 
 impl From<RefreshError> for ApiError {
@@ -138,6 +141,8 @@ struct AdviceView {
     status_changed_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resolved_at: Option<DateTime<Utc>>,
+    /// Until when it is snoozed; `null` when it is not.
+    snoozed_until: Option<DateTime<Utc>>,
 }
 
 fn figure_value(value: &FigureValue, currency: &CurrencyCode) -> Value {
@@ -197,6 +202,7 @@ fn advice_view(item: StoredAdvice, currency: &CurrencyCode) -> AdviceView {
         updated_at: item.updated_at,
         status_changed_at: item.status_changed_at,
         resolved_at: item.resolved_at,
+        snoozed_until: item.snoozed_until,
     }
 }
 
@@ -205,6 +211,7 @@ fn advice_view(item: StoredAdvice, currency: &CurrencyCode) -> AdviceView {
 struct ListParams {
     kind: Option<String>,
     status: Option<String>,
+    product: Option<Uuid>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -216,15 +223,24 @@ struct CursorJson {
     id: Uuid,
     kind: Option<Kind>,
     status: AdviceStatus,
+    #[serde(default)]
+    snoozed: bool,
+    #[serde(default)]
+    product: Option<Uuid>,
 }
 
 impl ListParams {
     fn into_query(self) -> Result<AdviceQuery, ApiError> {
         let kind =
             self.kind.map(|k| Kind::parse(&k).map_err(|e| ApiError::bad_field("kind", e.to_string()))).transpose()?;
-        let status = match self.status {
-            Some(s) => AdviceStatus::parse(&s).map_err(|e| ApiError::bad_field("status", e.to_string()))?,
-            None => AdviceStatus::Open,
+        let (status, snoozed) = match self.status.as_deref() {
+            Some("snoozed") => (AdviceStatus::Open, true),
+            Some(s) => (
+                AdviceStatus::parse(s)
+                    .map_err(|_| ApiError::bad_field("status", format!("`{s}` is not one of open, snoozed, dismissed, done")))?,
+                false,
+            ),
+            None => (AdviceStatus::Open, false),
         };
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -238,13 +254,17 @@ impl ListParams {
                     .ok()
                     .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                     .ok_or_else(|| ApiError::bad_field("cursor", "not a cursor this API issued"))?;
-                if cursor.kind != kind || cursor.status != status {
-                    return Err(ApiError::bad_field("cursor", "belongs to another kind or status filter"));
+                if cursor.kind != kind
+                    || cursor.status != status
+                    || cursor.snoozed != snoozed
+                    || cursor.product != self.product
+                {
+                    return Err(ApiError::bad_field("cursor", "belongs to another kind, status or product filter"));
                 }
                 Some(AdviceCursor { score: cursor.score, id: cursor.id })
             }
         };
-        Ok(AdviceQuery { kind, status, limit, after })
+        Ok(AdviceQuery { kind, status, limit, after, product: self.product, snoozed })
     }
 }
 
@@ -266,7 +286,14 @@ async fn list(
     let page = state.db.list_advice(tenant.id(), &query).await?;
     let currency = currency(&tenant);
     let next_cursor = page.next.map(|next| {
-        let cursor = CursorJson { score: next.score, id: next.id, kind: query.kind, status: query.status };
+        let cursor = CursorJson {
+            score: next.score,
+            id: next.id,
+            kind: query.kind,
+            status: query.status,
+            snoozed: query.snoozed,
+            product: query.product,
+        };
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
     });
     Ok(Json(Page {
@@ -302,6 +329,36 @@ async fn set_status(
     let status = AdviceStatus::parse(&body.status).map_err(|e| ApiError::bad_field("status", e.to_string()))?;
     let item = state.db.set_advice_status(tenant.id(), id, status).await?.ok_or(ApiError::NotFound)?;
     tracing::info!(target: "audit", event = "advice_status", organization = %tenant.id(), user = %tenant.user.user_id, advice = %id, status = status.as_str(), "advice status set");
+    Ok(Json(advice_view(item, &currency(&tenant))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnoozeBody {
+    /// Whole days, 1 to 90.
+    days: i64,
+}
+
+#[tracing::instrument(name = "snoozing advice", skip_all, fields(organization = %tenant.id(), advice = %id))]
+async fn snooze(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<SnoozeBody>,
+) -> Result<Json<AdviceView>, ApiError> {
+    let days = chrono::TimeDelta::days(body.days);
+    if body.days < 1 || days > MAX_SNOOZE {
+        return Err(ApiError::Unprocessable {
+            detail: format!("days: must be between 1 and {}", MAX_SNOOZE.num_days()),
+            errors: vec![crate::error::FieldError {
+                field: "days".into(),
+                message: format!("must be between 1 and {}", MAX_SNOOZE.num_days()),
+            }],
+        });
+    }
+    let until = now_micros() + days;
+    let item = state.db.snooze_advice(tenant.id(), id, until).await?.ok_or(ApiError::NotFound)?;
+    tracing::info!(target: "audit", event = "advice_snoozed", organization = %tenant.id(), user = %tenant.user.user_id, advice = %id, days = body.days, "advice snoozed");
     Ok(Json(advice_view(item, &currency(&tenant))))
 }
 

@@ -51,7 +51,11 @@ const DEFAULT_RANGE_DAYS: u16 = 30;
 const DEFAULT_TOP_LIMIT: u32 = 10;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ingest)).routes(routes!(timeseries)).routes(routes!(top_products))
+    OpenApiRouter::new()
+        .routes(routes!(ingest))
+        .routes(routes!(timeseries))
+        .routes(routes!(overview))
+        .routes(routes!(top_products))
 }
 
 /// Field errors gathered while checking a request, so the client hears about all of them at once.
@@ -316,6 +320,132 @@ fn parse_compare(text: &str) -> Result<bool, String> {
         "previous_period" => Ok(true),
         _ => Err(format!("`{text}` is not previous_period")),
     }
+}
+
+/// The overview's headline figures, against the previous period.
+const OVERVIEW_METRICS: [Metric; 4] = [Metric::Revenue, Metric::Orders, Metric::Aov, Metric::ConversionRate];
+
+#[derive(Serialize, ToSchema)]
+struct Overview {
+    bucket: &'static str,
+    timezone: String,
+    currency: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    /// The same-length range ending the day before `from`.
+    previous_from: NaiveDate,
+    previous_to: NaiveDate,
+    /// Revenue, orders, average order value and conversion rate, in that order.
+    figures: Vec<Figure>,
+    /// Revenue per bucket of the period.
+    revenue: Vec<Point>,
+    /// Revenue per bucket of the previous period, for the overlay.
+    previous_revenue: Vec<Point>,
+}
+
+/// One headline figure over the period and the previous one.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OverviewFigure)]
+struct Figure {
+    /// `revenue`, `orders`, `aov` or `conversion_rate`.
+    metric: &'static str,
+    /// As a time series' `total`: money as a decimal string, counts as integers, rates as numbers, `null` when
+    /// undefined.
+    #[schema(value_type = Object)]
+    value: Value,
+    #[schema(value_type = Object)]
+    previous: Value,
+    /// (value − previous) / previous; `null` when either is undefined or the previous one is zero.
+    change: Option<f64>,
+}
+
+fn as_number(value: MetricValue) -> Option<f64> {
+    match value {
+        MetricValue::Money(minor) => Some(minor as f64),
+        MetricValue::Count(count) => Some(count as f64),
+        MetricValue::Rate(rate) => Some(rate),
+        MetricValue::Undefined => None,
+    }
+}
+
+fn relative_change(value: MetricValue, previous: MetricValue) -> Option<f64> {
+    let (value, previous) = (as_number(value)?, as_number(previous)?);
+    (previous != 0.0).then(|| (value - previous) / previous.abs())
+}
+
+/// `GET /api/v1/analytics/overview?bucket=&from=&to=`: what the dashboard's overview shows, from one read of the
+/// daily rollups: revenue, orders, average order value and conversion rate over the range and the previous period
+/// of the same length, and revenue per bucket of both, for the chart and its overlay.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/overview",
+    tag = "analytics",
+    security(("bearer" = [])),
+    params(
+        Tenant,
+        ("bucket" = Option<String>, Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
+        ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
+        ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
+    ),
+    responses(
+        (status = 200, description = "The figures and the revenue series.", body = Overview),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
+#[tracing::instrument(name = "summing up the overview", skip_all, fields(tenant = %tenant.id()))]
+async fn overview(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppQuery(pairs): AppQuery<Vec<(String, String)>>,
+) -> Result<Json<Overview>, ApiError> {
+    let mut errors = FieldErrors::default();
+    let params = QueryParams::parse(pairs, &["bucket", "from", "to"], &mut errors);
+    let zone = analytics::zone(&tenant.organization.timezone);
+    let bucket = params.read("bucket", Bucket::parse, Some(Bucket::Day), &mut errors);
+    let range = params.range(zone, &mut errors);
+    errors.into_result()?;
+    let (Some(bucket), Some(range)) = (bucket, range) else {
+        return Err(ApiError::bad_field("query", "invalid parameters"));
+    };
+    let previous = range.previous_period();
+    let days = state.db.daily_series(tenant.id(), range.with_previous_period(), None).await?;
+    let current_series = bucket_daily(range, bucket, days.iter().copied());
+    let previous_series = bucket_daily(previous, bucket, days.iter().copied());
+    let (current, before) = (series_total(&current_series), series_total(&previous_series));
+    let money = Money::of(&tenant);
+    let points = |series: &[analytics::BucketTotals]| {
+        series
+            .iter()
+            .map(|point| Point { start: point.start, value: money.json(Metric::Revenue.value(&point.totals)) })
+            .collect()
+    };
+    Ok(Json(Overview {
+        bucket: bucket.as_str(),
+        timezone: tenant.organization.timezone.clone(),
+        currency: money.currency.to_string(),
+        from: range.from(),
+        to: range.to(),
+        previous_from: previous.from(),
+        previous_to: previous.to(),
+        figures: OVERVIEW_METRICS
+            .iter()
+            .map(|metric| {
+                let (value, previous) = (metric.value(&current), metric.value(&before));
+                Figure {
+                    metric: metric.as_str(),
+                    value: money.json(value),
+                    previous: money.json(previous),
+                    change: relative_change(value, previous),
+                }
+            })
+            .collect(),
+        revenue: points(&current_series),
+        previous_revenue: points(&previous_series),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

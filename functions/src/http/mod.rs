@@ -1,5 +1,5 @@
 //! The REST API: one module per resource, each exposing `router()`; this module only merges them. Every route
-//! here is below `/api`, the prefix the Functions host forwards.
+//! here is below `/api`, the prefix the Functions host forwards, except the dashboard's `GET /` ([`app`]).
 //!
 //! Resource routers are `OpenApiRouter`s: `utoipa_axum::routes!` routes a handler and adds its `#[utoipa::path]`
 //! to the OpenAPI document in one call, so `GET /api/openapi.json` describes exactly what is routed.
@@ -12,12 +12,14 @@ use crate::state::AppState;
 
 mod advice;
 mod analytics;
+pub mod app;
 mod health;
 mod me;
 mod members;
 pub mod openapi;
 mod organizations;
 mod products;
+mod sign_in;
 mod stores;
 pub(crate) mod videos;
 mod webhooks;
@@ -26,7 +28,7 @@ mod webhooks;
 pub fn router() -> Router<AppState> {
     let (router, _) = documented().split_for_parts();
     // Not yet in the document: the OpenAPI test's route table lists these as undocumented.
-    router.merge(advice::router()).merge(stores::router()).merge(webhooks::router())
+    router.merge(advice::router()).merge(stores::router()).merge(webhooks::router()).merge(app::router())
 }
 
 /// The documented routes: the router and its OpenAPI document, from the same registrations.
@@ -40,4 +42,5 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(videos::router())
         .merge(analytics::router())
+        .merge(sign_in::router())
 }

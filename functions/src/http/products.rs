@@ -10,6 +10,8 @@ use shared::{
     catalogue::{
         ProductCursor, ProductDetail, ProductPatch, ProductQuery, ProductSort, ProductStatus, ProductSummary, Variant,
     },
+    analytics::{self, DateRange},
+    db::product_figures::ListedFigures,
     domain::CurrencyCode,
     money::{format_minor, parse_minor},
 };
@@ -34,7 +36,7 @@ const DEFAULT_LIMIT: u32 = 50;
 const MAX_SEARCH_CHARS: usize = 200;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show, update))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(categories)).routes(routes!(show, update))
 }
 
 /// Query parameters of the list, as sent.
@@ -67,8 +69,20 @@ struct ListParams {
 #[derive(Serialize, ToSchema)]
 #[schema(as = ProductPage)]
 struct Page {
-    items: Vec<ProductView>,
+    items: Vec<ListedProductView>,
     next_cursor: Option<String>,
+}
+
+/// A product in the list, with the figures a merchant compares products by.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ListedProduct)]
+struct ListedProductView {
+    #[serde(flatten)]
+    product: ProductView,
+    /// The merchant's unit cost, a decimal in the organization's currency.
+    unit_cost: Option<String>,
+    /// Revenue of the 30 days ending yesterday (the organization's days), a decimal in its currency.
+    revenue_30d: String,
 }
 
 /// A product as the API shows it: money as decimal strings with the currency.
@@ -257,9 +271,66 @@ async fn list(
     let format = Formatter::new(&tenant);
     let query = params.into_query(&format.currency)?;
     let page = state.db.list_products(tenant.id(), &query).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
+    let zone = analytics::zone(&tenant.organization.timezone);
+    let window = DateRange::default_ending_before(analytics::local_day(Utc::now(), zone))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the 30-day window: {e}")))?;
+    let mut figures = state.db.product_list_figures(tenant.id(), &ids, window).await?;
     Ok(Json(Page {
         next_cursor: page.next.as_ref().map(encode_cursor),
-        items: page.items.into_iter().map(|p| format.product(p)).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|p| {
+                let listed = figures.remove(&p.id).unwrap_or(ListedFigures { unit_cost_minor: None, revenue_minor: 0 });
+                ListedProductView {
+                    unit_cost: listed.unit_cost_minor.map(|m| format.money(m)),
+                    revenue_30d: format.money(listed.revenue_minor),
+                    product: format.product(p),
+                }
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = CategoryList)]
+struct Categories {
+    items: Vec<CategoryView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = Category)]
+struct CategoryView {
+    /// The exact name `category=` takes.
+    name: String,
+    /// How many products are in it.
+    products: i64,
+}
+
+/// The organization's product categories, A to Z, with their product counts: what `category=` filters by.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/categories",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(Tenant),
+    responses(
+        (status = 200, description = "Every category (one page).", body = Categories),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
+#[tracing::instrument(name = "listing product categories", skip_all, fields(organization = %tenant.id()))]
+async fn categories(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Categories>, ApiError> {
+    let categories = state.db.product_categories(tenant.id()).await?;
+    Ok(Json(Categories {
+        items: categories.into_iter().map(|c| CategoryView { name: c.category, products: c.products }).collect(),
+        next_cursor: None,
     }))
 }
 

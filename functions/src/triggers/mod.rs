@@ -9,7 +9,7 @@ use axum::{
     extract::{FromRequest, Request},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{MethodRouter, get, post},
+    routing::{MethodRouter, post},
 };
 
 use crate::{
@@ -36,10 +36,10 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     triggers().into_iter().map(|(name, _)| name)
 }
 
-/// Routes `POST /<FunctionName>` for each trigger, and `GET /`, which the host polls until the worker answers.
+/// Routes `POST /<FunctionName>` for each trigger. `GET /`, which the host polls until the worker answers, is the
+/// dashboard's page ([`crate::http::app`]).
 pub fn router() -> Router<AppState> {
-    let ready = Router::new().route("/", get(|| async { axum::Json(serde_json::json!({ "status": "ready" })) }));
-    triggers().into_iter().fold(ready, |router, (name, handler)| router.route(&format!("/{name}"), handler))
+    triggers().into_iter().fold(Router::new(), |router, (name, handler)| router.route(&format!("/{name}"), handler))
 }
 
 /// One invocation as the host sent it.

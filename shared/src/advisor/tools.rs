@@ -127,7 +127,14 @@ impl AnalyticsTools<'_> {
     async fn advice(&self, arguments: &str) -> Result<Value, String> {
         let args: AdviceArgs = serde_json::from_str(arguments).map_err(|e| e.to_string())?;
         let kind = Kind::parse(&args.kind).map_err(|e| format!("kind: {e}"))?;
-        let query = AdviceQuery { kind: Some(kind), status: AdviceStatus::Open, limit: MAX_TOOL_ROWS, after: None };
+        let query = AdviceQuery {
+            kind: Some(kind),
+            status: AdviceStatus::Open,
+            limit: MAX_TOOL_ROWS,
+            after: None,
+            product: None,
+            snoozed: false,
+        };
         let page = self.db.list_advice(self.organization, &query).await.map_err(|e| e.to_string())?;
         let items: Vec<Value> = page
             .items

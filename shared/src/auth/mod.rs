@@ -251,6 +251,7 @@ mod tests {
     fn hs256_only(issuer: &str) -> TokenVerifier {
         TokenVerifier::new(&AuthSettings {
             supabase_url: None,
+            anon_key: None,
             jwt_secret: Some(SECRET.to_owned().into()),
             issuer: issuer.into(),
             jwks_url: None,

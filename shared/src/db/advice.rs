@@ -96,6 +96,8 @@ pub struct StoredAdvice {
     pub status_changed_at: Option<DateTime<Utc>>,
     /// When its facts stopped holding (hidden from lists).
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Until when the merchant snoozed it: open, but out of lists and briefings until then.
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -107,6 +109,7 @@ struct AdviceRow {
     updated_at: DateTime<Utc>,
     status_changed_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
+    snoozed_until: Option<DateTime<Utc>>,
 }
 
 impl AdviceRow {
@@ -121,11 +124,15 @@ impl AdviceRow {
             updated_at: self.updated_at,
             status_changed_at: self.status_changed_at,
             resolved_at: self.resolved_at,
+            snoozed_until: self.snoozed_until,
         })
     }
 }
 
-const ADVICE_COLUMNS: &str = "id, status, body, created_at, updated_at, status_changed_at, resolved_at";
+const ADVICE_COLUMNS: &str = "id, status, body, created_at, updated_at, status_changed_at, resolved_at, snoozed_until";
+
+/// Longest snooze a merchant may ask for.
+pub const MAX_SNOOZE: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
 /// Where a page of recommendations ends: the last item's score and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +154,10 @@ pub struct AdviceQuery {
     pub limit: u32,
     /// After this position.
     pub after: Option<AdviceCursor>,
+    /// Only recommendations about this product.
+    pub product: Option<Uuid>,
+    /// Only those snoozed right now (`true`), or only those not (`false`). Only open ones are ever snoozed.
+    pub snoozed: bool,
 }
 
 /// One page of recommendations, highest score first.
@@ -543,9 +554,11 @@ impl Database {
 
     /// One page of the organization's current recommendations, highest score first.
     pub async fn list_advice(&self, organization: Uuid, query: &AdviceQuery) -> Result<AdvicePage, DbError> {
-        const SQL: &str = "SELECT id, status, body, created_at, updated_at, status_changed_at, resolved_at \
-             FROM recommendations WHERE organization_id = $1 AND resolved_at IS NULL AND status = $2 \
+        const SQL: &str = "SELECT id, status, body, created_at, updated_at, status_changed_at, resolved_at, \
+             snoozed_until FROM recommendations WHERE organization_id = $1 AND resolved_at IS NULL AND status = $2 \
              AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR score < $4 OR (score = $4 AND id > $5)) \
+             AND ($7 IS NULL OR product_id = $7) \
+             AND (CASE WHEN $8 THEN snoozed_until > $9 ELSE (snoozed_until IS NULL OR snoozed_until <= $9) END) \
              ORDER BY score DESC, id LIMIT $6";
         let limit = i64::from(query.limit.max(1));
         let rows: Vec<AdviceRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
@@ -555,6 +568,9 @@ impl Database {
             .bind(query.after.map(|c| c.score))
             .bind(query.after.map(|c| c.id))
             .bind(limit + 1)
+            .bind(query.product)
+            .bind(query.snoozed)
+            .bind(super::now_micros())
             .fetch_all(pool)
             .await?);
         let mut items = rows.into_iter().map(AdviceRow::into_stored).collect::<Result<Vec<_>, _>>()?;
@@ -575,7 +591,7 @@ impl Database {
         row.map(AdviceRow::into_stored).transpose()
     }
 
-    /// Sets a recommendation's status; `None` if the organization has no such recommendation.
+    /// Sets a recommendation's status, ending any snooze; `None` if the organization has no such recommendation.
     pub async fn set_advice_status(
         &self,
         organization: Uuid,
@@ -584,7 +600,7 @@ impl Database {
     ) -> Result<Option<StoredAdvice>, DbError> {
         let now = super::now_micros();
         let sql = format!(
-            "UPDATE recommendations SET status = $3, \
+            "UPDATE recommendations SET status = $3, snoozed_until = NULL, \
              status_changed_at = CASE WHEN status = $3 THEN status_changed_at ELSE $4 END, \
              updated_at = CASE WHEN status = $3 THEN updated_at ELSE $4 END \
              WHERE organization_id = $1 AND id = $2 RETURNING {ADVICE_COLUMNS}"
@@ -599,24 +615,60 @@ impl Database {
         row.map(AdviceRow::into_stored).transpose()
     }
 
-    /// Open recommendations by kind: how many, and their money at stake added up (`None` when none has an amount).
+    /// Snoozes a recommendation until `until`: open again, but out of lists and briefings until then. `None` if the
+    /// organization has no such recommendation.
+    pub async fn snooze_advice(
+        &self,
+        organization: Uuid,
+        id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<Option<StoredAdvice>, DbError> {
+        let now = super::now_micros();
+        let sql = format!(
+            "UPDATE recommendations SET snoozed_until = $3, status = 'open', \
+             status_changed_at = CASE WHEN status = 'open' THEN status_changed_at ELSE $4 END, updated_at = $4 \
+             WHERE organization_id = $1 AND id = $2 RETURNING {ADVICE_COLUMNS}"
+        );
+        let row: Option<AdviceRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(organization)
+            .bind(id)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?);
+        row.map(AdviceRow::into_stored).transpose()
+    }
+
+    /// Open recommendations by kind, snoozed ones left out: how many, and their money at stake added up (`None` when
+    /// none has an amount).
     pub async fn advice_counts(&self, organization: Uuid) -> Result<Vec<(Kind, i64, Option<i64>)>, DbError> {
         const SQL: &str = "SELECT kind, count(*), CAST(sum(impact_minor) AS BIGINT) FROM recommendations \
-             WHERE organization_id = $1 AND resolved_at IS NULL AND status = 'open' GROUP BY kind ORDER BY kind";
-        let rows: Vec<(String, i64, Option<i64>)> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).bind(organization).fetch_all(pool).await?);
+             WHERE organization_id = $1 AND resolved_at IS NULL AND status = 'open' \
+             AND (snoozed_until IS NULL OR snoozed_until <= $2) GROUP BY kind ORDER BY kind";
+        let rows: Vec<(String, i64, Option<i64>)> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(organization)
+            .bind(super::now_micros())
+            .fetch_all(pool)
+            .await?);
         Ok(rows.into_iter().filter_map(|(kind, n, sum)| Some((Kind::parse(&kind).ok()?, n, sum))).collect())
     }
 
-    /// The leading open recommendations: the `per_kind` highest of each kind, highest score first.
+    /// The leading open recommendations, snoozed ones left out: the `per_kind` highest of each kind, highest score
+    /// first.
     pub async fn leading_advice(&self, organization: Uuid, per_kind: i64) -> Result<Vec<StoredAdvice>, DbError> {
-        const SQL: &str = "SELECT id, status, body, created_at, updated_at, status_changed_at, resolved_at FROM ( \
-             SELECT id, status, body, created_at, updated_at, status_changed_at, resolved_at, score, \
+        const SQL: &str = "SELECT id, status, body, created_at, updated_at, status_changed_at, resolved_at, \
+             snoozed_until FROM ( \
+             SELECT id, status, body, created_at, updated_at, status_changed_at, resolved_at, snoozed_until, score, \
              row_number() OVER (PARTITION BY kind ORDER BY score DESC, id) AS place \
-             FROM recommendations WHERE organization_id = $1 AND resolved_at IS NULL AND status = 'open') r \
+             FROM recommendations WHERE organization_id = $1 AND resolved_at IS NULL AND status = 'open' \
+             AND (snoozed_until IS NULL OR snoozed_until <= $3)) r \
              WHERE place <= $2 ORDER BY score DESC, id";
-        let rows: Vec<AdviceRow> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).bind(organization).bind(per_kind).fetch_all(pool).await?);
+        let rows: Vec<AdviceRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(organization)
+            .bind(per_kind)
+            .bind(super::now_micros())
+            .fetch_all(pool)
+            .await?);
         rows.into_iter().map(AdviceRow::into_stored).collect()
     }
 
@@ -784,6 +836,8 @@ async fn upsert(
         qb.push_bind(reappear_after);
         qb.push(
             ") THEN 'open' ELSE recommendations.status END, \
+             snoozed_until = CASE WHEN recommendations.fingerprint <> excluded.fingerprint THEN NULL \
+               ELSE recommendations.snoozed_until END, \
              status_changed_at = CASE WHEN recommendations.status <> 'open' \
                AND (recommendations.fingerprint <> excluded.fingerprint \
                OR (recommendations.resolved_at IS NOT NULL AND recommendations.resolved_at < ",

@@ -519,14 +519,18 @@ fn ordering(sort: ProductSort) -> (&'static str, &'static str, &'static str) {
 }
 
 /// The words of a search, for an FTS5 MATCH expression: each alphanumeric run becomes a quoted term (all must
-/// match), so no input can inject FTS5 syntax.
+/// match), so no input can inject FTS5 syntax. The last one is a prefix (`"chai"*` finds chairs), so a search
+/// typed letter by letter matches as it goes.
 fn fts5_terms(search: &str) -> String {
-    search
+    let mut terms: Vec<String> = search
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
         .map(|word| format!("\"{word}\""))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    if let Some(last) = terms.last_mut() {
+        last.push('*');
+    }
+    terms.join(" ")
 }
 
 /// Builds and runs the list query on one backend. A macro rather than a generic function: the two `QueryBuilder`s

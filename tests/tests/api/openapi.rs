@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/organizations/{organization_id}/members"),
     ("DELETE", "/api/v1/organizations/{organization_id}/members/{user_id}"),
     ("GET", "/api/v1/products"),
+    ("GET", "/api/v1/products/categories"),
     ("GET", "/api/v1/products/{id}"),
     ("PATCH", "/api/v1/products/{id}"),
     ("GET", "/api/v1/videos"),
@@ -25,6 +26,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/videos/{id}/content"),
     ("POST", "/api/v1/analytics/events"),
     ("GET", "/api/v1/analytics/timeseries"),
+    ("GET", "/api/v1/analytics/overview"),
     ("GET", "/api/v1/analytics/top-products"),
     ("GET", "/api/v1/advice"),
     ("GET", "/api/v1/advice/summary"),
@@ -32,6 +34,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/advice/refresh"),
     ("GET", "/api/v1/advice/{id}"),
     ("POST", "/api/v1/advice/{id}/status"),
+    ("POST", "/api/v1/advice/{id}/snooze"),
     ("GET", "/api/v1/stores"),
     ("POST", "/api/v1/stores"),
     ("GET", "/api/v1/stores/{id}"),
@@ -40,6 +43,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/stores/{id}/sync-jobs"),
     ("POST", "/api/webhooks/shopify"),
     ("POST", "/api/webhooks/woocommerce"),
+    ("GET", "/api/v1/app-config"),
+    ("POST", "/api/v1/dev/sign-in"),
+    ("GET", "/api/app/"),
+    ("GET", "/api/app/assets/{file}"),
 ];
 
 /// Routes served but not yet described, each with the reason. Documenting one means deleting its row here.
@@ -47,6 +54,7 @@ const UNDOCUMENTED: &[(&str, &str)] = &[
     ("/api/v1/advice", "advice: documentation follows in its own change"),
     ("/api/v1/stores", "stores: documentation follows in its own change"),
     ("/api/webhooks/", "platform webhooks: documentation follows in its own change"),
+    ("/api/app/", "the dashboard's page and assets: HTML, scripts and styles, not the API"),
 ];
 
 const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -145,7 +145,8 @@ pub fn dev_user(data_dir: &Path) -> anyhow::Result<uuid::Uuid> {
 
 /// Runs the dev host until Ctrl-C.
 pub async fn run(environment: DevEnvironment, options: DevOptions) -> anyhow::Result<()> {
-    let state = AppState::build(environment.settings()?)?;
+    let dev_mode = crate::state::DevMode { user: dev_user(&options.data_dir)? };
+    let state = AppState::build(environment.settings()?)?.with_dev_mode(dev_mode);
     state.db.migrate().await.context("applying migrations")?;
     let demo = match options.demo_token.clone() {
         Some(token) => Some(DemoBanner::load(&state, &options.data_dir, token).await?),
@@ -174,6 +175,7 @@ pub async fn run(environment: DevEnvironment, options: DevOptions) -> anyhow::Re
     }
 
     println!("Retail AI Advisor (dev) listening on {base_url}");
+    println!("  dashboard: {base_url}/   (\"Sign in as the development user\")");
     println!("  health:  curl {base_url}/api/health");
     println!(
         "  token:   TOKEN=$(handler token --data-dir {})   (cargo run --release -- token …)",
