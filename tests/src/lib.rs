@@ -1,11 +1,13 @@
 //! Test harness: [`spawn_app`] runs the real router on a loopback port over a fresh database (one uuid-named
 //! PostgreSQL database per test, or a SQLite file in a temporary folder), and [`handler_binary`] finds the built
-//! `handler` for tests that spawn whole processes.
+//! `handler` for tests that spawn whole processes. [`gotrue_fake`] and [`platform_fakes`] are loopback protocol fakes; the
+//! binaries under `src/bin` run them as processes for the browser tests (`tests/browser`).
 //!
 //! PostgreSQL is reached through `TEST_DATABASE_URL` (an admin connection; default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); `scripts/test.sh` starts a server when none answers.
 
 pub mod azure_fakes;
+pub mod gotrue_fake;
 pub mod platform_fakes;
 pub mod worker;
 

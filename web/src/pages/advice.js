@@ -111,38 +111,58 @@ function summaryCard(summary) {
   ];
 }
 
+const PER_KIND = 6;
+
+/** One kind's recommendations, a page at a time. */
+function kindGroup(kind, status, first, onEmpty) {
+  const items = [...first.items];
+  let next = first.next_cursor;
+  const list = h("div", { class: "advice-list" });
+  const more = h("div", { class: "group-more" });
+  const count = h("span", { class: "count" });
+  const section = h("section", { class: "advice-group", "aria-labelledby": `kind-${kind}`, dataset: { kind } },
+    h("h2", { id: `kind-${kind}`, class: "group-title" }, KINDS[kind], count), list, more);
+  const draw = () => {
+    if (!items.length) return onEmpty(section);
+    replace(count, `${items.length}${next ? "+" : ""}`);
+    replace(list, items.map((item) => adviceItem(item, (updated) => {
+      const index = items.findIndex((i) => i.id === updated.id);
+      if (index >= 0) items.splice(index, 1);
+      draw();
+    })));
+    replace(more, next ? button(`Show more ${KINDS[kind].toLowerCase()}`, {
+      onClick: async (event) => {
+        event.currentTarget.disabled = true;
+        const page = await api(`/api/v1/advice${query({ kind, status, limit: 24, cursor: next })}`);
+        items.push(...page.items);
+        next = page.next_cursor;
+        draw();
+      },
+    }) : null);
+  };
+  draw();
+  return section;
+}
+
 export async function advicePage(params) {
   const status = STATUSES.some((s) => s.value === params.get("status")) ? params.get("status") : "open";
   const focus = params.get("focus");
-  const page = await api(`/api/v1/advice${query({ status, limit: 100 })}`);
-  const summary = h("div", {}, loading());
+  const kinds = Object.keys(KINDS);
+  const pages = await Promise.all(kinds.map((kind) => api(`/api/v1/advice${query({ kind, status, limit: PER_KIND })}`)));
+  const summary = h("div", { class: "summary-text" }, loading());
   if (status === "open") {
     api("/api/v1/advice/summary").then((s) => replace(summary, ...summaryCard(s))).catch((problem) => replace(summary, problemBanner(problem)));
   }
-  const items = page.items;
   const groups = h("div", { class: "advice-groups" });
-  const render = () => {
-    const byKind = new Map();
-    for (const item of items) {
-      if (!byKind.has(item.kind)) byKind.set(item.kind, []);
-      byKind.get(item.kind).push(item);
-    }
-    if (!items.length) {
-      replace(groups, card(null, emptyState(
-        status === "open" ? "Nothing to act on" : `No ${status} advice`,
-        status === "open" ? "The advisor finds restocks, slow movers, price and video issues as your data comes in. Connect a store if you have not yet." : "Advice you set aside appears here.",
-        status === "open" ? h("a", { class: "btn", href: "#/stores" }, "Stores") : null)));
-      return;
-    }
-    replace(groups, Object.keys(KINDS).filter((k) => byKind.has(k)).map((kind) => h("section", { class: "advice-group", "aria-labelledby": `kind-${kind}` },
-      h("h2", { id: `kind-${kind}`, class: "group-title" }, KINDS[kind], h("span", { class: "count" }, String(byKind.get(kind).length))),
-      h("div", { class: "advice-list" }, byKind.get(kind).map((item) => adviceItem(item, (updated) => {
-        const index = items.findIndex((i) => i.id === updated.id);
-        if (index >= 0) items.splice(index, 1);
-        render();
-      }))))));
-  };
-  render();
+  const empty = () => card(null, emptyState(
+    status === "open" ? "Nothing to act on" : `No ${status} advice`,
+    status === "open" ? "The advisor finds restocks, slow movers, price and video issues as your data comes in. Connect a store if you have not yet." : "Advice you set aside appears here.",
+    status === "open" ? h("a", { class: "btn", href: "#/stores" }, "Stores") : null));
+  const sections = kinds.flatMap((kind, i) => (pages[i].items.length ? [kindGroup(kind, status, pages[i], (section) => {
+    section.remove();
+    if (!groups.children.length) replace(groups, empty());
+  })] : []));
+  replace(groups, ...(sections.length ? sections : [empty()]));
   const tabs = h("nav", { class: "segmented", "aria-label": "Advice by status" },
     STATUSES.map((s) => h("a", { href: `#/advice?status=${s.value}`, class: s.value === status ? "active" : "", "aria-current": s.value === status ? "page" : false }, s.label)));
   const view = h("div", { class: "page" },
@@ -152,13 +172,23 @@ export async function advicePage(params) {
       h("div", { class: "column-side" }, card(null, askBox()))) : null,
     groups);
   if (focus) {
-    requestAnimationFrame(() => {
-      const target = view.querySelector(`[data-advice-id="${CSS.escape(focus)}"]`);
-      if (target) {
-        target.classList.add("focused");
-        target.querySelector("details").open = true;
-        target.scrollIntoView({ block: "center" });
+    const target = () => view.querySelector(`[data-advice-id="${CSS.escape(focus)}"]`);
+    const reveal = async () => {
+      if (!target()) {
+        try {
+          const item = await api(`/api/v1/advice/${encodeURIComponent(focus)}`);
+          groups.prepend(h("section", { class: "advice-group" }, h("h2", { class: "group-title" }, "Selected"), h("div", { class: "advice-list" }, adviceItem(item, () => {}))));
+        } catch {
+          return;
+        }
       }
+      const found = target();
+      found.classList.add("focused");
+      found.querySelector("details").open = true;
+      found.scrollIntoView({ block: "center" });
+    };
+    requestAnimationFrame(() => {
+      reveal();
       setParams({ status: status === "open" ? "" : status });
     });
   }

@@ -8,7 +8,7 @@ import { connectForm } from "./store-connect.js";
 
 const PLATFORM = { shopify: "Shopify", woocommerce: "WooCommerce", demo: "Sample data" };
 const STATUS_TONE = { enabled: "good", disabled: "bad", not_connected: "neutral" };
-const JOB_TONE = { completed: "good", partial: "warn", failed: "bad", running: "accent" };
+const JOB_TONE = { succeeded: "good", partial: "warn", failed: "bad", running: "accent", interrupted: "bad" };
 
 function jobsTable(jobs) {
   if (!jobs.length) return h("p", { class: "muted" }, "No sync has run yet.");
@@ -81,7 +81,7 @@ function storeCard(store, { admin, onChanged }) {
         poll(true);
         try {
           const job = await api(`/api/v1/stores/${store.id}/sync`, { method: "POST" });
-          announce(job.status === "completed" ? "Sync completed." : job.status === "partial" ? "Sync paused; the timer carries on from where it stopped." : `Sync ${job.status}.`);
+          announce(job.status === "succeeded" ? "Sync completed." : job.status === "partial" ? "Sync paused; the timer carries on from where it stopped." : `Sync ${job.status}.`);
         } catch (problem) {
           if (!(problem instanceof ApiProblem)) throw problem;
           replace(message, problemBanner(problem));

@@ -88,7 +88,7 @@ function uploadForm(productId, onDone) {
   const bar = progress("Upload progress");
   bar.hidden = true;
   const result = h("div", { class: "upload-result" });
-  const form = h("form", { class: "stack" }, h("div", { class: "form-problem" }), file, h("div", { class: "row" }, submit), bar, result);
+  const form = h("form", { class: "stack upload" }, h("div", { class: "form-problem" }), file, h("div", { class: "row" }, submit), bar, result);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearProblem(form);

@@ -1,0 +1,252 @@
+"""The merchant dashboard in a real browser, page by page, against `handler dev --demo` (see conftest.py). The tests
+run in file order: the WooCommerce store connected early is the source of the hostile product title checked later."""
+
+import re
+
+from playwright.sync_api import expect
+
+from conftest import DESKTOP, PHONE, ROOT, SUPABASE_USER, sign_in_as_developer
+
+VIDEO = ROOT / "tests" / "fixtures" / "videos" / "landscape-faststart.mp4"
+
+
+def money(decimal):
+    return f"${float(decimal):,.2f}"
+
+
+def test_the_page_is_served_with_its_own_policy_and_cached_assets(stack, open_page):
+    page = open_page()
+    response = page.page.goto(f"{stack.base}/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, policy
+    assert f"connect-src 'self' {stack.gotrue_url}" in policy, policy
+    assert "unsafe" not in policy, policy
+    assert response.headers["cache-control"] == "no-cache"
+    script = page.page.locator("script[src]").get_attribute("src")
+    asset = page.page.request.get(f"{stack.base}{script}", headers={"accept-encoding": "br"})
+    assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert asset.headers["content-encoding"] == "br"
+
+
+def test_signing_in_as_the_developer_shows_the_overview_with_the_apis_revenue(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    expect(page.page.locator(".chart[data-drawn]")).to_be_visible()
+    expect(page.page.locator(".advice-summary .headline")).to_be_visible(timeout=60_000)
+    start = page.page.locator("#range-from").input_value()
+    end = page.page.locator("#range-to").input_value()
+    series = stack.get(f"/api/v1/analytics/timeseries?metric=revenue&from={start}&to={end}")
+    tile = page.page.locator(".tile[data-metric=revenue] .tile-value")
+    assert tile.get_attribute("data-value") == series["total"]
+    expect(tile).to_have_text(money(series["total"]))
+    page.shot("overview-desktop")
+
+    page.page.get_by_role("radio", name="Week").click()
+    expect(page.page.get_by_role("radio", name="Week")).to_have_attribute("aria-checked", "true")
+    page.page.locator("#range-preset").select_option("90")
+    expect(page.page.locator("#range-from")).not_to_have_value(start)
+    expect(page.page.locator("#range-preset")).to_have_value("90")
+    start = page.page.locator("#range-from").input_value()
+    end = page.page.locator("#range-to").input_value()
+    series = stack.get(f"/api/v1/analytics/timeseries?metric=revenue&bucket=week&from={start}&to={end}")
+    expect(page.page.locator(".tile[data-metric=revenue] .tile-value")).to_have_attribute("data-value", series["total"])
+
+
+def test_searching_as_you_type_finds_a_product_by_a_prefix(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.get_by_role("link", name="Products").click()
+    search = page.page.get_by_role("searchbox")
+    search.press_sequentially("chai", delay=40)
+    expect(page.page.locator("#product-table")).to_have_attribute("data-query", "chai")
+    titles = page.page.locator("#product-table tbody th a").all_inner_texts()
+    assert titles, "no product matched the prefix"
+    assert all(re.search(r"\bchai", t, re.IGNORECASE) for t in titles), titles
+    page.shot("products-desktop")
+
+
+def test_a_failed_unit_cost_save_keeps_what_was_typed(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.goto(f"{stack.base}/#/products?q=chair")
+    row = page.page.locator("#product-table tbody tr[data-product]").first
+    product = row.get_attribute("data-product")
+    cost = row.get_by_role("textbox")
+    cost.fill("12.5.0")
+    cost.press("Enter")
+    expect(row.locator(".cell-error")).not_to_be_empty()
+    expect(cost).to_have_value("12.5.0")
+    expect(cost).to_have_attribute("aria-invalid", "true")
+    cost.fill("4.20")
+    cost.press("Enter")
+    expect(cost).not_to_have_attribute("aria-invalid", "true")
+    expect(row.locator(".cell-error")).to_be_empty()
+    assert stack.get(f"/api/v1/products/{product}")["unit_cost"] == "4.20"
+
+
+def test_a_woocommerce_store_connects_and_its_sync_completes(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.get_by_role("link", name="Stores").click()
+    form = page.page.get_by_role("form", name="Connect a store")
+    form.get_by_text("WooCommerce").click()
+    form.get_by_label("Site URL").fill("ftp://shop.example.com")
+    form.get_by_label("Consumer key").fill(stack.woo["consumer_key"])
+    form.get_by_label("Consumer secret").fill(stack.woo["consumer_secret"])
+    form.get_by_role("button", name="Connect store").click()
+    site_error = form.locator(".field[data-field=site_url] .field-error")
+    expect(site_error).to_be_visible()
+    expect(form.get_by_label("Consumer key")).to_have_value(stack.woo["consumer_key"])
+
+    form.get_by_label("Site URL").fill(stack.woo["site_url"])
+    form.get_by_role("button", name="Connect store").click()
+    store = page.page.locator("article.store[data-platform=woocommerce]")
+    expect(store).to_be_visible()
+    store.get_by_role("button", name="Sync now").click()
+    expect(store.locator("[data-last-job=succeeded]")).to_be_visible(timeout=60_000)
+    expect(store.locator("tr[data-job-status=succeeded]").first).to_be_visible()
+    expect(store.locator("[data-total-products]")).to_have_attribute("data-total-products", str(stack.woo["products"]))
+    page.shot("stores-desktop")
+
+
+def test_a_hostile_product_title_stays_text(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.goto(f"{stack.base}/#/products?q=sneaky")
+    link = page.page.locator("#product-table tbody th a").first
+    expect(link).to_have_text(stack.woo["hostile_title"])
+    assert page.page.locator("#product-table img").count() == 0
+    assert page.page.title() != "owned"
+    link.click()
+    expect(page.page.locator("h1.page-title")).to_have_text(stack.woo["hostile_title"])
+    assert page.page.locator("main img").count() == 0
+    assert page.page.title() != "owned"
+
+
+def test_dismissing_an_advice_survives_a_reload(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.get_by_role("link", name="Advice").click()
+    first = page.page.locator("article.advice-item").first
+    expect(first).to_be_visible(timeout=60_000)
+    advice = first.get_attribute("data-advice-id")
+    first.get_by_role("button", name="Dismiss").click()
+    expect(page.page.locator(f'[data-advice-id="{advice}"]')).to_have_count(0)
+    page.page.reload()
+    expect(page.page.locator("article.advice-item").first).to_be_visible()
+    expect(page.page.locator(f'[data-advice-id="{advice}"]')).to_have_count(0)
+    page.page.get_by_role("link", name="Dismissed").click()
+    expect(page.page.locator(f'[data-advice-id="{advice}"]')).to_be_visible()
+
+    page.page.get_by_role("link", name="Open").click()
+    second = page.page.locator("article.advice-item").first
+    expect(second).to_be_visible()
+    snoozed = second.get_attribute("data-advice-id")
+    second.get_by_role("button", name="Snooze").click()
+    expect(page.page.locator(f'[data-advice-id="{snoozed}"]')).to_have_count(0)
+    page.page.get_by_role("link", name="Snoozed").click()
+    expect(page.page.locator(f'[data-advice-id="{snoozed}"]')).to_be_visible()
+
+    page.page.get_by_role("link", name="Open").click()
+    page.page.get_by_label("Ask the advisor").fill("What should I reorder this week?")
+    page.page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.page.locator(".answer p").first).not_to_be_empty()
+    page.shot("advice-desktop")
+
+
+def test_a_video_uploads_with_progress_and_shows_its_verdicts(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.get_by_role("link", name="Videos").click()
+    page.page.get_by_label("Video file").set_input_files(str(VIDEO))
+    page.page.get_by_role("button", name="Upload and analyse").click()
+    result = page.page.locator(".upload-result article.video")
+    expect(result).to_have_attribute("data-status", "ready", timeout=60_000)
+    progress = page.page.get_by_role("progressbar", name="Upload progress")
+    assert progress.get_attribute("value") == progress.get_attribute("max")
+    verdicts = result.locator(".channel[data-verdict]")
+    assert verdicts.count() >= 3
+    expect(result.locator(".facts")).to_contain_text("Fast start")
+    page.shot("videos-desktop")
+
+
+def test_an_expired_session_returns_to_sign_in(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.evaluate("""() => {
+        const session = JSON.parse(sessionStorage.getItem("raa.session"));
+        session.access_token = "not.a.token";
+        sessionStorage.setItem("raa.session", JSON.stringify(session));
+    }""")
+    page.page.reload()
+    expect(page.page.get_by_role("button", name="Sign in as the development user")).to_be_visible()
+    expect(page.page.get_by_text("Your session has ended")).to_be_visible()
+
+
+def test_supabase_sign_in_refreshes_before_expiry_and_signs_out(stack, open_page):
+    page = open_page()
+    page.page.goto(f"{stack.base}/")
+    page.page.get_by_label("E-mail").fill(SUPABASE_USER[0])
+    page.page.get_by_label("Password").fill("wrong password")
+    page.page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.page.get_by_text("Invalid login credentials")).to_be_visible()
+    page.page.get_by_label("Password").fill(SUPABASE_USER[1])
+    page.page.get_by_role("button", name="Sign in", exact=True).click()
+
+    # A new user with no organization creates one.
+    expect(page.page.get_by_role("heading", name="Create your organization")).to_be_visible()
+    page.shot("create-organization-desktop")
+    page.page.get_by_label("Shop or company name").fill("Browser Test Shop")
+    page.page.get_by_role("button", name="Create organization").click()
+    expect(page.page.get_by_text("Connect your store to see your figures")).to_be_visible()
+    first_token = page.page.evaluate("() => JSON.parse(sessionStorage.getItem('raa.session')).access_token")
+
+    # Tokens live 8 s here; the page refreshes them before they expire and keeps working.
+    page.page.wait_for_function(
+        "token => JSON.parse(sessionStorage.getItem('raa.session')).access_token !== token", arg=first_token, timeout=20_000)
+    assert "grant_type=refresh_token" in stack.gotrue_requests()
+    page.page.wait_for_timeout(9_000)
+    page.page.get_by_role("link", name="Products").click()
+    expect(page.page.get_by_text("No products yet")).to_be_visible()
+    assert page.page.get_by_role("button", name="Sign out").is_visible()
+    assert "token" not in page.page.url
+
+    page.page.get_by_role("button", name="Sign out").click()
+    expect(page.page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    assert "logout" in stack.gotrue_requests()
+    assert page.page.evaluate("() => sessionStorage.getItem('raa.session')") is None
+
+
+def test_a_magic_link_signs_in_with_pkce_and_no_token_in_the_url(stack, open_page):
+    page = open_page()
+    page.page.goto(f"{stack.base}/")
+    page.page.get_by_label("E-mail").fill(SUPABASE_USER[0])
+    page.page.get_by_role("button", name="E-mail me a sign-in link").click()
+    expect(page.page.get_by_text("We sent a sign-in link")).to_be_visible()
+    page.page.goto(stack.magic_link(SUPABASE_USER[0]))
+    expect(page.page.get_by_role("navigation", name="Main")).to_be_visible()
+    assert "code=" not in page.page.url and "token" not in page.page.url, page.page.url
+    assert "grant_type=pkce" in stack.gotrue_requests()
+
+
+def test_every_page_at_desktop_and_phone_width(stack, open_page):
+    for label, viewport, scheme in [("desktop", DESKTOP, "light"), ("phone", PHONE, "light"), ("desktop-dark", DESKTOP, "dark")]:
+        page = open_page(viewport=viewport, color_scheme=scheme)
+        page.page.goto(f"{stack.base}/")
+        page.shot(f"sign-in-{label}")
+        page.page.get_by_role("button", name="Sign in as the development user").click()
+        expect(page.page.locator(".chart[data-drawn]")).to_be_visible()
+        expect(page.page.locator(".advice-summary .headline")).to_be_visible(timeout=60_000)
+        page.shot(f"overview-{label}")
+        for section, ready in [("products", "#product-table tbody tr"), ("advice", "article.advice-item"),
+                               ("stores", "article.store"), ("videos", "article.video")]:
+            page.page.goto(f"{stack.base}/#/{section}")
+            expect(page.page.locator(ready).first).to_be_visible()
+            page.shot(f"{section}-{label}")
+        page.page.goto(f"{stack.base}/#/products?q=chair")
+        page.page.locator("#product-table tbody th a").first.click()
+        expect(page.page.locator(".chart[data-drawn]")).to_be_visible()
+        page.shot(f"product-{label}")
+        if viewport == PHONE:
+            width = page.page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width}px)"
