@@ -10,6 +10,17 @@ from conftest import DESKTOP, PHONE, ROOT, SUPABASE_USER, sign_in_as_developer
 VIDEO = ROOT / "tests" / "fixtures" / "videos" / "landscape-faststart.mp4"
 
 
+def go_to(page, section):
+    page.page.get_by_role("navigation", name="Main").get_by_role("link", name=section).click()
+
+
+def status_tab(page, name):
+    """Shows one status's advice and waits until the page shows it (not the tab before)."""
+    tab = page.page.get_by_role("navigation", name="Advice by status").get_by_role("link", name=name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-current", "page")
+
+
 def money(decimal):
     return f"${float(decimal):,.2f}"
 
@@ -55,7 +66,7 @@ def test_signing_in_as_the_developer_shows_the_overview_with_the_apis_revenue(st
 def test_searching_as_you_type_finds_a_product_by_a_prefix(stack, open_page):
     page = open_page()
     sign_in_as_developer(page, stack)
-    page.page.get_by_role("link", name="Products").click()
+    go_to(page, "Products")
     search = page.page.get_by_role("searchbox")
     search.press_sequentially("chai", delay=40)
     expect(page.page.locator("#product-table")).to_have_attribute("data-query", "chai")
@@ -87,7 +98,7 @@ def test_a_failed_unit_cost_save_keeps_what_was_typed(stack, open_page):
 def test_a_woocommerce_store_connects_and_its_sync_completes(stack, open_page):
     page = open_page()
     sign_in_as_developer(page, stack)
-    page.page.get_by_role("link", name="Stores").click()
+    go_to(page, "Stores")
     form = page.page.get_by_role("form", name="Connect a store")
     form.get_by_text("WooCommerce").click()
     form.get_by_label("Site URL").fill("ftp://shop.example.com")
@@ -126,7 +137,7 @@ def test_a_hostile_product_title_stays_text(stack, open_page):
 def test_dismissing_an_advice_survives_a_reload(stack, open_page):
     page = open_page()
     sign_in_as_developer(page, stack)
-    page.page.get_by_role("link", name="Advice").click()
+    go_to(page, "Advice")
     first = page.page.locator("article.advice-item").first
     expect(first).to_be_visible(timeout=60_000)
     advice = first.get_attribute("data-advice-id")
@@ -135,19 +146,19 @@ def test_dismissing_an_advice_survives_a_reload(stack, open_page):
     page.page.reload()
     expect(page.page.locator("article.advice-item").first).to_be_visible()
     expect(page.page.locator(f'[data-advice-id="{advice}"]')).to_have_count(0)
-    page.page.get_by_role("link", name="Dismissed").click()
+    status_tab(page, "Dismissed")
     expect(page.page.locator(f'[data-advice-id="{advice}"]')).to_be_visible()
 
-    page.page.get_by_role("link", name="Open").click()
+    status_tab(page, "Open")
     second = page.page.locator("article.advice-item").first
     expect(second).to_be_visible()
     snoozed = second.get_attribute("data-advice-id")
     second.get_by_role("button", name="Snooze").click()
     expect(page.page.locator(f'[data-advice-id="{snoozed}"]')).to_have_count(0)
-    page.page.get_by_role("link", name="Snoozed").click()
+    status_tab(page, "Snoozed")
     expect(page.page.locator(f'[data-advice-id="{snoozed}"]')).to_be_visible()
 
-    page.page.get_by_role("link", name="Open").click()
+    status_tab(page, "Open")
     page.page.get_by_label("Ask the advisor").fill("What should I reorder this week?")
     page.page.get_by_role("button", name="Ask", exact=True).click()
     expect(page.page.locator(".answer p").first).not_to_be_empty()
@@ -157,7 +168,7 @@ def test_dismissing_an_advice_survives_a_reload(stack, open_page):
 def test_a_video_uploads_with_progress_and_shows_its_verdicts(stack, open_page):
     page = open_page()
     sign_in_as_developer(page, stack)
-    page.page.get_by_role("link", name="Videos").click()
+    go_to(page, "Videos")
     page.page.get_by_label("Video file").set_input_files(str(VIDEO))
     page.page.get_by_role("button", name="Upload and analyse").click()
     result = page.page.locator(".upload-result article.video")
@@ -186,11 +197,11 @@ def test_an_expired_session_returns_to_sign_in(stack, open_page):
 def test_supabase_sign_in_refreshes_before_expiry_and_signs_out(stack, open_page):
     page = open_page()
     page.page.goto(f"{stack.base}/")
-    page.page.get_by_label("E-mail").fill(SUPABASE_USER[0])
-    page.page.get_by_label("Password").fill("wrong password")
+    page.page.get_by_label("E-mail", exact=True).fill(SUPABASE_USER[0])
+    page.page.get_by_label("Password", exact=True).fill("wrong password")
     page.page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.page.get_by_text("Invalid login credentials")).to_be_visible()
-    page.page.get_by_label("Password").fill(SUPABASE_USER[1])
+    page.page.get_by_label("Password", exact=True).fill(SUPABASE_USER[1])
     page.page.get_by_role("button", name="Sign in", exact=True).click()
 
     # A new user with no organization creates one.
@@ -206,7 +217,7 @@ def test_supabase_sign_in_refreshes_before_expiry_and_signs_out(stack, open_page
         "token => JSON.parse(sessionStorage.getItem('raa.session')).access_token !== token", arg=first_token, timeout=20_000)
     assert "grant_type=refresh_token" in stack.gotrue_requests()
     page.page.wait_for_timeout(9_000)
-    page.page.get_by_role("link", name="Products").click()
+    go_to(page, "Products")
     expect(page.page.get_by_text("No products yet")).to_be_visible()
     assert page.page.get_by_role("button", name="Sign out").is_visible()
     assert "token" not in page.page.url
@@ -220,7 +231,7 @@ def test_supabase_sign_in_refreshes_before_expiry_and_signs_out(stack, open_page
 def test_a_magic_link_signs_in_with_pkce_and_no_token_in_the_url(stack, open_page):
     page = open_page()
     page.page.goto(f"{stack.base}/")
-    page.page.get_by_label("E-mail").fill(SUPABASE_USER[0])
+    page.page.get_by_label("E-mail", exact=True).fill(SUPABASE_USER[0])
     page.page.get_by_role("button", name="E-mail me a sign-in link").click()
     expect(page.page.get_by_text("We sent a sign-in link")).to_be_visible()
     page.page.goto(stack.magic_link(SUPABASE_USER[0]))
