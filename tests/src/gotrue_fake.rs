@@ -90,7 +90,8 @@ impl FakeGoTrue {
             .map(|(email, password)| User { id: Uuid::new_v4(), email: email.clone(), password: password.clone() })
             .collect();
         let fake = Arc::new(Fake { config, address: address.clone(), users, inner: Mutex::new(Inner::default()) });
-        let cors = CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).max_age(Duration::from_secs(600));
+        let cors =
+            CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).max_age(Duration::from_secs(600));
         let router = Router::new()
             .route("/auth/v1/token", post(token))
             .route("/auth/v1/otp", post(otp))
@@ -180,13 +181,16 @@ async fn token(
             let flow = fake.inner.lock().expect("lock").codes.remove(&text("auth_code"));
             let verifier = text("code_verifier");
             let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-            flow.filter(|(_, expected)| *expected == challenge).and_then(|(id, _)| fake.users.iter().find(|u| u.id == id))
+            flow.filter(|(_, expected)| *expected == challenge)
+                .and_then(|(id, _)| fake.users.iter().find(|u| u.id == id))
         }
         _ => return refuse(StatusCode::BAD_REQUEST, "unsupported_grant_type", "unsupported grant_type"),
     };
     match user {
         Some(user) => session(&fake, user),
-        None if grant_type == "password" => refuse(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid login credentials"),
+        None if grant_type == "password" => {
+            refuse(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid login credentials")
+        }
         None => refuse(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid Refresh Token or code"),
     }
 }

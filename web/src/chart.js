@@ -34,8 +34,9 @@ export function seriesChart({ points, previous, label, previousLabel, formatValu
     const grid = colour("--chart-grid");
     const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font: "12px system-ui, sans-serif" };
     const series = [
-      { value: (_, v) => (v === null ? "—" : formatDay(new Date(v * 1000).toISOString().slice(0, 10))) },
-      { label, stroke: accent, width: 2.25, fill: colour("--chart-fill"), points: { show: points.length <= 45, size: 5 }, value: (_, v) => formatValue(v) },
+      // The legend shows values only under the cursor; idle, it names the lines.
+      { label: "", value: (_, v) => (v === null ? "" : formatDay(new Date(v * 1000).toISOString().slice(0, 10))) },
+      { label, stroke: accent, width: 2.25, fill: colour("--chart-fill"), points: { show: points.length <= 45, size: 5 }, value: (_, v) => (v === null ? "" : formatValue(v)) },
     ];
     if (previous) {
       series.push({
@@ -45,7 +46,7 @@ export function seriesChart({ points, previous, label, previousLabel, formatValu
         dash: [6, 5],
         points: { show: false },
         // The previous period's own day, not this period's, in the legend.
-        value: (_, v, __, i) => (v === null || i === null || !previous[i] ? "—" : `${formatValue(v)} (${formatDay(previous[i].start)})`),
+        value: (_, v, __, i) => (v === null || i === null || !previous[i] ? "" : `${formatValue(v)} (${formatDay(previous[i].start)})`),
       });
     }
     plot = new uPlot({

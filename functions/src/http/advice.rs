@@ -236,8 +236,9 @@ impl ListParams {
         let (status, snoozed) = match self.status.as_deref() {
             Some("snoozed") => (AdviceStatus::Open, true),
             Some(s) => (
-                AdviceStatus::parse(s)
-                    .map_err(|_| ApiError::bad_field("status", format!("`{s}` is not one of open, snoozed, dismissed, done")))?,
+                AdviceStatus::parse(s).map_err(|_| {
+                    ApiError::bad_field("status", format!("`{s}` is not one of open, snoozed, dismissed, done"))
+                })?,
                 false,
             ),
             None => (AdviceStatus::Open, false),

@@ -89,7 +89,7 @@ impl Coding {
                     let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
                     let accepted = parts
                         .filter_map(|p| p.trim().strip_prefix("q="))
-                        .map(|q| q.trim().parse::<f32>().map_or(false, |q| q > 0.0))
+                        .map(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0))
                         .next()
                         .unwrap_or(true);
                     if coding == name {

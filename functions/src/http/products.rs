@@ -7,10 +7,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::{
+    analytics::{self, DateRange},
     catalogue::{
         ProductCursor, ProductDetail, ProductPatch, ProductQuery, ProductSort, ProductStatus, ProductSummary, Variant,
     },
-    analytics::{self, DateRange},
     db::product_figures::ListedFigures,
     domain::CurrencyCode,
     money::{format_minor, parse_minor},

@@ -60,11 +60,8 @@ struct SupabaseConfig {
 )]
 async fn app_config(State(state): State<AppState>) -> Json<AppConfig> {
     let auth = &state.settings.auth;
-    let supabase = auth
-        .supabase_url
-        .clone()
-        .zip(auth.anon_key.clone())
-        .map(|(url, anon_key)| SupabaseConfig { url, anon_key });
+    let supabase =
+        auth.supabase_url.clone().zip(auth.anon_key.clone()).map(|(url, anon_key)| SupabaseConfig { url, anon_key });
     Json(AppConfig { supabase, dev_sign_in: state.dev_mode.is_some() })
 }
 

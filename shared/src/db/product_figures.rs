@@ -56,9 +56,10 @@ impl Database {
                 qb.push(") GROUP BY p.id, p.unit_cost_minor");
                 qb.build_query_as().fetch_all(pool).await?
             });
-            figures.extend(rows.into_iter().map(|(id, unit_cost_minor, revenue_minor)| {
-                (id, ListedFigures { unit_cost_minor, revenue_minor })
-            }));
+            figures
+                .extend(rows.into_iter().map(|(id, unit_cost_minor, revenue_minor)| {
+                    (id, ListedFigures { unit_cost_minor, revenue_minor })
+                }));
         }
         Ok(figures)
     }

@@ -47,10 +47,8 @@ async fn main() {
         })
         .collect();
     let (product_count, order_count) = (products.len(), orders.len());
-    let site_url = fake.add_site(
-        "shop",
-        WooSite { products, orders, consumer_key: KEY.into(), consumer_secret: SECRET.into() },
-    );
+    let site_url =
+        fake.add_site("shop", WooSite { products, orders, consumer_key: KEY.into(), consumer_secret: SECRET.into() });
     println!(
         "{}",
         json!({

@@ -198,3 +198,44 @@ async fn in_dev_an_upload_to_the_local_url_is_announced_by_the_host_and_the_vide
     assert_eq!(leftovers, [format!("{id}.webm")], "only the finished upload, no temporary file");
     dev.stop().await;
 }
+
+#[tokio::test]
+async fn the_dev_host_serves_the_dashboard_and_signs_in_its_development_user() {
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let dev = start(workdir.path(), tests::free_port()).await;
+    let client = reqwest::Client::new();
+
+    let page = client.get(format!("{}/", dev.base)).send().await.expect("GET /");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("text").contains("Retail AI Advisor"), "the dashboard's page");
+    let config: serde_json::Value =
+        client.get(format!("{}/api/v1/app-config", dev.base)).send().await.expect("config").json().await.expect("JSON");
+    assert_eq!(config, serde_json::json!({ "supabase": null, "dev_sign_in": true }));
+
+    let not_json = client.post(format!("{}/api/v1/dev/sign-in", dev.base)).send().await.expect("POST");
+    assert_eq!(not_json.status(), 415, "a JSON body is required, so a cross-site form cannot sign anyone in");
+    let session: serde_json::Value = client
+        .post(format!("{}/api/v1/dev/sign-in", dev.base))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    let token = session["access_token"].as_str().expect("a token");
+    let me: serde_json::Value = client
+        .get(format!("{}/api/v1/me", dev.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("JSON");
+    let dev_user = std::fs::read_to_string(workdir.path().join("data/dev-user")).expect("the dev user file");
+    assert_eq!(me["user_id"], dev_user.trim(), "the data directory's development user");
+    assert_eq!(session["user"]["id"], dev_user.trim());
+    assert_eq!(session["token_type"], "bearer");
+    dev.stop().await;
+}

@@ -6,6 +6,7 @@ mod analytics;
 mod auth;
 mod blob_store;
 mod catalogue;
+mod dashboard;
 mod demo;
 mod dev_host;
 mod functions_host;

@@ -128,11 +128,11 @@ export async function productsPage(params) {
     const rows = sortRows(state.rows, state.sort);
     replace(tbody, rows.map((p) => h("tr", { dataset: { product: p.id } },
       h("th", { scope: "row" }, h("a", { href: `#/products/${p.id}` }, p.title), p.vendor ? h("span", { class: "sub" }, p.vendor) : null),
-      h("td", {}, p.category || "—"),
-      h("td", { class: "num" }, format.money(p.price, p.currency)),
-      h("td", { class: ["num", p.inventory <= 0 ? "warn" : ""] }, format.count(p.inventory)),
-      h("td", { class: "num" }, unitCostInput(p, (cost) => { p.unit_cost = cost; })),
-      h("td", { class: "num" }, format.money(p.revenue_30d, p.currency)))));
+      h("td", { dataset: { label: "Category" } }, p.category || "—"),
+      h("td", { class: "num", dataset: { label: "Price" } }, format.money(p.price, p.currency)),
+      h("td", { class: ["num", p.inventory <= 0 ? "warn" : ""], dataset: { label: "Stock" } }, format.count(p.inventory)),
+      h("td", { class: "num", dataset: { label: "Unit cost" } }, unitCostInput(p, (cost) => { p.unit_cost = cost; })),
+      h("td", { class: "num", dataset: { label: "Revenue, 30 days" } }, format.money(p.revenue_30d, p.currency)))));
     if (!rows.length) {
       replace(tbody, h("tr", {}, h("td", { colspan: String(COLUMNS.length) },
         state.q || state.category
