@@ -16,6 +16,11 @@
 #                       http://127.0.0.1:10000/devstoreaccount1. If unset: node_modules/.bin/azurite-blob
 #                       (`npm ci` first when missing or outdated) on a free port, stopped on exit.
 #
+# Without arguments it also checks that the committed dashboard build (web/dist) matches a fresh `web/build.sh`
+# (when node is installed) and runs the browser tests (tests/browser, Playwright driving /usr/bin/chromium against
+# `handler dev --demo`; under CI=true they must run, elsewhere they are skipped when Chromium or Playwright is
+# missing). Screenshots land in tests/browser/artifacts/.
+#
 #   TEST_FORCE_THROWAWAY_PG=1   ignore TEST_DATABASE_URL and the server on :5432 and always start a
 #                               throwaway cluster (to test this script's own fallback path).
 #
@@ -303,6 +308,25 @@ run infra/check.sh
 # The integration tests spawn the built `handler` binary, so it must exist before they run.
 run cargo build --workspace --bins
 
+in_ci() { [[ -n ${CI:-} && ${CI} != false && ${CI} != 0 ]]; }
+
+if (($# == 0)); then
+    if command -v node >/dev/null; then
+        run web/build.sh --check
+    elif in_ci; then
+        die "node is required to check the committed dashboard build"
+    else
+        log "node not found: skipping the dashboard build check (the input-hash test still runs)"
+    fi
+    if [[ -x ${CHROMIUM:-/usr/bin/chromium} ]] && python3 -c 'import playwright, pytest' 2>/dev/null; then
+        run python3 -m pytest tests/browser -q
+    elif in_ci; then
+        die "the browser tests need chromium (apt) and tests/browser/requirements.txt (pip); .ci/run installs them"
+    else
+        log "chromium or playwright missing: skipping the browser tests (see tests/browser/requirements.txt)"
+    fi
+fi
+
 if cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run doc tests. Run them first so that nextest's summary closes the output.
     if (($# == 0)); then
@@ -310,7 +334,7 @@ if cargo nextest --version >/dev/null 2>&1; then
     else
         log "extra arguments given: skipping doc tests"
     fi
-    if [[ -n ${CI:-} && ${CI} != false && ${CI} != 0 ]]; then
+    if in_ci; then
         export NEXTEST_PROFILE=${NEXTEST_PROFILE:-ci}
     fi
     run cargo nextest run --workspace "$@"

@@ -9,6 +9,7 @@ Environment: `HANDLER_BIN` and `FAKES_DIR` (default: target/debug), `CHROMIUM` (
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -162,6 +163,7 @@ def stack():
 
 @pytest.fixture(scope="session")
 def browser():
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

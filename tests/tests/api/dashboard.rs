@@ -362,7 +362,7 @@ async fn the_product_list_shows_unit_costs_30_day_revenue_and_categories(backend
     let row = |id: Uuid| items.iter().find(|p| p["id"] == json!(id)).expect("listed");
     assert_eq!((&row(beans)["unit_cost"], &row(beans)["revenue_30d"]), (&json!("6.10"), &json!("3750.00")));
     assert_eq!((&row(cups)["unit_cost"], &row(cups)["revenue_30d"]), (&Value::Null, &json!("0.00")));
-    let (_, found) = shop.get("/api/v1/products?q=espres").await;
+    let (_, found) = shop.get("/api/v1/products?q=espresso").await;
     assert_eq!(found["items"][0]["revenue_30d"], "3750.00", "searches carry the figures too: {found}");
 
     let (status, categories) = shop.get("/api/v1/products/categories").await;
