@@ -107,6 +107,19 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   properties: {
     deleteRetentionPolicy: { enabled: true, days: 7 }
     containerDeleteRetentionPolicy: { enabled: true, days: 7 }
+    // The dashboard (served by the app at /api/app/) uploads videos straight to their write-only SAS URL: the
+    // browser's cross-origin PUT needs this rule, for the app's own origin only.
+    cors: {
+      corsRules: [
+        {
+          allowedOrigins: [ 'https://${appName}.azurewebsites.net' ]
+          allowedMethods: [ 'PUT', 'OPTIONS' ]
+          allowedHeaders: [ 'content-type', 'x-ms-blob-type', 'x-ms-version', 'x-ms-date' ]
+          exposedHeaders: [ 'etag' ]
+          maxAgeInSeconds: 600
+        }
+      ]
+    }
   }
 }
 
@@ -304,6 +317,7 @@ resource videoUploaded 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024
 
 output functionAppName string = app.name
 output functionAppUrl string = 'https://${app.properties.defaultHostName}'
+output dashboardUrl string = 'https://${app.properties.defaultHostName}/api/app/'
 output storageAccountName string = storage.name
 output keyVaultName string = vault.name
 output keyVaultUri string = vault.properties.vaultUri

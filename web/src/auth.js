@@ -44,18 +44,30 @@ function store(next) {
   onChange(session);
 }
 
+function saved() {
+  try {
+    return JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+/** Whether this tab keeps a session that needs no refresh before use (so the API may be called right away). */
+export function savedSessionIsFresh() {
+  const kept = saved();
+  if (!kept?.access_token || kept.expires_at - Date.now() < 30_000) return false;
+  session = kept;
+  return true;
+}
+
 /** The session kept in this tab, if it is still valid (or can be refreshed). */
 export async function restore(config) {
-  let saved = null;
-  try {
-    saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-  } catch {
-    saved = null;
-  }
-  if (!saved?.access_token) return null;
-  session = saved;
-  if (saved.expires_at - Date.now() < 30_000) {
-    if (saved.provider === "supabase" && saved.refresh_token && config.supabase) {
+  const kept = saved();
+  if (!kept?.access_token) return null;
+  session = kept;
+  if (kept.provider === "supabase") supabaseConfig = config.supabase;
+  if (kept.expires_at - Date.now() < 30_000) {
+    if (kept.provider === "supabase" && kept.refresh_token && config.supabase) {
       try {
         await refresh(config);
       } catch {

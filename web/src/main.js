@@ -97,8 +97,9 @@ async function signOut() {
   await auth.signOut(state.config);
 }
 
-async function enter() {
-  state.me = await api("/api/v1/me", { organization: false });
+/** Shows the app for the signed-in user; `me` is a `/api/v1/me` call already under way, if any. */
+async function enter(me = null) {
+  state.me = await (me ?? api("/api/v1/me", { organization: false }));
   const memberships = state.me.organizations;
   if (!memberships.length) {
     replace(root, createOrganizationPage({
@@ -126,6 +127,10 @@ async function boot() {
   auth.onSessionChange((session) => {
     if (!session) showSignIn();
   });
+  // A signed-in reload asks for the config and the caller at once: one round trip before the page's own data.
+  const early = auth.savedSessionIsFresh() && !new URLSearchParams(location.search).has("code");
+  const me = early ? api("/api/v1/me", { organization: false }) : null;
+  me?.catch(() => {});
   try {
     state.config = await api("/api/v1/app-config", { organization: false });
   } catch (problem) {
@@ -140,7 +145,7 @@ async function boot() {
   await auth.restore(state.config);
   if (!auth.currentSession()) return showSignIn();
   try {
-    await enter();
+    await enter(me);
   } catch (problem) {
     if (problem.status !== 401) replace(root, problemBanner(problem, boot));
   }

@@ -85,6 +85,9 @@ function adviceCard(summary) {
 
 export async function overviewPage(params) {
   const bucket = params.get("bucket") || "day";
+  // Asked for at once, shown when ready: the briefing never holds up the figures.
+  const briefing = api("/api/v1/advice/summary");
+  briefing.catch(() => {});
   const [overview, stores] = await Promise.all([
     api(`/api/v1/analytics/overview${query({ bucket, from: params.get("from"), to: params.get("to") })}`),
     api("/api/v1/stores").catch(() => ({ items: [] })),
@@ -115,7 +118,7 @@ export async function overviewPage(params) {
       })),
     card("What the advisor says", advice),
   );
-  api("/api/v1/advice/summary")
+  briefing
     .then((summary) => replace(advice, ...adviceCard(summary)))
     .catch((problem) => replace(advice, problemBanner(problem)));
   return h("div", { class: "page" }, ...content);

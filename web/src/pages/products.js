@@ -7,8 +7,8 @@ import { setParams } from "../router.js";
 import { announce, button, card, emptyState, loading, pageHeader, problemBanner } from "../ui.js";
 
 /** Wait after a keystroke before searching: short enough to feel instant, long enough to skip mid-word requests. */
-const DEBOUNCE_MS = 50;
-const PAGE = 100;
+const DEBOUNCE_MS = 30;
+const PAGE = 50;
 
 const COLUMNS = [
   { key: "title", label: "Product", value: (p) => p.title.toLocaleLowerCase(), numeric: false },
