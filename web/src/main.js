@@ -89,8 +89,7 @@ async function route() {
 function showSignIn() {
   state.me = null;
   state.organization = null;
-  replace(root, signInPage(state.config, { message: state.signInMessage, onSignedIn: enter }));
-  state.signInMessage = null;
+  replace(root, signInPage(state.config, { message: state.signInMessage, onSignedIn: () => enter() }));
 }
 
 async function signOut() {
@@ -100,6 +99,7 @@ async function signOut() {
 /** Shows the app for the signed-in user; `me` is a `/api/v1/me` call already under way, if any. */
 async function enter(me = null) {
   state.me = await (me ?? api("/api/v1/me", { organization: false }));
+  state.signInMessage = null;
   const memberships = state.me.organizations;
   if (!memberships.length) {
     replace(root, createOrganizationPage({
