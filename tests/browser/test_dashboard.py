@@ -261,3 +261,23 @@ def test_every_page_at_desktop_and_phone_width(stack, open_page):
         if viewport == PHONE:
             width = page.page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width}px)"
+
+
+def test_a_member_of_several_organizations_switches_between_them(stack, open_page):
+    # Last in the file: from here on the development user belongs to two organizations.
+    stack.request("POST", "/api/v1/organizations", {"name": "Second Shop", "timezone": "Europe/Paris", "currency": "EUR"},
+                  token=stack.token)
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    switcher = page.page.get_by_label("Organization")
+    expect(switcher).to_be_visible()
+    switcher.select_option(label="Second Shop")
+    expect(page.page.get_by_text("Connect your store to see your figures")).to_be_visible()
+    expect(page.page.locator(".tile[data-metric=revenue] .tile-value")).to_have_text("€0.00")
+    page.page.reload()
+    expect(page.page.get_by_label("Organization")).to_have_value(
+        page.page.get_by_label("Organization").locator("option", has_text="Second Shop").get_attribute("value"))
+    switcher = page.page.get_by_label("Organization")
+    switcher.select_option(label="Demo Superstore")
+    expect(page.page.locator(".chart[data-drawn]")).to_be_visible()
+    expect(page.page.get_by_text("Connect your store to see your figures")).to_have_count(0)
