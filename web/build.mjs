@@ -65,8 +65,6 @@ async function bundle(out) {
     target: ["es2020"],
     legalComments: "none",
     entryNames: "[name]-[hash]",
-    assetNames: "[name]-[hash]",
-    loader: { ".svg": "file" },
     outdir: "assets",
     write: false,
     metafile: true,

@@ -235,7 +235,10 @@ mod tests {
     fn every_embedded_function_json_parses() {
         let functions = functions().expect("valid manifest");
         let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["Api", "Health", "OpenApi", "RefreshAdvice", "SyncStores", "VideoUploaded", "Webhooks"]);
+        assert_eq!(
+            names,
+            ["Api", "Dashboard", "Health", "OpenApi", "RefreshAdvice", "SyncStores", "VideoUploaded", "Webhooks"]
+        );
     }
 
     #[test]

@@ -185,7 +185,7 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
 }
 
 /// The build's input hash, recorded by `web/build.sh` in `build.json`.
-pub fn build_id() -> &'static str {
+fn build_id() -> &'static str {
     static ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         DIST.get_file("build.json")
             .and_then(|file| serde_json::from_slice::<serde_json::Value>(file.contents()).ok())

@@ -4,7 +4,7 @@ import { api, ApiProblem, query } from "../api.js";
 import { h, replace } from "../dom.js";
 import * as format from "../format.js";
 import { setParams } from "../router.js";
-import { announce, button, card, emptyState, loading, pageHeader, problemBanner } from "../ui.js";
+import { announce, button, card, emptyState, pageHeader, problemBanner } from "../ui.js";
 
 /** Wait after a keystroke before searching: short enough to feel instant, long enough to skip mid-word requests. */
 const DEBOUNCE_MS = 30;
