@@ -584,7 +584,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: lookup.get("DATABASE_URL").map(SecretString::from).ok_or(ConfigError::Missing("DATABASE_URL"))?,
                 max_connections: parse_or(lookup, "DATABASE_MAX_CONNECTIONS", 5)?,
-                acquire_timeout: Duration::from_secs(parse_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", 5)?),
+                acquire_timeout: seconds_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", Duration::from_secs(5))?,
                 transaction_pooler: parse_optional(lookup, "DATABASE_TRANSACTION_POOLER")?,
             },
             auth: AuthSettings::load(lookup)?,
@@ -658,12 +658,21 @@ fn check_jwks_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// A duration given in (possibly fractional) seconds.
+/// The longest duration a setting may name: far above any sane value, and far enough below the limits of clock
+/// arithmetic (`Instant + Duration` panics on overflow) that adding one to now is always safe.
+const MAX_SETTING_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A duration given in (possibly fractional) seconds, at most [`MAX_SETTING_DURATION`].
 fn seconds_or(lookup: &impl Lookup, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     match parse_optional::<f64>(lookup, name)? {
         None => Ok(default),
         Some(secs) => Duration::try_from_secs_f64(secs)
-            .map_err(|_| ConfigError::Invalid { name, reason: "expected a non-negative number of seconds".into() }),
+            .ok()
+            .filter(|duration| *duration <= MAX_SETTING_DURATION)
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("expected 0 to {} seconds", MAX_SETTING_DURATION.as_secs()),
+            }),
     }
 }
 
@@ -886,6 +895,19 @@ mod tests {
         }
         let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("RATE_LIMIT_BURST", "0")]).expect_err("no burst");
         assert!(error.to_string().contains("RATE_LIMIT_BURST"));
+    }
+
+    #[test]
+    fn durations_too_long_for_clock_arithmetic_are_refused_by_name() {
+        for (name, value) in [
+            ("SYNC_TIME_BUDGET_SECS", "1e300"),
+            ("SHUTDOWN_GRACE_SECS", "9223372036854775807"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "31708801"),
+            ("SYNC_LEASE_SECS", "-1"),
+        ] {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(name);
+            assert!(error.to_string().contains(name), "{name}: {error}");
+        }
     }
 
     #[test]
