@@ -14,7 +14,7 @@ use shared::{
     sync::SyncEngine,
 };
 
-use crate::rate_limit::RateLimiter;
+use crate::{middleware::ClientAddress, rate_limit::RateLimiter};
 
 /// Shared state of the function app. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct AppState {
     pub platforms: Platforms,
     /// Who writes the advisor's summaries and answers: Azure OpenAI when configured, else the templates.
     pub language_model: LanguageModel,
+    /// Where a caller's address comes from on this host (the anonymous rate limit counts per address).
+    pub client_address: ClientAddress,
 }
 
 /// An adapter that cannot be built from its settings.
@@ -71,6 +73,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new()),
             platforms: Platforms::new(settings.shopify.clone(), settings.sync.clone())?,
             language_model: LanguageModel::from_settings(&settings.advisor)?,
+            client_address: ClientAddress::for_settings(&settings.http),
             settings: Arc::new(settings),
         })
     }
@@ -79,6 +82,12 @@ impl AppState {
     /// through, so the process keeps one client and one cache.
     pub fn with_secrets(mut self, secrets: Arc<dyn Secrets>) -> Self {
         self.secrets = secrets;
+        self
+    }
+
+    /// The same state on a host that knows better where client addresses come from (Lambda).
+    pub fn with_client_address(mut self, client_address: ClientAddress) -> Self {
+        self.client_address = client_address;
         self
     }
 

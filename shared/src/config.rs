@@ -198,11 +198,13 @@ pub struct HttpSettings {
     /// `RATE_LIMIT_ANONYMOUS_PER_MINUTE` (default 120): requests without credentials, or with refused ones, per
     /// client address per minute (burst: a sixth of it, at least 1).
     pub rate_limit_anonymous_per_minute: u32,
-    /// `TRUSTED_PROXY_HOPS` (default 1): how many proxies in front of the process append to `X-Forwarded-For`. The
-    /// client address is the entry that many places from the right; entries further left are client-supplied and
-    /// ignored. Azure's front end appends the caller's address and the Functions host forwards the header, hence 1;
-    /// set 0 when clients reach the process directly (then the TCP peer address is used).
-    pub trusted_proxy_hops: usize,
+    /// `TRUSTED_PROXY_HOPS`: how many proxies in front of the process append to `X-Forwarded-For`; the client
+    /// address is the entry that many places from the right (entries further left are client-supplied and ignored),
+    /// `0` the TCP peer. Unset, each host decides what sits in front of it (see [`Self::behind_azure_front_end`]).
+    pub trusted_proxy_hops: Option<usize>,
+    /// `WEBSITE_INSTANCE_ID` is set: Azure runs this instance, so Azure's front end appends the caller's address to
+    /// `X-Forwarded-For` and the Functions host forwards the header to the worker on loopback.
+    pub behind_azure_front_end: bool,
     /// `SHUTDOWN_GRACE_SECS` (default 25, fractions allowed): after SIGTERM, how long in-flight requests may take to
     /// finish before the process exits anyway.
     pub shutdown_grace: Duration,
@@ -223,7 +225,8 @@ impl HttpSettings {
             rate_limit_per_minute: parse_or(lookup, "RATE_LIMIT_PER_MINUTE", 600)?,
             rate_limit_burst: parse_or(lookup, "RATE_LIMIT_BURST", 60)?,
             rate_limit_anonymous_per_minute: parse_or(lookup, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", 120)?,
-            trusted_proxy_hops: parse_or(lookup, "TRUSTED_PROXY_HOPS", 1)?,
+            trusted_proxy_hops: parse_optional(lookup, "TRUSTED_PROXY_HOPS")?,
+            behind_azure_front_end: lookup.get("WEBSITE_INSTANCE_ID").is_some_and(|id| !id.trim().is_empty()),
             shutdown_grace: seconds_or(lookup, "SHUTDOWN_GRACE_SECS", Duration::from_secs(25))?,
         };
         if settings.rate_limit_per_minute > 0 && settings.rate_limit_burst == 0 {
@@ -882,7 +885,8 @@ mod tests {
             (http.rate_limit_per_minute, http.rate_limit_burst, http.rate_limit_anonymous_per_minute),
             (600, 60, 120)
         );
-        assert_eq!((http.trusted_proxy_hops, http.shutdown_grace), (1, Duration::from_secs(25)));
+        assert_eq!((http.trusted_proxy_hops, http.shutdown_grace), (None, Duration::from_secs(25)));
+        assert!(!http.behind_azure_front_end);
         let listed = load(&[
             ("DATABASE_URL", "sqlite://x.db"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000"),
