@@ -82,7 +82,7 @@ pub(crate) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Prin
             Err(ApiError::Unavailable("tokens cannot be checked right now; retry shortly".into()))
         }
         Err(error) => {
-            let client = middleware::client_address(parts, state.settings.http.trusted_proxy_hops);
+            let client = state.client_address.of(parts);
             tracing::info!(target: "audit", event = "auth_failure", reason = %error, path = parts.uri.path(), client = ?client, "token rejected");
             if let Some(quota) = middleware::anonymous_quota(state) {
                 let key = client.map_or(RateKey::UnknownAddress, RateKey::Address);

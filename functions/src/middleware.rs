@@ -17,6 +17,8 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
+use lambda_http::request::RequestContext;
+use shared::config::HttpSettings;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -180,8 +182,7 @@ async fn limit_anonymous_callers(State(state): State<AppState>, request: Request
         && let Some(quota) = anonymous_quota(&state)
     {
         let (parts, body) = request.into_parts();
-        let key = client_address(&parts, state.settings.http.trusted_proxy_hops)
-            .map_or(RateKey::UnknownAddress, RateKey::Address);
+        let key = state.client_address.of(&parts).map_or(RateKey::UnknownAddress, RateKey::Address);
         if let Err(error) = charge(&state, key, quota, &parts) {
             return ApiError::into_response(error);
         }
@@ -190,11 +191,72 @@ async fn limit_anonymous_callers(State(state): State<AppState>, request: Request
     next.run(request).await
 }
 
-/// The client's address: the `X-Forwarded-For` entry `hops` places from the right (entries further left are whatever
-/// the client sent), or the TCP peer when `hops` is 0 or the header is absent. Entries may carry a port, as Azure's
-/// front end writes them.
-pub fn client_address(parts: &Parts, hops: usize) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
+/// Where a request's client address comes from. Only the host knows what sits in front of the process, so each host
+/// decides ([`ClientAddress::for_settings`], [`ClientAddress::for_lambda`]); a header a client can write is trusted
+/// only as far as a known proxy vouches for it, or anonymous callers could pick a fresh address per request and
+/// never be limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAddress {
+    /// The TCP peer: nothing sits in front (`handler dev`, `handler serve` outside Azure).
+    Peer,
+    /// The `X-Forwarded-For` entry this many places from the right, written by proxies that append to it.
+    Forwarded {
+        /// Proxies in front that append to the header.
+        hops: usize,
+    },
+    /// The source IP that API Gateway or the function URL records in the request context (Lambda);
+    /// `X-Forwarded-For` is ignored.
+    LambdaSourceIp,
+}
+
+impl ClientAddress {
+    /// For a server host (`handler serve`, `handler dev`): `TRUSTED_PROXY_HOPS` when set; else in Azure one hop
+    /// (the front end appends the caller's address and the Functions host forwards the header to the worker on
+    /// loopback); else the TCP peer.
+    pub fn for_settings(settings: &HttpSettings) -> Self {
+        match settings.trusted_proxy_hops {
+            Some(0) => Self::Peer,
+            Some(hops) => Self::Forwarded { hops },
+            None if settings.behind_azure_front_end => Self::Forwarded { hops: 1 },
+            None => Self::Peer,
+        }
+    }
+
+    /// For Lambda: the request context's source IP, unless `TRUSTED_PROXY_HOPS` names proxies in front of API
+    /// Gateway (a CDN), whose appended `X-Forwarded-For` entry is then the client.
+    pub fn for_lambda(settings: &HttpSettings) -> Self {
+        match settings.trusted_proxy_hops {
+            Some(hops) if hops > 0 => Self::Forwarded { hops },
+            _ => Self::LambdaSourceIp,
+        }
+    }
+
+    /// The address of the client that sent `parts`, if known.
+    pub fn of(self, parts: &Parts) -> Option<IpAddr> {
+        match self {
+            Self::Peer => peer_address(parts),
+            Self::Forwarded { hops } => client_address(parts, hops),
+            Self::LambdaSourceIp => lambda_source_ip(parts),
+        }
+    }
+}
+
+fn peer_address(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip())
+}
+
+fn lambda_source_ip(parts: &Parts) -> Option<IpAddr> {
+    match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The `X-Forwarded-For` entry `hops` places from the right (entries further left are whatever the client sent), or
+/// the TCP peer when `hops` is 0 or the header has fewer entries. Entries may carry a port, as Azure's front end
+/// writes them.
+fn client_address(parts: &Parts, hops: usize) -> Option<IpAddr> {
+    let peer = peer_address(parts);
     if hops == 0 {
         return peer;
     }
@@ -277,5 +339,30 @@ mod tests {
         for (parts, hops, expected, why) in cases {
             assert_eq!(client_address(&parts, hops), expected, "{why}");
         }
+    }
+
+    fn http(hops: Option<usize>, azure: bool) -> HttpSettings {
+        let mut settings =
+            shared::config::Settings::load(&|name: &str| (name == "DATABASE_URL").then(|| "sqlite://x.db".to_owned()))
+                .expect("settings")
+                .http;
+        settings.trusted_proxy_hops = hops;
+        settings.behind_azure_front_end = azure;
+        settings
+    }
+
+    #[test]
+    fn each_host_trusts_only_the_proxies_that_sit_in_front_of_it() {
+        let spoofed = parts(&["198.51.100.1"], Some("127.0.0.1:50000"));
+        let cases = [
+            (ClientAddress::for_settings(&http(None, false)), ip("127.0.0.1"), "dev or a bare serve: the TCP peer"),
+            (ClientAddress::for_settings(&http(None, true)), ip("198.51.100.1"), "in Azure: the front end's entry"),
+            (ClientAddress::for_settings(&http(Some(0), true)), ip("127.0.0.1"), "0: the peer, even in Azure"),
+            (ClientAddress::for_lambda(&http(None, false)), None, "Lambda: only the request context counts"),
+        ];
+        for (source, expected, why) in cases {
+            assert_eq!(source.of(&spoofed), expected, "{why}");
+        }
+        assert_eq!(ClientAddress::for_lambda(&http(Some(1), false)), ClientAddress::Forwarded { hops: 1 });
     }
 }

@@ -14,7 +14,7 @@ use shared::{
     sync::SyncEngine,
 };
 
-use crate::rate_limit::RateLimiter;
+use crate::{middleware::ClientAddress, rate_limit::RateLimiter};
 
 /// Shared state of the function app. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct AppState {
     pub platforms: Platforms,
     /// Who writes the advisor's summaries and answers: Azure OpenAI when configured, else the templates.
     pub language_model: LanguageModel,
+    /// Where a caller's address comes from on this host (the anonymous rate limit counts per address).
+    pub client_address: ClientAddress,
     /// Set by `handler dev` only: the development user a browser may sign in as. Never read from settings, so no
     /// configuration can turn it on in a deployment.
     pub dev_mode: Option<DevMode>,
@@ -82,6 +84,7 @@ impl AppState {
             platforms: Platforms::new(settings.shopify.clone(), settings.sync.clone())?,
             language_model: LanguageModel::from_settings(&settings.advisor)?,
             dev_mode: None,
+            client_address: ClientAddress::for_settings(&settings.http),
             settings: Arc::new(settings),
         })
     }
@@ -96,6 +99,12 @@ impl AppState {
     /// The same state on the local host, whose development user may sign in from the dashboard.
     pub fn with_dev_mode(mut self, dev_mode: DevMode) -> Self {
         self.dev_mode = Some(dev_mode);
+        self
+    }
+
+    /// The same state on a host that knows better where client addresses come from (Lambda).
+    pub fn with_client_address(mut self, client_address: ClientAddress) -> Self {
+        self.client_address = client_address;
         self
     }
 

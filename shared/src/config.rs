@@ -198,11 +198,13 @@ pub struct HttpSettings {
     /// `RATE_LIMIT_ANONYMOUS_PER_MINUTE` (default 120): requests without credentials, or with refused ones, per
     /// client address per minute (burst: a sixth of it, at least 1).
     pub rate_limit_anonymous_per_minute: u32,
-    /// `TRUSTED_PROXY_HOPS` (default 1): how many proxies in front of the process append to `X-Forwarded-For`. The
-    /// client address is the entry that many places from the right; entries further left are client-supplied and
-    /// ignored. Azure's front end appends the caller's address and the Functions host forwards the header, hence 1;
-    /// set 0 when clients reach the process directly (then the TCP peer address is used).
-    pub trusted_proxy_hops: usize,
+    /// `TRUSTED_PROXY_HOPS`: how many proxies in front of the process append to `X-Forwarded-For`; the client
+    /// address is the entry that many places from the right (entries further left are client-supplied and ignored),
+    /// `0` the TCP peer. Unset, each host decides what sits in front of it (see [`Self::behind_azure_front_end`]).
+    pub trusted_proxy_hops: Option<usize>,
+    /// `WEBSITE_INSTANCE_ID` is set: Azure runs this instance, so Azure's front end appends the caller's address to
+    /// `X-Forwarded-For` and the Functions host forwards the header to the worker on loopback.
+    pub behind_azure_front_end: bool,
     /// `SHUTDOWN_GRACE_SECS` (default 25, fractions allowed): after SIGTERM, how long in-flight requests may take to
     /// finish before the process exits anyway.
     pub shutdown_grace: Duration,
@@ -223,7 +225,8 @@ impl HttpSettings {
             rate_limit_per_minute: parse_or(lookup, "RATE_LIMIT_PER_MINUTE", 600)?,
             rate_limit_burst: parse_or(lookup, "RATE_LIMIT_BURST", 60)?,
             rate_limit_anonymous_per_minute: parse_or(lookup, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", 120)?,
-            trusted_proxy_hops: parse_or(lookup, "TRUSTED_PROXY_HOPS", 1)?,
+            trusted_proxy_hops: parse_optional(lookup, "TRUSTED_PROXY_HOPS")?,
+            behind_azure_front_end: lookup.get("WEBSITE_INSTANCE_ID").is_some_and(|id| !id.trim().is_empty()),
             shutdown_grace: seconds_or(lookup, "SHUTDOWN_GRACE_SECS", Duration::from_secs(25))?,
         };
         if settings.rate_limit_per_minute > 0 && settings.rate_limit_burst == 0 {
@@ -588,7 +591,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: lookup.get("DATABASE_URL").map(SecretString::from).ok_or(ConfigError::Missing("DATABASE_URL"))?,
                 max_connections: parse_or(lookup, "DATABASE_MAX_CONNECTIONS", 5)?,
-                acquire_timeout: Duration::from_secs(parse_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", 5)?),
+                acquire_timeout: seconds_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", Duration::from_secs(5))?,
                 transaction_pooler: parse_optional(lookup, "DATABASE_TRANSACTION_POOLER")?,
             },
             auth: AuthSettings::load(lookup)?,
@@ -664,12 +667,21 @@ fn check_jwks_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// A duration given in (possibly fractional) seconds.
+/// The longest duration a setting may name: far above any sane value, and far enough below the limits of clock
+/// arithmetic (`Instant + Duration` panics on overflow) that adding one to now is always safe.
+const MAX_SETTING_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A duration given in (possibly fractional) seconds, at most [`MAX_SETTING_DURATION`].
 fn seconds_or(lookup: &impl Lookup, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     match parse_optional::<f64>(lookup, name)? {
         None => Ok(default),
         Some(secs) => Duration::try_from_secs_f64(secs)
-            .map_err(|_| ConfigError::Invalid { name, reason: "expected a non-negative number of seconds".into() }),
+            .ok()
+            .filter(|duration| *duration <= MAX_SETTING_DURATION)
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("expected 0 to {} seconds", MAX_SETTING_DURATION.as_secs()),
+            }),
     }
 }
 
@@ -879,7 +891,8 @@ mod tests {
             (http.rate_limit_per_minute, http.rate_limit_burst, http.rate_limit_anonymous_per_minute),
             (600, 60, 120)
         );
-        assert_eq!((http.trusted_proxy_hops, http.shutdown_grace), (1, Duration::from_secs(25)));
+        assert_eq!((http.trusted_proxy_hops, http.shutdown_grace), (None, Duration::from_secs(25)));
+        assert!(!http.behind_azure_front_end);
         let listed = load(&[
             ("DATABASE_URL", "sqlite://x.db"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000"),
@@ -892,6 +905,19 @@ mod tests {
         }
         let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("RATE_LIMIT_BURST", "0")]).expect_err("no burst");
         assert!(error.to_string().contains("RATE_LIMIT_BURST"));
+    }
+
+    #[test]
+    fn durations_too_long_for_clock_arithmetic_are_refused_by_name() {
+        for (name, value) in [
+            ("SYNC_TIME_BUDGET_SECS", "1e300"),
+            ("SHUTDOWN_GRACE_SECS", "9223372036854775807"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECS", "31708801"),
+            ("SYNC_LEASE_SECS", "-1"),
+        ] {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(name);
+            assert!(error.to_string().contains(name), "{name}: {error}");
+        }
     }
 
     #[test]

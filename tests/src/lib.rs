@@ -125,7 +125,9 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind a loopback port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let router = functions::app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // With the TCP peer, as every host serves (the anonymous rate limit may count by it).
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
     TestApp { address, client: reqwest::Client::new(), state, env, _data: Some(data) }
 }
 

@@ -22,6 +22,7 @@ use crate::{
     error::Problem,
     http_app,
     manifest::{self, Trigger},
+    middleware::ClientAddress,
 };
 
 /// The key of a scheduled event's input naming the timer function to run: `{"retail-ai-advisor": "SyncStores"}`.
@@ -32,8 +33,11 @@ pub async fn run(state: AppState) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_app(state)).await
 }
 
-/// The REST API, plus `POST /events` for scheduled events that came through the runtime.
+/// The REST API, plus `POST /events` for scheduled events that came through the runtime. Client addresses come from
+/// the request context ([`ClientAddress::for_lambda`]).
 pub fn lambda_app(state: AppState) -> Router {
+    let client_address = ClientAddress::for_lambda(&state.settings.http);
+    let state = state.with_client_address(client_address);
     let triggers = app(state.clone());
     http_app(state).route("/events", post(move |request: Request| scheduled(triggers.clone(), request)))
 }

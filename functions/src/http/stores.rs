@@ -12,7 +12,7 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shared::{
@@ -20,7 +20,7 @@ use shared::{
     domain::CurrencyCode,
     money::format_minor,
     platforms::{
-        Credentials, Platform, PlatformError,
+        self, Credentials, Platform, PlatformError,
         address::{ShopDomain, SiteCheckError, SiteUrl},
         shopify::ShopifyConnector,
     },
@@ -294,13 +294,18 @@ async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connectio
             let shop = ShopDomain::parse(&shop_domain).map_err(|e| unprocessable("shop_domain", e.to_string()))?;
             let access_token = credential("access_token", &access_token)?;
             let refresh_token = refresh_token.map(|t| credential("refresh_token", &t)).transpose()?;
+            let now = Utc::now();
             let expires_at = match (expires_in, expires_at) {
                 (Some(_), Some(_)) => {
                     return Err(unprocessable("expires_in", "give expires_in or expires_at, not both"));
                 }
-                (Some(seconds), None) if seconds > 0 => Some(Utc::now() + TimeDelta::seconds(seconds)),
-                (Some(_), None) => return Err(unprocessable("expires_in", "must be positive")),
-                (None, at) => at,
+                (Some(seconds), None) => Some(
+                    platforms::token_expiry(seconds, now).map_err(|e| unprocessable("expires_in", e.to_string()))?,
+                ),
+                (None, Some(at)) => Some(
+                    platforms::check_token_expiry(at, now).map_err(|e| unprocessable("expires_at", e.to_string()))?,
+                ),
+                (None, None) => None,
             };
             if refresh_token.is_some() != expires_at.is_some() {
                 return Err(unprocessable(

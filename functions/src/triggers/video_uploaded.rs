@@ -3,15 +3,17 @@
 //!
 //! Idempotence: Event Grid delivers at least once and in no guaranteed order, and the host retries failures. The
 //! analysis is claimed per blob version in one conditional update (`claim_video_analysis`): an event for a version
-//! already analysed, or older (by `sequencer`) than one already claimed, is a completed no-op; the result is written
-//! only while the claim still stands, and every read is pinned to the ETag. A file that cannot be analysed (corrupt,
+//! already analysed, or older (by `sequencer`) than one already claimed, is a completed no-op; a copy arriving while
+//! another invocation analyses the same version fails retryably without reading the blob (the retry finds the result,
+//! or takes over a claim its holder left behind); the result is written only while its claim still stands, and
+//! every read is pinned to the ETag. A file that cannot be analysed (corrupt,
 //! unsupported, too large) completes with the video `failed` and a reason — retrying cannot help; a storage or
 //! database failure answers non-2xx so the host retries.
 
 use axum::extract::State;
 use shared::{
     blob::{BlobError, BlobStore, BlobVersion, same_etag},
-    db::videos::{Analysis, Claim},
+    db::videos::{Analysis, AnalysisClaim, Claim},
     video::{
         VIDEOS_CONTAINER, parse_blob_name,
         probe::{ProbeError, ProbeLimits, probe},
@@ -86,16 +88,20 @@ async fn analyse(
 ) -> Result<String, TriggerError> {
     let Upload { organization, video, name, etag } = *upload;
     let claim = state.db.claim_video_analysis(organization, video, etag, sequencer).await.map_err(transient)?;
-    match claim {
-        Claim::Claimed => {}
+    let claim = match claim {
+        Claim::Claimed(claim) => claim,
+        // Only one copy of an event probes the blob; the others come back once it is done (or its claim lapsed).
+        Claim::InProgress => {
+            return Err(transient(format!("video {video}: this upload is being analysed by another invocation")));
+        }
         Claim::NoSuchVideo => return Ok(format!("no video {video} in organization {organization}: ignored")),
         Claim::AlreadyDone(status) => return Ok(format!("video {video} already {status} for ETag {etag}: no-op")),
         Claim::Superseded => return Ok(format!("video {video}: a newer upload was already seen; stale event ignored")),
-    }
+    };
     let properties = match store.properties(VIDEOS_CONTAINER, name).await {
         Ok(properties) => properties,
         Err(BlobError::NotFound) => {
-            return finish(state, upload, Analysis::Failed("the uploaded file no longer exists".into())).await;
+            return finish(state, upload, claim, Analysis::Failed("the uploaded file no longer exists".into())).await;
         }
         Err(error) => return Err(transient(error)),
     };
@@ -105,7 +111,7 @@ async fn analyse(
     let max_bytes = state.settings.video.max_bytes;
     if properties.length > max_bytes {
         let reason = format!("the file is {} bytes, over the {max_bytes}-byte limit", properties.length);
-        return finish(state, upload, Analysis::Failed(reason)).await;
+        return finish(state, upload, claim, Analysis::Failed(reason)).await;
     }
     let source = BlobVersion { store, container: VIDEOS_CONTAINER, name, etag: &properties.etag };
     let limits = ProbeLimits { max_bytes: state.settings.video.probe_max_bytes, max_requests: MAX_PROBE_REQUESTS };
@@ -120,15 +126,21 @@ async fn analyse(
         Err(ProbeError::Source(error)) => return Err(transient(error)),
         Err(other) => Analysis::Failed(other.reason().unwrap_or_else(|| other.to_string())),
     };
-    let line = finish(state, upload, analysis).await?;
+    let line = finish(state, upload, claim, analysis).await?;
     Ok(format!("{line} ({cost})"))
 }
 
-async fn finish(state: &AppState, upload: &Upload<'_>, analysis: Analysis) -> Result<String, TriggerError> {
+async fn finish(
+    state: &AppState,
+    upload: &Upload<'_>,
+    claim: AnalysisClaim,
+    analysis: Analysis,
+) -> Result<String, TriggerError> {
     let Upload { organization, video, etag, .. } = *upload;
-    let recorded = state.db.finish_video_analysis(organization, video, etag, &analysis).await.map_err(transient)?;
+    let recorded =
+        state.db.finish_video_analysis(organization, video, etag, claim, &analysis).await.map_err(transient)?;
     Ok(match (recorded, &analysis) {
-        (false, _) => format!("video {video}: a newer upload took over; this result was dropped"),
+        (false, _) => format!("video {video}: a newer upload (or a retry) took over; this result was dropped"),
         (true, Analysis::Ready(found)) => format!(
             "video {video} ready: {} {}x{}, {}",
             found.video_codec,

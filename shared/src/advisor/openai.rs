@@ -339,15 +339,17 @@ fn without_url(error: &reqwest::Error) -> String {
 /// The wait a response asks for: `retry-after-ms` (milliseconds), else `retry-after` (seconds, or an HTTP date).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    // A figure too large for a `Duration` (or negative, or not finite) is no wait at all, never a panic; a merely
+    // long one is judged against `MAX_SERVER_WAIT` by the caller.
+    let seconds = |value: f64| Duration::try_from_secs_f64(value).ok();
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
+        && let Some(wait) = seconds(ms / 1000.0)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(wait);
     }
     let value = header("retry-after")?;
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    if let Ok(value) = value.parse::<f64>() {
+        return seconds(value);
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
@@ -445,6 +447,12 @@ mod tests {
         dated.insert("retry-after", HeaderValue::from_str(&later).expect("header"));
         assert!(retry_after(&dated).is_some_and(|d| d > Duration::from_secs(25) && d <= Duration::from_secs(30)));
         assert_eq!(retry_after(&HeaderMap::new()), None);
+        for hostile in ["1e300", "-1", "NaN", "inf"] {
+            let mut headers = HeaderMap::new();
+            headers.insert("retry-after-ms", HeaderValue::from_static(hostile));
+            headers.insert("retry-after", HeaderValue::from_static(hostile));
+            assert_eq!(retry_after(&headers), None, "{hostile}");
+        }
     }
 
     #[test]

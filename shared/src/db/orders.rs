@@ -244,18 +244,33 @@ impl Database {
         store: Uuid,
         orders: &[OrderInput],
     ) -> Result<UpsertCounts, DbError> {
+        if orders.is_empty() {
+            return Ok(UpsertCounts::default());
+        }
+        let mut tx = self.begin_write().await?;
+        let counts = Self::upsert_orders_in(&mut tx, organization, store, orders).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// [`Database::upsert_orders`] within a transaction that also does other work (a webhook delivery's claim).
+    pub(super) async fn upsert_orders_in(
+        tx: &mut WriteTx,
+        organization: Uuid,
+        store: Uuid,
+        orders: &[OrderInput],
+    ) -> Result<UpsertCounts, DbError> {
         let mut counts = UpsertCounts::default();
         if orders.is_empty() {
             return Ok(counts);
         }
-        let mut tx = self.begin_write().await?;
-        let zone = organization_zone(&mut tx, organization).await?;
+        let zone = organization_zone(tx, organization).await?;
         let named: HashSet<Uuid> = orders.iter().flat_map(|o| o.lines.iter().filter_map(|l| l.product_id)).collect();
-        let known = known_products(&mut tx, organization, &named).await?;
+        let known = known_products(tx, organization, &named).await?;
         let mut external_ids: Vec<&str> = orders.iter().map(|o| o.external_id.as_str()).collect();
         external_ids.sort_unstable();
         external_ids.dedup();
-        let stored = load_orders(&mut tx, organization, store, &external_ids).await?;
+        let stored = load_orders(tx, organization, store, &external_ids).await?;
 
         // Apply the batch in memory: the state every order will have, and the change to the rollups.
         let mut current: HashMap<&str, OrderState> =
@@ -311,7 +326,7 @@ impl Database {
                 }
                 Some(before) => {
                     if !before.same_row(state) {
-                        on_tx!(&mut tx, |conn| sqlx::query(
+                        on_tx!(tx, |conn| sqlx::query(
                             "UPDATE orders SET placed_at = $2, status = $3, total_minor = $4, updated_at = $5 \
                              WHERE id = $1"
                         )
@@ -331,11 +346,10 @@ impl Database {
                 }
             }
         }
-        delete_rows(&mut tx, organization, &replaced_lines, OrderRows::Lines).await?;
-        insert_orders(&mut tx, organization, store, &new_orders, now).await?;
-        insert_lines(&mut tx, organization, &new_lines).await?;
-        apply_rollup_delta(&mut tx, organization, &delta).await?;
-        tx.commit().await?;
+        delete_rows(tx, organization, &replaced_lines, OrderRows::Lines).await?;
+        insert_orders(tx, organization, store, &new_orders, now).await?;
+        insert_lines(tx, organization, &new_lines).await?;
+        apply_rollup_delta(tx, organization, &delta).await?;
         Ok(counts)
     }
 
@@ -352,20 +366,31 @@ impl Database {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
-        let zone = organization_zone(&mut tx, organization).await?;
+        let deleted = Self::delete_orders_in(&mut tx, organization, store, external_ids).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// [`Database::delete_orders`] within a transaction that also does other work (a webhook delivery's claim).
+    pub(super) async fn delete_orders_in(
+        tx: &mut WriteTx,
+        organization: Uuid,
+        store: Uuid,
+        external_ids: &[String],
+    ) -> Result<u64, DbError> {
+        let zone = organization_zone(tx, organization).await?;
         let mut wanted: Vec<&str> = external_ids.iter().map(String::as_str).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let stored = load_orders(&mut tx, organization, store, &wanted).await?;
+        let stored = load_orders(tx, organization, store, &wanted).await?;
         let mut delta = Rollups::new();
         for state in stored.values() {
             delta.subtract_all(&state.contribution(zone));
         }
         let ids: Vec<Uuid> = stored.values().map(|state| state.id).collect();
-        delete_rows(&mut tx, organization, &ids, OrderRows::Lines).await?;
-        delete_rows(&mut tx, organization, &ids, OrderRows::Orders).await?;
-        apply_rollup_delta(&mut tx, organization, &delta).await?;
-        tx.commit().await?;
+        delete_rows(tx, organization, &ids, OrderRows::Lines).await?;
+        delete_rows(tx, organization, &ids, OrderRows::Orders).await?;
+        apply_rollup_delta(tx, organization, &delta).await?;
         Ok(ids.len() as u64)
     }
 }

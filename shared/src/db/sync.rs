@@ -16,10 +16,11 @@ use super::{
     analytics::{WriteTx, on_tx},
     catalogue::{last_of_each, upsert_products_in},
     now_micros, on_pool,
+    orders::{OrderInput, OrderLineInput},
 };
 use crate::{
     catalogue::{ProductInput, UpsertCounts},
-    platforms::PlatformProduct,
+    platforms::{PlatformOrder, PlatformProduct},
     sync::{
         CredentialsState, JobProgress, JobStatus, JobTrigger, LeasedStore, StoreConnection, StoreRecord, StoreTotals,
         SyncJob,
@@ -41,6 +42,10 @@ pub enum Durability {
 
 const CONNECTION_COLUMNS: &str = "store_id, organization_id, platform, address, credential_ref, status, checkpoint, \
      consecutive_failures, credentials_verified_at";
+
+/// Disables a connection (`$1` organization, `$2` store, `$3` reason, `$4` now) and returns its credential reference.
+const DISCONNECT: &str = "UPDATE store_connections SET status = 'disabled', disabled_reason = $3, updated_at = $4 \
+     WHERE organization_id = $1 AND store_id = $2 RETURNING credential_ref";
 
 /// Updates a job's counts through `$executor` (a connection in a transaction), and closes it when `$finished`
 /// (`Option<(JobStatus, at)>`) is given.
@@ -248,16 +253,13 @@ impl Database {
         store: Uuid,
         reason: &str,
     ) -> Result<Option<String>, DbError> {
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(
-            "UPDATE store_connections SET status = 'disabled', disabled_reason = $3, updated_at = $4 \
-             WHERE organization_id = $1 AND store_id = $2 RETURNING credential_ref"
-        )
-        .bind(organization)
-        .bind(store)
-        .bind(reason)
-        .bind(now_micros())
-        .fetch_optional(pool)
-        .await?))
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(DISCONNECT)
+            .bind(organization)
+            .bind(store)
+            .bind(reason)
+            .bind(now_micros())
+            .fetch_optional(pool)
+            .await?))
     }
 
     /// Every store of the organization (connected or not), oldest first.
@@ -540,45 +542,21 @@ impl Database {
         Ok(on_pool!(self, |pool| sqlx::query_as(&sql).bind(store).fetch_optional(pool).await?))
     }
 
-    /// Makes a store due now (a webhook left work for the next sync).
-    pub async fn make_due(&self, organization: Uuid, store: Uuid) -> Result<(), DbError> {
-        let now = now_micros();
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE store_connections SET next_sync_at = $3 \
-             WHERE organization_id = $1 AND store_id = $2 AND next_sync_at > $3"
-        )
-        .bind(organization)
-        .bind(store)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(drop)?);
-        Ok(())
-    }
-
-    /// Whether a webhook delivery was already applied.
-    pub async fn delivery_seen(&self, organization: Uuid, store: Uuid, key: &str) -> Result<bool, DbError> {
-        let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT 1 FROM webhook_deliveries WHERE organization_id = $1 AND store_id = $2 AND delivery_key = $3"
-        )
-        .bind(organization)
-        .bind(store)
-        .bind(key)
-        .fetch_optional(pool)
-        .await?);
-        Ok(found.is_some())
-    }
-
-    /// Records an applied delivery; `false` if it was already recorded (a concurrent duplicate).
-    pub async fn record_delivery(
+    /// Claims webhook delivery `key` for a store: the row is inserted if absent, in a transaction that the delivery
+    /// is then applied in and that commits claim and writes together. `None`: the delivery was applied already. A
+    /// concurrent copy waits on the insert until the first copy's transaction ends (PostgreSQL waits on the unique
+    /// key; SQLite has one writer), then finds it claimed, or claims it itself if the first one failed and rolled
+    /// back: each delivery is applied exactly once, and a failed apply leaves nothing behind for the retry.
+    pub async fn claim_delivery(
         &self,
         organization: Uuid,
         store: Uuid,
         key: &str,
         topic: &str,
         webhook_id: Option<&str>,
-    ) -> Result<bool, DbError> {
-        let inserted = on_pool!(self, |pool| {
+    ) -> Result<Option<DeliveryClaim>, DbError> {
+        let mut tx = self.begin_write().await?;
+        let inserted = on_tx!(&mut tx, |conn| {
             sqlx::query(
             "INSERT INTO webhook_deliveries (organization_id, store_id, delivery_key, topic, webhook_id, received_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (store_id, delivery_key) DO NOTHING"
@@ -589,11 +567,12 @@ impl Database {
         .bind(topic)
         .bind(webhook_id)
         .bind(now_micros())
-        .execute(pool)
+        .execute(&mut **conn)
         .await?
         .rows_affected()
         });
-        Ok(inserted == 1)
+        // Dropping the transaction rolls it back.
+        Ok((inserted == 1).then_some(DeliveryClaim { tx, organization, store }))
     }
 
     /// Forgets deliveries received before `before` (platforms stop retrying long before). Maintenance across
@@ -636,25 +615,27 @@ impl Database {
         Ok(counts)
     }
 
-    /// Records the platform versions of records about to be written and returns the ids whose version is at
-    /// least the stored one: only those may be written (an older version never overwrites a newer one).
-    pub async fn claim_versions(
+    /// Stores orders from a platform in one transaction: each is written only if its platform version is not older
+    /// than the stored one (the others count as unchanged), its lines mapped to our products and variants.
+    pub async fn store_orders(
         &self,
         organization: Uuid,
         store: Uuid,
-        kind: &str,
-        versions: &[(String, DateTime<Utc>)],
+        orders: Vec<PlatformOrder>,
         durability: Durability,
-    ) -> Result<HashSet<String>, DbError> {
+    ) -> Result<UpsertCounts, DbError> {
+        if orders.is_empty() {
+            return Ok(UpsertCounts::default());
+        }
         let mut tx = self.begin_sync_write(durability).await?;
-        let claimed = claim_versions_in(&mut tx, organization, store, kind, versions).await?;
+        let counts = store_orders_in(&mut tx, organization, store, orders).await?;
         tx.commit().await?;
-        Ok(claimed)
+        Ok(counts)
     }
 
     /// Our product ids for the platform's product ids in a store.
-    pub async fn product_ids_by_external(
-        &self,
+    async fn product_ids_by_external(
+        tx: &mut WriteTx,
         organization: Uuid,
         store: Uuid,
         external_ids: &[String],
@@ -662,8 +643,8 @@ impl Database {
         if external_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(String, Uuid)> = match self {
-            Self::Postgres(pool) => {
+        let rows: Vec<(String, Uuid)> = match tx {
+            WriteTx::Postgres(tx) => {
                 // Unique-index probes, robust to statistics that lag a large import (see `upsert_products`).
                 sqlx::query_as(
                     "SELECT p.external_id, p.id FROM UNNEST($3::text[]) AS u (external_id) CROSS JOIN LATERAL ( \
@@ -673,10 +654,10 @@ impl Database {
                 .bind(organization)
                 .bind(store)
                 .bind(external_ids)
-                .fetch_all(pool)
+                .fetch_all(&mut **tx)
                 .await?
             }
-            Self::Sqlite(pool) => {
+            WriteTx::Sqlite(tx) => {
                 sqlx::query_as(
                     "SELECT external_id, id FROM products WHERE organization_id = $1 AND store_id = $2 \
                      AND external_id IN (SELECT value FROM json_each($3))",
@@ -684,7 +665,7 @@ impl Database {
                 .bind(organization)
                 .bind(store)
                 .bind(sqlite_list(external_ids))
-                .fetch_all(pool)
+                .fetch_all(&mut **tx)
                 .await?
             }
         };
@@ -693,8 +674,8 @@ impl Database {
 
     /// Our variant ids for the platform's variant ids, among the variants of the given products (found through the
     /// `(product, external id)` index).
-    pub async fn variant_ids_by_external(
-        &self,
+    async fn variant_ids_by_external(
+        tx: &mut WriteTx,
         organization: Uuid,
         products: &[Uuid],
         external_ids: &[String],
@@ -702,8 +683,8 @@ impl Database {
         if products.is_empty() || external_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(String, Uuid)> = match self {
-            Self::Postgres(pool) => {
+        let rows: Vec<(String, Uuid)> = match tx {
+            WriteTx::Postgres(tx) => {
                 sqlx::query_as(
                     "SELECT v.external_id, v.id FROM UNNEST($2::uuid[]) AS u (product_id) CROSS JOIN LATERAL ( \
                      SELECT external_id, id FROM variants v WHERE v.product_id = u.product_id \
@@ -712,10 +693,10 @@ impl Database {
                 .bind(organization)
                 .bind(products)
                 .bind(external_ids)
-                .fetch_all(pool)
+                .fetch_all(&mut **tx)
                 .await?
             }
-            Self::Sqlite(pool) => {
+            WriteTx::Sqlite(tx) => {
                 let mut rows = Vec::new();
                 for chunk in products.chunks(500) {
                     let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -728,60 +709,12 @@ impl Database {
                         separated.push_bind(*product);
                     }
                     qb.push(")");
-                    rows.extend(qb.build_query_as::<(String, Uuid)>().fetch_all(pool).await?);
+                    rows.extend(qb.build_query_as::<(String, Uuid)>().fetch_all(&mut **tx).await?);
                 }
                 rows
             }
         };
         Ok(rows.into_iter().collect())
-    }
-
-    /// Deletes products (and their variants) by the platform's ids; returns how many went.
-    pub async fn delete_products(
-        &self,
-        organization: Uuid,
-        store: Uuid,
-        external_ids: &[String],
-    ) -> Result<u64, DbError> {
-        let mut deleted = 0;
-        for external_id in external_ids {
-            deleted += on_pool!(self, |pool| sqlx::query(
-                "DELETE FROM products WHERE organization_id = $1 AND store_id = $2 AND external_id = $3"
-            )
-            .bind(organization)
-            .bind(store)
-            .bind(external_id)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        }
-        Ok(deleted)
-    }
-
-    /// Queues records for the store's next sync to refetch.
-    pub async fn enqueue_refresh(
-        &self,
-        organization: Uuid,
-        store: Uuid,
-        kind: &str,
-        external_ids: &[String],
-    ) -> Result<(), DbError> {
-        let now = now_micros();
-        for external_id in external_ids {
-            on_pool!(self, |pool| sqlx::query(
-                "INSERT INTO sync_refresh_queue (organization_id, store_id, kind, external_id, queued_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, kind, external_id) DO NOTHING"
-            )
-            .bind(organization)
-            .bind(store)
-            .bind(kind)
-            .bind(external_id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(drop)?);
-        }
-        Ok(())
     }
 
     /// The oldest queued refreshes of a store, as `(kind, external id)`.
@@ -826,7 +759,101 @@ impl Database {
     }
 }
 
-/// [`Database::claim_versions`] within a transaction.
+/// A webhook delivery claimed for one store ([`Database::claim_delivery`]): its writes go through the claim's
+/// transaction, and [`DeliveryClaim::commit`] makes claim and writes durable together. Dropped uncommitted, it
+/// leaves nothing behind.
+pub struct DeliveryClaim {
+    tx: WriteTx,
+    organization: Uuid,
+    store: Uuid,
+}
+
+impl std::fmt::Debug for DeliveryClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryClaim").field("organization", &self.organization).field("store", &self.store).finish()
+    }
+}
+
+impl DeliveryClaim {
+    /// Stores products as [`Database::store_products`] does.
+    pub async fn store_products(&mut self, products: Vec<PlatformProduct>) -> Result<UpsertCounts, DbError> {
+        store_products_in(&mut self.tx, self.organization, self.store, products).await
+    }
+
+    /// Stores orders as [`Database::store_orders`] does.
+    pub async fn store_orders(&mut self, orders: Vec<PlatformOrder>) -> Result<UpsertCounts, DbError> {
+        store_orders_in(&mut self.tx, self.organization, self.store, orders).await
+    }
+
+    /// Deletes products (and their variants) by the platform's ids; returns how many went.
+    pub async fn delete_products(&mut self, external_ids: &[String]) -> Result<u64, DbError> {
+        let mut deleted = 0;
+        for external_id in external_ids {
+            deleted += on_tx!(&mut self.tx, |conn| sqlx::query(
+                "DELETE FROM products WHERE organization_id = $1 AND store_id = $2 AND external_id = $3"
+            )
+            .bind(self.organization)
+            .bind(self.store)
+            .bind(external_id)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes orders as [`Database::delete_orders`] does.
+    pub async fn delete_orders(&mut self, external_ids: &[String]) -> Result<u64, DbError> {
+        Database::delete_orders_in(&mut self.tx, self.organization, self.store, external_ids).await
+    }
+
+    /// Queues a record for the store's next sync to refetch, and makes the store due now.
+    pub async fn queue_refresh(&mut self, kind: &str, external_id: &str) -> Result<(), DbError> {
+        let now = now_micros();
+        on_tx!(&mut self.tx, |conn| {
+            sqlx::query(
+                "INSERT INTO sync_refresh_queue (organization_id, store_id, kind, external_id, queued_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store_id, kind, external_id) DO NOTHING",
+            )
+            .bind(self.organization)
+            .bind(self.store)
+            .bind(kind)
+            .bind(external_id)
+            .bind(now)
+            .execute(&mut **conn)
+            .await?;
+            sqlx::query(
+                "UPDATE store_connections SET next_sync_at = $3 \
+                 WHERE organization_id = $1 AND store_id = $2 AND next_sync_at > $3",
+            )
+            .bind(self.organization)
+            .bind(self.store)
+            .bind(now)
+            .execute(&mut **conn)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Disconnects the store as [`Database::disconnect_store`] does; returns its credential reference.
+    pub async fn disconnect(&mut self, reason: &str) -> Result<Option<String>, DbError> {
+        Ok(on_tx!(&mut self.tx, |conn| sqlx::query_scalar(DISCONNECT)
+            .bind(self.organization)
+            .bind(self.store)
+            .bind(reason)
+            .bind(now_micros())
+            .fetch_optional(&mut **conn)
+            .await?))
+    }
+
+    /// Makes the claim and every write through it durable.
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await
+    }
+}
+
+/// Records the platform versions of records about to be written and returns the ids whose version is at least the
+/// stored one: only those may be written (an older version never overwrites a newer one).
 async fn claim_versions_in(
     tx: &mut WriteTx,
     organization: Uuid,
@@ -899,6 +926,57 @@ async fn store_products_in(
     let batch = last_of_each(&inputs);
     let (mut counts, _) = upsert_products_in(tx, organization, store, &batch).await?;
     counts.unchanged += (versions.len() - batch.len()) as u64;
+    Ok(counts)
+}
+
+/// [`Database::store_orders`] within a transaction.
+async fn store_orders_in(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    store: Uuid,
+    orders: Vec<PlatformOrder>,
+) -> Result<UpsertCounts, DbError> {
+    let versions: Vec<(String, DateTime<Utc>)> = orders.iter().map(|o| (o.external_id.clone(), o.updated_at)).collect();
+    let newest = claim_versions_in(tx, organization, store, "order", &versions).await?;
+    let total = orders.len() as u64;
+    let orders: Vec<PlatformOrder> = orders.into_iter().filter(|o| newest.contains(&o.external_id)).collect();
+    let product_ids: Vec<String> = orders
+        .iter()
+        .flat_map(|o| o.lines.iter().filter_map(|l| l.product_external_id.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let variant_ids: Vec<String> = orders
+        .iter()
+        .flat_map(|o| o.lines.iter().filter_map(|l| l.variant_external_id.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let products = Database::product_ids_by_external(tx, organization, store, &product_ids).await?;
+    let our_products: Vec<Uuid> = products.values().copied().collect();
+    let variants = Database::variant_ids_by_external(tx, organization, &our_products, &variant_ids).await?;
+    let inputs: Vec<OrderInput> = orders
+        .into_iter()
+        .map(|order| OrderInput {
+            external_id: order.external_id,
+            placed_at: order.placed_at,
+            status: order.status,
+            total_minor: order.total_minor,
+            lines: order
+                .lines
+                .iter()
+                .map(|line| OrderLineInput {
+                    product_id: line.product_external_id.as_ref().and_then(|id| products.get(id).copied()),
+                    variant_id: line.variant_external_id.as_ref().and_then(|id| variants.get(id).copied()),
+                    quantity: line.quantity,
+                    total_minor: line.total_minor,
+                })
+                .collect(),
+        })
+        .collect();
+    let skipped = total - inputs.len() as u64;
+    let mut counts = Database::upsert_orders_in(tx, organization, store, &inputs).await?;
+    counts.unchanged += skipped;
     Ok(counts)
 }
 

@@ -2,7 +2,7 @@
 //! one blob version (its ETag, ordered by Event Grid's sequencer) and its result is written only while that claim
 //! still stands, so redelivered, retried and out-of-order events cannot overwrite newer work.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::{Database, DbError, now_micros, on_pool};
@@ -104,8 +104,10 @@ pub struct NewVideo {
 /// The outcome of claiming an analysis for one blob version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// Ours: probe the blob and record the result.
-    Claimed,
+    /// Ours: probe the blob and record the result under this claim.
+    Claimed(AnalysisClaim),
+    /// Another invocation is analysing this very version right now: try again later (it may fail).
+    InProgress,
     /// This version was already analysed (`ready` or `failed`): nothing to do.
     AlreadyDone(VideoStatus),
     /// A newer version of the blob has been seen: this event is stale.
@@ -113,6 +115,14 @@ pub enum Claim {
     /// No such video in this organization.
     NoSuchVideo,
 }
+
+/// A claim on the analysis of one blob version: the result is recorded only while it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisClaim(DateTime<Utc>);
+
+/// How long a claim stands without a result: the function timeout (`host.json`), past which the invocation that
+/// took it is gone for sure.
+const CLAIM_LIFETIME: TimeDelta = TimeDelta::minutes(10);
 
 /// The result of an analysis.
 #[derive(Debug, Clone)]
@@ -190,7 +200,8 @@ impl Database {
     }
 
     /// Claims the analysis of blob version `etag` (Event Grid order `sequencer`) for a video, in one conditional
-    /// update: it succeeds unless that version is already analysed or a later version has been claimed.
+    /// update: it succeeds unless that version is already analysed, is being analysed under a claim that still
+    /// stands (copies of one event race here: one wins), or a later version has been claimed.
     pub async fn claim_video_analysis(
         &self,
         organization: Uuid,
@@ -202,9 +213,10 @@ impl Database {
         // Sequencers are hex strings that grow in length as well as value: compare lengths first.
         let claimed = on_pool!(self, |pool| sqlx::query(
             "UPDATE videos SET status = 'analyzing', etag = $3, sequencer = coalesce($4, sequencer), probe = NULL, \
-             failure_reason = NULL, analyzed_at = NULL, updated_at = $5 \
+             failure_reason = NULL, analyzed_at = NULL, updated_at = $5, analysis_claimed_at = $5 \
              WHERE organization_id = $1 AND id = $2 \
              AND NOT (etag IS NOT NULL AND etag = $3 AND status IN ('ready', 'failed')) \
+             AND NOT (etag IS NOT NULL AND etag = $3 AND status = 'analyzing' AND analysis_claimed_at > $6) \
              AND (sequencer IS NULL OR $4 IS NULL OR etag = $3 OR length(sequencer) < length($4) \
                   OR (length(sequencer) = length($4) AND sequencer < $4))"
         )
@@ -213,26 +225,31 @@ impl Database {
         .bind(etag)
         .bind(sequencer)
         .bind(now)
+        .bind(now - CLAIM_LIFETIME)
         .execute(pool)
         .await?
         .rows_affected());
         if claimed == 1 {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed(AnalysisClaim(now)));
         }
         Ok(match self.video(organization, id).await? {
             None => Claim::NoSuchVideo,
+            Some(video) if video.etag.as_deref() == Some(etag) && video.status == VideoStatus::Analyzing => {
+                Claim::InProgress
+            }
             Some(video) if video.etag.as_deref() == Some(etag) => Claim::AlreadyDone(video.status),
             Some(_) => Claim::Superseded,
         })
     }
 
-    /// Records an analysis for blob version `etag`, if that version's claim still stands. Returns whether it was
-    /// recorded (false: a newer version took over meanwhile).
+    /// Records an analysis for blob version `etag` under `claim`, if that claim still stands. Returns whether it was
+    /// recorded (false: a newer version, or a retry after the claim lapsed, took over meanwhile).
     pub async fn finish_video_analysis(
         &self,
         organization: Uuid,
         id: Uuid,
         etag: &str,
+        claim: AnalysisClaim,
         analysis: &Analysis,
     ) -> Result<bool, DbError> {
         let (status, probe, reason) = match analysis {
@@ -245,7 +262,8 @@ impl Database {
         let now = now_micros();
         let updated = on_pool!(self, |pool| sqlx::query(
             "UPDATE videos SET status = $4, probe = $5, failure_reason = $6, analyzed_at = $7, updated_at = $7 \
-             WHERE organization_id = $1 AND id = $2 AND etag = $3 AND status = 'analyzing'"
+             WHERE organization_id = $1 AND id = $2 AND etag = $3 AND status = 'analyzing' \
+             AND analysis_claimed_at = $8"
         )
         .bind(organization)
         .bind(id)
@@ -254,6 +272,7 @@ impl Database {
         .bind(probe)
         .bind(reason)
         .bind(now)
+        .bind(claim.0)
         .execute(pool)
         .await?
         .rows_affected());

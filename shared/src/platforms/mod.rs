@@ -318,14 +318,45 @@ pub fn parse_amount(text: &str, digits: u32) -> Result<i64, ParseError> {
     crate::money::parse_minor(&normalised, digits)
 }
 
-/// Parses an RFC 3339 timestamp, or a naive one taken as UTC (WooCommerce's `*_gmt` fields have no offset).
+/// Parses an RFC 3339 timestamp, or a naive one taken as UTC (WooCommerce's `*_gmt` fields have no offset). Years
+/// outside 1900..=9999 are refused: no store record is that old, and every later computation on a platform's
+/// timestamp (watermarks, overlaps, day buckets) then stays far from chrono's limits.
 pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, ParseError> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
+    let at = match DateTime::parse_from_rfc3339(text) {
+        Ok(at) => at.with_timezone(&Utc),
+        Err(_) => NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .map(|naive| naive.and_utc())
+            .map_err(|_| ParseError::new(format!("`{text}` is not a timestamp")))?,
+    };
+    if !(1900..=9999).contains(&chrono::Datelike::year(&at)) {
+        return Err(ParseError::new(format!("`{text}` is not between the years 1900 and 9999")));
     }
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-        .map(|naive| naive.and_utc())
-        .map_err(|_| ParseError::new(format!("`{text}` is not a timestamp")))
+    Ok(at)
+}
+
+/// The longest lifetime an access token may be given: Shopify's expiring offline tokens live an hour, and nothing
+/// a platform or a merchant says lets one outlive a year.
+pub const MAX_TOKEN_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(366);
+
+/// When a token given `expires_in` seconds at `now` expires: refused unless it is 1 second to
+/// [`MAX_TOKEN_LIFETIME`], so a hostile or broken value can neither panic the arithmetic nor pin a token forever.
+pub fn token_expiry(expires_in: i64, now: DateTime<Utc>) -> Result<DateTime<Utc>, ParseError> {
+    let lifetime = chrono::TimeDelta::try_seconds(expires_in)
+        .filter(|lifetime| *lifetime > chrono::TimeDelta::zero() && *lifetime <= MAX_TOKEN_LIFETIME)
+        .ok_or_else(|| {
+            ParseError::new(format!("must be between 1 and {} seconds", MAX_TOKEN_LIFETIME.num_seconds()))
+        })?;
+    now.checked_add_signed(lifetime).ok_or_else(|| ParseError::new("is out of range"))
+}
+
+/// Checks an expiry given as a time: at most [`MAX_TOKEN_LIFETIME`] away from `now`, in either direction (a token
+/// that expired already is refreshed before its first use).
+pub fn check_token_expiry(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ParseError> {
+    let distance = at.signed_duration_since(now).abs();
+    if distance > MAX_TOKEN_LIFETIME {
+        return Err(ParseError::new(format!("must be within {} days of now", MAX_TOKEN_LIFETIME.num_days())));
+    }
+    Ok(at)
 }
 
 /// Plain text from an HTML fragment (product descriptions): tags dropped, common entities decoded, whitespace
@@ -403,5 +434,23 @@ mod tests {
         assert_eq!(parse_utc("2026-11-01T10:00:00Z").expect("rfc3339").to_rfc3339(), "2026-11-01T10:00:00+00:00");
         assert_eq!(parse_utc("2026-11-01T10:00:00").expect("naive").to_rfc3339(), "2026-11-01T10:00:00+00:00");
         assert!(parse_utc("yesterday").is_err());
+        for extreme in
+            ["+262142-12-31T23:59:59", "-262143-01-01T00:00:00", "0000-01-01T00:00:00Z", "1899-12-31T23:59:59"]
+        {
+            assert!(parse_utc(extreme).is_err(), "{extreme}");
+        }
+    }
+
+    #[test]
+    fn token_lifetimes_from_outside_are_bounded_and_never_overflow() {
+        let now = Utc::now();
+        assert_eq!(token_expiry(3600, now).expect("an hour"), now + chrono::TimeDelta::hours(1));
+        for hostile in [0, -5, i64::MAX, i64::MIN, 9_223_372_036_854, 9_223_372_036_854_775, 31_708_801] {
+            assert!(token_expiry(hostile, now).is_err(), "{hostile}");
+        }
+        assert!(check_token_expiry(now + chrono::TimeDelta::days(30), now).is_ok());
+        assert!(check_token_expiry(now - chrono::TimeDelta::minutes(5), now).is_ok(), "expired: refreshed first");
+        assert!(check_token_expiry(DateTime::<Utc>::MAX_UTC, now).is_err());
+        assert!(check_token_expiry(DateTime::<Utc>::MIN_UTC, now).is_err());
     }
 }

@@ -43,6 +43,9 @@ const MIN_VARIANTS_PER_PRODUCT: u32 = 4;
 pub const LINES_PER_ORDER: u32 = 5;
 /// Refresh tokens this long before they expire.
 const REFRESH_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// The longest wait for the bucket that the platform's figures can ask for (a full 1,000-point bucket refills in 20
+/// s at the slowest documented rate); the run's deadline cuts it shorter.
+const MAX_BUCKET_WAIT: Duration = Duration::from_secs(60);
 /// `THROTTLED` answers tolerated for one query before giving up for this run.
 const MAX_THROTTLED: u32 = 20;
 
@@ -302,7 +305,10 @@ impl Bucket {
         if missing <= 0.0 || self.status.restore_rate <= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(missing / self.status.restore_rate)
+            // The figures come from the platform: a near-zero restore rate must not overflow (or panic) the wait.
+            Duration::try_from_secs_f64(missing / self.status.restore_rate)
+                .unwrap_or(MAX_BUCKET_WAIT)
+                .min(MAX_BUCKET_WAIT)
         }
     }
 }
@@ -818,7 +824,11 @@ pub async fn fresh_credentials(
         .map_err(|_| PlatformError::Malformed(format!("token refresh ({})", excerpt(&fetched.body))))?;
     let renewed = Credentials::Shopify {
         access_token: SecretString::from(refreshed.access_token),
-        expires_at: refreshed.expires_in.map(|secs| Utc::now() + chrono::TimeDelta::seconds(secs)),
+        expires_at: refreshed
+            .expires_in
+            .map(|secs| super::token_expiry(secs, Utc::now()))
+            .transpose()
+            .map_err(|e| PlatformError::Malformed(format!("token refresh: expires_in {e}")))?,
         refresh_token: Some(refreshed.refresh_token.map(SecretString::from).unwrap_or_else(|| refresh_token.clone())),
     };
     secrets
@@ -1026,6 +1036,15 @@ mod tests {
         let wait = bucket.wait_for(600.0).as_secs_f64();
         assert!((9.9..=10.0).contains(&wait), "{wait}");
         assert_eq!(bucket.wait_for(50.0), Duration::ZERO);
+        let hostile = Bucket {
+            status: ThrottleStatus { maximum_available: 1e308, currently_available: 0.0, restore_rate: 1e-308 },
+            at: Instant::now(),
+        };
+        assert_eq!(
+            hostile.wait_for(1000.0),
+            MAX_BUCKET_WAIT,
+            "a near-zero restore rate neither panics nor waits forever"
+        );
     }
 
     #[test]

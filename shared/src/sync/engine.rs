@@ -2,7 +2,7 @@
 //! leased store (queued refreshes, then products, then orders), page by page. While a page is written, the next one
 //! is already being fetched, so a run waits on the platform or on the database, not on both in turn.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::{sync::mpsc, time::Instant};
@@ -13,7 +13,6 @@ use crate::{
     catalogue::UpsertCounts,
     db::{
         Database, DbError, now_micros,
-        orders::{OrderInput, OrderLineInput},
         sync::{Durability, LeaseAttempt, RunEnd},
     },
     domain::CurrencyCode,
@@ -632,9 +631,8 @@ impl SyncEngine {
         context: &RunContext<'_>,
         products: Vec<PlatformProduct>,
     ) -> Result<UpsertCounts, RunError> {
-        write_products(&self.db, context.organization(), context.store(), products, Durability::Deferred)
-            .await
-            .map_err(RunError::Db)
+        let (organization, store) = (context.organization(), context.store());
+        Ok(self.db.store_products(organization, store, products, Durability::Deferred).await?)
     }
 
     /// Stores orders whose version is not older than the stored one, their lines mapped to our products.
@@ -643,74 +641,9 @@ impl SyncEngine {
         context: &RunContext<'_>,
         orders: Vec<PlatformOrder>,
     ) -> Result<UpsertCounts, RunError> {
-        write_orders(&self.db, context.organization(), context.store(), orders, Durability::Deferred)
-            .await
-            .map_err(RunError::Db)
+        let (organization, store) = (context.organization(), context.store());
+        Ok(self.db.store_orders(organization, store, orders, Durability::Deferred).await?)
     }
-}
-
-/// Stores products whose platform version is not older than the stored one (shared by sync and webhooks).
-pub(crate) async fn write_products(
-    db: &Database,
-    organization: Uuid,
-    store: Uuid,
-    products: Vec<PlatformProduct>,
-    durability: Durability,
-) -> Result<UpsertCounts, DbError> {
-    db.store_products(organization, store, products, durability).await
-}
-
-/// Stores orders whose platform version is not older than the stored one, mapping line products and variants to
-/// ours (shared by sync and webhooks).
-pub(crate) async fn write_orders(
-    db: &Database,
-    organization: Uuid,
-    store: Uuid,
-    orders: Vec<PlatformOrder>,
-    durability: Durability,
-) -> Result<UpsertCounts, DbError> {
-    let versions: Vec<(String, DateTime<Utc>)> = orders.iter().map(|o| (o.external_id.clone(), o.updated_at)).collect();
-    let newest = db.claim_versions(organization, store, "order", &versions, durability).await?;
-    let total = orders.len() as u64;
-    let orders: Vec<PlatformOrder> = orders.into_iter().filter(|o| newest.contains(&o.external_id)).collect();
-    let product_ids: Vec<String> = orders
-        .iter()
-        .flat_map(|o| o.lines.iter().filter_map(|l| l.product_external_id.clone()))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let variant_ids: Vec<String> = orders
-        .iter()
-        .flat_map(|o| o.lines.iter().filter_map(|l| l.variant_external_id.clone()))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let products = db.product_ids_by_external(organization, store, &product_ids).await?;
-    let our_products: Vec<Uuid> = products.values().copied().collect();
-    let variants = db.variant_ids_by_external(organization, &our_products, &variant_ids).await?;
-    let inputs: Vec<OrderInput> = orders
-        .into_iter()
-        .map(|order| OrderInput {
-            external_id: order.external_id,
-            placed_at: order.placed_at,
-            status: order.status,
-            total_minor: order.total_minor,
-            lines: order
-                .lines
-                .iter()
-                .map(|line| OrderLineInput {
-                    product_id: line.product_external_id.as_ref().and_then(|id| products.get(id).copied()),
-                    variant_id: line.variant_external_id.as_ref().and_then(|id| variants.get(id).copied()),
-                    quantity: line.quantity,
-                    total_minor: line.total_minor,
-                })
-                .collect(),
-        })
-        .collect();
-    let skipped = total - inputs.len() as u64;
-    let mut counts = db.upsert_orders(organization, store, &inputs).await?;
-    counts.unchanged += skipped;
-    Ok(counts)
 }
 
 #[cfg(test)]

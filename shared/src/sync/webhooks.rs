@@ -1,6 +1,7 @@
 //! Webhook deliveries from Shopify and WooCommerce: the HMAC over the raw body is checked in constant time before
-//! anything else, a delivery already applied is acknowledged and skipped, and records go through the same upsert
-//! path as sync pages (with the same version check, so a late delivery never overwrites newer data). What a payload
+//! anything else; the delivery id is claimed per store in the transaction that applies it (so concurrent copies are
+//! applied once, and a failed apply leaves no claim behind); a delivery already applied is acknowledged and skipped;
+//! records go through the same upsert path as sync pages (with the same version check, so a late delivery never overwrites newer data). What a payload
 //! cannot say on its own (a variable product's variations, an inventory level's product) is queued for the store's
 //! next sync, which is made due at once.
 
@@ -11,9 +12,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{CredentialsState, StoreConnection, SyncEngine, engine};
+use super::{CredentialsState, StoreConnection, SyncEngine};
 use crate::{
-    db::{DbError, sync::Durability},
+    db::{DbError, sync::DeliveryClaim},
     domain::CurrencyCode,
     platforms::{
         Credentials, PlatformError,
@@ -148,100 +149,40 @@ impl SyncEngine {
             .map_err(|_| WebhookError::BadRequest("the body is not JSON".into()))?;
         let mut outcome = WebhookOutcome::Duplicate;
         for connection in connections {
-            let (organization, store) = (connection.organization_id, connection.store_id);
-            if self.db().delivery_seen(organization, store, &key).await? {
+            // Read before the claim: the claim's transaction must not wait on a second pooled connection.
+            let digits = self.digits(connection.organization_id).await?;
+            let Some(mut claim) = self.claim(&connection, &key, delivery.topic, delivery.webhook_id).await? else {
                 continue;
+            };
+            let applied = apply_shopify(&mut claim, &connection, delivery.topic, &payload, digits).await?;
+            claim.commit().await?;
+            if matches!(applied, WebhookOutcome::Applied(_)) && delivery.topic == "app/uninstalled" {
+                self.forget_credentials(&connection, UNINSTALLED).await;
             }
-            let applied = self.apply_shopify(&connection, delivery.topic, &payload).await?;
-            self.db().record_delivery(organization, store, &key, delivery.topic, delivery.webhook_id).await?;
             outcome = merge(outcome, applied);
         }
         Ok(outcome)
     }
 
-    async fn apply_shopify(
+    /// Claims a delivery for one store ([`crate::db::Database::claim_delivery`]); `None` when already applied.
+    async fn claim(
         &self,
         connection: &StoreConnection,
+        key: &str,
         topic: &str,
-        payload: &Value,
-    ) -> Result<WebhookOutcome, WebhookError> {
-        let (organization, store) = (connection.organization_id, connection.store_id);
-        if topic == "app/uninstalled" {
-            if connection.status == "enabled" {
-                self.disconnect(connection, "the app was uninstalled from the shop").await?;
-                return Ok(WebhookOutcome::Applied(1));
-            }
-            return Ok(WebhookOutcome::Ignored("the store was already disconnected"));
-        }
-        if connection.status != "enabled" {
-            return Ok(WebhookOutcome::Ignored("the store is disconnected"));
-        }
-        let digits = self.digits(organization).await?;
-        let unreadable = |error: PlatformError| WebhookError::BadRequest(error.to_string());
-        match topic {
-            "products/create" | "products/update" => {
-                match shopify::webhook_product(payload, digits).map_err(unreadable)? {
-                    Some(product) => {
-                        engine::write_products(self.db(), organization, store, vec![product], Durability::Immediate)
-                            .await?;
-                        Ok(WebhookOutcome::Applied(1))
-                    }
-                    None => {
-                        let id = shopify::webhook_deleted_product(payload)
-                            .ok_or_else(|| WebhookError::BadRequest("the product has no id".into()))?;
-                        self.queue(organization, store, "product", id).await
-                    }
-                }
-            }
-            "products/delete" => {
-                let id = shopify::webhook_deleted_product(payload)
-                    .ok_or_else(|| WebhookError::BadRequest("the product has no id".into()))?;
-                self.db().delete_products(organization, store, &[id]).await?;
-                Ok(WebhookOutcome::Applied(1))
-            }
-            "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" | "orders/fulfilled"
-            | "orders/edited" => {
-                let order = shopify::webhook_order(payload, digits).map_err(unreadable)?;
-                engine::write_orders(self.db(), organization, store, vec![order], Durability::Immediate).await?;
-                Ok(WebhookOutcome::Applied(1))
-            }
-            "orders/delete" => {
-                let id = shopify::webhook_deleted_order(payload)
-                    .ok_or_else(|| WebhookError::BadRequest("the order has no id".into()))?;
-                self.db().delete_orders(organization, store, &[id]).await?;
-                Ok(WebhookOutcome::Applied(1))
-            }
-            "inventory_levels/update" => {
-                let item = shopify::webhook_inventory_item(payload)
-                    .ok_or_else(|| WebhookError::BadRequest("the inventory level has no inventory_item_id".into()))?;
-                self.queue(organization, store, "inventory_item", item).await
-            }
-            // Compliance topics (we keep no customer data), bulk operations (unused), anything new.
-            _ => Ok(WebhookOutcome::Ignored("a topic this app does not use")),
-        }
+        webhook_id: Option<&str>,
+    ) -> Result<Option<DeliveryClaim>, DbError> {
+        self.db().claim_delivery(connection.organization_id, connection.store_id, key, topic, webhook_id).await
     }
 
-    async fn queue(
-        &self,
-        organization: Uuid,
-        store: Uuid,
-        kind: &str,
-        id: String,
-    ) -> Result<WebhookOutcome, WebhookError> {
-        self.db().enqueue_refresh(organization, store, kind, &[id]).await?;
-        self.db().make_due(organization, store).await?;
-        Ok(WebhookOutcome::Queued)
-    }
-
-    async fn disconnect(&self, connection: &StoreConnection, reason: &str) -> Result<(), WebhookError> {
-        self.db().disconnect_store(connection.organization_id, connection.store_id, reason).await?;
+    /// After a disconnect has committed: the credentials go too.
+    async fn forget_credentials(&self, connection: &StoreConnection, reason: &str) {
         if let Ok(name) = SecretName::parse(&connection.credential_ref)
             && let Err(error) = self.secrets().delete(&name).await
         {
             tracing::warn!(%error, "the credentials of a disconnected store could not be deleted");
         }
         tracing::info!(tenant = %connection.organization_id, store = %connection.store_id, reason, "store disconnected");
-        Ok(())
     }
 
     /// Handles a WooCommerce delivery (or its creation ping).
@@ -295,60 +236,126 @@ impl SyncEngine {
             .map_err(|_| WebhookError::BadRequest("the body is not JSON".into()))?;
         let mut outcome = WebhookOutcome::Duplicate;
         for connection in verified {
-            let (organization, store) = (connection.organization_id, connection.store_id);
-            if self.db().delivery_seen(organization, store, &key).await? {
+            let digits = self.digits(connection.organization_id).await?;
+            let Some(mut claim) = self.claim(&connection, &key, topic, delivery.webhook_id).await? else {
                 continue;
-            }
-            let applied = self.apply_woocommerce(&connection, topic, &payload).await?;
-            self.db().record_delivery(organization, store, &key, topic, delivery.webhook_id).await?;
+            };
+            let applied = apply_woocommerce(&mut claim, &connection, topic, &payload, digits).await?;
+            claim.commit().await?;
             outcome = merge(outcome, applied);
         }
         Ok(outcome)
     }
+}
 
-    async fn apply_woocommerce(
-        &self,
-        connection: &StoreConnection,
-        topic: &str,
-        payload: &Value,
-    ) -> Result<WebhookOutcome, WebhookError> {
-        if connection.status != "enabled" {
-            return Ok(WebhookOutcome::Ignored("the store is disconnected"));
+/// Why an `app/uninstalled` delivery disconnects a store.
+const UNINSTALLED: &str = "the app was uninstalled from the shop";
+
+/// Applies a Shopify delivery through its claim (nothing is written unless the claim commits).
+async fn apply_shopify(
+    claim: &mut DeliveryClaim,
+    connection: &StoreConnection,
+    topic: &str,
+    payload: &Value,
+    digits: u32,
+) -> Result<WebhookOutcome, WebhookError> {
+    if topic == "app/uninstalled" {
+        if connection.status == "enabled" {
+            claim.disconnect(UNINSTALLED).await?;
+            return Ok(WebhookOutcome::Applied(1));
         }
-        let (organization, store) = (connection.organization_id, connection.store_id);
-        let digits = self.digits(organization).await?;
-        let unreadable = |error: PlatformError| WebhookError::BadRequest(error.to_string());
-        let id = || {
-            woocommerce::webhook_deleted_id(payload)
-                .ok_or_else(|| WebhookError::BadRequest("the record has no id".into()))
-        };
-        match topic {
-            "product.created" | "product.updated" | "product.restored" => {
-                match woocommerce::webhook_product(payload, digits).map_err(unreadable)? {
-                    Some(product) => {
-                        engine::write_products(self.db(), organization, store, vec![product], Durability::Immediate)
-                            .await?;
-                        Ok(WebhookOutcome::Applied(1))
-                    }
-                    None => self.queue(organization, store, "product", id()?).await,
-                }
-            }
-            "product.deleted" => {
-                self.db().delete_products(organization, store, &[id()?]).await?;
-                Ok(WebhookOutcome::Applied(1))
-            }
-            "order.created" | "order.updated" | "order.restored" => {
-                let order = woocommerce::webhook_order(payload, digits).map_err(unreadable)?;
-                engine::write_orders(self.db(), organization, store, vec![order], Durability::Immediate).await?;
-                Ok(WebhookOutcome::Applied(1))
-            }
-            "order.deleted" => {
-                self.db().delete_orders(organization, store, &[id()?]).await?;
-                Ok(WebhookOutcome::Applied(1))
-            }
-            _ => Ok(WebhookOutcome::Ignored("a topic this app does not use")),
-        }
+        return Ok(WebhookOutcome::Ignored("the store was already disconnected"));
     }
+    if connection.status != "enabled" {
+        return Ok(WebhookOutcome::Ignored("the store is disconnected"));
+    }
+    let unreadable = |error: PlatformError| WebhookError::BadRequest(error.to_string());
+    match topic {
+        "products/create" | "products/update" => match shopify::webhook_product(payload, digits).map_err(unreadable)? {
+            Some(product) => {
+                claim.store_products(vec![product]).await?;
+                Ok(WebhookOutcome::Applied(1))
+            }
+            None => {
+                let id = shopify::webhook_deleted_product(payload)
+                    .ok_or_else(|| WebhookError::BadRequest("the product has no id".into()))?;
+                queue(claim, "product", &id).await
+            }
+        },
+        "products/delete" => {
+            let id = shopify::webhook_deleted_product(payload)
+                .ok_or_else(|| WebhookError::BadRequest("the product has no id".into()))?;
+            claim.delete_products(&[id]).await?;
+            Ok(WebhookOutcome::Applied(1))
+        }
+        "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" | "orders/fulfilled"
+        | "orders/edited" => {
+            let order = shopify::webhook_order(payload, digits).map_err(unreadable)?;
+            claim.store_orders(vec![order]).await?;
+            Ok(WebhookOutcome::Applied(1))
+        }
+        "orders/delete" => {
+            let id = shopify::webhook_deleted_order(payload)
+                .ok_or_else(|| WebhookError::BadRequest("the order has no id".into()))?;
+            claim.delete_orders(&[id]).await?;
+            Ok(WebhookOutcome::Applied(1))
+        }
+        "inventory_levels/update" => {
+            let item = shopify::webhook_inventory_item(payload)
+                .ok_or_else(|| WebhookError::BadRequest("the inventory level has no inventory_item_id".into()))?;
+            queue(claim, "inventory_item", &item).await
+        }
+        // Compliance topics (we keep no customer data), bulk operations (unused), anything new.
+        _ => Ok(WebhookOutcome::Ignored("a topic this app does not use")),
+    }
+}
+
+/// Applies a WooCommerce delivery through its claim.
+async fn apply_woocommerce(
+    claim: &mut DeliveryClaim,
+    connection: &StoreConnection,
+    topic: &str,
+    payload: &Value,
+    digits: u32,
+) -> Result<WebhookOutcome, WebhookError> {
+    if connection.status != "enabled" {
+        return Ok(WebhookOutcome::Ignored("the store is disconnected"));
+    }
+    let unreadable = |error: PlatformError| WebhookError::BadRequest(error.to_string());
+    let id = || {
+        woocommerce::webhook_deleted_id(payload).ok_or_else(|| WebhookError::BadRequest("the record has no id".into()))
+    };
+    match topic {
+        "product.created" | "product.updated" | "product.restored" => {
+            match woocommerce::webhook_product(payload, digits).map_err(unreadable)? {
+                Some(product) => {
+                    claim.store_products(vec![product]).await?;
+                    Ok(WebhookOutcome::Applied(1))
+                }
+                None => queue(claim, "product", &id()?).await,
+            }
+        }
+        "product.deleted" => {
+            claim.delete_products(&[id()?]).await?;
+            Ok(WebhookOutcome::Applied(1))
+        }
+        "order.created" | "order.updated" | "order.restored" => {
+            let order = woocommerce::webhook_order(payload, digits).map_err(unreadable)?;
+            claim.store_orders(vec![order]).await?;
+            Ok(WebhookOutcome::Applied(1))
+        }
+        "order.deleted" => {
+            claim.delete_orders(&[id()?]).await?;
+            Ok(WebhookOutcome::Applied(1))
+        }
+        _ => Ok(WebhookOutcome::Ignored("a topic this app does not use")),
+    }
+}
+
+/// Leaves a record for the store's next sync (made due at once).
+async fn queue(claim: &mut DeliveryClaim, kind: &str, id: &str) -> Result<WebhookOutcome, WebhookError> {
+    claim.queue_refresh(kind, id).await?;
+    Ok(WebhookOutcome::Queued)
 }
 
 /// The connections whose credentials are proven: the only ones a delivery may change.

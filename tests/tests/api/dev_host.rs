@@ -20,7 +20,7 @@ struct DevHost {
 }
 
 /// Settings a developer's shell might hold that would steer the dev host away from its embedded defaults.
-const INHERITED: [&str; 13] = [
+const INHERITED: [&str; 15] = [
     "DATABASE_URL",
     "SUPABASE_JWT_SECRET",
     "SUPABASE_URL",
@@ -34,9 +34,16 @@ const INHERITED: [&str; 13] = [
     "VIDEO_STORAGE_SAS_URL",
     "VIDEO_STORAGE_ACCOUNT_URL",
     "VIDEO_STORAGE_DIR",
+    "TRUSTED_PROXY_HOPS",
+    "WEBSITE_INSTANCE_ID",
 ];
 
 async fn start(workdir: &Path, port: u16) -> DevHost {
+    start_with(workdir, port, &[]).await
+}
+
+/// [`start`] with settings added to the environment.
+async fn start_with(workdir: &Path, port: u16, env: &[(&str, &str)]) -> DevHost {
     let mut command = Command::new(tests::handler_binary());
     command
         .args(["dev", "--port", &port.to_string(), "--data-dir", "data"])
@@ -49,6 +56,7 @@ async fn start(workdir: &Path, port: u16) -> DevHost {
     for name in INHERITED {
         command.env_remove(name);
     }
+    command.envs(env.iter().copied());
     let mut child = command.spawn().expect("spawn handler dev");
     let lines = Arc::new(Mutex::new(Vec::new()));
     let mut reader = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -237,5 +245,27 @@ async fn the_dev_host_serves_the_dashboard_and_signs_in_its_development_user() {
     assert_eq!(me["user_id"], dev_user.trim(), "the data directory's development user");
     assert_eq!(session["user"]["id"], dev_user.trim());
     assert_eq!(session["token_type"], "bearer");
+    dev.stop().await;
+}
+
+#[tokio::test]
+async fn in_dev_a_spoofed_forwarded_for_header_does_not_escape_the_anonymous_limit() {
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let dev = start_with(workdir.path(), tests::free_port(), &[("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "6")]).await;
+    let client = reqwest::Client::new();
+
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        let spoofed = format!("198.51.100.{n}");
+        let response = client
+            .get(format!("{}/api/v1/me", dev.base))
+            .header("x-forwarded-for", spoofed)
+            .send()
+            .await
+            .expect("answer");
+        statuses.push(response.status().as_u16());
+    }
+
+    assert_eq!(statuses, [401, 429, 429], "nothing sits in front of the dev host: the TCP peer is the client");
     dev.stop().await;
 }

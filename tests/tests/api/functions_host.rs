@@ -145,3 +145,38 @@ async fn a_missing_setting_stops_startup_with_its_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
 }
+
+/// Anonymous `GET /api/v1/me` with this `X-Forwarded-For`, as the host forwards it; the status.
+async fn anonymous_call(worker: &Worker, forwarded: &str) -> u16 {
+    let response = worker
+        .client
+        .get(format!("{}/api/v1/me", worker.base))
+        .header("x-forwarded-for", forwarded)
+        .header("x-azure-functions-invocationid", uuid::Uuid::new_v4().to_string())
+        .send()
+        .await
+        .expect("forwarded request reaches the worker");
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn the_anonymous_limit_counts_the_address_the_front_end_vouches_for_and_never_a_spoofed_one() {
+    let mut env = tests::app_env(tests::fresh_postgres_database().await);
+    env.insert("RATE_LIMIT_ANONYMOUS_PER_MINUTE".into(), "6".into());
+
+    // A local Functions host (core tools), nothing in front: the TCP peer counts, whatever the header says.
+    let local = start_worker(&env, false).await;
+    let spoofed = [anonymous_call(&local, "198.51.100.1").await, anonymous_call(&local, "198.51.100.2").await];
+    local.stop().await;
+
+    // In Azure the front end appends the caller's address; entries the client wrote on its left are ignored.
+    env.insert("WEBSITE_INSTANCE_ID".into(), "7b1f0e3c4d".into());
+    let azure = start_worker(&env, false).await;
+    let first = anonymous_call(&azure, "198.51.100.1, 203.0.113.7:50123").await;
+    let respoofed = anonymous_call(&azure, "198.51.100.2, 203.0.113.7:50999").await;
+    let another_client = anonymous_call(&azure, "198.51.100.1, 203.0.113.8:40000").await;
+    azure.stop().await;
+
+    assert_eq!(spoofed, [401, 429], "outside Azure a fresh X-Forwarded-For per request changes nothing");
+    assert_eq!((first, respoofed, another_client), (401, 429, 401));
+}

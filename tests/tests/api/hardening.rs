@@ -10,11 +10,17 @@ use tests::{Backend, TestApp, spawn_app_with};
 use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
-/// An app where each organization and user gets a burst of 3, and each anonymous address a burst of 1.
+/// An app where each organization and user gets a burst of 3, and each anonymous address a burst of 1, running as
+/// in Azure (behind the front end that appends the caller's address to `X-Forwarded-For`).
 async fn limited_app() -> TestApp {
     spawn_app_with(
         Backend::Sqlite,
-        &[("RATE_LIMIT_PER_MINUTE", "60"), ("RATE_LIMIT_BURST", "3"), ("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "6")],
+        &[
+            ("RATE_LIMIT_PER_MINUTE", "60"),
+            ("RATE_LIMIT_BURST", "3"),
+            ("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "6"),
+            ("WEBSITE_INSTANCE_ID", "7b1f0e3c4d"),
+        ],
     )
     .await
 }

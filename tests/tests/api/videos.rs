@@ -193,6 +193,43 @@ async fn a_local_upload_then_its_blob_created_event_makes_the_video_ready_with_f
 }
 
 #[tokio::test]
+async fn twenty_concurrent_copies_of_one_blob_created_event_read_the_blob_once() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = spawn_app_on(backend).await;
+        let who = tenant(&app).await;
+        let created: Value =
+            create_video(&app, &who, json!({ "file_name": "a.mp4", "content_type": "video/mp4", "size_bytes": 100 }))
+                .await
+                .json()
+                .await
+                .expect("JSON");
+        let name = blob_name(&who, &created, "mp4");
+        let store = app.state.blobs.as_ref().expect("store");
+        let written = store.write("videos", &name, fixture("vertical.mp4"), "video/mp4").await.expect("upload");
+        let event = blob_created(&name, "file:///x", &written.etag, written.length, "0000000000000001");
+
+        let replies = futures::future::join_all((0..20).map(|_| async {
+            let reply = invoke(&app, &event).await;
+            (reply.status().as_u16(), reply.text().await.expect("body"))
+        }))
+        .await;
+
+        let analysed = replies.iter().filter(|(status, body)| *status == 200 && body.contains("bytes in")).count();
+        assert_eq!(analysed, 1, "{backend:?}: exactly one copy read the blob: {replies:?}");
+        for (status, body) in &replies {
+            let fine =
+                (*status == 200 && (body.contains("ready:") || body.contains("already ready"))) || *status == 500;
+            assert!(fine, "{backend:?}: each other copy is a no-op or a retryable failure: {status} {body}");
+            assert!(!body.contains("took over"), "{backend:?}: no false takeover: {body}");
+        }
+        let retried: Value = invoke(&app, &event).await.json().await.expect("reply");
+        assert!(retried["Logs"][1].as_str().expect("log").contains("already ready"), "{backend:?}: {retried}");
+        let video: Value = get_video(&app, &who, created["id"].as_str().expect("id")).await.json().await.expect("JSON");
+        assert_eq!(video["status"], "ready", "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_older_event_arriving_after_a_newer_upload_is_ignored() {
     let app = spawn_app_on(Backend::Sqlite).await;
     let who = tenant(&app).await;

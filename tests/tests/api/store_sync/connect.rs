@@ -112,6 +112,31 @@ async fn invalid_connection_requests_are_refused_naming_the_field() {
             "a negative lifetime",
         ),
         (
+            json!({ "platform": "shopify", "shop_domain": "acme.myshopify.com", "access_token": "t", "expires_in": i64::MAX, "refresh_token": "r" }),
+            "expires_in",
+            "a lifetime that overflows time arithmetic",
+        ),
+        (
+            json!({ "platform": "shopify", "shop_domain": "acme.myshopify.com", "access_token": "t", "expires_in": 9_223_372_036_854_i64, "refresh_token": "r" }),
+            "expires_in",
+            "a lifetime of millennia",
+        ),
+        (
+            json!({ "platform": "shopify", "shop_domain": "acme.myshopify.com", "access_token": "t", "expires_in": 9_223_372_036_854_775_i64, "refresh_token": "r" }),
+            "expires_in",
+            "a lifetime past chrono's range",
+        ),
+        (
+            json!({ "platform": "shopify", "shop_domain": "acme.myshopify.com", "access_token": "t", "expires_at": "9999-12-31T23:59:59Z", "refresh_token": "r" }),
+            "expires_at",
+            "an expiry at the end of time",
+        ),
+        (
+            json!({ "platform": "shopify", "shop_domain": "acme.myshopify.com", "access_token": "t", "expires_at": "0001-01-01T00:00:00Z", "refresh_token": "r" }),
+            "expires_at",
+            "an expiry at the start of time",
+        ),
+        (
             json!({ "platform": "woocommerce", "site_url": "https://u:p@shop.example.com", "consumer_key": "ck", "consumer_secret": "cs" }),
             "site_url",
             "credentials in the URL",

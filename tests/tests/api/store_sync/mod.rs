@@ -194,6 +194,19 @@ pub async fn title_of(app: &TestApp, organization: Uuid, external_id: &str) -> O
     }
 }
 
+/// A product's id by external id, straight from the database.
+pub async fn product_id_of(app: &TestApp, organization: Uuid, external_id: &str) -> Option<Uuid> {
+    let sql = "SELECT id FROM products WHERE organization_id = $1 AND external_id = $2";
+    match &app.state.db {
+        shared::db::Database::Postgres(pool) => {
+            sqlx::query_scalar(sql).bind(organization).bind(external_id).fetch_optional(pool).await.expect("query")
+        }
+        shared::db::Database::Sqlite(pool) => {
+            sqlx::query_scalar(sql).bind(organization).bind(external_id).fetch_optional(pool).await.expect("query")
+        }
+    }
+}
+
 /// The stored checkpoint JSON of a store.
 pub async fn checkpoint_of(app: &TestApp, store: Uuid) -> String {
     match &app.state.db {

@@ -54,13 +54,8 @@ async fn a_shopify_store_syncs_products_with_nested_variant_pages_and_orders_wit
         assert!(requests.iter().any(|r| r.operation == "ProductVariants"), "{backend:?}: nested variant pages");
         assert!(requests.iter().any(|r| r.operation == "OrderLineItems"), "{backend:?}: nested line pages");
         assert!(requests.iter().all(|r| r.query.is_none()), "{backend:?}: a first pass filters nothing");
-        let wide = app
-            .state
-            .db
-            .product_ids_by_external(m.organization, store, &["gid://shopify/Product/1000".to_owned()])
-            .await
-            .expect("lookup");
-        let detail = app.state.db.product(m.organization, wide["gid://shopify/Product/1000"]).await.expect("query");
+        let wide = super::product_id_of(&app, m.organization, "gid://shopify/Product/1000").await.expect("stored");
+        let detail = app.state.db.product(m.organization, wide).await.expect("query");
         assert_eq!(detail.expect("product").variants.len(), 45, "{backend:?}: every variant past the first page");
     }
 }

@@ -21,7 +21,7 @@ use super::{
 
 const SHOP: &str = "acme.myshopify.com";
 
-async fn shopify_app() -> (FakeShopify, TestApp, super::Merchant, uuid::Uuid) {
+async fn shopify_app_on(backend: Backend) -> (FakeShopify, TestApp, super::Merchant, uuid::Uuid) {
     let fake = FakeShopify::start(ShopifyConfig::default()).await;
     let product = FakeProduct {
         id: 42,
@@ -40,7 +40,7 @@ async fn shopify_app() -> (FakeShopify, TestApp, super::Merchant, uuid::Uuid) {
         }],
     };
     fake.add_shop(SHOP, FakeShop { products: vec![product], access_token: "shpat_a".into(), ..FakeShop::default() });
-    let app = app_for(Backend::Postgres, Some(&fake), &[]).await;
+    let app = app_for(backend, Some(&fake), &[]).await;
     let m = merchant(&app, "Acme").await;
     let id = connect_shopify(&app, &m, SHOP, "shpat_a").await;
     assert_eq!(sync(&app, &m, id).await["status"], "succeeded");
@@ -49,7 +49,7 @@ async fn shopify_app() -> (FakeShopify, TestApp, super::Merchant, uuid::Uuid) {
 
 #[tokio::test]
 async fn a_shopify_delivery_with_a_bad_signature_is_refused_and_stores_nothing() {
-    let (_fake, app, m, _) = shopify_app().await;
+    let (_fake, app, m, _) = shopify_app_on(Backend::Postgres).await;
     let body = serde_json::to_vec(&rest_product(42, "Hacked", Utc::now())).expect("JSON");
     let good = sign_webhook(CLIENT_SECRET, &body);
     let cases: [(Option<String>, Vec<u8>, &str); 4] = [
@@ -77,7 +77,7 @@ async fn a_shopify_delivery_with_a_bad_signature_is_refused_and_stores_nothing()
 
 #[tokio::test]
 async fn shopify_deliveries_apply_once_and_never_roll_a_record_back() {
-    let (_fake, app, m, id) = shopify_app().await;
+    let (_fake, app, m, id) = shopify_app_on(Backend::Postgres).await;
     let newer = rest_product(42, "Coat (winter)", Utc::now());
     let older = rest_product(42, "Coat (stale)", Utc::now() - TimeDelta::hours(1));
     let order = rest_order(9001, "245.00");
@@ -105,7 +105,7 @@ async fn shopify_deliveries_apply_once_and_never_roll_a_record_back() {
 
 #[tokio::test]
 async fn an_inventory_delivery_queues_a_refresh_that_the_next_sync_applies() {
-    let (fake, app, m, id) = shopify_app().await;
+    let (fake, app, m, id) = shopify_app_on(Backend::Postgres).await;
     fake.with_shop(SHOP, |shop| shop.products[0].variants[0].inventory = 1);
     let level =
         json!({ "inventory_item_id": 77, "location_id": 1, "available": 1, "updated_at": Utc::now().to_rfc3339() });
@@ -121,7 +121,7 @@ async fn an_inventory_delivery_queues_a_refresh_that_the_next_sync_applies() {
 
 #[tokio::test]
 async fn app_uninstalled_disconnects_the_store() {
-    let (_fake, app, m, id) = shopify_app().await;
+    let (_fake, app, m, id) = shopify_app_on(Backend::Postgres).await;
     let response =
         deliver_shopify(&app, SHOP, "app/uninstalled", CLIENT_SECRET, &json!({ "id": 1, "domain": SHOP }), "evt-u")
             .await;
@@ -211,4 +211,82 @@ async fn woocommerce_pings_are_answered_and_deliveries_verified_deduplicated_and
     let shown = store(&app, &m, id).await;
     assert_eq!(shown["totals"]["products"], 2);
     assert_eq!(shown["totals"]["inventory"], 7 + 3);
+}
+
+/// Sends `copies` at once and returns each answer's `status`.
+async fn statuses_of(copies: Vec<reqwest::RequestBuilder>) -> Vec<String> {
+    futures::future::join_all(copies.into_iter().map(|copy| async move {
+        let answer = copy.send().await.expect("answer");
+        assert_eq!(answer.status(), 200, "every copy is acknowledged");
+        answer.json::<Value>().await.expect("JSON")["status"].as_str().unwrap_or_default().to_owned()
+    }))
+    .await
+}
+
+/// How many deliveries a store has on record.
+async fn deliveries_recorded(app: &TestApp, store: uuid::Uuid) -> i64 {
+    let sql = "SELECT count(*) FROM webhook_deliveries WHERE store_id = $1";
+    match &app.state.db {
+        shared::db::Database::Postgres(pool) => sqlx::query_scalar(sql).bind(store).fetch_one(pool).await,
+        shared::db::Database::Sqlite(pool) => sqlx::query_scalar(sql).bind(store).fetch_one(pool).await,
+    }
+    .expect("count")
+}
+
+#[tokio::test]
+async fn twenty_concurrent_copies_of_one_shopify_webhook_id_are_applied_exactly_once() {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let (_fake, app, m, id) = shopify_app_on(backend).await;
+        let order = rest_order(9100, "245.00");
+        let copies = (0..20)
+            .map(|_| {
+                super::shopify_delivery(&app, SHOP, "orders/create", CLIENT_SECRET, &order)
+                    .header("x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
+            })
+            .collect();
+
+        let statuses = statuses_of(copies).await;
+
+        let applied = statuses.iter().filter(|s| *s == "applied").count();
+        assert_eq!(applied, 1, "{backend:?}: {statuses:?}");
+        assert!(statuses.iter().all(|s| s == "applied" || s == "duplicate"), "{backend:?}: {statuses:?}");
+        assert_eq!(deliveries_recorded(&app, id).await, 1, "{backend:?}");
+        assert_eq!(store(&app, &m, id).await["totals"]["orders"], 1, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_copies_of_one_woocommerce_delivery_are_applied_exactly_once() {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let fake = FakeWoo::start().await;
+        let site = WooSite { consumer_key: "ck_1".into(), consumer_secret: "cs_1".into(), ..WooSite::default() };
+        let url = fake.add_site("shop", site);
+        let app = app_for(backend, None, &[]).await;
+        let m = merchant(&app, "Mugs").await;
+        let (id, secret) = connect_woo(&app, &m, &url, "ck_1", "cs_1").await;
+        assert_eq!(sync(&app, &m, id).await["status"], "succeeded", "{backend:?}: the keys are proven");
+        let product = json!({ "id": 502, "name": "Plain mug", "type": "simple", "status": "publish", "price": "9.50",
+                              "regular_price": "9.50", "stock_quantity": 7, "categories": [{"name": "Mugs"}],
+                              "date_modified_gmt": Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string() });
+        let raw = serde_json::to_vec(&product).expect("JSON");
+        let copies = (0..20)
+            .map(|_| {
+                app.client
+                    .post(format!("{}/api/webhooks/woocommerce?store={id}", app.address))
+                    .header("content-type", "application/json")
+                    .header("x-wc-webhook-topic", "product.created")
+                    .header("x-wc-webhook-delivery-id", "d-race")
+                    .header("x-wc-webhook-signature", sign_webhook(&secret, &raw))
+                    .body(raw.clone())
+            })
+            .collect();
+
+        let statuses = statuses_of(copies).await;
+
+        let applied = statuses.iter().filter(|s| *s == "applied").count();
+        assert_eq!(applied, 1, "{backend:?}: {statuses:?}");
+        assert!(statuses.iter().all(|s| s == "applied" || s == "duplicate"), "{backend:?}: {statuses:?}");
+        assert_eq!(deliveries_recorded(&app, id).await, 1, "{backend:?}");
+        assert_eq!(store(&app, &m, id).await["totals"]["products"], 1, "{backend:?}");
+    }
 }
