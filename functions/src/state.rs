@@ -14,7 +14,7 @@ use shared::{
     sync::SyncEngine,
 };
 
-use crate::rate_limit::RateLimiter;
+use crate::{folding::RollupFolder, rankings::RankingCache, rate_limit::RateLimiter};
 
 /// Shared state of the function app. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -35,6 +35,10 @@ pub struct AppState {
     pub platforms: Platforms,
     /// Who writes the advisor's summaries and answers: Azure OpenAI when configured, else the templates.
     pub language_model: LanguageModel,
+    /// Folds event deltas into the rollups after ingest.
+    pub folder: Arc<RollupFolder>,
+    /// Product rankings computed by this instance.
+    pub rankings: Arc<RankingCache>,
 }
 
 /// An adapter that cannot be built from its settings.
@@ -71,6 +75,8 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new()),
             platforms: Platforms::new(settings.shopify.clone(), settings.sync.clone())?,
             language_model: LanguageModel::from_settings(&settings.advisor)?,
+            folder: Arc::default(),
+            rankings: Arc::default(),
             settings: Arc::new(settings),
         })
     }

@@ -7,7 +7,10 @@
 //! Query parameters are checked strictly: an unknown or repeated parameter is a 400 naming it (a misspelt `form=`
 //! must not silently chart the default range), and every bad parameter is listed in `errors`, not just the first.
 
-use std::collections::{HashMap, hash_map::Entry};
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    sync::Arc,
+};
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -29,6 +32,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, FieldError},
     extract::{AppJson, AppQuery},
+    rankings::RankingKey,
     http::openapi::{
         BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
@@ -391,7 +395,18 @@ async fn top_products(
         return Err(ApiError::bad_field("query", "invalid parameters"));
     };
 
-    let ranked = state.db.top_products(tenant.id(), by, range, limit).await?;
+    let key = RankingKey { organization: tenant.id(), by, from: range.from(), to: range.to(), limit };
+    let version = state.db.sales_version(tenant.id()).await?;
+    let ranked = match state.rankings.get(&key, version) {
+        Some(ranked) => ranked,
+        None => {
+            let ranked = Arc::new(state.db.top_product_sales(tenant.id(), by, range, limit).await?);
+            state.rankings.put(key, version, Arc::clone(&ranked));
+            ranked
+        }
+    };
+    let ids: Vec<Uuid> = ranked.iter().map(|p| p.product_id).collect();
+    let titles = state.db.product_titles(tenant.id(), &ids).await?;
     let money = Money::of(&tenant);
     let previous = range.previous_period();
     Ok(Json(TopProducts {
@@ -403,11 +418,11 @@ async fn top_products(
         previous_from: previous.from(),
         previous_to: previous.to(),
         items: ranked
-            .into_iter()
+            .iter()
             .map(|p| TopProduct {
                 growth: p.growth(),
                 product_id: p.product_id,
-                title: p.title,
+                title: titles.get(&p.product_id).cloned(),
                 revenue: money.format(p.revenue_minor),
                 units: p.units,
                 orders: p.orders,
@@ -520,7 +535,10 @@ async fn ingest(
         return Err(errors.into_problem(false, &summary));
     }
     match state.db.insert_events(tenant.id(), &events).await? {
-        EventIngest::Stored { accepted, duplicates } => Ok(Json(Ingested { accepted, duplicates })),
+        EventIngest::Stored { accepted, duplicates } => {
+            state.folder.after_ingest(&state.db);
+            Ok(Json(Ingested { accepted, duplicates }))
+        }
         EventIngest::UnknownProducts(indexes) => {
             let mut errors = FieldErrors::default();
             for index in indexes {

@@ -17,6 +17,7 @@ pub mod advice;
 pub mod analytics;
 pub mod catalogue;
 pub mod orders;
+pub mod rollups;
 pub mod sync;
 pub mod tenants;
 pub mod videos;
