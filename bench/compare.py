@@ -32,6 +32,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -477,6 +478,8 @@ def median(runs, key):
 
 
 def main():
+    # A terminated benchmark still stops the servers it started (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed-stack", default=os.environ.get("SEED_STACK", os.path.join(ROOT, "..", "shared", "bench", "seed-stack")))
     parser.add_argument("--pg-dir", default="/tmp/retail-bench-pg")

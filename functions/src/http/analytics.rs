@@ -32,11 +32,11 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, FieldError},
     extract::{AppJson, AppQuery},
-    rankings::RankingKey,
     http::openapi::{
         BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
     },
+    rankings::RankingKey,
     state::AppState,
     tenant::Tenant,
 };

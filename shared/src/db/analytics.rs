@@ -445,7 +445,8 @@ impl Database {
         limit: u32,
     ) -> Result<Vec<ProductSales>, DbError> {
         let mut ranked = self.top_product_sales(organization, by, range, limit).await?;
-        let titles = self.product_titles(organization, &ranked.iter().map(|p| p.product_id).collect::<Vec<_>>()).await?;
+        let titles =
+            self.product_titles(organization, &ranked.iter().map(|p| p.product_id).collect::<Vec<_>>()).await?;
         for product in &mut ranked {
             product.title = titles.get(&product.product_id).cloned();
         }
@@ -493,10 +494,14 @@ impl Database {
             match by {
                 // The ranking's own order (see `rank_products`), so only `limit` rows come back.
                 RankBy::Revenue => qb
-                    .push(" HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue) DESC, sum(c_units) DESC, product_id LIMIT ")
+                    .push(
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue) DESC, sum(c_units) DESC, product_id LIMIT ",
+                    )
                     .push_bind(i64::from(limit)),
                 RankBy::Units => qb
-                    .push(" HAVING sum(c_orders) > 0 ORDER BY sum(c_units) DESC, sum(c_revenue) DESC, product_id LIMIT ")
+                    .push(
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_units) DESC, sum(c_revenue) DESC, product_id LIMIT ",
+                    )
                     .push_bind(i64::from(limit)),
                 RankBy::Growth => qb.push(" HAVING sum(c_orders) > 0 OR sum(p_orders) > 0"),
             };
@@ -504,16 +509,14 @@ impl Database {
         });
         let sales = rows
             .into_iter()
-            .map(|(product_id, orders, units, revenue_minor, previous_orders, previous_revenue_minor)| {
-                ProductSales {
-                    product_id,
-                    title: None,
-                    orders,
-                    units,
-                    revenue_minor,
-                    previous_orders,
-                    previous_revenue_minor,
-                }
+            .map(|(product_id, orders, units, revenue_minor, previous_orders, previous_revenue_minor)| ProductSales {
+                product_id,
+                title: None,
+                orders,
+                units,
+                revenue_minor,
+                previous_orders,
+                previous_revenue_minor,
             })
             .collect();
         Ok(rank_products(sales, by, limit))

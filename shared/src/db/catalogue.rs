@@ -657,7 +657,14 @@ impl Database {
                 list_query!(pool, sqlx::Postgres, organization, query, source, "p.title COLLATE \"C\"")
             }
             (Self::Postgres(pool), None) => {
-                list_query!(pool, sqlx::Postgres, organization, query, Source::everything("0::float8"), "p.title COLLATE \"C\"")
+                list_query!(
+                    pool,
+                    sqlx::Postgres,
+                    organization,
+                    query,
+                    Source::everything("0::float8"),
+                    "p.title COLLATE \"C\""
+                )
             }
             (Self::Sqlite(pool), Some(terms)) => {
                 let source = Source {

@@ -196,7 +196,13 @@ async fn delete_rows(
     keys: &[(Option<Uuid>, NaiveDate)],
 ) -> Result<(), DbError> {
     for chunk in keys.chunks(UPSERT_CHUNK) {
-        let head = format!("DELETE FROM {} WHERE {} AND (organization_id, {}) IN (", table.name(), all_zero(), table.keys());
+        // `IN (VALUES …)`: SQLite compares row values only with a subquery.
+        let head = format!(
+            "DELETE FROM {} WHERE {} AND (organization_id, {}) IN (VALUES ",
+            table.name(),
+            all_zero(),
+            table.keys()
+        );
         on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(head.as_str());
             for (i, (product, date)) in chunk.iter().enumerate() {
@@ -337,10 +343,12 @@ impl Database {
                     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(FOLD_LOCK).execute(&mut *tx).await?;
                     true
                 }
-                FoldMode::IfIdle => sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                    .bind(FOLD_LOCK)
-                    .fetch_one(&mut *tx)
-                    .await?,
+                FoldMode::IfIdle => {
+                    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                        .bind(FOLD_LOCK)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
             };
             if !locked {
                 return Ok(folded);
@@ -405,8 +413,7 @@ pub(super) async fn stored(tx: &mut WriteTx, organization: Uuid) -> Result<Store
     });
     let daily = keyed_rows(tx, &DAILY, organization).await?;
     let monthly = keyed_rows(tx, &MONTHLY, organization).await?;
-    let mut stored =
-        StoredRollups { daily_rows: daily.len(), monthly_rows: monthly.len(), ..StoredRollups::default() };
+    let mut stored = StoredRollups { daily_rows: daily.len(), monthly_rows: monthly.len(), ..StoredRollups::default() };
     let pending = if tx.is_postgres() { keyed_rows(tx, pending_deltas_sql(), organization).await? } else { Vec::new() };
     for (product, day, counters) in daily.into_iter().chain(pending) {
         stored.daily.add(RollupKey { product, day }, counters);
@@ -435,9 +442,8 @@ pub(super) fn months_of(daily: &Rollups) -> Rollups {
     daily
         .iter()
         .filter_map(|(key, counters)| {
-            key.product.map(|product| {
-                (RollupKey { product: Some(product), day: Bucket::Month.start_of(key.day) }, *counters)
-            })
+            key.product
+                .map(|product| (RollupKey { product: Some(product), day: Bucket::Month.start_of(key.day) }, *counters))
         })
         .collect()
 }
@@ -446,7 +452,8 @@ pub(super) fn months_of(daily: &Rollups) -> Rollups {
 /// includes) with `rollups`.
 pub(super) async fn replace_rollups(tx: &mut WriteTx, organization: Uuid, rollups: &Rollups) -> Result<(), DbError> {
     let pending = if tx.is_postgres() { "rollup_deltas" } else { "" };
-    for table in [Table::DailyTotals.name(), Table::DailyProductTotals.name(), Table::MonthlyProductTotals.name(), pending]
+    for table in
+        [Table::DailyTotals.name(), Table::DailyProductTotals.name(), Table::MonthlyProductTotals.name(), pending]
     {
         if table.is_empty() {
             continue;

@@ -161,7 +161,10 @@ async fn search_as_you_type_matches_the_last_word_as_a_prefix() {
         );
         assert_eq!(titles(&list_json(&app, &m, &typed("waterproof ja")).await), ["Waterproof jacket"], "{backend:?}");
         assert_eq!(titles(&list_json(&app, &m, &typed("jacket waterpr")).await), ["Waterproof jacket"], "{backend:?}");
-        assert!(titles(&list_json(&app, &m, &typed("hik waterproof")).await).is_empty(), "{backend:?}: earlier words are whole");
+        assert!(
+            titles(&list_json(&app, &m, &typed("hik waterproof")).await).is_empty(),
+            "{backend:?}: earlier words are whole"
+        );
     }
 }
 
