@@ -5,9 +5,13 @@
 //! write to sales figures increases the organization's version in the same transaction
 //! ([`shared::db::Database::sales_version`]), so a ranking computed at the version a request reads is exactly what a
 //! recomputation would give. Titles are not kept: they are read afresh with every answer.
+//!
+//! Requests that miss together for the same ranking compute it once: the others wait for it rather than each
+//! running the same aggregation (a dashboard's first load, or many instances of one).
 
 use std::{
     collections::{HashMap, VecDeque},
+    future::Future,
     sync::{Arc, Mutex},
 };
 
@@ -40,9 +44,47 @@ type Entry = (i64, Arc<Vec<ProductSales>>);
 #[derive(Debug, Default)]
 pub struct RankingCache {
     entries: Mutex<(HashMap<RankingKey, Entry>, VecDeque<RankingKey>)>,
+    /// One turn per ranking being computed.
+    computing: Mutex<HashMap<RankingKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl RankingCache {
+    /// The ranking for `key` at `version`: kept, or computed by `compute` (once, however many ask at the same time).
+    pub async fn get_or_compute<E, F>(
+        &self,
+        key: RankingKey,
+        version: i64,
+        compute: impl FnOnce() -> F,
+    ) -> Result<Arc<Vec<ProductSales>>, E>
+    where
+        F: Future<Output = Result<Vec<ProductSales>, E>>,
+    {
+        if let Some(kept) = self.get(&key, version) {
+            return Ok(kept);
+        }
+        let turn = {
+            let mut computing = self.computing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(computing.entry(key).or_default())
+        };
+        let guard = turn.lock().await;
+        // Whoever had the turn before may have computed it.
+        let result = match self.get(&key, version) {
+            Some(kept) => Ok(kept),
+            None => compute().await.map(|ranking| {
+                let ranking = Arc::new(ranking);
+                self.put(key, version, Arc::clone(&ranking));
+                ranking
+            }),
+        };
+        drop(guard);
+        let mut computing = self.computing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Nobody else holds or waits for the turn (the map and this request hold the only handles).
+        if Arc::strong_count(&turn) <= 2 {
+            computing.remove(&key);
+        }
+        result
+    }
+
     /// The ranking for `key` if one was computed at `version`.
     pub fn get(&self, key: &RankingKey, version: i64) -> Option<Arc<Vec<ProductSales>>> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -81,6 +123,32 @@ mod tests {
         assert!(cache.get(&key(10), 7).is_some());
         assert!(cache.get(&key(10), 8).is_none(), "a newer sales version makes it stale");
         assert!(cache.get(&key(11), 7).is_none(), "another limit is another ranking");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_compute_a_ranking_once() {
+        let cache = Arc::new(RankingCache::default());
+        let computed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, computed) = (Arc::clone(&cache), Arc::clone(&computed));
+                tokio::spawn(async move {
+                    cache
+                        .get_or_compute(key(10), 3, || async {
+                            computed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                            Ok::<_, ()>(Vec::new())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.expect("task").is_ok());
+        }
+
+        assert_eq!(computed.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(cache.computing.lock().expect("lock").is_empty(), "no turn is left behind");
     }
 
     #[test]

@@ -7,10 +7,7 @@
 //! Query parameters are checked strictly: an unknown or repeated parameter is a 400 naming it (a misspelt `form=`
 //! must not silently chart the default range), and every bad parameter is listed in `errors`, not just the first.
 
-use std::{
-    collections::{HashMap, hash_map::Entry},
-    sync::Arc,
-};
+use std::collections::{HashMap, hash_map::Entry};
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -397,14 +394,10 @@ async fn top_products(
 
     let key = RankingKey { organization: tenant.id(), by, from: range.from(), to: range.to(), limit };
     let version = state.db.sales_version(tenant.id()).await?;
-    let ranked = match state.rankings.get(&key, version) {
-        Some(ranked) => ranked,
-        None => {
-            let ranked = Arc::new(state.db.top_product_sales(tenant.id(), by, range, limit).await?);
-            state.rankings.put(key, version, Arc::clone(&ranked));
-            ranked
-        }
-    };
+    let ranked = state
+        .rankings
+        .get_or_compute(key, version, || state.db.top_product_sales(tenant.id(), by, range, limit))
+        .await?;
     let ids: Vec<Uuid> = ranked.iter().map(|p| p.product_id).collect();
     let titles = state.db.product_titles(tenant.id(), &ids).await?;
     let money = Money::of(&tenant);

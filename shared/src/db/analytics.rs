@@ -9,7 +9,7 @@
 //! Days are computed in the organization's time zone at write time. Should an organization's zone ever change,
 //! `handler rollups rebuild` recomputes its rollups in the new zone.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::LazyLock};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
@@ -18,13 +18,13 @@ use uuid::Uuid;
 use super::{
     Database, DbError, now_micros,
     rollups::{
-        self, FoldMode, Table, append_delta, apply_rollup_delta, counters_at, measure_list, months_of,
-        pending_deltas_sql, summed_measures,
+        self, FoldMode, Table, apply_rollup_delta, counters_at, measure_list, months_of, pending_deltas_sql,
+        summed_measures,
     },
 };
 use crate::analytics::{
-    Bucket, Counters, DateRange, EventKind, OrderStatus, ProductSales, RankBy, Rollups, SaleFacts, SaleLine, Tz,
-    rank_products, zone,
+    Bucket, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups, SaleFacts, SaleLine,
+    Tz, rank_products, zone,
 };
 
 /// A storefront event to store.
@@ -245,7 +245,8 @@ async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbEr
 /// Events written per INSERT on SQLite (6 parameters each); PostgreSQL takes a batch as arrays in one statement.
 const EVENT_INSERT_CHUNK: usize = 200;
 
-/// Stores events, skipping client ids already stored; returns the client ids stored now.
+/// Stores events in a transaction (SQLite's; PostgreSQL takes a batch in one statement), skipping client ids
+/// already stored; returns the client ids stored now.
 async fn insert_new_events(
     tx: &mut WriteTx,
     organization: Uuid,
@@ -253,46 +254,112 @@ async fn insert_new_events(
     received_at: DateTime<Utc>,
 ) -> Result<HashSet<String>, DbError> {
     let mut inserted: HashSet<String> = HashSet::with_capacity(events.len());
-    match tx {
-        WriteTx::Postgres(conn) => {
-            const SQL: &str = "INSERT INTO analytics_events \
-                 (organization_id, client_id, kind, product_id, occurred_at, received_at) \
-                 SELECT $1, u.client_id, u.kind, u.product_id, u.occurred_at, $6 \
-                 FROM UNNEST($2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) \
-                 AS u (client_id, kind, product_id, occurred_at) \
-                 ON CONFLICT (organization_id, client_id) DO NOTHING RETURNING client_id";
-            let returned: Vec<String> = sqlx::query_scalar(SQL)
-                .bind(organization)
-                .bind(events.iter().map(|e| e.client_id.as_str()).collect::<Vec<_>>())
-                .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-                .bind(events.iter().map(|e| e.product_id).collect::<Vec<_>>())
-                .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
-                .bind(received_at)
-                .fetch_all(&mut **conn)
-                .await?;
-            inserted.extend(returned);
-        }
-        WriteTx::Sqlite(conn) => {
-            for chunk in events.chunks(EVENT_INSERT_CHUNK) {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO analytics_events (organization_id, client_id, kind, product_id, occurred_at, \
-                     received_at) ",
-                );
-                qb.push_values(chunk, |mut row, event| {
-                    row.push_bind(organization)
-                        .push_bind(event.client_id.clone())
-                        .push_bind(event.kind.as_str())
-                        .push_bind(event.product_id)
-                        .push_bind(event.occurred_at)
-                        .push_bind(received_at);
-                });
-                qb.push(" ON CONFLICT (organization_id, client_id) DO NOTHING RETURNING client_id");
-                let returned: Vec<String> = qb.build_query_scalar().fetch_all(&mut **conn).await?;
-                inserted.extend(returned);
+    for chunk in events.chunks(EVENT_INSERT_CHUNK) {
+        let returned: Vec<String> = on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO analytics_events (organization_id, client_id, kind, product_id, occurred_at, \
+                 received_at) ",
+            );
+            qb.push_values(chunk, |mut row, event| {
+                row.push_bind(organization)
+                    .push_bind(event.client_id.clone())
+                    .push_bind(event.kind.as_str())
+                    .push_bind(event.product_id)
+                    .push_bind(event.occurred_at)
+                    .push_bind(received_at);
+            });
+            qb.push(" ON CONFLICT (organization_id, client_id) DO NOTHING RETURNING client_id");
+            qb.build_query_scalar().fetch_all(&mut **conn).await?
+        });
+        inserted.extend(returned);
+    }
+    Ok(inserted)
+}
+
+/// Event ingest on PostgreSQL as one statement (one round trip, its own transaction): the events are inserted,
+/// duplicates skipped, and the contributions of those inserted (computed by [`Rollups::add_event`], one row per
+/// event and rollup key, `$7…`) summed into one `rollup_deltas` row. Returns the client ids stored now.
+fn postgres_ingest_sql() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let arrays: Vec<String> = (0..MEASURES.len()).map(|i| format!("${}::int8[]", i + 10)).collect();
+        format!(
+            "WITH inserted AS (INSERT INTO analytics_events \
+             (organization_id, client_id, kind, product_id, occurred_at, received_at) \
+             SELECT $1, u.client_id, u.kind, u.product_id, u.occurred_at, $6 \
+             FROM UNNEST($2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) \
+             AS u (client_id, kind, product_id, occurred_at) \
+             ON CONFLICT (organization_id, client_id) DO NOTHING RETURNING client_id), \
+             counted AS (SELECT c.product_id, c.day, {sums} \
+             FROM UNNEST($7::text[], $8::uuid[], $9::date[], {arrays}) AS c (client_id, product_id, day, {measures}) \
+             JOIN inserted USING (client_id) GROUP BY c.product_id, c.day), \
+             appended AS (INSERT INTO rollup_deltas (organization_id, product_ids, days, {measures}) \
+             SELECT $1, array_agg(product_id), array_agg(day), {aggregated} FROM counted HAVING count(*) > 0) \
+             SELECT client_id FROM inserted",
+            sums = summed_measures("c."),
+            arrays = arrays.join(", "),
+            measures = measure_list(""),
+            aggregated = MEASURES.iter().map(|m| format!("array_agg({m})")).collect::<Vec<_>>().join(", "),
+        )
+    });
+    &SQL
+}
+
+/// [`Database::insert_events`] on PostgreSQL: one read (the organization's zone and which products it has), then
+/// one statement.
+async fn insert_events_postgres(
+    pool: &sqlx::PgPool,
+    organization: Uuid,
+    events: &[NewEvent],
+) -> Result<EventIngest, DbError> {
+    const CHECK: &str = "SELECT (SELECT timezone FROM organizations WHERE id = $1), \
+         ARRAY(SELECT id FROM products WHERE organization_id = $1 AND id = ANY($2))";
+    let named: Vec<Uuid> = events.iter().filter_map(|e| e.product_id).collect::<HashSet<_>>().into_iter().collect();
+    let (timezone, known): (Option<String>, Vec<Uuid>) =
+        sqlx::query_as(CHECK).bind(organization).bind(&named).fetch_one(pool).await?;
+    let known: HashSet<Uuid> = known.into_iter().collect();
+    let unknown: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.product_id.is_some_and(|p| !known.contains(&p)))
+        .map(|(i, _)| i)
+        .collect();
+    if !unknown.is_empty() {
+        return Ok(EventIngest::UnknownProducts(unknown));
+    }
+    let zone = timezone.map_or(Tz::UTC, |name| zone(&name));
+    // Of events sharing a client id, the first is the one stored.
+    let mut seen = HashSet::with_capacity(events.len());
+    let first: Vec<&NewEvent> = events.iter().filter(|e| seen.insert(e.client_id.as_str())).collect();
+    let (mut clients, mut products, mut days) = (Vec::new(), Vec::new(), Vec::new());
+    let mut measures: [Vec<i64>; MEASURES.len()] = Default::default();
+    for event in &first {
+        let mut contribution = Rollups::new();
+        contribution.add_event(event.kind, event.product_id, event.occurred_at, zone);
+        for (key, counters) in contribution.iter() {
+            clients.push(event.client_id.as_str());
+            products.push(key.product);
+            days.push(key.day);
+            for (column, value) in measures.iter_mut().zip(counters.to_array()) {
+                column.push(value);
             }
         }
     }
-    Ok(inserted)
+    let mut query = sqlx::query_scalar(postgres_ingest_sql())
+        .bind(organization)
+        .bind(first.iter().map(|e| e.client_id.as_str()).collect::<Vec<_>>())
+        .bind(first.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(first.iter().map(|e| e.product_id).collect::<Vec<_>>())
+        .bind(first.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(now_micros())
+        .bind(clients)
+        .bind(products)
+        .bind(days);
+    for column in measures {
+        query = query.bind(column);
+    }
+    let inserted: Vec<String> = query.fetch_all(pool).await?;
+    let accepted = inserted.len() as u64;
+    Ok(EventIngest::Stored { accepted, duplicates: events.len() as u64 - accepted })
 }
 
 /// A span of one rollup table read by a ranking: rows of `table` whose date lies in `from..=to`, counted toward the
@@ -319,14 +386,14 @@ fn spans(range: DateRange, current: bool, out: &mut Vec<Span>) {
     match (first_month, end_month) {
         (Some(first), Some(end)) if first < end => {
             if from < first {
-                out.push(Span { table: Table::DailyProductTotals, from, to: first - day, current });
+                out.push(Span { table: Table::ProductDays, from, to: first - day, current });
             }
-            out.push(Span { table: Table::MonthlyProductTotals, from: first, to: end - day, current });
+            out.push(Span { table: Table::ProductMonths, from: first, to: end - day, current });
             if end <= to {
-                out.push(Span { table: Table::DailyProductTotals, from: end, to, current });
+                out.push(Span { table: Table::ProductDays, from: end, to, current });
             }
         }
-        _ => out.push(Span { table: Table::DailyProductTotals, from, to, current }),
+        _ => out.push(Span { table: Table::ProductDays, from, to, current }),
     }
 }
 
@@ -336,16 +403,21 @@ impl Database {
     /// Events naming a product the organization does not have make the whole batch fail (nothing stored): no
     /// tenant can write figures for another tenant's product.
     ///
-    /// On PostgreSQL the batch's change to the rollups is appended as one delta (see [`crate::db::rollups`]), so
-    /// concurrent batches never wait on each other; [`Database::fold_rollup_deltas`] folds it in later.
+    /// On PostgreSQL the batch is one statement that also appends its change to the rollups as one delta (see
+    /// [`crate::db::rollups`]), so concurrent batches never wait on each other; [`Database::fold_rollup_deltas`]
+    /// folds it in later. On SQLite the rollups change in the batch's transaction.
     #[tracing::instrument(name = "storing analytics events", skip_all, fields(tenant = %organization, events = events.len()))]
     pub async fn insert_events(&self, organization: Uuid, events: &[NewEvent]) -> Result<EventIngest, DbError> {
         if events.is_empty() {
             return Ok(EventIngest::Stored { accepted: 0, duplicates: 0 });
         }
-        let mut tx = self.begin_write().await?;
+        let pool = match self {
+            Self::Postgres(pool) => return insert_events_postgres(pool, organization, events).await,
+            Self::Sqlite(pool) => pool,
+        };
         let named: HashSet<Uuid> = events.iter().filter_map(|e| e.product_id).collect();
-        let known = known_products(&mut tx, organization, &named).await?;
+        let mut write = WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
+        let known = known_products(&mut write, organization, &named).await?;
         let unknown: Vec<usize> = events
             .iter()
             .enumerate()
@@ -355,8 +427,8 @@ impl Database {
         if !unknown.is_empty() {
             return Ok(EventIngest::UnknownProducts(unknown));
         }
-        let zone = organization_zone(&mut tx, organization).await?;
-        let mut inserted = insert_new_events(&mut tx, organization, events, now_micros()).await?;
+        let zone = organization_zone(&mut write, organization).await?;
+        let mut inserted = insert_new_events(&mut write, organization, events, now_micros()).await?;
         let accepted = inserted.len() as u64;
         let mut delta = Rollups::new();
         for event in events {
@@ -365,11 +437,8 @@ impl Database {
                 delta.add_event(event.kind, event.product_id, event.occurred_at, zone);
             }
         }
-        match &mut tx {
-            WriteTx::Postgres(conn) => append_delta(conn, organization, &delta).await?,
-            WriteTx::Sqlite(_) => apply_rollup_delta(&mut tx, organization, &delta).await?,
-        }
-        tx.commit().await?;
+        apply_rollup_delta(&mut write, organization, &delta).await?;
+        write.commit().await?;
         Ok(EventIngest::Stored { accepted, duplicates: events.len() as u64 - accepted })
     }
 
@@ -393,11 +462,10 @@ impl Database {
         range: DateRange,
         product: Option<Uuid>,
     ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
-        use std::sync::LazyLock;
         fn series_sql(product: bool, pending: bool) -> String {
             let (table, filter) = match product {
-                true => (Table::DailyProductTotals.name(), "product_id = $4"),
-                false => (Table::DailyTotals.name(), "product_id IS NULL"),
+                true => (Table::ProductDays.name(), "product_id = $4"),
+                false => (Table::OrganizationDays.name(), "product_id IS NULL"),
             };
             let stored_filter = if product { "AND product_id = $4 " } else { "" };
             let stored = format!(
@@ -482,7 +550,7 @@ impl Database {
                 if i > 0 {
                     qb.push(" UNION ALL ");
                 }
-                let date = if span.table == Table::MonthlyProductTotals { "month" } else { "day" };
+                let date = if span.table == Table::ProductMonths { "month" } else { "day" };
                 qb.push(format!("SELECT product_id, {columns} FROM {} WHERE organization_id = ", span.table.name()))
                     .push_bind(organization)
                     .push(format!(" AND orders <> 0 AND {date} >= "))

@@ -36,29 +36,29 @@ use crate::analytics::{Bucket, Counters, MEASURES, RollupKey, Rollups};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Table {
     /// The organization's days.
-    DailyTotals,
+    OrganizationDays,
     /// Each product's days.
-    DailyProductTotals,
+    ProductDays,
     /// Each product's calendar months (keyed by their first day).
-    MonthlyProductTotals,
+    ProductMonths,
 }
 
 impl Table {
     pub(super) fn name(self) -> &'static str {
         match self {
-            Self::DailyTotals => "daily_totals",
-            Self::DailyProductTotals => "daily_product_totals",
-            Self::MonthlyProductTotals => "monthly_product_totals",
+            Self::OrganizationDays => "daily_totals",
+            Self::ProductDays => "daily_product_totals",
+            Self::ProductMonths => "monthly_product_totals",
         }
     }
 
     fn has_product(self) -> bool {
-        self != Self::DailyTotals
+        self != Self::OrganizationDays
     }
 
     fn date_column(self) -> &'static str {
         match self {
-            Self::MonthlyProductTotals => "month",
+            Self::ProductMonths => "month",
             _ => "day",
         }
     }
@@ -120,14 +120,14 @@ fn upsert_sql(table: Table) -> (String, String) {
 }
 
 static UPSERTS: LazyLock<[(String, String); 3]> = LazyLock::new(|| {
-    [upsert_sql(Table::DailyTotals), upsert_sql(Table::DailyProductTotals), upsert_sql(Table::MonthlyProductTotals)]
+    [upsert_sql(Table::OrganizationDays), upsert_sql(Table::ProductDays), upsert_sql(Table::ProductMonths)]
 });
 
 fn upsert_halves(table: Table) -> &'static (String, String) {
     match table {
-        Table::DailyTotals => &UPSERTS[0],
-        Table::DailyProductTotals => &UPSERTS[1],
-        Table::MonthlyProductTotals => &UPSERTS[2],
+        Table::OrganizationDays => &UPSERTS[0],
+        Table::ProductDays => &UPSERTS[1],
+        Table::ProductMonths => &UPSERTS[2],
     }
 }
 
@@ -241,7 +241,7 @@ pub(super) async fn apply_rollup_delta(tx: &mut WriteTx, organization: Uuid, del
     let months: Vec<Addition> =
         months.into_iter().filter(|(_, c)| !c.is_zero()).map(|((p, m), c)| (Some(p), m, c)).collect();
     for (table, rows) in
-        [(Table::DailyTotals, totals), (Table::DailyProductTotals, products), (Table::MonthlyProductTotals, months)]
+        [(Table::OrganizationDays, totals), (Table::ProductDays, products), (Table::ProductMonths, months)]
     {
         let emptied = add_rows(tx, organization, table, &rows).await?;
         delete_rows(tx, organization, table, &emptied).await?;
@@ -257,33 +257,6 @@ async fn bump_sales_version(tx: &mut WriteTx, organization: Uuid) -> Result<(), 
     const SQL: &str = "INSERT INTO sales_versions (organization_id, version) VALUES ($1, 1) \
          ON CONFLICT (organization_id) DO UPDATE SET version = sales_versions.version + 1";
     on_tx!(tx, |conn| sqlx::query(SQL).bind(organization).execute(&mut **conn).await.map(drop)?);
-    Ok(())
-}
-
-/// Stores an event batch's change to the rollups as one `rollup_deltas` row (PostgreSQL).
-pub(super) async fn append_delta(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    organization: Uuid,
-    delta: &Rollups,
-) -> Result<(), DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        let placeholders: Vec<String> = (0..MEASURES.len()).map(|i| format!("${}", i + 4)).collect();
-        format!(
-            "INSERT INTO rollup_deltas (organization_id, product_ids, days, {}) VALUES ($1, $2, $3, {})",
-            measure_list(""),
-            placeholders.join(", ")
-        )
-    });
-    if delta.is_empty() {
-        return Ok(());
-    }
-    let products: Vec<Option<Uuid>> = delta.iter().map(|(key, _)| key.product).collect();
-    let days: Vec<NaiveDate> = delta.iter().map(|(key, _)| key.day).collect();
-    let mut query = sqlx::query(&SQL).bind(organization).bind(products).bind(days);
-    for measure in 0..MEASURES.len() {
-        query = query.bind(delta.iter().map(|(_, c)| c.to_array()[measure]).collect::<Vec<i64>>());
-    }
-    query.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -306,7 +279,7 @@ pub(super) fn pending_deltas_sql() -> &'static str {
 /// Deltas folded per transaction (each holds one event batch's change: up to a few thousand keys).
 const FOLD_CHUNK: i64 = 200;
 /// Serialises folds within a database (`pg_advisory_xact_lock`): two folders would only take turns on the rows.
-const FOLD_LOCK: i64 = 0x726f_6c6c_7570_73; // "rollups"
+const FOLD_LOCK: i64 = 0x0072_6f6c_6c75_7073; // "rollups"
 
 /// Whether a fold waits for one already running or leaves the work to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,7 +426,7 @@ pub(super) fn months_of(daily: &Rollups) -> Rollups {
 pub(super) async fn replace_rollups(tx: &mut WriteTx, organization: Uuid, rollups: &Rollups) -> Result<(), DbError> {
     let pending = if tx.is_postgres() { "rollup_deltas" } else { "" };
     for table in
-        [Table::DailyTotals.name(), Table::DailyProductTotals.name(), Table::MonthlyProductTotals.name(), pending]
+        [Table::OrganizationDays.name(), Table::ProductDays.name(), Table::ProductMonths.name(), pending]
     {
         if table.is_empty() {
             continue;
