@@ -16,14 +16,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shared::{
+    db::sync::NewConnection,
     domain::CurrencyCode,
     money::format_minor,
     platforms::{
-        Credentials, Platform,
+        Credentials, Platform, PlatformError,
         address::{ShopDomain, SiteCheckError, SiteUrl},
+        shopify::ShopifyConnector,
     },
     secrets::SecretName,
-    sync::{Checkpoint, StoreRecord, StoreTotals, SyncJob, engine::SyncNowError},
+    sync::{Checkpoint, CredentialsState, StoreRecord, StoreTotals, SyncJob, engine::SyncNowError},
 };
 use uuid::Uuid;
 
@@ -85,6 +87,10 @@ struct StoreView {
     /// `enabled`, `disabled`, or `not_connected` (the demo store).
     status: String,
     disabled_reason: Option<String>,
+    /// `verified` once the credentials were proven against the platform (only then are webhooks applied),
+    /// `unverified` before; absent for the demo store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials: Option<&'static str>,
     created_at: DateTime<Utc>,
     sync: Option<SyncView>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,6 +215,7 @@ fn view(record: StoreRecord) -> StoreView {
         }
     });
     StoreView {
+        credentials: record.status.as_ref().map(|_| CredentialsState::of(record.credentials_verified_at).as_str()),
         status: record.status.unwrap_or_else(|| "not_connected".to_owned()),
         id: record.id,
         platform: record.platform,
@@ -276,6 +283,8 @@ struct Connection {
     name: String,
     address: String,
     credentials: Credentials,
+    /// Verified when the credentials were proven before anything is stored.
+    proof: CredentialsState,
     generated_webhook_secret: Option<String>,
 }
 
@@ -307,11 +316,15 @@ async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connectio
                         .into(),
                 ));
             }
+            let name = store_name(name, shop.as_ref())?;
+            let credentials = Credentials::Shopify { access_token, refresh_token, expires_at };
+            verify_shopify(state, &shop, &credentials).await?;
             Ok(Connection {
                 platform: Platform::Shopify,
-                name: store_name(name, shop.as_ref())?,
+                name,
                 address: shop.to_string(),
-                credentials: Credentials::Shopify { access_token, refresh_token, expires_at },
+                credentials,
+                proof: CredentialsState::Verified,
                 generated_webhook_secret: None,
             })
         }
@@ -337,8 +350,36 @@ async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connectio
                 name: store_name(name, &host)?,
                 address: site.to_string(),
                 credentials: Credentials::Woocommerce { consumer_key, consumer_secret, webhook_secret },
+                // Deliveries are signed with this store's own secret; the keys are proven by the first sync.
+                proof: CredentialsState::Unverified,
                 generated_webhook_secret: generated,
             })
+        }
+    }
+}
+
+/// Proves a pasted Shopify token against the shop's Admin API before anything is stored: the token must open this
+/// shop. Without this, anyone could connect another organization's shop with a made-up token and receive its
+/// webhooks, which are signed with the app's secret, not the shop owner's.
+async fn verify_shopify(state: &AppState, shop: &ShopDomain, credentials: &Credentials) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + state.settings.sync.request_budget;
+    let mut connector = ShopifyConnector::new(&state.platforms, shop, credentials, 0).map_err(|error| {
+        tracing::error!(%error, "the Shopify Admin API endpoint is misconfigured");
+        ApiError::Unavailable("Shopify cannot be reached from this instance".into())
+    })?;
+    match connector.verify_shop(shop, deadline).await {
+        Ok(()) => Ok(()),
+        Err(PlatformError::Unauthorized(detail)) => {
+            tracing::info!(target: "audit", event = "store_token_refused", platform = "shopify", %shop);
+            Err(unprocessable("access_token", format!("Shopify refused this access token for {shop}: {detail}")))
+        }
+        Err(PlatformError::Rejected(detail)) => {
+            Err(unprocessable("access_token", format!("Shopify refused the verification with this token: {detail}")))
+        }
+        Err(PlatformError::ForbiddenAddress(detail)) => Err(unprocessable("shop_domain", detail)),
+        Err(error) => {
+            tracing::warn!(%error, %shop, "the Shopify token could not be verified");
+            Err(ApiError::Unavailable("Shopify could not be reached to verify the access token; retry shortly".into()))
         }
     }
 }
@@ -377,20 +418,19 @@ async fn connect(
     state.secrets.put(&secret_name, connection.credentials.to_secret()).await.map_err(secrets_failure)?;
     let stored = match existing {
         Some(_) => {
-            state.db.reconnect_store(tenant.id(), store, &connection.name, secret_name.as_ref()).await.map(|_| ())
+            let (name, credential_ref) = (&connection.name, secret_name.as_ref());
+            state.db.reconnect_store(tenant.id(), store, name, credential_ref, connection.proof).await.map(|_| ())
         }
         None => {
-            state
-                .db
-                .create_connected_store(
-                    tenant.id(),
-                    store,
-                    platform,
-                    &connection.name,
-                    &connection.address,
-                    secret_name.as_ref(),
-                )
-                .await
+            let new = NewConnection {
+                store,
+                platform,
+                name: &connection.name,
+                address: &connection.address,
+                credential_ref: secret_name.as_ref(),
+                credentials: connection.proof,
+            };
+            state.db.create_connected_store(tenant.id(), &new).await
         }
     };
     if let Err(error) = stored {

@@ -20,7 +20,10 @@ use super::{
 use crate::{
     catalogue::{ProductInput, UpsertCounts},
     platforms::PlatformProduct,
-    sync::{JobProgress, JobStatus, JobTrigger, LeasedStore, StoreConnection, StoreRecord, StoreTotals, SyncJob},
+    sync::{
+        CredentialsState, JobProgress, JobStatus, JobTrigger, LeasedStore, StoreConnection, StoreRecord, StoreTotals,
+        SyncJob,
+    },
 };
 
 /// When a write's commit may return.
@@ -36,8 +39,8 @@ pub enum Durability {
     Deferred,
 }
 
-const CONNECTION_COLUMNS: &str =
-    "store_id, organization_id, platform, address, credential_ref, status, checkpoint, consecutive_failures";
+const CONNECTION_COLUMNS: &str = "store_id, organization_id, platform, address, credential_ref, status, checkpoint, \
+     consecutive_failures, credentials_verified_at";
 
 /// Updates a job's counts through `$executor` (a connection in a transaction), and closes it when `$finished`
 /// (`Option<(JobStatus, at)>`) is given.
@@ -100,6 +103,32 @@ pub struct RunEnd {
     pub completed: bool,
     /// The checkpoint to keep.
     pub checkpoint: String,
+    /// The platform answered the store's credentials with data: they are proven from now on.
+    pub credentials_verified: bool,
+    /// The platform refused the store's credentials: the store is disabled with this reason.
+    pub disabled_reason: Option<String>,
+}
+
+/// A store connection to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewConnection<'a> {
+    /// The new store's id.
+    pub store: Uuid,
+    /// `shopify` or `woocommerce`.
+    pub platform: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Shop domain or site URL.
+    pub address: &'a str,
+    /// The credentials' name in the secrets port.
+    pub credential_ref: &'a str,
+    /// Whether the credentials were already proven.
+    pub credentials: CredentialsState,
+}
+
+/// The stored verification time for a new credentials state.
+fn verified_at(credentials: CredentialsState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (credentials == CredentialsState::Verified).then_some(now)
 }
 
 impl Database {
@@ -121,16 +150,10 @@ impl Database {
         .await?))
     }
 
-    /// Creates a store and its connection, due at once.
-    pub async fn create_connected_store(
-        &self,
-        organization: Uuid,
-        store: Uuid,
-        platform: &str,
-        name: &str,
-        address: &str,
-        credential_ref: &str,
-    ) -> Result<(), DbError> {
+    /// Creates a store and its connection, due at once. A second unproven enabled connection of one Shopify shop is
+    /// refused by a unique index ([`DbError::is_unique_violation`]).
+    pub async fn create_connected_store(&self, organization: Uuid, new: &NewConnection<'_>) -> Result<(), DbError> {
+        let NewConnection { store, platform, name, address, credential_ref, credentials } = *new;
         let now = now_micros();
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -146,7 +169,8 @@ impl Database {
             .await?;
             sqlx::query(
                 "INSERT INTO store_connections (store_id, organization_id, platform, address, credential_ref, \
-                 status, next_sync_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'enabled', $6, $6, $6)",
+                 status, next_sync_at, created_at, updated_at, credentials_verified_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'enabled', $6, $6, $6, $7)",
             )
             .bind(store)
             .bind(organization)
@@ -154,6 +178,7 @@ impl Database {
             .bind(address)
             .bind(credential_ref)
             .bind(now)
+            .bind(verified_at(credentials, now))
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -168,19 +193,21 @@ impl Database {
         store: Uuid,
         name: &str,
         credential_ref: &str,
+        credentials: CredentialsState,
     ) -> Result<bool, DbError> {
         let now = now_micros();
         let updated = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(
                 "UPDATE store_connections SET status = 'enabled', disabled_reason = NULL, credential_ref = $3, \
-                 next_sync_at = $4, consecutive_failures = 0, updated_at = $4 \
+                 next_sync_at = $4, consecutive_failures = 0, updated_at = $4, credentials_verified_at = $5 \
                  WHERE organization_id = $1 AND store_id = $2 AND status = 'disabled'",
             )
             .bind(organization)
             .bind(store)
             .bind(credential_ref)
             .bind(now)
+            .bind(verified_at(credentials, now))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -193,6 +220,23 @@ impl Database {
             tx.commit().await?;
             updated
         });
+        Ok(updated == 1)
+    }
+
+    /// Records that a store's credentials are proven (a verified token, an OAuth install): from now on it receives
+    /// webhooks. Returns whether the organization has such a store.
+    pub async fn mark_credentials_verified(&self, organization: Uuid, store: Uuid) -> Result<bool, DbError> {
+        let now = now_micros();
+        let updated = on_pool!(self, |pool| sqlx::query(
+            "UPDATE store_connections SET credentials_verified_at = coalesce(credentials_verified_at, $3), \
+             updated_at = $3 WHERE organization_id = $1 AND store_id = $2"
+        )
+        .bind(organization)
+        .bind(store)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(updated == 1)
     }
 
@@ -228,7 +272,8 @@ impl Database {
 
     async fn store_records_where(&self, organization: Uuid, store: Option<Uuid>) -> Result<Vec<StoreRecord>, DbError> {
         let sql = "SELECT s.id, s.platform, s.name, s.created_at, c.address, c.status, c.disabled_reason, \
-             c.next_sync_at, c.last_completed_at, c.lease_expires_at, c.consecutive_failures, c.checkpoint \
+             c.next_sync_at, c.last_completed_at, c.lease_expires_at, c.consecutive_failures, c.checkpoint, \
+             c.credentials_verified_at \
              FROM stores s LEFT JOIN store_connections c ON c.store_id = s.id AND c.organization_id = s.organization_id \
              WHERE s.organization_id = $1 AND ($2 IS NULL OR s.id = $2) ORDER BY s.created_at, s.id";
         let mut records: Vec<StoreRecord> =
@@ -425,7 +470,11 @@ impl Database {
             sqlx::query(
                 "UPDATE store_connections SET lease_owner = NULL, lease_expires_at = NULL, checkpoint = $4, \
                  next_sync_at = $5, consecutive_failures = $6, \
-                 last_completed_at = CASE WHEN $7 THEN $8 ELSE last_completed_at END, updated_at = $8 \
+                 last_completed_at = CASE WHEN $7 THEN $8 ELSE last_completed_at END, updated_at = $8, \
+                 credentials_verified_at = CASE WHEN $9 THEN coalesce(credentials_verified_at, $8) \
+                     ELSE credentials_verified_at END, \
+                 status = CASE WHEN $10 IS NULL THEN status ELSE 'disabled' END, \
+                 disabled_reason = coalesce($10, disabled_reason) \
                  WHERE organization_id = $1 AND store_id = $2 AND lease_owner = $3",
             )
             .bind(organization)
@@ -436,6 +485,8 @@ impl Database {
             .bind(end.consecutive_failures)
             .bind(end.completed)
             .bind(now)
+            .bind(end.credentials_verified)
+            .bind(end.disabled_reason.as_deref())
             .execute(&mut *tx)
             .await?;
             update_job!(&mut *tx, organization, job, &end.progress, Some((end.status, now)), end.error.as_deref());

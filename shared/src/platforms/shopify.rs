@@ -429,6 +429,27 @@ impl ShopifyConnector {
         Ok(Page { items, next: next_cursor(&data.orders.page_info)?, total_pages: None })
     }
 
+    /// Asks the shop who it is: a cheap query (cost 1) that proves these credentials open `shop` before a connection
+    /// made with a pasted token is enabled. A refused token is [`PlatformError::Unauthorized`], as is a token that
+    /// opens another shop.
+    pub async fn verify_shop(&mut self, shop: &ShopDomain, deadline: Instant) -> Result<(), PlatformError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Shop {
+            myshopify_domain: String,
+        }
+        #[derive(Deserialize)]
+        struct Data {
+            shop: Shop,
+        }
+        const QUERY: &str = "query VerifyShop { shop { myshopifyDomain } }";
+        let data: Data = self.graphql(QUERY, |_| (json!({}), 1), deadline).await?;
+        if !data.shop.myshopify_domain.eq_ignore_ascii_case(shop.as_ref()) {
+            return Err(PlatformError::Unauthorized(format!("the access token belongs to another shop than {shop}")));
+        }
+        Ok(())
+    }
+
     /// Refetches products by product id or by inventory item id (an inventory webhook names only the item).
     pub async fn refresh_products(
         &mut self,
@@ -777,6 +798,9 @@ pub async fn fresh_credentials(
         Ok(platforms.api_client.post(url.as_str()).json(&body).header(reqwest::header::ACCEPT, "application/json"))
     })
     .await?;
+    if fetched.status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(PlatformError::Unavailable("the token endpoint is rate limiting; retrying later".into()));
+    }
     if !fetched.status.is_success() {
         return Err(PlatformError::Unauthorized(format!(
             "refreshing the access token answered HTTP {} ({})",

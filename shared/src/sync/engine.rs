@@ -323,6 +323,15 @@ impl SyncEngine {
         let outcome = self.work(&lease, job, &mut checkpoint, &mut progress, deadline).await;
         let now = now_micros();
         let failures = lease.connection.consecutive_failures;
+        // Any data from the platform proves the credentials; a refusal disables the store instead of retrying a
+        // token that will never work (and that may never have been the organization's).
+        let credentials_verified = progress.pages > 0 || matches!(outcome, Ok(PassEnd::Done));
+        let disabled_reason = match &outcome {
+            Err(RunError::Platform(error @ PlatformError::Unauthorized(_))) => {
+                Some(format!("{error}; reconnect the store with valid credentials"))
+            }
+            _ => None,
+        };
         let (status, error, next_sync_at, consecutive_failures) = match outcome {
             Ok(PassEnd::Done) => {
                 let interval = TimeDelta::from_std(self.platforms.sync.min_interval).unwrap_or_default();
@@ -355,8 +364,13 @@ impl SyncEngine {
             consecutive_failures,
             completed: status == JobStatus::Succeeded,
             checkpoint: checkpoint.to_json(),
+            credentials_verified,
+            disabled_reason: disabled_reason.clone(),
         };
         self.db.finish_sync(&lease, job, &end).await?;
+        if let Some(reason) = &disabled_reason {
+            tracing::warn!(target: "audit", event = "store_disabled", reason, "the platform refused the credentials");
+        }
         tracing::info!(
             status = status.as_str(),
             pages = progress.pages,

@@ -47,6 +47,43 @@ pub struct StoreConnection {
     pub checkpoint: String,
     /// Failed runs in a row.
     pub consecutive_failures: i32,
+    /// When the credentials were proven to act for this shop or site (see [`CredentialsState`]).
+    pub credentials_verified_at: Option<DateTime<Utc>>,
+}
+
+impl StoreConnection {
+    /// Whether the connection has proven its credentials: only then does it receive webhooks.
+    pub fn credentials(&self) -> CredentialsState {
+        CredentialsState::of(self.credentials_verified_at)
+    }
+}
+
+/// Whether a connection has proven that its credentials act for the shop or site it names. Shopify signs every
+/// webhook with the app's one client secret, so a delivery proves which shop it is about but not which organization
+/// owns that shop: anyone can type a shop domain and a made-up token. A connection is proven by a token verified
+/// against the shop when it is connected (or an OAuth install), or by any successful platform call of its sync, and
+/// only proven connections receive webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsState {
+    /// Not proven yet: syncs may run with the credentials (the platform decides), webhooks are not applied.
+    Unverified,
+    /// Proven.
+    Verified,
+}
+
+impl CredentialsState {
+    /// The state a stored verification time stands for.
+    pub fn of(verified_at: Option<DateTime<Utc>>) -> Self {
+        if verified_at.is_some() { Self::Verified } else { Self::Unverified }
+    }
+
+    /// The name shown by the stores API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unverified => "unverified",
+            Self::Verified => "verified",
+        }
+    }
 }
 
 /// A connection leased by `owner`.
@@ -85,6 +122,8 @@ pub struct StoreRecord {
     pub consecutive_failures: Option<i32>,
     /// The checkpoint JSON.
     pub checkpoint: Option<String>,
+    /// When the credentials were proven (connected stores).
+    pub credentials_verified_at: Option<DateTime<Utc>>,
     /// The latest run.
     #[sqlx(skip)]
     pub last_job: Option<SyncJob>,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{StoreConnection, SyncEngine, engine};
+use super::{CredentialsState, StoreConnection, SyncEngine, engine};
 use crate::{
     db::{DbError, sync::Durability},
     domain::CurrencyCode,
@@ -134,9 +134,10 @@ impl SyncEngine {
         }
         let shop = ShopDomain::parse(delivery.shop_domain)
             .map_err(|_| WebhookError::BadRequest("X-Shopify-Shop-Domain is not a myshopify.com domain".into()))?;
-        let connections = self.db().connections_at("shopify", shop.as_ref()).await?;
+        // The signature proves the shop, not the organization: only connections that proved their token get data.
+        let connections = proven(self.db().connections_at("shopify", shop.as_ref()).await?);
         if connections.is_empty() {
-            return Ok(WebhookOutcome::Ignored("no store is connected for this shop"));
+            return Ok(WebhookOutcome::Ignored("no store with verified credentials is connected for this shop"));
         }
         let key = match (delivery.event_id, delivery.webhook_id) {
             (Some(event), _) if !event.is_empty() => format!("event:{event}"),
@@ -281,6 +282,10 @@ impl SyncEngine {
             tracing::info!(target: "audit", event = "webhook_rejected", platform = "woocommerce", "bad signature");
             return Err(WebhookError::Unauthorized);
         }
+        let verified = proven(verified);
+        if verified.is_empty() {
+            return Ok(WebhookOutcome::Ignored("the store's credentials are not verified yet (its first sync does)"));
+        }
         let topic = delivery.topic.unwrap_or_default();
         let key = match delivery.delivery_id {
             Some(id) if !id.is_empty() => format!("delivery:{id}"),
@@ -344,6 +349,11 @@ impl SyncEngine {
             _ => Ok(WebhookOutcome::Ignored("a topic this app does not use")),
         }
     }
+}
+
+/// The connections whose credentials are proven: the only ones a delivery may change.
+fn proven(connections: Vec<StoreConnection>) -> Vec<StoreConnection> {
+    connections.into_iter().filter(|c| c.credentials() == CredentialsState::Verified).collect()
 }
 
 /// Combines the outcomes for several stores behind one delivery.

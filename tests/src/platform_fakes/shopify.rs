@@ -159,7 +159,8 @@ pub enum Fault {
 pub struct RequestRecord {
     /// The shop.
     pub shop: String,
-    /// `SyncProducts`, `SyncOrders`, `ProductVariants`, `OrderLineItems`, `RefreshProducts`, `token`, or `?`.
+    /// `SyncProducts`, `SyncOrders`, `ProductVariants`, `OrderLineItems`, `RefreshProducts`, `VerifyShop`, `token`,
+    /// or `?`.
     pub operation: String,
     /// `variables.after`.
     pub after: Option<String>,
@@ -324,9 +325,9 @@ fn parse_search(query: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn operation_of(query: &str) -> String {
-    ["SyncProducts", "SyncOrders", "ProductVariants", "OrderLineItems", "RefreshProducts"]
+    ["SyncProducts", "SyncOrders", "ProductVariants", "OrderLineItems", "RefreshProducts", "VerifyShop"]
         .into_iter()
-        .find(|name| query.contains(&format!("query {name}(")))
+        .find(|name| query.contains(&format!("query {name}(")) || query.contains(&format!("query {name} {{")))
         .unwrap_or("?")
         .to_owned()
 }
@@ -356,6 +357,7 @@ fn requested_cost(operation: &str, variables: &Value) -> Result<u64, String> {
             let ids = variables.get("ids").and_then(Value::as_array).map_or(0, Vec::len) as u64;
             ids * (3 + 1 + 2 + first_of(variables, "variantsFirst")?)
         }
+        "VerifyShop" => 1,
         _ => return Err("unknown operation".into()),
     })
 }
@@ -429,7 +431,7 @@ fn sort_shop(shop: &mut FakeShop) {
 }
 
 /// Answers one query's `data` and its actual cost.
-fn resolve(shop: &FakeShop, operation: &str, variables: &Value) -> Result<(Value, u64), String> {
+fn resolve(domain: &str, shop: &FakeShop, operation: &str, variables: &Value) -> Result<(Value, u64), String> {
     let after = variables.get("after").and_then(Value::as_str);
     let since = match variables.get("query").and_then(Value::as_str) {
         Some(query) => Some(parse_search(query)?),
@@ -531,6 +533,7 @@ fn resolve(shop: &FakeShop, operation: &str, variables: &Value) -> Result<(Value
                 .collect();
             Ok((json!({ "nodes": nodes }), actual))
         }
+        "VerifyShop" => Ok((json!({ "shop": { "myshopifyDomain": domain } }), 1)),
         _ => Err("unknown operation".into()),
     }
 }
@@ -637,7 +640,7 @@ async fn graphql(
         }
         let fault = inner.faults.iter().position(|(op, _)| *op == operation).and_then(|i| inner.faults.remove(i));
         sort_shop(shop);
-        let (mut data, actual) = match resolve(shop, &operation, &variables) {
+        let (mut data, actual) = match resolve(&shop_domain, shop, &operation, &variables) {
             Ok(answer) => answer,
             Err(message) => {
                 break 'answer Json(json!({ "errors": [{ "message": message }] })).into_response();

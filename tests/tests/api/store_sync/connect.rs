@@ -12,7 +12,10 @@ use super::{app_for, call, connect_shopify, merchant, sync};
 
 #[tokio::test]
 async fn an_admin_connects_a_shopify_store_and_only_a_reference_to_the_token_is_stored() {
-    let app = app_for(Backend::Postgres, None, &[]).await;
+    let fake = FakeShopify::start(ShopifyConfig::default()).await;
+    let shop = FakeShop { access_token: "shpat_0123456789abcdef".into(), ..FakeShop::default() };
+    fake.add_shop("acme-outdoor.myshopify.com", shop);
+    let app = app_for(Backend::Postgres, Some(&fake), &[]).await;
     let m = merchant(&app, "Acme").await;
     let body = json!({ "platform": "shopify", "shop_domain": "Acme-Outdoor.myshopify.com",
                        "access_token": "shpat_0123456789abcdef", "name": "Acme Outdoor" });
@@ -24,6 +27,7 @@ async fn an_admin_connects_a_shopify_store_and_only_a_reference_to_the_token_is_
     assert_eq!(store["platform"], "shopify");
     assert_eq!(store["address"], "acme-outdoor.myshopify.com");
     assert_eq!(store["status"], "enabled");
+    assert_eq!(store["credentials"], "verified", "the token was checked against the shop");
     assert_eq!(store["name"], "Acme Outdoor");
     assert_eq!(store["webhook"]["url"], "/api/webhooks/shopify");
     assert!(!store.to_string().contains("shpat_0123456789abcdef"), "the token is never echoed");
@@ -51,7 +55,9 @@ async fn an_admin_connects_a_shopify_store_and_only_a_reference_to_the_token_is_
 
 #[tokio::test]
 async fn connecting_a_store_twice_conflicts_and_a_disconnected_one_reconnects_with_its_history() {
-    let app = app_for(Backend::Sqlite, None, &[]).await;
+    let fake = FakeShopify::start(ShopifyConfig::default()).await;
+    fake.add_shop("acme.myshopify.com", FakeShop { access_token: "shpat_1".into(), ..FakeShop::default() });
+    let app = app_for(Backend::Sqlite, Some(&fake), &[]).await;
     let m = merchant(&app, "Acme").await;
     let body = json!({ "platform": "shopify", "shop_domain": "acme.myshopify.com", "access_token": "shpat_1" });
     let first = call(&app, &m, Method::POST, "/api/v1/stores", Some(body.clone())).await;

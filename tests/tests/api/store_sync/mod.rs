@@ -2,14 +2,20 @@
 //! webhooks, and the engine's leases under a killed process, two instances and a full-size store.
 
 mod connect;
+mod ownership;
 mod resilience;
 mod shopify;
 mod webhooks;
 mod woocommerce;
 
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tests::{Backend, TestApp, platform_fakes::shopify::FakeShopify, spawn_app_with};
+use tests::{
+    Backend, TestApp,
+    platform_fakes::{shopify::FakeShopify, sign_webhook},
+    spawn_app_with,
+};
 use uuid::Uuid;
 
 /// The Shopify app credentials test apps run with.
@@ -106,6 +112,59 @@ pub async fn totals(app: &TestApp, m: &Merchant, id: Uuid) -> (i64, i64, i64, i6
         t["orders"].as_i64().expect("orders"),
         t["order_total"].as_str().expect("order total").to_owned(),
     )
+}
+
+/// A Shopify delivery to `shop` signed with `key`, as Shopify sends it (`X-Shopify-*` headers); the caller adds the
+/// webhook and event ids.
+pub fn shopify_delivery(app: &TestApp, shop: &str, topic: &str, key: &str, body: &Value) -> reqwest::RequestBuilder {
+    let raw = serde_json::to_vec(body).expect("JSON");
+    app.client
+        .post(format!("{}/api/webhooks/shopify", app.address))
+        .header("content-type", "application/json")
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-shop-domain", shop)
+        .header("x-shopify-api-version", "2026-10")
+        .header("x-shopify-hmac-sha256", sign_webhook(key, &raw))
+        .body(raw)
+}
+
+/// Delivers [`shopify_delivery`] with a fresh webhook id and `event` as its event id.
+pub async fn deliver_shopify(
+    app: &TestApp,
+    shop: &str,
+    topic: &str,
+    key: &str,
+    body: &Value,
+    event: &str,
+) -> reqwest::Response {
+    shopify_delivery(app, shop, topic, key, body)
+        .header("x-shopify-webhook-id", Uuid::new_v4().to_string())
+        .header("x-shopify-event-id", event)
+        .send()
+        .await
+        .expect("delivered")
+}
+
+/// A product as a Shopify webhook body (the REST representation) with one variant, 77.
+pub fn rest_product(id: u64, title: &str, updated: DateTime<Utc>) -> Value {
+    json!({
+        "id": id, "admin_graphql_api_id": format!("gid://shopify/Product/{id}"), "title": title,
+        "body_html": "<p>Warm &amp; dry</p>", "vendor": "Acme", "product_type": "Coats", "status": "active",
+        "updated_at": updated.to_rfc3339(),
+        "variants": [{ "id": 77, "admin_graphql_api_id": "gid://shopify/ProductVariant/77", "title": "M",
+                       "price": "120.00", "sku": "COAT-M", "inventory_quantity": 4 }]
+    })
+}
+
+/// An order as a Shopify webhook body: one line of two units of product 42 / variant 77, `total` in all.
+pub fn rest_order(id: u64, total: &str) -> Value {
+    json!({
+        "id": id, "admin_graphql_api_id": format!("gid://shopify/Order/{id}"), "created_at": Utc::now().to_rfc3339(),
+        "updated_at": Utc::now().to_rfc3339(), "financial_status": "paid", "fulfillment_status": null,
+        "total_price": total,
+        "line_items": [{ "id": 1, "product_id": 42, "variant_id": 77, "quantity": 2, "price": "120.00",
+                         "discount_allocations": [] }]
+    })
 }
 
 /// Cents as a decimal string.

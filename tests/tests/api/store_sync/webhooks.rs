@@ -14,36 +14,12 @@ use tests::{
     },
 };
 
-use super::{CLIENT_SECRET, app_for, call, connect_shopify, connect_woo, merchant, store, sync, title_of};
+use super::{
+    CLIENT_SECRET, app_for, call, connect_shopify, connect_woo, deliver_shopify, merchant, rest_order, rest_product,
+    store, sync, title_of,
+};
 
 const SHOP: &str = "acme.myshopify.com";
-
-async fn deliver_shopify(app: &TestApp, topic: &str, key: &str, body: &Value, event: &str) -> reqwest::Response {
-    let raw = serde_json::to_vec(body).expect("JSON");
-    app.client
-        .post(format!("{}/api/webhooks/shopify", app.address))
-        .header("content-type", "application/json")
-        .header("x-shopify-topic", topic)
-        .header("x-shopify-shop-domain", SHOP)
-        .header("x-shopify-api-version", "2026-10")
-        .header("x-shopify-webhook-id", uuid::Uuid::new_v4().to_string())
-        .header("x-shopify-event-id", event)
-        .header("x-shopify-hmac-sha256", sign_webhook(key, &raw))
-        .body(raw)
-        .send()
-        .await
-        .expect("delivered")
-}
-
-fn rest_product(id: u64, title: &str, updated: chrono::DateTime<Utc>) -> Value {
-    json!({
-        "id": id, "admin_graphql_api_id": format!("gid://shopify/Product/{id}"), "title": title,
-        "body_html": "<p>Warm &amp; dry</p>", "vendor": "Acme", "product_type": "Coats", "status": "active",
-        "updated_at": updated.to_rfc3339(),
-        "variants": [{ "id": 77, "admin_graphql_api_id": "gid://shopify/ProductVariant/77", "title": "M",
-                       "price": "120.00", "sku": "COAT-M", "inventory_quantity": 4 }]
-    })
-}
 
 async fn shopify_app() -> (FakeShopify, TestApp, super::Merchant, uuid::Uuid) {
     let fake = FakeShopify::start(ShopifyConfig::default()).await;
@@ -104,18 +80,12 @@ async fn shopify_deliveries_apply_once_and_never_roll_a_record_back() {
     let (_fake, app, m, id) = shopify_app().await;
     let newer = rest_product(42, "Coat (winter)", Utc::now());
     let older = rest_product(42, "Coat (stale)", Utc::now() - TimeDelta::hours(1));
-    let order = json!({
-        "id": 9001, "admin_graphql_api_id": "gid://shopify/Order/9001", "created_at": Utc::now().to_rfc3339(),
-        "updated_at": Utc::now().to_rfc3339(), "financial_status": "paid", "fulfillment_status": null,
-        "total_price": "245.00",
-        "line_items": [{ "id": 1, "product_id": 42, "variant_id": 77, "quantity": 2, "price": "120.00",
-                         "discount_allocations": [] }]
-    });
+    let order = rest_order(9001, "245.00");
 
-    let applied = deliver_shopify(&app, "products/update", CLIENT_SECRET, &newer, "evt-1").await;
-    let duplicate = deliver_shopify(&app, "products/update", CLIENT_SECRET, &newer, "evt-1").await;
-    let stale = deliver_shopify(&app, "products/update", CLIENT_SECRET, &older, "evt-2").await;
-    let ordered = deliver_shopify(&app, "orders/create", CLIENT_SECRET, &order, "evt-3").await;
+    let applied = deliver_shopify(&app, SHOP, "products/update", CLIENT_SECRET, &newer, "evt-1").await;
+    let duplicate = deliver_shopify(&app, SHOP, "products/update", CLIENT_SECRET, &newer, "evt-1").await;
+    let stale = deliver_shopify(&app, SHOP, "products/update", CLIENT_SECRET, &older, "evt-2").await;
+    let ordered = deliver_shopify(&app, SHOP, "orders/create", CLIENT_SECRET, &order, "evt-3").await;
 
     assert_eq!(applied.json::<Value>().await.expect("JSON")["status"], "applied");
     assert_eq!(duplicate.json::<Value>().await.expect("JSON")["status"], "duplicate");
@@ -140,7 +110,7 @@ async fn an_inventory_delivery_queues_a_refresh_that_the_next_sync_applies() {
     let level =
         json!({ "inventory_item_id": 77, "location_id": 1, "available": 1, "updated_at": Utc::now().to_rfc3339() });
 
-    let queued = deliver_shopify(&app, "inventory_levels/update", CLIENT_SECRET, &level, "evt-9").await;
+    let queued = deliver_shopify(&app, SHOP, "inventory_levels/update", CLIENT_SECRET, &level, "evt-9").await;
     let job = sync(&app, &m, id).await;
 
     assert_eq!(queued.json::<Value>().await.expect("JSON")["status"], "queued");
@@ -153,7 +123,8 @@ async fn an_inventory_delivery_queues_a_refresh_that_the_next_sync_applies() {
 async fn app_uninstalled_disconnects_the_store() {
     let (_fake, app, m, id) = shopify_app().await;
     let response =
-        deliver_shopify(&app, "app/uninstalled", CLIENT_SECRET, &json!({ "id": 1, "domain": SHOP }), "evt-u").await;
+        deliver_shopify(&app, SHOP, "app/uninstalled", CLIENT_SECRET, &json!({ "id": 1, "domain": SHOP }), "evt-u")
+            .await;
     let shown = store(&app, &m, id).await;
     let sync_now = call(&app, &m, Method::POST, &format!("/api/v1/stores/{id}/sync"), None).await;
 
@@ -216,6 +187,8 @@ async fn woocommerce_pings_are_answered_and_deliveries_verified_deduplicated_and
         .send()
         .await
         .expect("ping");
+    let before_first_sync = deliver("product.created", &simple, &secret, "d-early").await.expect("answer");
+    let first_sync = sync(&app, &m, id).await;
     let forged = deliver("product.created", &simple, "not-the-secret", "d-0").await.expect("answer");
     let created = deliver("product.created", &simple, &secret, "d-1").await.expect("answer");
     let again = deliver("product.created", &simple, &secret, "d-1").await.expect("answer");
@@ -223,6 +196,12 @@ async fn woocommerce_pings_are_answered_and_deliveries_verified_deduplicated_and
     let job = sync(&app, &m, id).await;
 
     assert_eq!(ping.status(), 200);
+    assert_eq!(
+        before_first_sync.json::<Value>().await.expect("JSON")["status"],
+        "ignored",
+        "the keys are proven by the first sync, which reads everything anyway"
+    );
+    assert_eq!(first_sync["status"], "succeeded");
     assert_eq!(forged.status(), 401);
     assert_eq!(created.json::<Value>().await.expect("JSON")["status"], "applied");
     assert_eq!(again.json::<Value>().await.expect("JSON")["status"], "duplicate");
