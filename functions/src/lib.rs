@@ -8,17 +8,21 @@
 //! - [`package`]: writes a deployable function app folder.
 //! - [`error`] and [`extract`]: the HTTP layer's error type and extractors, so every failure is problem+json;
 //!   [`tenant`]: the organization a request acts within; [`rate_limit`]: per-tenant request budgets.
+//! - [`folding`]: folds event deltas into the rollups after ingest; [`rankings`]: product rankings kept while the
+//!   organization's sales figures stand.
 
 use axum::{Router, extract::DefaultBodyLimit};
 
 pub mod error;
 pub mod extract;
+pub mod folding;
 pub mod host;
 pub mod http;
 pub mod manifest;
 pub mod middleware;
 pub mod package;
 pub mod protocol;
+pub mod rankings;
 pub mod rate_limit;
 pub mod state;
 pub mod tenant;

@@ -14,7 +14,7 @@ use shared::{
     sync::SyncEngine,
 };
 
-use crate::{middleware::ClientAddress, rate_limit::RateLimiter};
+use crate::{folding::RollupFolder, middleware::ClientAddress, rankings::RankingCache, rate_limit::RateLimiter};
 
 /// Shared state of the function app. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -40,6 +40,10 @@ pub struct AppState {
     /// Set by `handler dev` only: the development user a browser may sign in as. Never read from settings, so no
     /// configuration can turn it on in a deployment.
     pub dev_mode: Option<DevMode>,
+    /// Folds event deltas into the rollups after ingest.
+    pub folder: Arc<RollupFolder>,
+    /// Product rankings computed by this instance.
+    pub rankings: Arc<RankingCache>,
 }
 
 /// What only the local all-in-one host has.
@@ -85,6 +89,8 @@ impl AppState {
             language_model: LanguageModel::from_settings(&settings.advisor)?,
             dev_mode: None,
             client_address: ClientAddress::for_settings(&settings.http),
+            folder: Arc::default(),
+            rankings: Arc::default(),
             settings: Arc::new(settings),
         })
     }

@@ -4,7 +4,7 @@
 use axum::{extract::FromRequestParts, http::request::Parts};
 use shared::{
     auth::Principal,
-    db::tenants::{Organization, Role},
+    db::tenants::{ActingMembership, Organization, Role},
 };
 use utoipa::openapi::{
     Required,
@@ -67,29 +67,22 @@ impl FromRequestParts<AppState> for Tenant {
             ),
             None => None,
         };
-        let organization_id = match named {
-            Some(id) => id,
-            None => {
-                let memberships = state.db.memberships(user.user_id).await?;
-                match memberships.as_slice() {
-                    [only] => only.organization_id,
-                    [] => {
-                        return Err(ApiError::NotFoundWith(
-                            "you belong to no organization; create one with POST /api/v1/organizations".into(),
-                        ));
-                    }
-                    _ => {
-                        return Err(ApiError::bad_field(
-                            ORGANIZATION_HEADER,
-                            "required: you belong to several organizations",
-                        ));
-                    }
+        let (organization, role) = match state.db.acting_membership(user.user_id, named).await? {
+            ActingMembership::One(organization, role) => (organization, role),
+            ActingMembership::NotAMember => match named {
+                Some(organization_id) => {
+                    tracing::info!(target: "audit", event = "tenant_access_denied", organization = %organization_id, user = %user.user_id, "not a member of the organization named");
+                    return Err(ApiError::NotFound);
                 }
+                None => {
+                    return Err(ApiError::NotFoundWith(
+                        "you belong to no organization; create one with POST /api/v1/organizations".into(),
+                    ));
+                }
+            },
+            ActingMembership::Several => {
+                return Err(ApiError::bad_field(ORGANIZATION_HEADER, "required: you belong to several organizations"));
             }
-        };
-        let Some((organization, role)) = state.db.organization_of_member(user.user_id, organization_id).await? else {
-            tracing::info!(target: "audit", event = "tenant_access_denied", organization = %organization_id, user = %user.user_id, "not a member of the organization named");
-            return Err(ApiError::NotFound);
         };
         // Counted only now that membership is proven: naming another organization cannot spend its budget.
         let http = &state.settings.http;

@@ -130,34 +130,43 @@ pub struct Counters {
     pub purchases: i64,
 }
 
+/// The measures a rollup row holds, as stored: the column names of every rollup table, in [`Counters::to_array`]
+/// order. A new measure is a field of [`Counters`], its name here, a column of each rollup table (an array column of
+/// `rollup_deltas` on PostgreSQL), and its rule in [`Rollups::add_order`] or [`Rollups::add_event`]; storage,
+/// folding, rebuilds and reads follow from this list.
+pub const MEASURES: [&str; 6] = ["orders", "units", "revenue_minor", "views", "add_to_carts", "purchases"];
+
 impl Counters {
     /// Every counter is zero (such a row carries nothing and is not stored).
     pub fn is_zero(&self) -> bool {
         *self == Self::default()
     }
 
+    /// The counters in [`MEASURES`] order.
+    pub fn to_array(self) -> [i64; MEASURES.len()] {
+        [self.orders, self.units, self.revenue_minor, self.views, self.add_to_carts, self.purchases]
+    }
+
+    /// Counters from values in [`MEASURES`] order.
+    pub fn from_array([orders, units, revenue_minor, views, add_to_carts, purchases]: [i64; MEASURES.len()]) -> Self {
+        Self { orders, units, revenue_minor, views, add_to_carts, purchases }
+    }
+
+    /// Whether a sales figure (one that orders contribute, which rankings read) is not zero.
+    pub fn has_sales(&self) -> bool {
+        self.orders != 0 || self.units != 0 || self.revenue_minor != 0
+    }
+
     /// The counter-wise sum.
     pub fn plus(self, other: Self) -> Self {
-        Self {
-            orders: self.orders + other.orders,
-            units: self.units + other.units,
-            revenue_minor: self.revenue_minor + other.revenue_minor,
-            views: self.views + other.views,
-            add_to_carts: self.add_to_carts + other.add_to_carts,
-            purchases: self.purchases + other.purchases,
-        }
+        let (mut sum, other) = (self.to_array(), other.to_array());
+        sum.iter_mut().zip(other).for_each(|(a, b)| *a += b);
+        Self::from_array(sum)
     }
 
     /// The counter-wise negation, to take a contribution back.
     pub fn negated(self) -> Self {
-        Self {
-            orders: -self.orders,
-            units: -self.units,
-            revenue_minor: -self.revenue_minor,
-            views: -self.views,
-            add_to_carts: -self.add_to_carts,
-            purchases: -self.purchases,
-        }
+        Self::from_array(self.to_array().map(|v| -v))
     }
 }
 
@@ -599,7 +608,7 @@ pub fn divide_rounding_half_away(numerator: i64, denominator: i64) -> i64 {
 }
 
 /// What a product ranking orders by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RankBy {
     /// Revenue in the range, highest first.
     Revenue,

@@ -33,6 +33,7 @@ use crate::{
         BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
     },
+    rankings::RankingKey,
     state::AppState,
     tenant::Tenant,
 };
@@ -521,7 +522,14 @@ async fn top_products(
         return Err(ApiError::bad_field("query", "invalid parameters"));
     };
 
-    let ranked = state.db.top_products(tenant.id(), by, range, limit).await?;
+    let key = RankingKey { organization: tenant.id(), by, from: range.from(), to: range.to(), limit };
+    let version = state.db.sales_version(tenant.id()).await?;
+    let ranked = state
+        .rankings
+        .get_or_compute(key, version, || state.db.top_product_sales(tenant.id(), by, range, limit))
+        .await?;
+    let ids: Vec<Uuid> = ranked.iter().map(|p| p.product_id).collect();
+    let titles = state.db.product_titles(tenant.id(), &ids).await?;
     let money = Money::of(&tenant);
     let previous = range.previous_period();
     Ok(Json(TopProducts {
@@ -533,11 +541,11 @@ async fn top_products(
         previous_from: previous.from(),
         previous_to: previous.to(),
         items: ranked
-            .into_iter()
+            .iter()
             .map(|p| TopProduct {
                 growth: p.growth(),
                 product_id: p.product_id,
-                title: p.title,
+                title: titles.get(&p.product_id).cloned(),
                 revenue: money.format(p.revenue_minor),
                 units: p.units,
                 orders: p.orders,
@@ -650,7 +658,10 @@ async fn ingest(
         return Err(errors.into_problem(false, &summary));
     }
     match state.db.insert_events(tenant.id(), &events).await? {
-        EventIngest::Stored { accepted, duplicates } => Ok(Json(Ingested { accepted, duplicates })),
+        EventIngest::Stored { accepted, duplicates } => {
+            state.folder.after_ingest(&state.db);
+            Ok(Json(Ingested { accepted, duplicates }))
+        }
         EventIngest::UnknownProducts(indexes) => {
             let mut errors = FieldErrors::default();
             for index in indexes {

@@ -26,6 +26,7 @@ use crate::{
     db::{
         Database, DbError,
         advice::{AdviceRun, FactWindows, PriceDay, RefreshCandidate, StoreReport},
+        rollups::FoldMode,
     },
     domain::CurrencyCode,
 };
@@ -85,6 +86,8 @@ pub async fn refresh_organization(
     };
     // Read before the facts: a write landing meanwhile is newer than this mark, so the next tick picks it up.
     let watermark = db.advice_data_changed_at(organization).await?;
+    // The facts read the rollup tables: fold in every event batch acknowledged so far.
+    db.fold_rollup_deltas(FoldMode::Complete).await?;
     let mut shortlist = Shortlist::new();
 
     let mut products = 0;

@@ -1,26 +1,30 @@
-//! Storage of analytics: raw storefront events, the daily rollups every analytics read uses, and their
+//! Storage of analytics: raw storefront events, the series and rankings read from the rollups, and the rollups'
 //! recomputation from raw rows.
 //!
-//! Rollups (`daily_totals` for the organization, `daily_product_totals` per product) are maintained in the
-//! transaction of every write that changes them: event ingest here, order upserts and deletions in
-//! [`crate::db::orders`]. A write computes the change it makes to the rollups with the rules of
-//! [`crate::analytics`] (the old contribution taken back, the new one added), then applies it row by row in key
-//! order (so concurrent writers lock rows in the same order and cannot deadlock); a row whose counters all reach
-//! zero is deleted, so stored rollups equal a recomputation from raw rows exactly, row for row.
+//! A write computes the change it makes to the rollups with the rules of [`crate::analytics`] (the old contribution
+//! taken back, the new one added); [`crate::db::rollups`] says how that change is stored: in the write's own
+//! transaction for orders (and for events on SQLite), as an appended delta folded in shortly after for events on
+//! PostgreSQL. Either way stored rollups equal a recomputation from raw rows exactly.
 //!
 //! Days are computed in the organization's time zone at write time. Should an organization's zone ever change,
 //! `handler rollups rebuild` recomputes its rollups in the new zone.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::LazyLock};
 
-use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::QueryBuilder;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{Database, DbError, now_micros};
+use super::{
+    Database, DbError, now_micros,
+    rollups::{
+        self, FoldMode, Table, apply_rollup_delta, counters_at, measure_list, months_of, pending_deltas_sql,
+        summed_measures,
+    },
+};
 use crate::analytics::{
-    Counters, DateRange, EventKind, OrderStatus, ProductSales, RankBy, RollupKey, Rollups, SaleFacts, SaleLine, Tz,
-    rank_products, zone,
+    Bucket, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups, SaleFacts, SaleLine,
+    Tz, rank_products, zone,
 };
 
 /// A storefront event to store.
@@ -134,140 +138,32 @@ pub(super) async fn known_products(
     products: &HashSet<Uuid>,
 ) -> Result<HashSet<Uuid>, DbError> {
     let products: Vec<Uuid> = products.iter().copied().collect();
+    if products.is_empty() {
+        return Ok(HashSet::new());
+    }
     let mut known = HashSet::with_capacity(products.len());
-    for chunk in products.chunks(500) {
-        let found: Vec<Uuid> = on_tx!(tx, |conn| {
-            let mut qb = QueryBuilder::new("SELECT id FROM products WHERE organization_id = ");
-            qb.push_bind(organization).push(" AND id IN (");
-            let mut ids = qb.separated(", ");
-            for id in chunk {
-                ids.push_bind(*id);
+    match tx {
+        WriteTx::Postgres(conn) => {
+            const SQL: &str = "SELECT id FROM products WHERE organization_id = $1 AND id = ANY($2)";
+            let found: Vec<Uuid> =
+                sqlx::query_scalar(SQL).bind(organization).bind(&products).fetch_all(&mut **conn).await?;
+            known.extend(found);
+        }
+        WriteTx::Sqlite(conn) => {
+            for chunk in products.chunks(500) {
+                let mut qb = QueryBuilder::new("SELECT id FROM products WHERE organization_id = ");
+                qb.push_bind(organization).push(" AND id IN (");
+                let mut ids = qb.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                qb.push(")");
+                let found: Vec<Uuid> = qb.build_query_scalar().fetch_all(&mut **conn).await?;
+                known.extend(found);
             }
-            qb.push(")");
-            qb.build_query_scalar().fetch_all(&mut **conn).await?
-        });
-        known.extend(found);
+        }
     }
     Ok(known)
-}
-
-/// The conflict clause of a rollup upsert into `$table` (keyed by `$key`): adds the new counters to the stored ones
-/// and returns the row's key and resulting counters.
-macro_rules! add_to_rollup {
-    ($table:literal, $key:literal) => {
-        concat!(
-            " ON CONFLICT (organization_id, ",
-            $key,
-            ") DO UPDATE SET ",
-            "orders = ",
-            $table,
-            ".orders + excluded.orders, ",
-            "units = ",
-            $table,
-            ".units + excluded.units, ",
-            "revenue_minor = ",
-            $table,
-            ".revenue_minor + excluded.revenue_minor, ",
-            "views = ",
-            $table,
-            ".views + excluded.views, ",
-            "add_to_carts = ",
-            $table,
-            ".add_to_carts + excluded.add_to_carts, ",
-            "purchases = ",
-            $table,
-            ".purchases + excluded.purchases ",
-            "RETURNING ",
-            $key,
-            ", orders, units, revenue_minor, views, add_to_carts, purchases"
-        )
-    };
-}
-
-/// Rollup rows per upsert statement (9 parameters each: well under either backend's limit).
-const ROLLUP_CHUNK: usize = 500;
-
-type CounterRow = (i64, i64, i64, i64, i64, i64);
-/// A `daily_totals` row: day and counters.
-type DayRow = (NaiveDate, i64, i64, i64, i64, i64, i64);
-/// A `daily_product_totals` row: product, day and counters.
-type ProductDayRow = (Uuid, NaiveDate, i64, i64, i64, i64, i64, i64);
-
-fn counters((orders, units, revenue_minor, views, add_to_carts, purchases): CounterRow) -> Counters {
-    Counters { orders, units, revenue_minor, views, add_to_carts, purchases }
-}
-
-/// Adds `delta` to the stored rollups, deleting rows that reach zero. Rows go in key order, chunked into
-/// multi-row upserts, so a batch costs a few round trips and concurrent writers lock rows in the same order.
-pub(super) async fn apply_rollup_delta(tx: &mut WriteTx, organization: Uuid, delta: &Rollups) -> Result<(), DbError> {
-    const TOTALS: &str = "INSERT INTO daily_totals \
-         (organization_id, day, orders, units, revenue_minor, views, add_to_carts, purchases) ";
-    const PRODUCT_TOTALS: &str = "INSERT INTO daily_product_totals \
-         (organization_id, product_id, day, orders, units, revenue_minor, views, add_to_carts, purchases) ";
-    let rows: Vec<(&RollupKey, &Counters)> = delta.iter().collect();
-    let (totals, products): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(key, _)| key.product.is_none());
-    let mut emptied: Vec<RollupKey> = Vec::new();
-    for chunk in totals.chunks(ROLLUP_CHUNK) {
-        let after: Vec<DayRow> = on_tx!(tx, |conn| {
-            let mut qb = QueryBuilder::new(TOTALS);
-            qb.push_values(chunk, |mut row, (key, c)| {
-                row.push_bind(organization)
-                    .push_bind(key.day)
-                    .push_bind(c.orders)
-                    .push_bind(c.units)
-                    .push_bind(c.revenue_minor)
-                    .push_bind(c.views)
-                    .push_bind(c.add_to_carts)
-                    .push_bind(c.purchases);
-            });
-            qb.push(add_to_rollup!("daily_totals", "day"));
-            qb.build_query_as().fetch_all(&mut **conn).await?
-        });
-        emptied.extend(after.into_iter().filter_map(|(day, o, u, r, v, a, p)| {
-            counters((o, u, r, v, a, p)).is_zero().then_some(RollupKey { product: None, day })
-        }));
-    }
-    for chunk in products.chunks(ROLLUP_CHUNK) {
-        let after: Vec<ProductDayRow> = on_tx!(tx, |conn| {
-            let mut qb = QueryBuilder::new(PRODUCT_TOTALS);
-            qb.push_values(chunk, |mut row, (key, c)| {
-                row.push_bind(organization)
-                    .push_bind(key.product)
-                    .push_bind(key.day)
-                    .push_bind(c.orders)
-                    .push_bind(c.units)
-                    .push_bind(c.revenue_minor)
-                    .push_bind(c.views)
-                    .push_bind(c.add_to_carts)
-                    .push_bind(c.purchases);
-            });
-            qb.push(add_to_rollup!("daily_product_totals", "product_id, day"));
-            qb.build_query_as().fetch_all(&mut **conn).await?
-        });
-        emptied.extend(after.into_iter().filter_map(|(product, day, o, u, r, v, a, p)| {
-            counters((o, u, r, v, a, p)).is_zero().then_some(RollupKey { product: Some(product), day })
-        }));
-    }
-    for key in emptied {
-        on_tx!(tx, |conn| match key.product {
-            None => sqlx::query("DELETE FROM daily_totals WHERE organization_id = $1 AND day = $2")
-                .bind(organization)
-                .bind(key.day)
-                .execute(&mut **conn)
-                .await
-                .map(drop)?,
-            Some(product) => sqlx::query(
-                "DELETE FROM daily_product_totals WHERE organization_id = $1 AND product_id = $2 AND day = $3"
-            )
-            .bind(organization)
-            .bind(product)
-            .bind(key.day)
-            .execute(&mut **conn)
-            .await
-            .map(drop)?,
-        });
-    }
-    Ok(())
 }
 
 /// Reads an order status written by this crate.
@@ -346,57 +242,182 @@ async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbEr
     Ok(rollups)
 }
 
-/// The stored rollups, and how many rows hold them (more than the rollups have if some row is all zeros).
-async fn stored(tx: &mut WriteTx, organization: Uuid) -> Result<(Rollups, usize), DbError> {
-    const TOTALS: &str = "SELECT day, orders, units, revenue_minor, views, add_to_carts, purchases \
-         FROM daily_totals WHERE organization_id = $1";
-    const PRODUCT_TOTALS: &str = "SELECT product_id, day, orders, units, revenue_minor, views, add_to_carts, \
-         purchases FROM daily_product_totals WHERE organization_id = $1";
-    let totals: Vec<DayRow> =
-        on_tx!(tx, |conn| sqlx::query_as(TOTALS).bind(organization).fetch_all(&mut **conn).await?);
-    let products: Vec<ProductDayRow> =
-        on_tx!(tx, |conn| sqlx::query_as(PRODUCT_TOTALS).bind(organization).fetch_all(&mut **conn).await?);
-    let row_count = totals.len() + products.len();
-    let totals = totals
-        .into_iter()
-        .map(|(day, o, u, r, v, a, p)| (RollupKey { product: None, day }, counters((o, u, r, v, a, p))));
-    let products = products.into_iter().map(|(product, day, o, u, r, v, a, p)| {
-        (RollupKey { product: Some(product), day }, counters((o, u, r, v, a, p)))
-    });
-    Ok((totals.chain(products).collect(), row_count))
-}
-
-async fn replace_rollups(tx: &mut WriteTx, organization: Uuid, rollups: &Rollups) -> Result<(), DbError> {
-    on_tx!(tx, |conn| {
-        sqlx::query("DELETE FROM daily_totals WHERE organization_id = $1")
-            .bind(organization)
-            .execute(&mut **conn)
-            .await?;
-        sqlx::query("DELETE FROM daily_product_totals WHERE organization_id = $1")
-            .bind(organization)
-            .execute(&mut **conn)
-            .await?;
-    });
-    // Adding to nothing writes the rows as they are.
-    apply_rollup_delta(tx, organization, rollups).await
-}
-
-/// Events written per INSERT (6 parameters each).
+/// Events written per INSERT on SQLite (6 parameters each); PostgreSQL takes a batch as arrays in one statement.
 const EVENT_INSERT_CHUNK: usize = 200;
+
+/// Stores events in a transaction (SQLite's; PostgreSQL takes a batch in one statement), skipping client ids
+/// already stored; returns the client ids stored now.
+async fn insert_new_events(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    events: &[NewEvent],
+    received_at: DateTime<Utc>,
+) -> Result<HashSet<String>, DbError> {
+    let mut inserted: HashSet<String> = HashSet::with_capacity(events.len());
+    for chunk in events.chunks(EVENT_INSERT_CHUNK) {
+        let returned: Vec<String> = on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO analytics_events (organization_id, client_id, kind, product_id, occurred_at, \
+                 received_at) ",
+            );
+            qb.push_values(chunk, |mut row, event| {
+                row.push_bind(organization)
+                    .push_bind(event.client_id.clone())
+                    .push_bind(event.kind.as_str())
+                    .push_bind(event.product_id)
+                    .push_bind(event.occurred_at)
+                    .push_bind(received_at);
+            });
+            qb.push(" ON CONFLICT (organization_id, client_id) DO NOTHING RETURNING client_id");
+            qb.build_query_scalar().fetch_all(&mut **conn).await?
+        });
+        inserted.extend(returned);
+    }
+    Ok(inserted)
+}
+
+/// Event ingest on PostgreSQL as one statement (one round trip, its own transaction): the events are inserted,
+/// duplicates skipped, and the contributions of those inserted (computed by [`Rollups::add_event`], one row per
+/// event and rollup key, `$7…`) summed into one `rollup_deltas` row. Returns the client ids stored now.
+fn postgres_ingest_sql() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let arrays: Vec<String> = (0..MEASURES.len()).map(|i| format!("${}::int8[]", i + 10)).collect();
+        format!(
+            "WITH inserted AS (INSERT INTO analytics_events \
+             (organization_id, client_id, kind, product_id, occurred_at, received_at) \
+             SELECT $1, u.client_id, u.kind, u.product_id, u.occurred_at, $6 \
+             FROM UNNEST($2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) \
+             AS u (client_id, kind, product_id, occurred_at) \
+             ON CONFLICT (organization_id, client_id) DO NOTHING RETURNING client_id), \
+             counted AS (SELECT c.product_id, c.day, {sums} \
+             FROM UNNEST($7::text[], $8::uuid[], $9::date[], {arrays}) AS c (client_id, product_id, day, {measures}) \
+             JOIN inserted USING (client_id) GROUP BY c.product_id, c.day), \
+             appended AS (INSERT INTO rollup_deltas (organization_id, product_ids, days, {measures}) \
+             SELECT $1, array_agg(product_id), array_agg(day), {aggregated} FROM counted HAVING count(*) > 0) \
+             SELECT client_id FROM inserted",
+            sums = summed_measures("c."),
+            arrays = arrays.join(", "),
+            measures = measure_list(""),
+            aggregated = MEASURES.iter().map(|m| format!("array_agg({m})")).collect::<Vec<_>>().join(", "),
+        )
+    });
+    &SQL
+}
+
+/// [`Database::insert_events`] on PostgreSQL: one read (the organization's zone and which products it has), then
+/// one statement.
+async fn insert_events_postgres(
+    pool: &sqlx::PgPool,
+    organization: Uuid,
+    events: &[NewEvent],
+) -> Result<EventIngest, DbError> {
+    const CHECK: &str = "SELECT (SELECT timezone FROM organizations WHERE id = $1), \
+         ARRAY(SELECT id FROM products WHERE organization_id = $1 AND id = ANY($2))";
+    let named: Vec<Uuid> = events.iter().filter_map(|e| e.product_id).collect::<HashSet<_>>().into_iter().collect();
+    let (timezone, known): (Option<String>, Vec<Uuid>) =
+        sqlx::query_as(CHECK).bind(organization).bind(&named).fetch_one(pool).await?;
+    let known: HashSet<Uuid> = known.into_iter().collect();
+    let unknown: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.product_id.is_some_and(|p| !known.contains(&p)))
+        .map(|(i, _)| i)
+        .collect();
+    if !unknown.is_empty() {
+        return Ok(EventIngest::UnknownProducts(unknown));
+    }
+    let zone = timezone.map_or(Tz::UTC, |name| zone(&name));
+    // Of events sharing a client id, the first is the one stored.
+    let mut seen = HashSet::with_capacity(events.len());
+    let first: Vec<&NewEvent> = events.iter().filter(|e| seen.insert(e.client_id.as_str())).collect();
+    let (mut clients, mut products, mut days) = (Vec::new(), Vec::new(), Vec::new());
+    let mut measures: [Vec<i64>; MEASURES.len()] = Default::default();
+    for event in &first {
+        let mut contribution = Rollups::new();
+        contribution.add_event(event.kind, event.product_id, event.occurred_at, zone);
+        for (key, counters) in contribution.iter() {
+            clients.push(event.client_id.as_str());
+            products.push(key.product);
+            days.push(key.day);
+            for (column, value) in measures.iter_mut().zip(counters.to_array()) {
+                column.push(value);
+            }
+        }
+    }
+    let mut query = sqlx::query_scalar(postgres_ingest_sql())
+        .bind(organization)
+        .bind(first.iter().map(|e| e.client_id.as_str()).collect::<Vec<_>>())
+        .bind(first.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(first.iter().map(|e| e.product_id).collect::<Vec<_>>())
+        .bind(first.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(now_micros())
+        .bind(clients)
+        .bind(products)
+        .bind(days);
+    for column in measures {
+        query = query.bind(column);
+    }
+    let inserted: Vec<String> = query.fetch_all(pool).await?;
+    let accepted = inserted.len() as u64;
+    Ok(EventIngest::Stored { accepted, duplicates: events.len() as u64 - accepted })
+}
+
+/// A span of one rollup table read by a ranking: rows of `table` whose date lies in `from..=to`, counted toward the
+/// range itself (`current`) or its previous period.
+struct Span {
+    table: Table,
+    from: NaiveDate,
+    to: NaiveDate,
+    current: bool,
+}
+
+/// `range` as the whole calendar months inside it (read from the monthly rows) and the days before and after them
+/// (read from the daily rows), so a ranking reads one row per product and month for most of a long range.
+fn spans(range: DateRange, current: bool, out: &mut Vec<Span>) {
+    let day = Days::new(1);
+    let (from, to) = (range.from(), range.to());
+    let first_month = if from == Bucket::Month.start_of(from) {
+        Some(from)
+    } else {
+        Bucket::Month.next_start(Bucket::Month.start_of(from))
+    };
+    // The start of the month after the last whole month.
+    let end_month = to.checked_add_days(day).map(|after| Bucket::Month.start_of(after));
+    match (first_month, end_month) {
+        (Some(first), Some(end)) if first < end => {
+            if from < first {
+                out.push(Span { table: Table::ProductDays, from, to: first - day, current });
+            }
+            out.push(Span { table: Table::ProductMonths, from: first, to: end - day, current });
+            if end <= to {
+                out.push(Span { table: Table::ProductDays, from: end, to, current });
+            }
+        }
+        _ => out.push(Span { table: Table::ProductDays, from, to, current }),
+    }
+}
 
 impl Database {
     /// Stores a batch of storefront events and counts them into the rollups, in one transaction. A client id
     /// already stored is a duplicate: not stored again, not counted again, so a retried batch changes nothing.
     /// Events naming a product the organization does not have make the whole batch fail (nothing stored): no
     /// tenant can write figures for another tenant's product.
+    ///
+    /// On PostgreSQL the batch is one statement that also appends its change to the rollups as one delta (see
+    /// [`crate::db::rollups`]), so concurrent batches never wait on each other; [`Database::fold_rollup_deltas`]
+    /// folds it in later. On SQLite the rollups change in the batch's transaction.
     #[tracing::instrument(name = "storing analytics events", skip_all, fields(tenant = %organization, events = events.len()))]
     pub async fn insert_events(&self, organization: Uuid, events: &[NewEvent]) -> Result<EventIngest, DbError> {
         if events.is_empty() {
             return Ok(EventIngest::Stored { accepted: 0, duplicates: 0 });
         }
-        let mut tx = self.begin_write().await?;
+        let pool = match self {
+            Self::Postgres(pool) => return insert_events_postgres(pool, organization, events).await,
+            Self::Sqlite(pool) => pool,
+        };
         let named: HashSet<Uuid> = events.iter().filter_map(|e| e.product_id).collect();
-        let known = known_products(&mut tx, organization, &named).await?;
+        let mut write = WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
+        let known = known_products(&mut write, organization, &named).await?;
         let unknown: Vec<usize> = events
             .iter()
             .enumerate()
@@ -406,28 +427,8 @@ impl Database {
         if !unknown.is_empty() {
             return Ok(EventIngest::UnknownProducts(unknown));
         }
-        let zone = organization_zone(&mut tx, organization).await?;
-        let received_at = now_micros();
-        let mut inserted: HashSet<String> = HashSet::with_capacity(events.len());
-        for chunk in events.chunks(EVENT_INSERT_CHUNK) {
-            let returned: Vec<String> = on_tx!(&mut tx, |conn| {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO analytics_events (organization_id, client_id, kind, product_id, occurred_at, \
-                     received_at) ",
-                );
-                qb.push_values(chunk, |mut row, event| {
-                    row.push_bind(organization)
-                        .push_bind(event.client_id.clone())
-                        .push_bind(event.kind.as_str())
-                        .push_bind(event.product_id)
-                        .push_bind(event.occurred_at)
-                        .push_bind(received_at);
-                });
-                qb.push(" ON CONFLICT (organization_id, client_id) DO NOTHING RETURNING client_id");
-                qb.build_query_scalar().fetch_all(&mut **conn).await?
-            });
-            inserted.extend(returned);
-        }
+        let zone = organization_zone(&mut write, organization).await?;
+        let mut inserted = insert_new_events(&mut write, organization, events, now_micros()).await?;
         let accepted = inserted.len() as u64;
         let mut delta = Rollups::new();
         for event in events {
@@ -436,8 +437,8 @@ impl Database {
                 delta.add_event(event.kind, event.product_id, event.occurred_at, zone);
             }
         }
-        apply_rollup_delta(&mut tx, organization, &delta).await?;
-        tx.commit().await?;
+        apply_rollup_delta(&mut write, organization, &delta).await?;
+        write.commit().await?;
         Ok(EventIngest::Stored { accepted, duplicates: events.len() as u64 - accepted })
     }
 
@@ -453,34 +454,57 @@ impl Database {
     }
 
     /// The organization's daily rollup rows in `range` (or one product's), by day; days without a row are absent.
-    /// One row per day at most: a series costs O(days) whatever the event volume.
+    /// One row per day at most: a series costs O(days) whatever the event volume. Exact the moment an event batch
+    /// is acknowledged: on PostgreSQL its delta is added while it waits to be folded in.
     pub async fn daily_series(
         &self,
         organization: Uuid,
         range: DateRange,
         product: Option<Uuid>,
     ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
-        const TOTALS: &str = "SELECT day, orders, units, revenue_minor, views, add_to_carts, purchases \
-             FROM daily_totals WHERE organization_id = $1 AND day >= $2 AND day <= $3 ORDER BY day";
-        const PRODUCT: &str = "SELECT day, orders, units, revenue_minor, views, add_to_carts, purchases \
-             FROM daily_product_totals WHERE organization_id = $1 AND product_id = $4 AND day >= $2 AND day <= $3 \
-             ORDER BY day";
-        let rows: Vec<DayRow> = super::on_pool!(self, |pool| {
-            let query = sqlx::query_as(if product.is_some() { PRODUCT } else { TOTALS })
-                .bind(organization)
-                .bind(range.from())
-                .bind(range.to());
+        fn series_sql(product: bool, pending: bool) -> String {
+            let (table, filter) = match product {
+                true => (Table::ProductDays.name(), "product_id = $4"),
+                false => (Table::OrganizationDays.name(), "product_id IS NULL"),
+            };
+            let stored_filter = if product { "AND product_id = $4 " } else { "" };
+            let stored = format!(
+                "SELECT day, {} FROM {table} WHERE organization_id = $1 {stored_filter}AND day >= $2 AND day <= $3",
+                measure_list("")
+            );
+            if !pending {
+                return format!("{stored} ORDER BY day");
+            }
+            format!(
+                "SELECT day, {} FROM ({stored} UNION ALL SELECT d.day, {} FROM ({}) d \
+                 WHERE d.{filter} AND d.day >= $2 AND d.day <= $3) x GROUP BY day ORDER BY day",
+                summed_measures(""),
+                measure_list("d."),
+                pending_deltas_sql()
+            )
+        }
+        // (totals, product) × (SQLite, PostgreSQL with pending deltas)
+        static SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
+            [series_sql(false, false), series_sql(true, false), series_sql(false, true), series_sql(true, true)]
+        });
+        let sql = &SQL[usize::from(product.is_some()) + 2 * usize::from(self.backend() == super::Backend::Postgres)];
+        let days: Vec<(NaiveDate, Counters)> = super::on_pool!(self, |pool| {
+            let query = sqlx::query(sql).bind(organization).bind(range.from()).bind(range.to());
             let query = match product {
                 Some(product) => query.bind(product),
                 None => query,
             };
-            query.fetch_all(pool).await?
+            let mut days = Vec::new();
+            for row in &query.fetch_all(pool).await? {
+                days.push((row.try_get(0)?, counters_at(row, 1)?));
+            }
+            days
         });
-        Ok(rows.into_iter().map(|(day, o, u, r, v, a, p)| (day, counters((o, u, r, v, a, p)))).collect())
+        Ok(days)
     }
 
     /// The organization's best products in `range` by `by`, at most `limit` (≤ 100), with their figures for the
-    /// range and the previous period of the same length. See [`rank_products`] for the order.
+    /// range and the previous period of the same length, and their titles. See [`rank_products`] for the order.
     pub async fn top_products(
         &self,
         organization: Uuid,
@@ -488,48 +512,119 @@ impl Database {
         range: DateRange,
         limit: u32,
     ) -> Result<Vec<ProductSales>, DbError> {
-        const SQL: &str = "SELECT t.product_id, p.title, \
-             CAST(sum(CASE WHEN t.day >= $2 THEN t.orders ELSE 0 END) AS BIGINT), \
-             CAST(sum(CASE WHEN t.day >= $2 THEN t.units ELSE 0 END) AS BIGINT), \
-             CAST(sum(CASE WHEN t.day >= $2 THEN t.revenue_minor ELSE 0 END) AS BIGINT), \
-             CAST(sum(CASE WHEN t.day < $2 THEN t.orders ELSE 0 END) AS BIGINT), \
-             CAST(sum(CASE WHEN t.day < $2 THEN t.revenue_minor ELSE 0 END) AS BIGINT) \
-             FROM daily_product_totals t \
-             LEFT JOIN products p ON p.organization_id = t.organization_id AND p.id = t.product_id \
-             WHERE t.organization_id = $1 AND t.day >= $3 AND t.day <= $4 \
-             GROUP BY t.product_id, p.title HAVING sum(t.orders) > 0";
-        type Row = (Uuid, Option<String>, i64, i64, i64, i64, i64);
-        let previous = range.previous_period();
-        let rows: Vec<Row> = super::on_pool!(self, |pool| sqlx::query_as(SQL)
-            .bind(organization)
-            .bind(range.from())
-            .bind(previous.from())
-            .bind(range.to())
-            .fetch_all(pool)
-            .await?);
+        let mut ranked = self.top_product_sales(organization, by, range, limit).await?;
+        let titles =
+            self.product_titles(organization, &ranked.iter().map(|p| p.product_id).collect::<Vec<_>>()).await?;
+        for product in &mut ranked {
+            product.title = titles.get(&product.product_id).cloned();
+        }
+        Ok(ranked)
+    }
+
+    /// [`Database::top_products`] without titles: figures that only sales change (see
+    /// [`Database::sales_version`]). Whole months are read from the monthly rollups, only the days around them from
+    /// the daily ones, and only rows with sales.
+    pub async fn top_product_sales(
+        &self,
+        organization: Uuid,
+        by: RankBy,
+        range: DateRange,
+        limit: u32,
+    ) -> Result<Vec<ProductSales>, DbError> {
+        type Row = (Uuid, i64, i64, i64, i64, i64);
+        let mut parts = Vec::new();
+        spans(range, true, &mut parts);
+        spans(range.previous_period(), false, &mut parts);
+        let rows: Vec<Row> = super::on_pool!(self, |pool| {
+            let mut qb = QueryBuilder::new(
+                "SELECT product_id, CAST(sum(c_orders) AS BIGINT), CAST(sum(c_units) AS BIGINT), \
+                 CAST(sum(c_revenue) AS BIGINT), CAST(sum(p_orders) AS BIGINT), CAST(sum(p_revenue) AS BIGINT) \
+                 FROM (",
+            );
+            for (i, span) in parts.iter().enumerate() {
+                let columns = if span.current {
+                    "orders AS c_orders, units AS c_units, revenue_minor AS c_revenue, 0 AS p_orders, 0 AS p_revenue"
+                } else {
+                    "0 AS c_orders, 0 AS c_units, 0 AS c_revenue, orders AS p_orders, revenue_minor AS p_revenue"
+                };
+                if i > 0 {
+                    qb.push(" UNION ALL ");
+                }
+                let date = if span.table == Table::ProductMonths { "month" } else { "day" };
+                qb.push(format!("SELECT product_id, {columns} FROM {} WHERE organization_id = ", span.table.name()))
+                    .push_bind(organization)
+                    .push(format!(" AND orders <> 0 AND {date} >= "))
+                    .push_bind(span.from)
+                    .push(format!(" AND {date} <= "))
+                    .push_bind(span.to);
+            }
+            qb.push(") s GROUP BY product_id");
+            match by {
+                // The ranking's own order (see `rank_products`), so only `limit` rows come back.
+                RankBy::Revenue => qb
+                    .push(
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue) DESC, sum(c_units) DESC, product_id LIMIT ",
+                    )
+                    .push_bind(i64::from(limit)),
+                RankBy::Units => qb
+                    .push(
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_units) DESC, sum(c_revenue) DESC, product_id LIMIT ",
+                    )
+                    .push_bind(i64::from(limit)),
+                RankBy::Growth => qb.push(" HAVING sum(c_orders) > 0 OR sum(p_orders) > 0"),
+            };
+            qb.build_query_as().fetch_all(pool).await?
+        });
         let sales = rows
             .into_iter()
-            .map(|(product_id, title, orders, units, revenue_minor, previous_orders, previous_revenue_minor)| {
-                ProductSales {
-                    product_id,
-                    title,
-                    orders,
-                    units,
-                    revenue_minor,
-                    previous_orders,
-                    previous_revenue_minor,
-                }
+            .map(|(product_id, orders, units, revenue_minor, previous_orders, previous_revenue_minor)| ProductSales {
+                product_id,
+                title: None,
+                orders,
+                units,
+                revenue_minor,
+                previous_orders,
+                previous_revenue_minor,
             })
             .collect();
         Ok(rank_products(sales, by, limit))
     }
 
-    /// The organization's stored rollups.
+    /// The titles of those of `products` the organization has.
+    pub async fn product_titles(
+        &self,
+        organization: Uuid,
+        products: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, String>, DbError> {
+        if products.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let titles: Vec<(Uuid, String)> = super::on_pool!(self, |pool| {
+            let mut qb = QueryBuilder::new("SELECT id, title FROM products WHERE organization_id = ");
+            qb.push_bind(organization).push(" AND id IN (");
+            let mut list = qb.separated(", ");
+            for id in products {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(pool).await?
+        });
+        Ok(titles.into_iter().collect())
+    }
+
+    /// The organization's stored rollups (daily rows), after folding every committed event delta in.
     pub async fn stored_rollups(&self, organization: Uuid) -> Result<Rollups, DbError> {
+        Ok(self.stored_rollups_with_months(organization).await?.0)
+    }
+
+    /// The organization's stored daily rollups and its monthly product rows (keyed by the month's first day), as
+    /// of one snapshot after folding every committed event delta in.
+    pub async fn stored_rollups_with_months(&self, organization: Uuid) -> Result<(Rollups, Rollups), DbError> {
+        self.fold_rollup_deltas(FoldMode::Complete).await?;
         let mut tx = self.begin_snapshot(false).await?;
-        let (rollups, _) = stored(&mut tx, organization).await?;
+        let stored = rollups::stored(&mut tx, organization).await?;
         tx.commit().await?;
-        Ok(rollups)
+        Ok((stored.daily, stored.monthly))
     }
 
     /// The organization's rollups computed afresh from raw rows (orders with their lines, events), as of one
@@ -541,20 +636,25 @@ impl Database {
         Ok(rollups)
     }
 
-    /// Replaces the organization's stored rollups with a recomputation from raw rows, in one transaction. On
-    /// PostgreSQL it reads one snapshot; a write to the same rollup rows committed meanwhile makes it fail with a
-    /// serialization error rather than lose that write, and it can simply be run again.
+    /// Replaces the organization's stored rollups (daily and monthly) with a recomputation from raw rows, in one
+    /// transaction. On PostgreSQL it reads one snapshot; a write to the same rollup rows committed meanwhile makes it
+    /// fail with a serialization error rather than lose that write, and it can simply be run again.
     #[tracing::instrument(name = "rebuilding rollups", skip(self), fields(tenant = %organization))]
     pub async fn rebuild_rollups(&self, organization: Uuid) -> Result<RollupRebuild, DbError> {
+        self.fold_rollup_deltas(FoldMode::Complete).await?;
         let mut tx = self.begin_snapshot(true).await?;
         let recomputed = recompute(&mut tx, organization).await?;
-        let (before, stored_rows) = stored(&mut tx, organization).await?;
-        let corrected = before != recomputed || stored_rows != recomputed.len();
+        let stored = rollups::stored(&mut tx, organization).await?;
+        let months = months_of(&recomputed);
+        let corrected = stored.daily != recomputed
+            || stored.daily_rows != recomputed.len()
+            || stored.monthly != months
+            || stored.monthly_rows != months.len();
         if corrected {
-            replace_rollups(&mut tx, organization, &recomputed).await?;
+            rollups::replace_rollups(&mut tx, organization, &recomputed).await?;
         }
         tx.commit().await?;
-        Ok(RollupRebuild { rows: recomputed.len(), corrected })
+        Ok(RollupRebuild { rows: recomputed.len() + months.len(), corrected })
     }
 
     /// Every organization's id, for maintenance over all tenants.

@@ -518,38 +518,79 @@ fn ordering(sort: ProductSort) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// The words of a search, for an FTS5 MATCH expression: each alphanumeric run becomes a quoted term (all must
-/// match), so no input can inject FTS5 syntax. The last one is a prefix (`"chai"*` finds chairs), so a search
-/// typed letter by letter matches as it goes.
-fn fts5_terms(search: &str) -> String {
-    let mut terms: Vec<String> = search
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(|word| format!("\"{word}\""))
-        .collect();
-    if let Some(last) = terms.last_mut() {
-        last.push('*');
+/// Matches ranked by relevance, at most: a broad word can match a large part of a catalogue, and ranking reads every
+/// ranked row's text vector. The first matches the index yields are ranked; a narrower search ranks all of its own.
+pub const SEARCH_CANDIDATES: i64 = 500;
+
+/// The words of a search: each alphanumeric run is a term that must match (so no input can inject query syntax),
+/// the last one as a prefix, so results follow a search box as it is typed.
+fn search_terms(search: &str) -> Vec<&str> {
+    search.split(|c: char| !c.is_alphanumeric()).filter(|word| !word.is_empty()).collect()
+}
+
+/// The terms as a PostgreSQL `to_tsquery` text: `rain & jack:*`.
+fn tsquery_terms(terms: &[&str]) -> String {
+    let mut text = terms.join(" & ");
+    text.push_str(":*");
+    text
+}
+
+/// The terms as an FTS5 MATCH expression: `"rain" "jack"*`.
+fn fts5_terms(terms: &[&str]) -> String {
+    let mut text = terms.iter().map(|word| format!("\"{word}\"")).collect::<Vec<_>>().join(" ");
+    text.push('*');
+    text
+}
+
+/// How a list query finds its rows: `FROM … WHERE match`, with the search text bound between `head` and `tail`.
+struct Source {
+    /// The relevance expression (over `p` and the source), or `0`.
+    rank: &'static str,
+    /// The `FROM` clause up to the search text.
+    head: &'static str,
+    /// The search text, if searching.
+    search: Option<String>,
+    /// The rest of the `FROM` clause and the match, ending in a condition the filters are `AND`ed to.
+    tail: &'static str,
+    /// Rank at most this many matches (relevance order only).
+    candidates: Option<i64>,
+}
+
+impl Source {
+    fn everything(rank: &'static str) -> Self {
+        Self { rank, head: "FROM products p WHERE true", search: None, tail: "", candidates: None }
     }
-    terms.join(" ")
 }
 
 /// Builds and runs the list query on one backend. A macro rather than a generic function: the two `QueryBuilder`s
 /// differ only in their type, and the trait bounds a generic version needs would dwarf the query.
+///
+/// Shape: `SELECT * FROM (SELECT columns, keys FROM (SELECT columns, rank FROM source WHERE match AND filters
+/// [LIMIT candidates]) p) s WHERE cursor ORDER BY sort LIMIT page + 1`.
 macro_rules! list_query {
-    ($pool:expr, $db:ty, $organization:expr, $query:expr, $from:expr, $title_key:expr) => {{
+    ($pool:expr, $db:ty, $organization:expr, $query:expr, $source:expr, $title_key:expr) => {{
         let query: &ProductQuery = $query;
+        let source: Source = $source;
         let price_key = match query.sort {
             ProductSort::PriceDesc => "coalesce(p.price_minor, -1)",
             _ => "coalesce(p.price_minor, 9223372036854775807)",
         };
         let mut qb = QueryBuilder::<$db>::new("SELECT * FROM (SELECT ");
         qb.push(SUMMARY_COLUMNS)
-            .push(", ")
+            .push(", p.rank, ")
             .push(price_key)
             .push(" AS price_key, ")
             .push($title_key)
-            .push(" AS title_key, ");
-        $from(&mut qb);
+            .push(" AS title_key FROM (SELECT ")
+            .push(SUMMARY_COLUMNS)
+            .push(", ")
+            .push(source.rank)
+            .push(" AS rank ")
+            .push(source.head);
+        if let Some(search) = &source.search {
+            qb.push_bind(search.clone());
+        }
+        qb.push(source.tail);
         qb.push(" AND p.organization_id = ").push_bind($organization);
         if let Some(category) = &query.category {
             qb.push(" AND p.category = ").push_bind(category.clone());
@@ -566,7 +607,10 @@ macro_rules! list_query {
         if let Some(max) = query.max_price {
             qb.push(" AND p.price_minor <= ").push_bind(max);
         }
-        qb.push(") s");
+        if let Some(candidates) = source.candidates.filter(|_| query.sort == ProductSort::Relevance) {
+            qb.push(" LIMIT ").push_bind(candidates);
+        }
+        qb.push(") p) s");
         let (order, key_op, id_op) = ordering(query.sort);
         if let Some(cursor) = &query.after {
             qb.push(" WHERE (").push(key_op).push(" ");
@@ -597,25 +641,20 @@ macro_rules! list_query {
 impl Database {
     /// One page of an organization's products.
     pub async fn list_products(&self, organization: Uuid, query: &ProductQuery) -> Result<ProductPage, DbError> {
-        let mut rows = match (self, &query.search) {
-            (Self::Postgres(pool), Some(search)) => {
-                let search = search.clone();
-                list_query!(
-                    pool,
-                    sqlx::Postgres,
-                    organization,
-                    query,
-                    |qb: &mut QueryBuilder<sqlx::Postgres>| {
-                        qb.push("ts_rank(p.search, websearch_to_tsquery('english', ")
-                            .push_bind(search.clone())
-                            .push(
-                                "))::float8 AS rank FROM products p WHERE p.search @@ websearch_to_tsquery('english', ",
-                            )
-                            .push_bind(search.clone())
-                            .push(")");
-                    },
-                    "p.title COLLATE \"C\""
-                )
+        let terms = query.search.as_deref().map(search_terms);
+        if terms.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(ProductPage { items: Vec::new(), next: None });
+        }
+        let mut rows = match (self, terms) {
+            (Self::Postgres(pool), Some(terms)) => {
+                let source = Source {
+                    rank: "ts_rank(p.search, q.query)::float8",
+                    head: "FROM to_tsquery('english', ",
+                    search: Some(tsquery_terms(&terms)),
+                    tail: ") AS q (query) JOIN products p ON p.search @@ q.query WHERE true",
+                    candidates: Some(SEARCH_CANDIDATES),
+                };
+                list_query!(pool, sqlx::Postgres, organization, query, source, "p.title COLLATE \"C\"")
             }
             (Self::Postgres(pool), None) => {
                 list_query!(
@@ -623,40 +662,22 @@ impl Database {
                     sqlx::Postgres,
                     organization,
                     query,
-                    |qb: &mut QueryBuilder<sqlx::Postgres>| {
-                        qb.push("0::float8 AS rank FROM products p WHERE true");
-                    },
+                    Source::everything("0::float8"),
                     "p.title COLLATE \"C\""
                 )
             }
-            (Self::Sqlite(pool), Some(search)) => {
-                let terms = fts5_terms(search);
-                if terms.is_empty() {
-                    return Ok(ProductPage { items: Vec::new(), next: None });
-                }
-                list_query!(
-                    pool,
-                    sqlx::Sqlite,
-                    organization,
-                    query,
-                    |qb: &mut QueryBuilder<sqlx::Sqlite>| {
-                        qb.push("-bm25(products_fts, 10.0, 4.0, 1.0) AS rank FROM products_fts JOIN products p ON p.rowid = products_fts.rowid WHERE products_fts MATCH ")
-                        .push_bind(terms.clone());
-                    },
-                    "p.title"
-                )
+            (Self::Sqlite(pool), Some(terms)) => {
+                let source = Source {
+                    rank: "-bm25(products_fts, 10.0, 4.0, 1.0)",
+                    head: "FROM products_fts JOIN products p ON p.rowid = products_fts.rowid WHERE products_fts MATCH ",
+                    search: Some(fts5_terms(&terms)),
+                    tail: "",
+                    candidates: Some(SEARCH_CANDIDATES),
+                };
+                list_query!(pool, sqlx::Sqlite, organization, query, source, "p.title")
             }
             (Self::Sqlite(pool), None) => {
-                list_query!(
-                    pool,
-                    sqlx::Sqlite,
-                    organization,
-                    query,
-                    |qb: &mut QueryBuilder<sqlx::Sqlite>| {
-                        qb.push("0.0 AS rank FROM products p WHERE 1");
-                    },
-                    "p.title"
-                )
+                list_query!(pool, sqlx::Sqlite, organization, query, Source::everything("0.0"), "p.title")
             }
         };
         let next = if rows.len() > query.limit as usize {

@@ -18,6 +18,7 @@ pub mod analytics;
 pub mod catalogue;
 pub mod orders;
 pub mod product_figures;
+pub mod rollups;
 pub mod sync;
 pub mod tenants;
 pub mod videos;

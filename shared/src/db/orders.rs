@@ -1,6 +1,6 @@
 //! Storage of orders and their lines, idempotent on `(store, external id)`, with the daily rollups kept in step in
 //! the same transaction: a write takes the old order's contribution back and adds the new one's (see
-//! [`crate::analytics`] for what an order contributes, and [`crate::db::analytics`] for how rollups are stored).
+//! [`crate::analytics`] for what an order contributes, and [`crate::db::rollups`] for how rollups are stored).
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use super::{
     Database, DbError,
-    analytics::{WriteTx, apply_rollup_delta, known_products, on_tx, organization_zone, stored_status},
+    analytics::{WriteTx, known_products, on_tx, organization_zone, stored_status},
     now_micros,
+    rollups::apply_rollup_delta,
 };
 use crate::{
     analytics::{OrderStatus, Rollups, SaleFacts, SaleLine, Tz},

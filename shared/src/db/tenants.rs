@@ -65,6 +65,17 @@ impl Role {
     }
 }
 
+/// The organization a request acts within, as [`Database::acting_membership`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActingMembership {
+    /// The organization named (or the caller's only one), with the caller's role in it.
+    One(Organization, Role),
+    /// The caller is not a member of the organization named, or of any when none was named.
+    NotAMember,
+    /// None was named and the caller belongs to several.
+    Several,
+}
+
 /// A member as listed to admins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Member {
@@ -76,6 +87,9 @@ pub struct Member {
 
 const ORGANIZATION_OF_MEMBER: &str = "SELECT o.id, o.name, o.timezone, o.currency, m.role FROM members m \
      JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 AND m.organization_id = $2";
+const ACTING_MEMBERSHIP: &str = "SELECT o.id, o.name, o.timezone, o.currency, m.role FROM members m \
+     JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 \
+     AND ($2 IS NULL OR m.organization_id = $2) LIMIT 2";
 const MEMBERS: &str = "SELECT user_id, role FROM members WHERE organization_id = $1 ORDER BY created_at, user_id";
 const UPSERT_MEMBER: &str = "INSERT INTO members (organization_id, user_id, role) VALUES ($1, $2, $3) \
      ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role";
@@ -93,6 +107,27 @@ impl Database {
         Ok(match self {
             Self::Postgres(pool) => sqlx::query_as(MEMBERSHIPS).bind(user_id).fetch_all(pool).await?,
             Self::Sqlite(pool) => sqlx::query_as(MEMBERSHIPS).bind(user_id).fetch_all(pool).await?,
+        })
+    }
+
+    /// The organization `user_id` acts within: `named`, or their only one when `None` — one round trip, since every
+    /// request asks.
+    pub async fn acting_membership(&self, user_id: Uuid, named: Option<Uuid>) -> Result<ActingMembership, DbError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            organization: Organization,
+            role: String,
+        }
+        let mut rows: Vec<Row> =
+            on_pool!(self, |pool| sqlx::query_as(ACTING_MEMBERSHIP).bind(user_id).bind(named).fetch_all(pool).await?);
+        Ok(match rows.len() {
+            0 => ActingMembership::NotAMember,
+            1 => {
+                let row = rows.remove(0);
+                ActingMembership::One(row.organization, Role::parse(&row.role))
+            }
+            _ => ActingMembership::Several,
         })
     }
 

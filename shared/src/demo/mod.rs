@@ -30,6 +30,7 @@ use crate::{
         analytics::{EventIngest, NewEvent},
         on_pool,
         orders::{OrderInput, OrderLineInput},
+        rollups::FoldMode,
         tenants::NewOrganization,
     },
     domain::{CurrencyCode, OrganizationName, TimeZoneName},
@@ -178,6 +179,8 @@ async fn write(db: &Database, organization: Uuid, store: Uuid, plan: &DemoPlan) 
             return Err(DemoError::Dataset(format!("{} events name products that were not stored", indexes.len())));
         }
     }
+    // The demo is looked at straight away, by readers of the rollup tables too.
+    db.fold_rollup_deltas(FoldMode::Complete).await?;
     Ok(())
 }
 

@@ -114,15 +114,39 @@ async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
     body
 }
 
-/// The stored rollups equal a recomputation from raw rows, and no stored row is all zeros.
+/// The stored rollups equal a recomputation from raw rows, the monthly rows are the sums of the daily ones, and no
+/// stored row is all zeros.
 async fn assert_rollups_exact(db: &Database, organization: Uuid, context: &str) {
     let stored = db.stored_rollups(organization).await.expect("stored rollups");
     let recomputed = db.recompute_rollups(organization).await.expect("recomputed rollups");
     assert_eq!(stored, recomputed, "{context}: stored rollups differ from a recomputation");
+    let (_, months) = db.stored_rollups_with_months(organization).await.expect("monthly rollups");
+    let mut expected: BTreeMap<(Uuid, NaiveDate), [i64; 6]> = BTreeMap::new();
+    for (key, c) in stored.iter() {
+        let Some(product) = key.product else { continue };
+        let month = day(&format!("{}-01", &key.day.to_string()[..7]));
+        let sums = expected.entry((product, month)).or_default();
+        for (sum, value) in
+            sums.iter_mut().zip([c.orders, c.units, c.revenue_minor, c.views, c.add_to_carts, c.purchases])
+        {
+            *sum += value;
+        }
+    }
+    expected.retain(|_, sums| sums.iter().any(|v| *v != 0));
+    let months: BTreeMap<(Uuid, NaiveDate), [i64; 6]> = months
+        .iter()
+        .map(|(k, c)| {
+            let product = k.product.expect("monthly rows are per product");
+            ((product, k.day), [c.orders, c.units, c.revenue_minor, c.views, c.add_to_carts, c.purchases])
+        })
+        .collect();
+    assert_eq!(months, expected, "{context}: monthly rows are the sums of the daily ones");
     const ZERO_ROWS: &str = "SELECT \
          (SELECT count(*) FROM daily_totals WHERE organization_id = $1 AND orders = 0 AND units = 0 \
           AND revenue_minor = 0 AND views = 0 AND add_to_carts = 0 AND purchases = 0) + \
          (SELECT count(*) FROM daily_product_totals WHERE organization_id = $1 AND orders = 0 AND units = 0 \
+          AND revenue_minor = 0 AND views = 0 AND add_to_carts = 0 AND purchases = 0) + \
+         (SELECT count(*) FROM monthly_product_totals WHERE organization_id = $1 AND orders = 0 AND units = 0 \
           AND revenue_minor = 0 AND views = 0 AND add_to_carts = 0 AND purchases = 0)";
     let zero_rows: i64 = match db {
         Database::Postgres(pool) => sqlx::query_scalar(ZERO_ROWS).bind(organization).fetch_one(pool).await,
@@ -1041,5 +1065,69 @@ async fn another_organizations_product_and_figures_never_leak() {
         assert_eq!(our_top["items"], json!([]), "{backend:?}");
         assert_eq!(their_top["items"][0]["product_id"], json!(their_product), "{backend:?}");
         assert_eq!(their_top["items"][0]["revenue"], "75.00", "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_ranking_follows_every_sales_change_at_once_and_events_show_in_series_at_once() {
+    for backend in BACKENDS {
+        let app = spawn_app_on(backend).await;
+        let shop = open_shop(&app, "UTC", 2).await;
+        let (db, org, store) = (&app.state.db, shop.organization, shop.store);
+        let (first, second) = (shop.products[0], shop.products[1]);
+        let top = "/api/v1/analytics/top-products?from=2024-05-01&to=2024-05-31&limit=2";
+        let ids = |body: &Value| -> Vec<Value> {
+            body["items"].as_array().expect("items").iter().map(|i| i["product_id"].clone()).collect()
+        };
+        db.upsert_orders(
+            org,
+            store,
+            &[order("1", "2024-05-02T12:00:00Z", OrderStatus::Paid, vec![line(Some(first), 1, 500)])],
+        )
+        .await
+        .expect("first order");
+        let before = get_json(&app, &shop.token, top).await;
+        let again = get_json(&app, &shop.token, top).await;
+
+        db.upsert_orders(
+            org,
+            store,
+            &[order("2", "2024-05-20T12:00:00Z", OrderStatus::Paid, vec![line(Some(second), 2, 900)])],
+        )
+        .await
+        .expect("second order");
+        let after_sale = get_json(&app, &shop.token, top).await;
+        db.upsert_orders(
+            org,
+            store,
+            &[order("2", "2024-05-20T12:00:00Z", OrderStatus::Refunded, vec![line(Some(second), 2, 900)])],
+        )
+        .await
+        .expect("refund");
+        let after_refund = get_json(&app, &shop.token, top).await;
+
+        assert_eq!(ids(&before), [json!(first)], "{backend:?}");
+        assert_eq!(before, again, "{backend:?}: nothing changed, the same answer");
+        assert_eq!(ids(&after_sale), [json!(second), json!(first)], "{backend:?}: the new sale ranks at once");
+        assert_eq!(after_sale["items"][0]["revenue"], "9.00", "{backend:?}");
+        assert_eq!(ids(&after_refund), [json!(first)], "{backend:?}: the refund takes it out at once");
+
+        // An acknowledged event batch is in the series straight away, folded or not.
+        for round in 0..3 {
+            let batch = json!({ "events": (0..5).map(|i| json!({
+                "client_id": format!("r{round}-{i}"), "kind": "view", "product_id": first,
+                "occurred_at": "2024-05-03T08:00:00Z",
+            })).collect::<Vec<_>>() });
+            let response = app.post_json_as(&shop.token, "/api/v1/analytics/events", &batch).await;
+            assert_eq!(response.status(), 200, "{backend:?}");
+            let views = get_json(
+                &app,
+                &shop.token,
+                &format!("/api/v1/analytics/timeseries?metric=views&from=2024-05-03&to=2024-05-03&product={first}"),
+            )
+            .await;
+            assert_eq!(views["total"], 5 * (round + 1), "{backend:?} round {round}");
+        }
+        assert_rollups_exact(db, org, "after the ranking changes").await;
     }
 }

@@ -131,6 +131,44 @@ async fn search_ranks_matches_and_filters_narrow_them() {
 }
 
 #[tokio::test]
+async fn search_as_you_type_matches_the_last_word_as_a_prefix() {
+    for backend in BACKENDS {
+        let app = spawn_app_on(backend).await;
+        let m = merchant(&app, "Acme").await;
+        let batch = vec![
+            product("1", "Waterproof hiking boots", "footwear", &[12999]),
+            product("2", "Waterproof jacket", "outerwear", &[8999]),
+            product("3", "Water bottle", "kitchen", &[1999]),
+        ];
+        app.state.db.upsert_products(m.organization, m.store, &batch).await.expect("upsert");
+
+        let sorted = |page: &Value| {
+            let mut found = titles(page);
+            found.sort();
+            found
+        };
+        let typed = |text: &str| format!("?q={}", text.replace(' ', "%20"));
+
+        assert_eq!(
+            sorted(&list_json(&app, &m, &typed("waterpr")).await),
+            ["Waterproof hiking boots", "Waterproof jacket"],
+            "{backend:?}"
+        );
+        assert_eq!(
+            sorted(&list_json(&app, &m, &typed("wat")).await),
+            ["Water bottle", "Waterproof hiking boots", "Waterproof jacket"],
+            "{backend:?}"
+        );
+        assert_eq!(titles(&list_json(&app, &m, &typed("waterproof ja")).await), ["Waterproof jacket"], "{backend:?}");
+        assert_eq!(titles(&list_json(&app, &m, &typed("jacket waterpr")).await), ["Waterproof jacket"], "{backend:?}");
+        assert!(
+            titles(&list_json(&app, &m, &typed("hik waterproof")).await).is_empty(),
+            "{backend:?}: earlier words are whole"
+        );
+    }
+}
+
+#[tokio::test]
 async fn every_sort_pages_through_every_product_exactly_once_in_order() {
     for backend in BACKENDS {
         let app = spawn_app_on(backend).await;
