@@ -425,9 +425,7 @@ pub(super) fn months_of(daily: &Rollups) -> Rollups {
 /// includes) with `rollups`.
 pub(super) async fn replace_rollups(tx: &mut WriteTx, organization: Uuid, rollups: &Rollups) -> Result<(), DbError> {
     let pending = if tx.is_postgres() { "rollup_deltas" } else { "" };
-    for table in
-        [Table::OrganizationDays.name(), Table::ProductDays.name(), Table::ProductMonths.name(), pending]
-    {
+    for table in [Table::OrganizationDays.name(), Table::ProductDays.name(), Table::ProductMonths.name(), pending] {
         if table.is_empty() {
             continue;
         }
