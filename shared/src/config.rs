@@ -555,6 +555,9 @@ pub struct DatabaseSettings {
     /// `DATABASE_TRANSACTION_POOLER`: the URL points at a transaction-mode pooler (PgBouncer, Supavisor), so
     /// statements must not be cached per connection. Defaults to true on port 6543, Supabase's pooler port.
     pub transaction_pooler: Option<bool>,
+    /// `AUTO_MIGRATE` (default false): `serve` and Lambda apply pending migrations when they start. Meant for
+    /// single-instance deployments; with many instances run `handler migrate` once before switching traffic.
+    pub auto_migrate: bool,
 }
 
 /// How bearer tokens are checked.
@@ -600,6 +603,7 @@ impl Settings {
                 max_connections: parse_or(lookup, "DATABASE_MAX_CONNECTIONS", 5)?,
                 acquire_timeout: seconds_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", Duration::from_secs(5))?,
                 transaction_pooler: parse_optional(lookup, "DATABASE_TRANSACTION_POOLER")?,
+                auto_migrate: parse_or(lookup, "AUTO_MIGRATE", false)?,
             },
             auth: AuthSettings::load(lookup)?,
             log_format: match lookup.get("LOG_FORMAT").as_deref() {
