@@ -17,7 +17,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::ApiError,
     extract::{AppJson, AuthUser},
-    http::openapi::{BadRequest, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType},
+    http::openapi::{
+        BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
+    },
     state::AppState,
 };
 
@@ -53,6 +55,7 @@ struct CreateOrganization {
             headers(("Location" = String, description = "The organization's URL."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),
