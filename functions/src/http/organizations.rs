@@ -19,6 +19,7 @@ use crate::{
     extract::{AppJson, AuthUser},
     http::openapi::{
         BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
+        display_name,
     },
     state::AppState,
 };
@@ -30,8 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateOrganization {
-    /// Display name.
-    #[schema(value_type = String, example = "Corner Shop")]
+    /// Display name: 1 to 200 characters after trimming, no control characters.
+    #[schema(schema_with = display_name)]
     name: OrganizationName,
     /// IANA time zone: days, weeks and months of every figure begin and end in it. Default `UTC`.
     #[serde(default)]
