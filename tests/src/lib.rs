@@ -141,6 +141,8 @@ pub fn app_env(database_url: String) -> HashMap<String, String> {
         // Suites fire requests faster than any client would; rate limits are tested where they are switched on.
         ("RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
         ("RATE_LIMIT_ANONYMOUS_PER_MINUTE".to_owned(), "0".to_owned()),
+        // The JWKS and Azure OpenAI fakes listen on loopback.
+        ("ALLOW_PRIVATE_ENDPOINTS".to_owned(), "true".to_owned()),
     ])
 }
 

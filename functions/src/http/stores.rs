@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use shared::{
     db::sync::NewConnection,
     domain::CurrencyCode,
+    egress::EgressError,
     money::format_minor,
     platforms::{
         self, Credentials, Platform, PlatformError,
-        address::{ShopDomain, SiteCheckError, SiteUrl},
+        address::{ShopDomain, SiteUrl},
         shopify::ShopifyConnector,
     },
     secrets::SecretName,
@@ -375,9 +376,9 @@ async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connectio
         }
         ConnectRequest::Woocommerce { name, site_url, consumer_key, consumer_secret, webhook_secret } => {
             let site = SiteUrl::parse(&site_url).map_err(|e| unprocessable("site_url", e.to_string()))?;
-            state.settings.sync.address_policy().check_site(&site).await.map_err(|error| match error {
-                SiteCheckError::Forbidden(forbidden) => unprocessable("site_url", forbidden.to_string()),
-                SiteCheckError::Unresolvable(host) => unprocessable("site_url", format!("{host} does not resolve")),
+            state.settings.sync.store_egress().check_url(site.url()).await.map_err(|error| match error {
+                EgressError::Refused(refused) => unprocessable("site_url", refused.to_string()),
+                EgressError::Unresolvable(host) => unprocessable("site_url", format!("{host} does not resolve")),
             })?;
             let consumer_key = credential("consumer_key", &consumer_key)?;
             let consumer_secret = credential("consumer_secret", &consumer_secret)?;
