@@ -35,6 +35,12 @@ param corsAllowedOrigins string = ''
 @description('Requests per organization per minute on one instance (0: no limit).')
 param rateLimitPerMinute int = 600
 
+@description('Azure OpenAI endpoint, e.g. https://<resource>.openai.azure.com (empty: the rules engine writes the advice text). The app calls it with its identity: grant it Cognitive Services OpenAI User on that resource.')
+param azureOpenAiEndpoint string = ''
+
+@description('Azure OpenAI chat deployment name (required with azureOpenAiEndpoint).')
+param azureOpenAiDeployment string = ''
+
 // The VideoUploaded binding is the one source of truth for where videos land: `videos/{tenant}/{video}`.
 var videoBinding = loadJsonContent('../functions/azure/VideoUploaded/function.json').bindings[0]
 var videoContainer = split(videoBinding.path, '/')[0]
@@ -45,10 +51,13 @@ var storageName = toLower(take('${name}${suffix}', 24))
 var vaultName = take('kv-${name}-${suffix}', 24)
 var appName = 'func-${name}-${suffix}'
 var deploymentsContainer = 'deployments'
+// Events Event Grid could not deliver after every retry land here instead of being dropped.
+var deadLetterContainer = 'eventgrid-deadletter'
 
 // Built-in role definition ids.
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
@@ -135,6 +144,12 @@ resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@
   properties: { publicAccess: 'None' }
 }
 
+resource deadLetters 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deadLetterContainer
+  properties: { publicAccess: 'None' }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -218,6 +233,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'RATE_LIMIT_PER_MINUTE', value: string(rateLimitPerMinute) }
         { name: 'TRUSTED_PROXY_HOPS', value: '1' }
         { name: 'LOG_FORMAT', value: 'json' }
+        { name: 'AZURE_OPENAI_ENDPOINT', value: azureOpenAiEndpoint }
+        { name: 'AZURE_OPENAI_DEPLOYMENT', value: azureOpenAiDeployment }
       ]
     }
   }
@@ -288,6 +305,8 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 resource storageEvents 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
   name: 'evgt-${name}-${suffix}'
   location: location
+  // Its own identity writes dead letters: the account takes no shared keys.
+  identity: { type: 'SystemAssigned' }
   properties: {
     source: storage.id
     topicType: 'Microsoft.Storage.StorageAccounts'
@@ -312,6 +331,24 @@ resource videoUploaded 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024
       subjectBeginsWith: videoSubjectPrefix
     }
     retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
+    deadLetterWithResourceIdentity: {
+      identity: { type: 'SystemAssigned' }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: { resourceId: storage.id, blobContainerName: deadLetterContainer }
+      }
+    }
+  }
+  dependsOn: [ deadLetterWriter, deadLetters ]
+}
+
+resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, storageEvents.id, roles.storageBlobDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: storageEvents.identity.principalId
+    principalType: 'ServicePrincipal'
   }
 }
 

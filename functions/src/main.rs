@@ -202,7 +202,7 @@ async fn deployed_state() -> anyhow::Result<AppState> {
         if Env.get("LOG_FORMAT").as_deref() == Some("pretty") { LogFormat::Pretty } else { LogFormat::Json };
     telemetry::init(log_format, "info,sqlx=warn", std::io::stdout);
     let Some(vault) = StartupSecrets::load(&Env).await? else {
-        return Ok(AppState::build(Settings::load(&Env)?)?);
+        return migrated_if_asked(AppState::build(Settings::load(&Env)?)?).await;
     };
     let state = AppState::build(Settings::load(&vault.over(&Env))?)?.with_secrets(vault.vault());
     let tokens = std::sync::Arc::clone(&state.tokens);
@@ -211,6 +211,15 @@ async fn deployed_state() -> anyhow::Result<AppState> {
         // Pools and clients built from the others keep their value until the instance is recycled.
         _ => tracing::warn!(setting, "a vault-sourced setting changed; it applies when the instance restarts"),
     });
+    migrated_if_asked(state).await
+}
+
+/// Applies pending migrations before serving when `AUTO_MIGRATE=true`; otherwise health names what is pending.
+async fn migrated_if_asked(state: AppState) -> anyhow::Result<AppState> {
+    if state.settings.database.auto_migrate {
+        state.db.migrate().await.context("AUTO_MIGRATE: applying migrations")?;
+        tracing::info!("AUTO_MIGRATE: migrations applied");
+    }
     Ok(state)
 }
 

@@ -146,17 +146,44 @@ pub fn body_limit(state: &AppState, method: &Method, path: &str) -> usize {
     }
 }
 
-/// Refuses a body whose declared length is over its route's limit before reading any of it, and caps a body without
+/// The most of an over-limit body read (and discarded) before its 413 is sent.
+const DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// The longest an over-limit body is read before its 413 is sent.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Refuses a body whose declared length is over its route's limit without using any of it, and caps a body without
 /// a length (chunked) while it is read: past the limit the read fails and the extractor answers 413.
 async fn limit_request_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limit = body_limit(&state, request.method(), request.uri().path());
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"))
-            .into_response();
+        discard_body(request.into_body()).await;
+        let mut response =
+            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"))
+                .into_response();
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
     }
     let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
     next.run(request).await
+}
+
+/// Reads and drops a refused body, up to [`DRAIN_MAX_BYTES`] and [`DRAIN_TIMEOUT`]: many clients (Python's urllib,
+/// SDKs, proxies) write the whole body before reading, and would see a reset instead of the 413 if the connection
+/// closed while they were still sending.
+async fn discard_body(body: Body) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let drain = async {
+        let mut read = 0;
+        while read < DRAIN_MAX_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |data| data.len()),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
 }
 
 /// The quota of callers without valid credentials, per client address.

@@ -6,7 +6,7 @@ use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
-use crate::telemetry::LogFormat;
+use crate::{egress::EgressPolicy, telemetry::LogFormat};
 
 /// Where a setting's value comes from: a name in, a value out.
 pub trait Lookup {
@@ -108,6 +108,8 @@ pub struct AzureOpenAiSettings {
     /// `AZURE_OPENAI_MAX_TOKENS` (default 800): the completion's token cap. Quota is reserved from it when a request
     /// arrives, so it stays tight.
     pub max_tokens: u32,
+    /// Which addresses the endpoint may resolve to ([`endpoint_egress`]).
+    pub egress: EgressPolicy,
 }
 
 impl AdvisorSettings {
@@ -140,7 +142,9 @@ impl AdvisorSettings {
 impl AzureOpenAiSettings {
     fn load(endpoint: String, lookup: &impl Lookup) -> Result<Self, ConfigError> {
         let endpoint = endpoint.trim().trim_end_matches('/').to_owned();
-        check_jwks_url(&endpoint).map_err(|reason| ConfigError::Invalid { name: "AZURE_OPENAI_ENDPOINT", reason })?;
+        let egress = endpoint_egress(lookup)?;
+        check_endpoint_url(&endpoint, egress)
+            .map_err(|reason| ConfigError::Invalid { name: "AZURE_OPENAI_ENDPOINT", reason })?;
         let deployment =
             lookup.get("AZURE_OPENAI_DEPLOYMENT").ok_or(ConfigError::Missing("AZURE_OPENAI_DEPLOYMENT"))?;
         if deployment.is_empty() || !deployment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
@@ -180,6 +184,7 @@ impl AzureOpenAiSettings {
             timeout,
             max_retries: parse_or(lookup, "AZURE_OPENAI_MAX_RETRIES", 2)?,
             max_tokens,
+            egress,
         })
     }
 }
@@ -550,6 +555,9 @@ pub struct DatabaseSettings {
     /// `DATABASE_TRANSACTION_POOLER`: the URL points at a transaction-mode pooler (PgBouncer, Supavisor), so
     /// statements must not be cached per connection. Defaults to true on port 6543, Supabase's pooler port.
     pub transaction_pooler: Option<bool>,
+    /// `AUTO_MIGRATE` (default false): `serve` and Lambda apply pending migrations when they start. Meant for
+    /// single-instance deployments; with many instances run `handler migrate` once before switching traffic.
+    pub auto_migrate: bool,
 }
 
 /// How bearer tokens are checked.
@@ -576,6 +584,8 @@ pub struct AuthSettings {
     /// `AUTH_JWKS_MIN_REFETCH_SECS` (default 5, fractions allowed, at most the cache TTL): the least time between two
     /// fetches, so a flood of tokens with made-up key ids cannot turn this instance into a JWKS load generator.
     pub jwks_min_refetch_interval: Duration,
+    /// Which addresses the JWKS URL may resolve to ([`endpoint_egress`]).
+    pub egress: EgressPolicy,
 }
 
 /// The issuer of tokens minted by `handler token` when no Supabase project is configured.
@@ -593,6 +603,7 @@ impl Settings {
                 max_connections: parse_or(lookup, "DATABASE_MAX_CONNECTIONS", 5)?,
                 acquire_timeout: seconds_or(lookup, "DATABASE_ACQUIRE_TIMEOUT_SECS", Duration::from_secs(5))?,
                 transaction_pooler: parse_optional(lookup, "DATABASE_TRANSACTION_POOLER")?,
+                auto_migrate: parse_or(lookup, "AUTO_MIGRATE", false)?,
             },
             auth: AuthSettings::load(lookup)?,
             log_format: match lookup.get("LOG_FORMAT").as_deref() {
@@ -625,8 +636,10 @@ impl AuthSettings {
             Some(url) => Some(url),
             None => supabase_url.as_ref().map(|url| format!("{url}/auth/v1/.well-known/jwks.json")),
         };
+        let egress = endpoint_egress(lookup)?;
         if let Some(url) = &jwks_url {
-            check_jwks_url(url).map_err(|reason| ConfigError::Invalid { name: "SUPABASE_JWKS_URL", reason })?;
+            check_endpoint_url(url, egress)
+                .map_err(|reason| ConfigError::Invalid { name: "SUPABASE_JWKS_URL", reason })?;
         }
         let jwks_cache_ttl = seconds_or(lookup, "AUTH_JWKS_CACHE_SECS", MAX_JWKS_CACHE)?;
         if jwks_cache_ttl > MAX_JWKS_CACHE {
@@ -648,13 +661,23 @@ impl AuthSettings {
             jwks_url,
             jwks_cache_ttl,
             jwks_min_refetch_interval,
+            egress,
         })
     }
 }
 
-/// Keys are trusted only over TLS, except from a loopback host, which cannot be intercepted off the machine.
-fn check_jwks_url(url: &str) -> Result<(), String> {
+/// `ALLOW_PRIVATE_ENDPOINTS` (default false): operator-configured endpoints (the JWKS, Azure OpenAI) may resolve to
+/// loopback, private or link-local addresses: a private endpoint (Azure Private Link), tests, `dev`. Cloud metadata
+/// and other never-reachable addresses are refused regardless ([`crate::egress`]).
+fn endpoint_egress(lookup: &impl Lookup) -> Result<EgressPolicy, ConfigError> {
+    Ok(EgressPolicy { allow_private: parse_or(lookup, "ALLOW_PRIVATE_ENDPOINTS", false)? })
+}
+
+/// Endpoints are trusted only over TLS, except on a loopback host, which cannot be intercepted off the machine; an IP
+/// literal must be one the egress policy allows (a name is checked on every connection).
+fn check_endpoint_url(url: &str, egress: EgressPolicy) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    egress.check_literal(&parsed).map_err(|refused| refused.to_string())?;
     let loopback = match parsed.host_str() {
         Some("localhost") => true,
         Some(host) => host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
@@ -735,8 +758,12 @@ mod tests {
     fn the_jwks_follows_the_supabase_project_unless_overridden() {
         let derived =
             load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_URL", "https://abc.supabase.co/")]).expect("valid");
-        let overridden = load(&[("DATABASE_URL", "sqlite://x.db"), ("SUPABASE_JWKS_URL", "http://127.0.0.1:9/jwks")])
-            .expect("valid");
+        let overridden = load(&[
+            ("DATABASE_URL", "sqlite://x.db"),
+            ("SUPABASE_JWKS_URL", "http://127.0.0.1:9/jwks"),
+            ("ALLOW_PRIVATE_ENDPOINTS", "true"),
+        ])
+        .expect("valid");
         let neither = load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid");
 
         assert_eq!(derived.auth.jwks_url.as_deref(), Some("https://abc.supabase.co/auth/v1/.well-known/jwks.json"));
@@ -751,6 +778,8 @@ mod tests {
         let cases = [
             ("SUPABASE_JWKS_URL", "http://abc.supabase.co/jwks", "keys over plain HTTP from another host"),
             ("SUPABASE_JWKS_URL", "not a url", "not a URL"),
+            ("SUPABASE_JWKS_URL", "http://127.0.0.1:9/jwks", "loopback without ALLOW_PRIVATE_ENDPOINTS"),
+            ("SUPABASE_JWKS_URL", "https://[::a9fe:a9fe]/jwks", "the metadata address in IPv4-compatible form"),
             ("AUTH_JWKS_CACHE_SECS", "601", "caching longer than Supabase's edge"),
             ("AUTH_JWKS_CACHE_SECS", "-1", "a negative duration"),
             ("AUTH_JWKS_MIN_REFETCH_SECS", "700", "a throttle longer than the cache"),
@@ -758,6 +787,23 @@ mod tests {
         for (name, value, why) in cases {
             let error = load(&[("DATABASE_URL", "sqlite://x.db"), (name, value)]).expect_err(why);
             assert!(error.to_string().contains(name), "{why}: {error}");
+        }
+    }
+
+    #[test]
+    fn metadata_endpoints_are_refused_even_where_private_endpoints_are_allowed() {
+        for (name, value) in [
+            ("SUPABASE_JWKS_URL", "https://169.254.169.254/jwks"),
+            ("AZURE_OPENAI_ENDPOINT", "https://[64:ff9b::a9fe:a9fe]"),
+        ] {
+            let env = [
+                ("DATABASE_URL", "sqlite://x.db"),
+                ("ALLOW_PRIVATE_ENDPOINTS", "true"),
+                ("AZURE_OPENAI_DEPLOYMENT", "gpt"),
+                (name, value),
+            ];
+            let error = load(&env).expect_err(value);
+            assert!(error.to_string().contains("cloud metadata"), "{value}: {error}");
         }
     }
 

@@ -14,8 +14,10 @@
 //! - [`video`]: product videos: upload formats, the container probe (ranged reads), channel fitness.
 //! - [`blob`]: the blob store port: Azure Blob Storage in production, a folder on embedded defaults.
 //! - [`secrets`]: the secrets port: Azure Key Vault in production, a private folder on embedded defaults.
-//! - [`platforms`]: the Shopify (GraphQL Admin API) and WooCommerce (REST v3) connectors, and the SSRF rules for
-//!   store addresses; [`sync`]: the lease-based sync engine with per-page checkpoints, and webhook deliveries.
+//! - [`egress`]: the SSRF guard every outbound request passes (which addresses may be reached, checked when an
+//!   address is configured and on every connection).
+//! - [`platforms`]: the Shopify (GraphQL Admin API) and WooCommerce (REST v3) connectors and store addresses;
+//!   [`sync`]: the lease-based sync engine with per-page checkpoints, and webhook deliveries.
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
 pub mod advisor;
@@ -27,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod egress;
 pub mod money;
 pub mod platforms;
 pub mod schedule;

@@ -141,6 +141,8 @@ pub fn app_env(database_url: String) -> HashMap<String, String> {
         // Suites fire requests faster than any client would; rate limits are tested where they are switched on.
         ("RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
         ("RATE_LIMIT_ANONYMOUS_PER_MINUTE".to_owned(), "0".to_owned()),
+        // The JWKS and Azure OpenAI fakes listen on loopback.
+        ("ALLOW_PRIVATE_ENDPOINTS".to_owned(), "true".to_owned()),
     ])
 }
 
@@ -182,6 +184,25 @@ pub fn handler_binary() -> PathBuf {
 /// A loopback port that was free a moment ago, for processes that must be told their port up front.
 pub fn free_port() -> u16 {
     StdListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// POSTs a JSON body of `size` bytes to `path` the way Python's urllib does: the whole body is written before anything
+/// is read. Answers the status line and headers the server sent, or the I/O error (a reset) the client saw.
+pub async fn post_whole_body_then_read(address: &str, path: &str, size: usize) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let mut body = vec![b' '; size];
+    body[0] = b'[';
+    body[size - 1] = b']';
+    stream.write_all(&body).await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    Ok(text.split("\r\n\r\n").next().unwrap_or_default().to_owned())
 }
 
 /// Polls `url` until it answers anything, as the Functions host does before sending work (25 ms apart).

@@ -19,7 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 struct Health {
-    /// `ok`, or `degraded` when the database or token verification is down.
+    /// `ok`, or `degraded` when the database or token verification is down or the schema is behind the binary.
     #[schema(example = "ok")]
     status: &'static str,
     version: &'static str,
@@ -29,6 +29,8 @@ struct Health {
 #[derive(Serialize, ToSchema)]
 struct Checks {
     database: Check,
+    /// Whether the database holds every migration this binary embeds (`ok`, `behind` or `unknown`).
+    schema: Check,
     auth: Check,
     blob_store: Check,
 }
@@ -37,7 +39,7 @@ struct Checks {
 #[derive(Serialize, ToSchema)]
 #[schema(as = HealthCheck)]
 struct Check {
-    /// `ok`, `down` or (blob store only) `not_configured`.
+    /// `ok`, `down`, (schema only) `behind` / `unknown`, or (blob store only) `not_configured`.
     status: &'static str,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,36 +59,53 @@ impl Check {
     tag = "health",
     responses(
         (status = 200, description = "Healthy. An unconfigured blob store disables videos only.", body = Health),
-        (status = 503, description = "Degraded: the database or token verification is down.", body = Health),
+        (status = 503, description = "Degraded: the database or token verification is down, or migrations are \
+            pending (`checks.schema.detail` names them; run `handler migrate`, or set `AUTO_MIGRATE=true`).", body = Health),
     )
 )]
 #[tracing::instrument(name = "checking health", skip_all)]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let checks = Checks { database: database(&state).await, auth: auth(&state), blob_store: blob_store(&state).await };
+    let (database, schema) = database(&state).await;
+    let checks = Checks { database, schema, auth: auth(&state), blob_store: blob_store(&state).await };
     // An unconfigured blob store disables videos only; it does not make the app unhealthy.
-    let healthy = checks.database.is_ok() && checks.auth.is_ok() && checks.blob_store.status != "down";
+    let healthy =
+        checks.database.is_ok() && checks.schema.is_ok() && checks.auth.is_ok() && checks.blob_store.status != "down";
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = Health { status: if healthy { "ok" } else { "degraded" }, version: env!("CARGO_PKG_VERSION"), checks };
     (status, Json(body))
 }
 
-async fn database(state: &AppState) -> Check {
+/// Reaches the database and compares its applied migrations with the embedded ones, in one round trip.
+async fn database(state: &AppState) -> (Check, Check) {
     let backend = state.db.backend().name();
     let started = Instant::now();
-    match tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(())) => Check {
-            status: "ok",
-            detail: backend.to_owned(),
-            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
-        },
+    let unknown = || Check { status: "unknown", detail: "the database is unreachable".into(), latency_ms: None };
+    match tokio::time::timeout(CHECK_TIMEOUT, state.db.pending_migrations()).await {
+        Ok(Ok(pending)) => {
+            let latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+            (Check { status: "ok", detail: backend.to_owned(), latency_ms }, schema(&pending))
+        }
         Ok(Err(error)) => {
             tracing::warn!(%error, "database health check failed");
-            Check { status: "down", detail: format!("{backend}: unreachable"), latency_ms: None }
+            (Check { status: "down", detail: format!("{backend}: unreachable"), latency_ms: None }, unknown())
         }
-        Err(_) => {
-            Check { status: "down", detail: format!("{backend}: no answer within {CHECK_TIMEOUT:?}"), latency_ms: None }
-        }
+        Err(_) => (
+            Check {
+                status: "down",
+                detail: format!("{backend}: no answer within {CHECK_TIMEOUT:?}"),
+                latency_ms: None,
+            },
+            unknown(),
+        ),
     }
+}
+
+fn schema(pending: &[String]) -> Check {
+    if pending.is_empty() {
+        return Check { status: "ok", detail: "every migration applied".into(), latency_ms: None };
+    }
+    let detail = format!("{} migration(s) pending: {}; run `handler migrate`", pending.len(), pending.join(", "));
+    Check { status: "behind", detail, latency_ms: None }
 }
 
 /// Reaches the video store: the container in Azure, the folder locally.

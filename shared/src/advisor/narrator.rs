@@ -43,8 +43,9 @@ impl LanguageModel {
 }
 
 /// Where a text came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TextSource)]
 pub enum Source {
     /// The deterministic templates.
     Rules,
@@ -53,7 +54,7 @@ pub enum Source {
 }
 
 /// A briefing and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     /// The briefing.
     #[serde(flatten)]
@@ -67,7 +68,7 @@ pub struct Summary {
 }
 
 /// An answer and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Answer {
     /// The answer.
     pub answer: String,

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::config::AzureOpenAiSettings;
+use crate::{config::AzureOpenAiSettings, egress::EgressPolicy};
 
 /// The token scope of Azure OpenAI for Microsoft Entra tokens.
 const SCOPE: &str = "https://cognitiveservices.azure.com/.default";
@@ -207,7 +207,10 @@ impl AzureOpenAi {
                 Auth::Identity(credential)
             }
         };
-        let http = reqwest::Client::builder()
+        settings.egress.check_literal(&url).map_err(|refused| AiError::Transport(refused.to_string()))?;
+        let http = settings
+            .egress
+            .client_builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| AiError::Transport(e.to_string()))?;
@@ -299,6 +302,10 @@ impl AzureOpenAi {
         let response = match builder.send().await {
             Ok(response) => response,
             Err(e) if e.is_timeout() => return Attempt::Done(Err(AiError::Timeout(self.budget))),
+            // A refused address stays refused: no retry.
+            Err(e) if EgressPolicy::refusal_in(&e).is_some() => {
+                return Attempt::Done(Err(AiError::Transport(without_url(&e))));
+            }
             Err(e) => return Attempt::Retry { error: AiError::Transport(without_url(&e)), wait: None },
         };
         let status = response.status().as_u16();
@@ -327,8 +334,12 @@ enum Attempt {
     Retry { error: AiError, wait: Option<Duration> },
 }
 
-/// Reqwest errors print the URL; ours holds no secret, but the query may name the api-version: keep logs short.
+/// Reqwest errors print the URL; ours holds no secret, but the query may name the api-version: keep logs short. A
+/// refused address is named as such.
 fn without_url(error: &reqwest::Error) -> String {
+    if let Some(refused) = EgressPolicy::refusal_in(error) {
+        return refused.to_string();
+    }
     let mut text = error.to_string();
     if let Some(url) = error.url() {
         text = text.replace(url.as_str(), "<endpoint>");

@@ -24,6 +24,7 @@ use jsonwebtoken::{
 use serde::Deserialize;
 
 use super::AuthError;
+use crate::egress::EgressPolicy;
 
 /// How long one JWKS fetch may take, connection included. A cache miss holds up its request (and any waiting on the
 /// same fetch) this long at worst; the JWKS is a few hundred bytes.
@@ -66,8 +67,14 @@ impl std::fmt::Debug for Jwks {
 }
 
 impl Jwks {
-    pub fn new(url: String, ttl: Duration, min_refetch_interval: Duration) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
+    pub fn new(
+        url: String,
+        ttl: Duration,
+        min_refetch_interval: Duration,
+        egress: EgressPolicy,
+    ) -> Result<Self, AuthError> {
+        let client = egress
+            .client_builder()
             .timeout(FETCH_TIMEOUT)
             .build()
             .map_err(|e| AuthError::Setup(format!("JWKS client: {e}")))?;
@@ -118,7 +125,12 @@ impl Jwks {
 
     #[tracing::instrument(name = "fetching the JWKS", skip(self), fields(url = %self.url))]
     async fn fetch(&self) -> Result<KeySet, AuthError> {
-        let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(e.without_url().to_string());
+        let unavailable = |e: reqwest::Error| {
+            AuthError::KeysUnavailable(match EgressPolicy::refusal_in(&e) {
+                Some(refused) => refused.to_string(),
+                None => e.without_url().to_string(),
+            })
+        };
         let document: JwksDocument = self
             .client
             .get(&self.url)

@@ -143,7 +143,9 @@ impl TokenVerifier {
             jwks: settings
                 .jwks_url
                 .as_ref()
-                .map(|url| Jwks::new(url.clone(), settings.jwks_cache_ttl, settings.jwks_min_refetch_interval))
+                .map(|url| {
+                    Jwks::new(url.clone(), settings.jwks_cache_ttl, settings.jwks_min_refetch_interval, settings.egress)
+                })
                 .transpose()?,
             issuer: settings.issuer.clone(),
         })
@@ -257,6 +259,7 @@ mod tests {
             jwks_url: None,
             jwks_cache_ttl: Duration::from_secs(600),
             jwks_min_refetch_interval: Duration::from_secs(5),
+            egress: crate::egress::EgressPolicy { allow_private: false },
         })
         .expect("verifier")
     }

@@ -149,19 +149,31 @@ impl Database {
     /// PostgreSQL, and SQLite serialises writers.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
 
-    /// One round trip, for health checks.
-    pub async fn ping(&self) -> Result<(), DbError> {
-        match self {
-            Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
-            Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
-        }
-        Ok(())
+    /// The embedded migrations this database has not applied yet, oldest first, as `0015_performance`. A binary
+    /// running on an older schema fails on missing tables, so health reports these instead of `ok`.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, DbError> {
+        const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+        let migrator = match self {
+            Self::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Self::Sqlite(_) => &SQLITE_MIGRATIONS,
+        };
+        let applied: Vec<i64> = match on_pool!(self, |pool| sqlx::query_scalar(APPLIED).fetch_all(pool).await) {
+            Ok(versions) => versions,
+            // No bookkeeping table yet: a new database, nothing applied.
+            Err(sqlx::Error::Database(error)) if is_missing_table(error.as_ref()) => Vec::new(),
+            Err(error) => return Err(error.into()),
+        };
+        Ok(migrator
+            .iter()
+            .filter(|migration| !migration.migration_type.is_down_migration() && !applied.contains(&migration.version))
+            .map(|migration| format!("{:04}_{}", migration.version, migration.description.replace(' ', "_")))
+            .collect())
     }
 
     /// Closes every connection; waits for checked-out ones to come back.
@@ -171,6 +183,14 @@ impl Database {
             Self::Sqlite(pool) => pool.close().await,
         }
     }
+}
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// PostgreSQL's `undefined_table` (42P01); SQLite reports "no such table" without a code of its own.
+fn is_missing_table(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error.code().as_deref() == Some("42P01") || error.message().starts_with("no such table")
 }
 
 /// Parse errors may echo the URL, password included; keep only the error's kind.

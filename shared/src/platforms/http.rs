@@ -8,7 +8,8 @@ use rand::Rng;
 use reqwest::{RequestBuilder, StatusCode, header::HeaderMap};
 use tokio::time::Instant;
 
-use super::{PlatformError, address::ForbiddenAddress, excerpt};
+use super::{PlatformError, excerpt};
+use crate::egress::EgressPolicy;
 
 /// How a request is retried.
 #[derive(Debug, Clone, Copy)]
@@ -91,12 +92,8 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 /// A retryable failure's description, or the error to give up with. Messages come from `without_url`, so query
 /// strings (which may carry keys) never reach a log or a job.
 fn transport_failure(error: &reqwest::Error) -> Result<String, PlatformError> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if let Some(forbidden) = cause.downcast_ref::<ForbiddenAddress>() {
-            return Err(PlatformError::ForbiddenAddress(forbidden.to_string()));
-        }
-        source = cause.source();
+    if let Some(refused) = EgressPolicy::refusal_in(error) {
+        return Err(refused.clone().into());
     }
     let kind = if error.is_timeout() {
         "timed out"

@@ -3,7 +3,7 @@
 //! platform's own rate-limit signals; the sync engine ([`crate::sync`]) decides what to fetch and stores it.
 //!
 //! # Layout
-//! - [`address`]: shop domains and site URLs parsed at the edge, and the SSRF rules for merchant-supplied hosts.
+//! - [`address`]: shop domains and site URLs parsed at the edge (the SSRF guard is [`crate::egress`]).
 //! - [`http`]: one request with bounded retries (5xx, timeouts) and jittered backoff, within a deadline.
 //! - [`shopify`]: GraphQL queries sized under the cost cap, throttling from `throttleStatus`, nested pagination,
 //!   expiring-token refresh, and webhook payloads.
@@ -24,6 +24,7 @@ use crate::{
     catalogue::ProductInput,
     config::{ShopifySettings, SyncSettings},
     domain::ParseError,
+    egress::{EgressPolicy, RefusedAddress},
 };
 
 pub mod address;
@@ -258,9 +259,9 @@ pub struct Platforms {
     pub shopify: Arc<ShopifySettings>,
     /// Timeouts, retries and the address policy.
     pub sync: Arc<SyncSettings>,
-    /// For operator-configured endpoints (Shopify's API and token URLs).
+    /// For Shopify's Admin API and token URLs, per shop: guarded by the store policy, follows no redirects.
     pub api_client: reqwest::Client,
-    /// For merchant-supplied hosts: resolves through [`address::GuardedResolver`] and follows no redirects.
+    /// For merchant-supplied hosts (WooCommerce sites): guarded by the store policy, follows no redirects.
     pub store_client: reqwest::Client,
 }
 
@@ -268,19 +269,16 @@ impl Platforms {
     /// Builds the clients.
     pub fn new(shopify: ShopifySettings, sync: SyncSettings) -> Result<Self, PlatformError> {
         let user_agent = concat!("retail-ai-advisor/", env!("CARGO_PKG_VERSION"));
-        let api_client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| PlatformError::Transport(e.to_string()))?;
-        let store_client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .dns_resolver(address::GuardedResolver::new(sync.address_policy()))
-            .build()
-            .map_err(|e| PlatformError::Transport(e.to_string()))?;
+        let client = || {
+            sync.store_egress()
+                .client_builder()
+                .user_agent(user_agent)
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| PlatformError::Transport(e.to_string()))
+        };
+        let (api_client, store_client) = (client()?, client()?);
         Ok(Self { shopify: Arc::new(shopify), sync: Arc::new(sync), api_client, store_client })
     }
 
@@ -295,9 +293,15 @@ impl Platforms {
 }
 
 impl SyncSettings {
-    /// The address policy these settings ask for.
-    pub fn address_policy(&self) -> address::AddressPolicy {
-        address::AddressPolicy { allow_private: self.allow_private_store_urls }
+    /// Which addresses store URLs may reach, as these settings ask.
+    pub fn store_egress(&self) -> EgressPolicy {
+        EgressPolicy { allow_private: self.allow_private_store_urls }
+    }
+}
+
+impl From<RefusedAddress> for PlatformError {
+    fn from(refused: RefusedAddress) -> Self {
+        Self::ForbiddenAddress(refused.to_string())
     }
 }
 

@@ -355,6 +355,8 @@ impl ShopifyConnector {
             .replace("{shop}", shop.as_ref())
             .replace("{version}", &platforms.shopify.api_version);
         let endpoint = reqwest::Url::parse(&endpoint).map_err(|e| PlatformError::Transport(e.to_string()))?;
+        // The client's resolver checks names; an IP literal (a template pointing at a fake) is checked here.
+        platforms.sync.store_egress().check_literal(&endpoint)?;
         Ok(Self {
             platforms: platforms.clone(),
             endpoint,
@@ -794,6 +796,8 @@ pub async fn fresh_credentials(
         ));
     };
     let url = settings.token_url_template.replace("{shop}", shop.as_ref());
+    let parsed = reqwest::Url::parse(&url).map_err(|e| PlatformError::Transport(e.to_string()))?;
+    platforms.sync.store_egress().check_literal(&parsed)?;
     let body = json!({
         "client_id": client_id,
         "client_secret": client_secret.expose_secret(),
@@ -801,7 +805,7 @@ pub async fn fresh_credentials(
         "refresh_token": refresh_token.expose_secret(),
     });
     let fetched = http::send(platforms.retry_policy(), deadline, || {
-        Ok(platforms.api_client.post(url.as_str()).json(&body).header(reqwest::header::ACCEPT, "application/json"))
+        Ok(platforms.api_client.post(parsed.clone()).json(&body).header(reqwest::header::ACCEPT, "application/json"))
     })
     .await?;
     if fetched.status == reqwest::StatusCode::TOO_MANY_REQUESTS {

@@ -327,11 +327,7 @@ impl WooConnector {
 
     /// GETs `url` with authentication, honouring `429 Retry-After`.
     async fn get(&mut self, url: &reqwest::Url, deadline: Instant) -> Result<http::Fetched, PlatformError> {
-        self.platforms
-            .sync
-            .address_policy()
-            .check_literal(url)
-            .map_err(|forbidden| PlatformError::ForbiddenAddress(forbidden.to_string()))?;
+        self.platforms.sync.store_egress().check_literal(url)?;
         let mut rate_limited = 0;
         loop {
             let fetched = http::send(self.platforms.retry_policy(), deadline, || Ok(self.request(url))).await?;

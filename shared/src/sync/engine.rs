@@ -16,9 +16,10 @@ use crate::{
         sync::{Durability, LeaseAttempt, RunEnd},
     },
     domain::CurrencyCode,
+    egress::EgressError,
     platforms::{
         Credentials, Page, Platform, PlatformError, PlatformOrder, PlatformProduct, Platforms, Resource,
-        address::{ShopDomain, SiteCheckError, SiteUrl},
+        address::{ShopDomain, SiteUrl},
         shopify::{self, ShopifyConnector},
         woocommerce::WooConnector,
     },
@@ -451,10 +452,10 @@ impl SyncEngine {
                 let site = SiteUrl::parse(&connection.address)
                     .map_err(|e| RunError::Platform(PlatformError::ForbiddenAddress(e.to_string())))?;
                 // Checked again on every run: where a name points can change after the store was connected.
-                self.platforms.sync.address_policy().check_site(&site).await.map_err(|error| {
+                self.platforms.sync.store_egress().check_url(site.url()).await.map_err(|error| {
                     RunError::Platform(match error {
-                        SiteCheckError::Forbidden(forbidden) => PlatformError::ForbiddenAddress(forbidden.to_string()),
-                        SiteCheckError::Unresolvable(host) => {
+                        EgressError::Refused(refused) => refused.into(),
+                        EgressError::Unresolvable(host) => {
                             PlatformError::Unavailable(format!("{host} does not resolve"))
                         }
                     })

@@ -372,6 +372,24 @@ async fn an_unreachable_jwks_is_a_503_not_a_verdict_on_the_token() {
 }
 
 #[tokio::test]
+async fn a_jwks_name_resolving_to_loopback_is_not_fetched_unless_private_endpoints_are_allowed() {
+    let key = TestKey::es256();
+    let jwks = FakeJwks::serving(&[&key]).await;
+    let by_name = jwks.url.replace("127.0.0.1", "localhost");
+    let strict =
+        spawn_app_with(Backend::Sqlite, &[("SUPABASE_JWKS_URL", &by_name), ("ALLOW_PRIVATE_ENDPOINTS", "false")]).await;
+    let token = key.sign(&claims_for(Uuid::new_v4()));
+
+    let refused = strict.get_as(&token, "/api/v1/me").await;
+
+    assert_eq!(refused.status(), 503, "the keys are unavailable, not the token wrong");
+    assert_eq!(jwks.fetches(), 0, "no connection reached the loopback JWKS");
+    let relaxed = spawn_app_with(Backend::Sqlite, &[("SUPABASE_JWKS_URL", &by_name)]).await;
+    assert_eq!(relaxed.get_as(&token, "/api/v1/me").await.status(), 200, "allowed with ALLOW_PRIVATE_ENDPOINTS");
+    assert_eq!(jwks.fetches(), 1);
+}
+
+#[tokio::test]
 async fn the_super_admin_flag_comes_from_app_metadata_only() {
     let es256 = TestKey::es256();
     let jwks = FakeJwks::serving(&[&es256]).await;

@@ -309,3 +309,14 @@ async fn in_dev_a_spoofed_forwarded_for_header_does_not_escape_the_anonymous_lim
     assert_eq!(statuses, [401, 429, 429], "nothing sits in front of the dev host: the TCP peer is the client");
     dev.stop().await;
 }
+
+#[tokio::test]
+async fn handler_dev_answers_413_to_a_client_that_writes_the_whole_body_first() {
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let port = tests::free_port();
+    let host = start(workdir.path(), port).await;
+
+    crate::hardening::over_limit_bodies_are_answered_413_to_clients_that_write_first(&format!("127.0.0.1:{port}"))
+        .await;
+    host.stop().await;
+}

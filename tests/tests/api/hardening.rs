@@ -1,5 +1,6 @@
 //! Production hardening of the HTTP API: per-tenant rate limits (429 problem+json with `Retry-After`), the CORS
-//! allow-list, security headers, per-route body limits, and a graceful shutdown that finishes in-flight requests.
+//! allow-list, security headers, per-route body limits (a 413 even clients that write the whole body first can read),
+//! and a graceful shutdown that finishes in-flight requests.
 
 use std::{process::Stdio, sync::Arc, time::Duration};
 
@@ -201,6 +202,43 @@ async fn body_limits_follow_the_route() {
     assert_ne!(events.status(), StatusCode::PAYLOAD_TOO_LARGE, "an event batch of the same size is read");
 }
 
+/// The routes the attack run found resetting clients that write a whole over-limit body before reading.
+pub const OVER_LIMIT_ROUTES: [&str; 4] =
+    ["/api/v1/advice/ask", "/api/v1/organizations", "/api/v1/analytics/events", "/api/v1/videos"];
+
+/// Posts 10 MB to each route as urllib would and expects the 413 with `Connection: close`, not a reset.
+pub async fn over_limit_bodies_are_answered_413_to_clients_that_write_first(address: &str) {
+    for path in OVER_LIMIT_ROUTES {
+        let head = tests::post_whole_body_then_read(address, path, 10_000_000)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: the client saw {e} instead of an answer"));
+        assert!(head.starts_with("HTTP/1.1 413"), "{path}: {head}");
+        assert!(head.to_ascii_lowercase().contains("connection: close"), "{path}: {head}");
+        assert!(head.contains("application/problem+json"), "{path}: {head}");
+    }
+}
+
+#[tokio::test]
+async fn handler_serve_answers_413_to_a_client_that_writes_the_whole_body_first() {
+    let data = tempfile::tempdir().expect("temporary folder");
+    let port = tests::free_port();
+    let _child = tokio::process::Command::new(tests::handler_binary())
+        .arg("serve")
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("DATABASE_URL", format!("sqlite://{}", data.path().join("db.sqlite").display()))
+        .env("SUPABASE_JWT_SECRET", "a-secret-for-the-body-limit-test-only")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the handler");
+    let base = format!("http://127.0.0.1:{port}");
+    tests::wait_until_answering(&reqwest::Client::new(), &format!("{base}/"), Duration::from_secs(30)).await;
+
+    over_limit_bodies_are_answered_413_to_clients_that_write_first(&format!("127.0.0.1:{port}")).await;
+}
+
 /// A JWKS endpoint that holds every request until released.
 async fn held_jwks() -> (String, Arc<Notify>, oneshot::Sender<()>) {
     let arrived = Arc::new(Notify::new());
@@ -236,6 +274,7 @@ async fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_connections() 
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .env("DATABASE_URL", format!("sqlite://{}", data.path().join("db.sqlite").display()))
         .env("SUPABASE_JWKS_URL", &jwks_url)
+        .env("ALLOW_PRIVATE_ENDPOINTS", "true")
         .env("SUPABASE_JWT_SECRET", "a-secret-for-the-shutdown-test-only")
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .stdout(Stdio::null())

@@ -71,3 +71,22 @@ fn the_manifest_has_each_trigger_kind_we_deploy() {
     assert!(has(|t| matches!(t, Trigger::Timer { .. })), "timerTrigger");
     assert!(has(|t| matches!(t, Trigger::EventGrid { .. })), "eventGridTrigger");
 }
+
+/// `func start` reads `local.settings.json`, made from the example: a schedule setting missing there leaves the
+/// timer without a schedule and the host refuses to start it.
+#[test]
+fn local_settings_example_holds_every_setting_a_function_json_names() {
+    let example: serde_json::Value =
+        serde_json::from_str(include_str!("../../../local.settings.example.json")).expect("example parses");
+    let values = example["Values"].as_object().expect("a Values object");
+    let mut named = Vec::new();
+    for function in manifest::functions().expect("manifest parses") {
+        if let Trigger::Timer { schedule: manifest::ScheduleSource::Setting(setting), .. } = &function.trigger {
+            named.push(setting.clone());
+            let value = values.get(setting).and_then(serde_json::Value::as_str).unwrap_or_default();
+            assert!(!value.is_empty(), "{}: {setting} is not in local.settings.example.json", function.name);
+            assert!(shared::schedule::Schedule::parse(value).is_ok(), "{setting}: {value:?} is no NCRONTAB schedule");
+        }
+    }
+    assert!(named.len() >= 2, "the timers name their schedule settings: {named:?}");
+}

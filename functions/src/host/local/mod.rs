@@ -70,6 +70,8 @@ impl DevEnvironment {
                 ("SECRETS_DIR", data_dir.join("secrets").display().to_string()),
                 // A local WooCommerce (a container on this machine) is the usual dev store.
                 ("ALLOW_PRIVATE_STORE_URLS", "true".to_owned()),
+                // Local fakes of Supabase Auth and Azure OpenAI listen on loopback.
+                ("ALLOW_PRIVATE_ENDPOINTS", "true".to_owned()),
             ]),
         })
     }

@@ -176,6 +176,17 @@ async fn store_urls_reaching_private_or_metadata_addresses_are_refused() {
         ("http://169.254.169.254/latest/meta-data", false, false, "instance metadata"),
         ("http://168.63.129.16", false, false, "Azure WireServer"),
         ("http://0.0.0.0", false, false, "unspecified"),
+        // IPv6 forms that carry an IPv4 address are judged by that address.
+        ("http://[::7f00:1]:8080", false, true, "IPv4-compatible loopback"),
+        ("http://[::a9fe:a9fe]", false, false, "IPv4-compatible metadata"),
+        ("http://[::ffff:a9fe:a9fe]", false, false, "IPv4-mapped metadata"),
+        ("http://[2002:a9fe:a9fe::]", false, false, "6to4 of metadata"),
+        ("http://[64:ff9b::a9fe:a9fe]", false, false, "NAT64 of metadata"),
+        ("http://[64:ff9b:1::a9fe:a9fe]", false, false, "local-use NAT64 of metadata"),
+        ("http://[2001:0:5db8:d70e::5601:5601]", false, false, "Teredo client of metadata"),
+        ("http://[2001:db8::1]", false, false, "IPv6 documentation"),
+        ("http://192.0.2.1", false, false, "IPv4 documentation"),
+        ("http://0xa9.0xfe.0xa9.0xfe", false, false, "metadata in hex"),
     ];
     for (url, strict_ok, relaxed_ok, why) in cases {
         let a = call(&strict, &sm, Method::POST, "/api/v1/stores", Some(woo(url))).await;
