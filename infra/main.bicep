@@ -41,6 +41,9 @@ param azureOpenAiEndpoint string = ''
 @description('Azure OpenAI chat deployment name (required with azureOpenAiEndpoint).')
 param azureOpenAiDeployment string = ''
 
+@description('The app\'s public base URL (APP_URL), e.g. a custom domain; empty: the function app\'s own https://<app>.azurewebsites.net.')
+param appUrl string = ''
+
 // The VideoUploaded binding is the one source of truth for where videos land: `videos/{tenant}/{video}`.
 var videoBinding = loadJsonContent('../functions/azure/VideoUploaded/function.json').bindings[0]
 var videoContainer = split(videoBinding.path, '/')[0]
@@ -230,6 +233,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'REFRESH_ADVICE_SCHEDULE', value: refreshAdviceSchedule }
         { name: 'VIDEO_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
         { name: 'CORS_ALLOWED_ORIGINS', value: corsAllowedOrigins }
+        // Links the app hands out start here, never from a request's Host header.
+        { name: 'APP_URL', value: empty(appUrl) ? 'https://${appName}.azurewebsites.net' : appUrl }
         { name: 'RATE_LIMIT_PER_MINUTE', value: string(rateLimitPerMinute) }
         { name: 'TRUSTED_PROXY_HOPS', value: '1' }
         { name: 'LOG_FORMAT', value: 'json' }

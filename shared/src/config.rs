@@ -68,6 +68,44 @@ pub struct Settings {
     pub http: HttpSettings,
     /// The advisor: refresh budget, default lead time and cover, and Azure OpenAI when configured.
     pub advisor: AdvisorSettings,
+    /// `APP_URL`: where clients and platforms reach this app (`handler dev` defaults it to its own address).
+    /// Links the app hands out are built from it, never from a request's `Host` header, which the caller controls.
+    pub app_url: Option<AppUrl>,
+}
+
+/// The app's public base URL: absolute http(s), a host, no credentials, query or fragment; kept without a
+/// trailing slash so paths join on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppUrl(reqwest::Url);
+
+impl AppUrl {
+    /// Parses and normalises a base URL.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("not an absolute URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("must be an http or https URL".to_owned());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("must name a host".to_owned());
+        }
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+            return Err("must not carry credentials, a query or a fragment".to_owned());
+        }
+        let path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&path);
+        Ok(Self(url))
+    }
+
+    /// `<base><path>`, for a `path` that starts with `/`.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0.as_str().trim_end_matches('/'))
+    }
+}
+
+impl std::fmt::Display for AppUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str().trim_end_matches('/'))
+    }
 }
 
 /// How the advisor runs.
@@ -620,6 +658,10 @@ impl Settings {
             secrets: SecretsSettings::load(lookup)?,
             http: HttpSettings::load(lookup)?,
             advisor: AdvisorSettings::load(lookup)?,
+            app_url: lookup
+                .get("APP_URL")
+                .map(|raw| AppUrl::parse(&raw).map_err(|reason| ConfigError::Invalid { name: "APP_URL", reason }))
+                .transpose()?,
         })
     }
 }
@@ -804,6 +846,26 @@ mod tests {
             ];
             let error = load(&env).expect_err(value);
             assert!(error.to_string().contains("cloud metadata"), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_app_url_is_an_absolute_http_base_without_a_trailing_slash() {
+        let settings =
+            load(&[("DATABASE_URL", "sqlite://x.db"), ("APP_URL", "https://advisor.example.com/app/")]).expect("valid");
+        let app_url = settings.app_url.expect("set");
+        assert_eq!(app_url.to_string(), "https://advisor.example.com/app");
+        assert_eq!(app_url.join("/api/shopify/callback"), "https://advisor.example.com/app/api/shopify/callback");
+        assert!(load(&[("DATABASE_URL", "sqlite://x.db")]).expect("valid").app_url.is_none());
+        for (raw, why) in [
+            ("advisor.example.com", "not absolute"),
+            ("ftp://advisor.example.com", "another scheme"),
+            ("https://user:pw@advisor.example.com", "credentials"),
+            ("https://advisor.example.com/?next=x", "a query"),
+            ("https://advisor.example.com/#top", "a fragment"),
+        ] {
+            let error = load(&[("DATABASE_URL", "sqlite://x.db"), ("APP_URL", raw)]).expect_err(why);
+            assert!(error.to_string().contains("APP_URL"), "{why}: {error}");
         }
     }
 

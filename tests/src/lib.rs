@@ -119,11 +119,15 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
             value => env.insert((*name).to_owned(), value.to_owned()),
         };
     }
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind a loopback port");
+    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    // The app's public address is where the test reaches it, unless the test says otherwise.
+    if !extra_env.iter().any(|(name, _)| *name == "APP_URL") {
+        env.insert("APP_URL".to_owned(), address.clone());
+    }
     let settings = Settings::load(&|name: &str| env.get(name).cloned()).expect("valid test settings");
     let state = AppState::build(settings).expect("app state");
     state.db.migrate().await.expect("migrations apply");
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind a loopback port");
-    let address = format!("http://{}", listener.local_addr().expect("local address"));
     let router = functions::app(state.clone());
     // With the TCP peer, as every host serves (the anonymous rate limit may count by it).
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use shared::{
     blob::{BlobError, BlobStore, sas},
+    config::AppUrl,
     db::videos::{NewVideo, Video},
     video::{UploadFormat, VIDEOS_CONTAINER, VideoProbe, VideoStatus, blob_name, fitness},
 };
@@ -194,7 +195,6 @@ impl CreateBody {
 async fn create(
     State(state): State<AppState>,
     tenant: Tenant,
-    headers: HeaderMap,
     AppJson(body): AppJson<CreateBody>,
 ) -> Result<Response, ApiError> {
     let settings = &state.settings.video;
@@ -225,7 +225,12 @@ async fn create(
             headers: signed.headers.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect(),
             expires_at,
         },
-        None => local_upload(&headers, tenant.id(), id, format, expires_at),
+        None => {
+            let app_url = state.settings.app_url.as_ref().ok_or_else(|| {
+                ApiError::Unavailable("uploads to the folder store need APP_URL, the app's public address".into())
+            })?;
+            local_upload(app_url, tenant.id(), id, format, expires_at)
+        }
     };
     let video = state
         .db
@@ -246,22 +251,22 @@ async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
-/// The folder store's upload URL: this app, on the host the client called, signed like a SAS.
+/// The folder store's upload URL: this app at its configured public address (not the request's `Host`, which
+/// the caller chooses), signed like a SAS.
 fn local_upload(
-    headers: &HeaderMap,
+    app_url: &AppUrl,
     organization: Uuid,
     video: Uuid,
     format: UploadFormat,
     expires_at: DateTime<Utc>,
 ) -> Upload {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:7071");
     let expires = expires_at.timestamp();
     let signature =
         sas::local_upload_signature(&*LOCAL_UPLOAD_KEY, &organization.to_string(), &video.to_string(), expires);
     Upload {
-        url: format!(
-            "http://{host}/api/v1/videos/{video}/content?organization={organization}&expires={expires}&signature={signature}"
-        ),
+        url: app_url.join(&format!(
+            "/api/v1/videos/{video}/content?organization={organization}&expires={expires}&signature={signature}"
+        )),
         method: "PUT",
         headers: [("x-ms-blob-type", "BlockBlob"), ("content-type", format.content_type())]
             .into_iter()

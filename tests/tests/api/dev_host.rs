@@ -20,7 +20,7 @@ struct DevHost {
 }
 
 /// Settings a developer's shell might hold that would steer the dev host away from its embedded defaults.
-const INHERITED: [&str; 15] = [
+const INHERITED: [&str; 16] = [
     "DATABASE_URL",
     "SUPABASE_JWT_SECRET",
     "SUPABASE_URL",
@@ -36,6 +36,7 @@ const INHERITED: [&str; 15] = [
     "VIDEO_STORAGE_DIR",
     "TRUSTED_PROXY_HOPS",
     "WEBSITE_INSTANCE_ID",
+    "APP_URL",
 ];
 
 async fn start(workdir: &Path, port: u16) -> DevHost {
@@ -214,6 +215,21 @@ async fn in_dev_an_upload_to_the_local_url_is_announced_by_the_host_and_the_vide
         .await
         .expect("JSON");
     let id = created["id"].as_str().expect("id").to_owned();
+    let spoofed: serde_json::Value = client
+        .post(format!("{}/api/v1/videos", dev.base))
+        .bearer_auth(&token)
+        .header(reqwest::header::HOST, "attacker.example.com")
+        .json(&serde_json::json!({ "file_name": "other.webm", "content_type": "video/webm", "size_bytes": 10 }))
+        .send()
+        .await
+        .expect("create with a spoofed Host")
+        .json()
+        .await
+        .expect("JSON");
+    for upload in [&created["upload"], &spoofed["upload"]] {
+        let url = upload["url"].as_str().expect("upload url");
+        assert!(url.starts_with(&format!("{}/api/v1/videos/", dev.base)), "the dev host's own address: {url}");
+    }
     let mut put = client.put(created["upload"]["url"].as_str().expect("upload url")).body(bytes);
     for (name, value) in created["upload"]["headers"].as_object().expect("headers") {
         put = put.header(name, value.as_str().expect("value"));

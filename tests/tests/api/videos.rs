@@ -129,6 +129,28 @@ async fn creating_a_video_refuses_bad_types_sizes_and_products_up_front() {
 }
 
 #[tokio::test]
+async fn the_upload_url_is_built_from_app_url_not_from_the_host_header() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = spawn_app_with(backend, &[("APP_URL", "https://advisor.example.com/base/")]).await;
+        let who = tenant(&app).await;
+
+        let response = app
+            .request_in(reqwest::Method::POST, &who.token, who.organization, "/api/v1/videos")
+            .header(reqwest::header::HOST, "attacker.example.com")
+            .json(&json!({ "file_name": "clip.mp4", "content_type": "video/mp4", "size_bytes": 10 }))
+            .send()
+            .await
+            .expect("response");
+
+        assert_eq!(response.status(), 201, "{backend:?}");
+        let created: Value = response.json().await.expect("JSON");
+        let url = created["upload"]["url"].as_str().expect("url");
+        assert!(url.starts_with("https://advisor.example.com/base/api/v1/videos/"), "{backend:?}: {url}");
+        assert!(!url.contains("attacker"), "{backend:?}: {url}");
+    }
+}
+
+#[tokio::test]
 async fn a_local_upload_then_its_blob_created_event_makes_the_video_ready_with_facts_and_fitness() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let app = spawn_app_on(backend).await;

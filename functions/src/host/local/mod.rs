@@ -146,7 +146,13 @@ pub fn dev_user(data_dir: &Path) -> anyhow::Result<uuid::Uuid> {
 }
 
 /// Runs the dev host until Ctrl-C.
-pub async fn run(environment: DevEnvironment, options: DevOptions) -> anyhow::Result<()> {
+pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow::Result<()> {
+    // Bound first: the app's public address defaults to this one, which settings need.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{}", options.port))?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    environment.defaults.insert("APP_URL", base_url.clone());
     let dev_mode = crate::state::DevMode { user: dev_user(&options.data_dir)? };
     let state = AppState::build(environment.settings()?)?.with_dev_mode(dev_mode);
     state.db.migrate().await.context("applying migrations")?;
@@ -154,10 +160,6 @@ pub async fn run(environment: DevEnvironment, options: DevOptions) -> anyhow::Re
         Some(token) => Some(DemoBanner::load(&state, &options.data_dir, token).await?),
         None => None,
     };
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
-        .await
-        .with_context(|| format!("binding 127.0.0.1:{}", options.port))?;
-    let base_url = format!("http://{}", listener.local_addr()?);
     let router = app(state.clone());
 
     let mut background = JoinSet::new();
