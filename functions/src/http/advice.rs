@@ -11,11 +11,7 @@
 //!
 //! An organization whose advice was never computed is computed on its first read.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    routing::{get, post},
-};
+use axum::{Json, extract::State};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,11 +33,17 @@ use shared::{
     domain::CurrencyCode,
     money::format_minor,
 };
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
+    http::openapi::{
+        BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
+        UnsupportedMediaType,
+    },
     state::AppState,
     tenant::Tenant,
 };
@@ -53,15 +55,15 @@ const MAX_QUESTION_CHARS: usize = 500;
 /// Recommendations of each kind the briefing facts hold.
 const BRIEFING_PER_KIND: i64 = 3;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/advice", get(list))
-        .route("/api/v1/advice/summary", get(summary))
-        .route("/api/v1/advice/ask", post(ask))
-        .route("/api/v1/advice/refresh", post(refresh))
-        .route("/api/v1/advice/{id}", get(show))
-        .route("/api/v1/advice/{id}/status", post(set_status))
-        .route("/api/v1/advice/{id}/snooze", post(snooze))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(summary))
+        .routes(routes!(ask))
+        .routes(routes!(refresh))
+        .routes(routes!(show))
+        .routes(routes!(set_status))
+        .routes(routes!(snooze))
 }
 
 impl From<RefreshError> for ApiError {
@@ -102,16 +104,20 @@ async fn ensure_computed(state: &AppState, tenant: &Tenant) -> Result<Option<Dat
 }
 
 /// A figure as the API shows it: a typed value and the text the evidence writes.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = EvidenceFigure)]
 struct FigureView {
     name: String,
     label: String,
+    /// A number, or a string for money (a decimal), dates and text.
     value: Value,
     unit: Option<String>,
     display: String,
 }
 
-#[derive(Serialize)]
+/// What a recommendation rests on: the period, the formula and the numbers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Evidence)]
 struct EvidenceView {
     period: Option<Period>,
     formula: String,
@@ -119,14 +125,19 @@ struct EvidenceView {
     notes: Vec<String>,
 }
 
-#[derive(Serialize)]
+/// The money at stake.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Impact)]
 struct ImpactView {
+    /// A decimal in `currency`.
     amount: String,
     currency: String,
     basis: String,
 }
 
-#[derive(Serialize)]
+/// A recommendation with its evidence.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Advice)]
 struct AdviceView {
     id: Uuid,
     kind: Kind,
@@ -206,14 +217,35 @@ fn advice_view(item: StoredAdvice, currency: &CurrencyCode) -> AdviceView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only this kind.
+    #[param(value_type = Option<Kind>, inline)]
     kind: Option<String>,
+    /// `open` (default), `snoozed` (open, but snoozed), `dismissed` or `done`.
+    #[param(value_type = Option<StatusFilter>, inline)]
     status: Option<String>,
+    /// Only those about this product.
     product: Option<Uuid>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page, with the same filters.
+    #[param(min_length = 1)]
     cursor: Option<String>,
+}
+
+/// The `status` a list filters by: a stored status, or `snoozed` for the open ones snoozed.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "documents the names `ListParams::into_query` reads")]
+enum StatusFilter {
+    Open,
+    Snoozed,
+    Dismissed,
+    Done,
 }
 
 /// The cursor's JSON: the position, and the filters it belongs to.
@@ -269,13 +301,32 @@ impl ListParams {
     }
 }
 
-#[derive(Serialize)]
+/// One page of recommendations, and when they were computed.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdvicePage)]
 struct Page {
     items: Vec<AdviceView>,
     next_cursor: Option<String>,
     computed_at: Option<DateTime<Utc>>,
 }
 
+/// Current recommendations ranked by money at stake, with their evidence, in keyset pages. An organization whose
+/// advice was never computed is computed on this first read.
+#[utoipa::path(
+    get,
+    path = "/api/v1/advice",
+    tag = "advice",
+    security(("bearer" = [])),
+    params(Tenant, ListParams),
+    responses(
+        (status = 200, description = "One page.", body = Page),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "listing advice", skip_all, fields(organization = %tenant.id()))]
 async fn list(
     State(state): State<AppState>,
@@ -304,6 +355,22 @@ async fn list(
     }))
 }
 
+/// One recommendation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/advice/{id}",
+    tag = "advice",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The recommendation.")),
+    responses(
+        (status = 200, description = "The recommendation.", body = AdviceView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "showing advice", skip_all, fields(organization = %tenant.id(), advice = %id))]
 async fn show(
     State(state): State<AppState>,
@@ -314,12 +381,34 @@ async fn show(
     Ok(Json(advice_view(item, &currency(&tenant))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdviceStatusChange)]
 struct StatusBody {
+    #[schema(value_type = AdviceStatus)]
     status: String,
 }
 
+/// Marks a recommendation `dismissed` (hidden until its facts change materially), `done`, or `open` again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advice/{id}/status",
+    tag = "advice",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The recommendation.")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The recommendation as updated.", body = AdviceView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "setting an advice status", skip_all, fields(organization = %tenant.id(), advice = %id))]
 async fn set_status(
     State(state): State<AppState>,
@@ -333,13 +422,35 @@ async fn set_status(
     Ok(Json(advice_view(item, &currency(&tenant))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdviceSnooze)]
 struct SnoozeBody {
     /// Whole days, 1 to 90.
+    #[schema(minimum = 1, maximum = 90)]
     days: i64,
 }
 
+/// Keeps a recommendation out of lists and briefings for some days.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advice/{id}/snooze",
+    tag = "advice",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The recommendation.")),
+    request_body = SnoozeBody,
+    responses(
+        (status = 200, description = "The recommendation, with `snoozed_until`.", body = AdviceView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "snoozing advice", skip_all, fields(organization = %tenant.id(), advice = %id))]
 async fn snooze(
     State(state): State<AppState>,
@@ -412,12 +523,16 @@ async fn briefing_facts(state: &AppState, tenant: &Tenant) -> Result<BriefingFac
     })
 }
 
-#[derive(Serialize)]
+/// A short briefing and the open recommendations by kind.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdviceSummary)]
 struct SummaryView {
     as_of: NaiveDate,
     computed_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
     summary: Summary,
+    /// Open recommendations by kind.
+    #[schema(value_type = HashMap<String, u64>)]
     open: serde_json::Map<String, Value>,
 }
 
@@ -428,6 +543,22 @@ struct CachedBriefing {
     numbers_checked: usize,
 }
 
+/// A short briefing from Azure OpenAI when configured and grounded, else from templates; `source` says which.
+#[utoipa::path(
+    get,
+    path = "/api/v1/advice/summary",
+    tag = "advice",
+    security(("bearer" = [])),
+    params(Tenant),
+    responses(
+        (status = 200, description = "The briefing.", body = SummaryView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "summarizing advice", skip_all, fields(organization = %tenant.id()))]
 async fn summary(State(state): State<AppState>, tenant: Tenant) -> Result<Json<SummaryView>, ApiError> {
     let facts = briefing_facts(&state, &tenant).await?;
@@ -460,12 +591,35 @@ async fn summary(State(state): State<AppState>, tenant: Tenant) -> Result<Json<S
     Ok(Json(SummaryView { as_of: facts.today, computed_at: facts.computed_at, summary, open }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AdviceQuestion)]
 struct AskBody {
+    /// 1 to 500 characters, not all white space.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S", example = "What should I reorder this week?")]
     question: String,
 }
 
+/// An answer grounded in the organization's numbers, from Azure OpenAI when configured, else from templates.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advice/ask",
+    tag = "advice",
+    security(("bearer" = [])),
+    params(Tenant),
+    request_body = AskBody,
+    responses(
+        (status = 200, description = "The answer.", body = Answer),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "answering an advice question", skip_all, fields(organization = %tenant.id()))]
 async fn ask(
     State(state): State<AppState>,
@@ -484,7 +638,9 @@ async fn ask(
     Ok(Json(narrator::answer(&state.language_model, &tools, &facts, question).await))
 }
 
-#[derive(Serialize)]
+/// What a refresh found and changed.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdviceRefresh)]
 struct RefreshView {
     computed_at: DateTime<Utc>,
     local_day: NaiveDate,
@@ -498,6 +654,23 @@ struct RefreshView {
     elapsed_ms: u64,
 }
 
+/// Recomputes the organization's advice now (the `RefreshAdvice` timer does it hourly).
+#[utoipa::path(
+    post,
+    path = "/api/v1/advice/refresh",
+    tag = "advice",
+    security(("bearer" = [])),
+    params(Tenant),
+    responses(
+        (status = 200, description = "The refresh.", body = RefreshView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "refreshing advice on request", skip_all, fields(organization = %tenant.id()))]
 async fn refresh(State(state): State<AppState>, tenant: Tenant) -> Result<Json<RefreshView>, ApiError> {
     let now = now_micros();

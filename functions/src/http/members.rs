@@ -13,8 +13,8 @@ use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AuthUser},
     http::openapi::{
-        BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
-        UnsupportedMediaType,
+        BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
+        Unprocessable, UnsupportedMediaType,
     },
     state::AppState,
 };
@@ -100,6 +100,7 @@ async fn list(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),

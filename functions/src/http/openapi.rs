@@ -11,7 +11,7 @@ use utoipa::{
     openapi::{
         ContentBuilder, Ref, RefOr, Response, ResponseBuilder,
         header::HeaderBuilder,
-        schema::{ObjectBuilder, Type},
+        schema::{Object, ObjectBuilder, SchemaType, Type},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -51,6 +51,42 @@ use crate::{
     )
 )]
 pub struct ApiDoc;
+
+/// What every free-text name or credential field takes: no control characters and at least one character that is
+/// not white space (values are trimmed).
+const PRINTABLE_TEXT: &str =
+    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// A display name (an organization's, a store's): 1 to 200 characters after trimming, no control characters.
+pub fn display_name() -> Object {
+    printable(200, false)
+}
+
+/// [`display_name`], or `null` for the default.
+pub fn display_name_or_null() -> Object {
+    printable(200, true)
+}
+
+/// A credential pasted from a platform (token, key, secret): 1 to 512 characters after trimming, no control
+/// characters.
+pub fn credential_text() -> Object {
+    printable(512, false)
+}
+
+/// [`credential_text`], or `null` for none.
+pub fn credential_text_or_null() -> Object {
+    printable(512, true)
+}
+
+fn printable(max_length: usize, nullable: bool) -> Object {
+    let kind = if nullable { SchemaType::from_iter([Type::String, Type::Null]) } else { SchemaType::new(Type::String) };
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .min_length(Some(1))
+        .max_length(Some(max_length))
+        .pattern(Some(PRINTABLE_TEXT))
+        .build()
+}
 
 /// Adds the `bearer` scheme that authenticated operations name in `security(("bearer" = []))`.
 struct BearerScheme;

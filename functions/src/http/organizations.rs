@@ -17,7 +17,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::ApiError,
     extract::{AppJson, AuthUser},
-    http::openapi::{BadRequest, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType},
+    http::openapi::{
+        BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
+        display_name,
+    },
     state::AppState,
 };
 
@@ -28,8 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateOrganization {
-    /// Display name.
-    #[schema(value_type = String, example = "Corner Shop")]
+    /// Display name: 1 to 200 characters after trimming, no control characters.
+    #[schema(schema_with = display_name)]
     name: OrganizationName,
     /// IANA time zone: days, weeks and months of every figure begin and end in it. Default `UTC`.
     #[serde(default)]
@@ -53,6 +56,7 @@ struct CreateOrganization {
             headers(("Location" = String, description = "The organization's URL."))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),

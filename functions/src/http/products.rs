@@ -23,7 +23,8 @@ use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
     http::openapi::{
-        BadRequest, NotFound, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
+        BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
+        UnsupportedMediaType,
     },
     state::AppState,
     tenant::Tenant,
@@ -424,6 +425,7 @@ impl PatchBody {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),

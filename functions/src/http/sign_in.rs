@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::{
     error::ApiError,
     extract::AppJson,
-    http::openapi::{BadRequest, Forbidden, TooManyRequests, Unprocessable, UnsupportedMediaType},
+    http::openapi::{BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unprocessable, UnsupportedMediaType},
     state::AppState,
 };
 
@@ -101,6 +101,7 @@ struct SessionUser {
         (status = 200, description = "A session for the development user.", body = Session),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = Unprocessable),
         (status = 429, response = TooManyRequests),

@@ -4,13 +4,7 @@
 //! `GET /api/v1/stores/{id}/sync-jobs` pages through the run history. Credentials go to the secrets port; the
 //! database keeps only their name. Another organization's store is 404.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-    routing::{get, post},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -28,11 +22,17 @@ use shared::{
     secrets::SecretName,
     sync::{Checkpoint, CredentialsState, StoreRecord, StoreTotals, SyncJob, engine::SyncNowError},
 };
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
+    http::openapi::{
+        BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
+        Unprocessable, UnsupportedMediaType, credential_text, credential_text_or_null, display_name_or_null,
+    },
     state::AppState,
     tenant::Tenant,
 };
@@ -42,45 +42,60 @@ const DEFAULT_JOBS_PAGE: u32 = 20;
 /// Longest credential accepted: real ones are well under 100 characters.
 const MAX_CREDENTIAL_CHARS: usize = 512;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/stores", get(list).post(connect))
-        .route("/api/v1/stores/{id}", get(show).delete(disconnect))
-        .route("/api/v1/stores/{id}/sync", post(sync_now))
-        .route("/api/v1/stores/{id}/sync-jobs", get(jobs))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, connect))
+        .routes(routes!(show, disconnect))
+        .routes(routes!(sync_now))
+        .routes(routes!(jobs))
 }
 
-/// The body of `POST /api/v1/stores`.
-#[derive(Deserialize)]
+/// The body of `POST /api/v1/stores`, by `platform`.
+#[derive(Deserialize, ToSchema)]
 #[serde(tag = "platform", rename_all = "snake_case")]
+#[schema(as = StoreConnection)]
 enum ConnectRequest {
     Shopify {
+        /// Default: the shop domain.
+        #[schema(schema_with = display_name_or_null)]
         name: Option<String>,
         /// `<name>.myshopify.com`.
+        #[schema(example = "corner-shop.myshopify.com")]
         shop_domain: String,
-        /// An offline access token.
+        /// An offline access token; proven against the shop before anything is stored.
+        #[schema(schema_with = credential_text)]
         access_token: String,
         /// With an expiring offline token: its refresh token…
+        #[schema(schema_with = credential_text_or_null)]
         refresh_token: Option<String>,
-        /// …and its lifetime in seconds (`expires_in` from the token response), or…
+        /// …and its lifetime in seconds (`expires_in` from the token response, at most ten years), or…
         expires_in: Option<i64>,
         /// …its expiry.
         expires_at: Option<DateTime<Utc>>,
     },
     Woocommerce {
+        /// Default: the site's host name.
+        #[schema(schema_with = display_name_or_null)]
         name: Option<String>,
-        /// The WordPress site's address.
+        /// The WordPress site's address (http or https; private addresses are refused unless allowed).
+        #[schema(example = "https://shop.example.com")]
         site_url: String,
+        #[schema(schema_with = credential_text)]
         consumer_key: String,
+        #[schema(schema_with = credential_text)]
         consumer_secret: String,
         /// The secret the store's webhooks will be signed with; generated (and shown once) when absent.
+        #[schema(schema_with = credential_text_or_null)]
         webhook_secret: Option<String>,
     },
 }
 
-#[derive(Serialize)]
+/// A connected store (or the demo store) with its sync state.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Store)]
 struct StoreView {
     id: Uuid,
+    /// `shopify`, `woocommerce` or `demo`.
     platform: String,
     name: String,
     /// Shop domain or site URL.
@@ -91,6 +106,7 @@ struct StoreView {
     /// `verified` once the credentials were proven against the platform (only then are webhooks applied),
     /// `unverified` before; absent for the demo store.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     credentials: Option<&'static str>,
     created_at: DateTime<Utc>,
     sync: Option<SyncView>,
@@ -100,7 +116,8 @@ struct StoreView {
     webhook: Option<WebhookView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = StoreSync)]
 struct SyncView {
     /// An instance holds the store's lease right now.
     running: bool,
@@ -112,17 +129,24 @@ struct SyncView {
     last_job: Option<JobView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SyncProgress)]
 struct ProgressView {
+    /// `products` or `orders`.
+    #[schema(value_type = String)]
     listing: &'static str,
     pages_done: u64,
     total_pages: Option<u64>,
 }
 
-#[derive(Serialize)]
+/// One sync run.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SyncJob)]
 struct JobView {
     id: Uuid,
+    /// What started it: `timer`, `manual`, …
     trigger: String,
+    /// `running`, `succeeded`, `partial` or `failed`.
     status: String,
     started_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
@@ -135,30 +159,46 @@ struct JobView {
     error: Option<String>,
 }
 
-#[derive(Serialize)]
+/// What the store has brought in.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StoreTotals)]
 struct TotalsView {
     products: i64,
     variants: i64,
     inventory: i64,
     orders: i64,
+    /// A decimal in `currency`.
     order_total: String,
     currency: String,
 }
 
-#[derive(Serialize)]
+/// Where and what the platform should deliver.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StoreWebhook)]
 struct WebhookView {
     /// Where the platform should deliver (relative to this API's public address).
     url: String,
     /// Topics to subscribe.
+    #[schema(value_type = Vec<String>)]
     topics: &'static [&'static str],
     /// The generated signing secret, shown only in the response that created it.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Page<T> {
-    items: Vec<T>,
+/// The organization's stores (one page: `next_cursor` is always null).
+#[derive(Serialize, ToSchema)]
+#[schema(as = StoreList)]
+struct Stores {
+    items: Vec<StoreView>,
+    next_cursor: Option<String>,
+}
+
+/// Sync runs, newest first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SyncJobPage)]
+struct Jobs {
+    items: Vec<JobView>,
     next_cursor: Option<String>,
 }
 
@@ -402,13 +442,35 @@ fn secrets_failure(error: shared::secrets::SecretsError) -> ApiError {
     }
 }
 
-/// `POST /api/v1/stores`: connects a store (or reconnects a disconnected one with new credentials).
+/// Connects a store, or reconnects a disconnected one with new credentials (admins only). A Shopify token is proven
+/// against the shop first; WooCommerce keys are proven by the first sync.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores",
+    tag = "stores",
+    security(("bearer" = [])),
+    params(Tenant),
+    request_body = ConnectRequest,
+    responses(
+        (status = 201, description = "Connected; `webhook` says what to subscribe.", body = StoreView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "connecting a store", skip_all, fields(tenant = %tenant.id()))]
 async fn connect(
     State(state): State<AppState>,
     tenant: Tenant,
     AppJson(request): AppJson<ConnectRequest>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<(StatusCode, Json<StoreView>), ApiError> {
     tenant.require_admin()?;
     let connection = validate(&state, request).await?;
     let platform = connection.platform.as_str();
@@ -455,13 +517,43 @@ async fn connect(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-/// `GET /api/v1/stores`.
-async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Page<StoreView>>, ApiError> {
+/// The organization's stores with their sync state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores",
+    tag = "stores",
+    security(("bearer" = [])),
+    params(Tenant),
+    responses(
+        (status = 200, description = "Every store (one page).", body = Stores),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Stores>, ApiError> {
     let records = state.db.store_records(tenant.id()).await?;
-    Ok(Json(Page { items: records.into_iter().map(view).collect(), next_cursor: None }))
+    Ok(Json(Stores { items: records.into_iter().map(view).collect(), next_cursor: None }))
 }
 
-/// `GET /api/v1/stores/{id}`: the store, its sync state and what it has brought in.
+/// The store, its sync state and what it has brought in.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{id}",
+    tag = "stores",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The store.")),
+    responses(
+        (status = 200, description = "The store.", body = StoreView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -477,7 +569,23 @@ async fn show(
     Ok(Json(body))
 }
 
-/// `DELETE /api/v1/stores/{id}`: stops syncing and forgets the credentials; products, orders and history stay.
+/// Stops syncing and forgets the credentials (admins only); products, orders and history stay.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/stores/{id}",
+    tag = "stores",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The store.")),
+    responses(
+        (status = 204, description = "Disconnected."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 #[tracing::instrument(name = "disconnecting a store", skip_all, fields(tenant = %tenant.id(), store = %id))]
 async fn disconnect(
     State(state): State<AppState>,
@@ -499,8 +607,25 @@ async fn disconnect(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/stores/{id}/sync`: syncs now, for up to `SYNC_REQUEST_BUDGET_SECS`; a store with more to read
-/// ends `partial` and the timer carries on from its checkpoint.
+/// Syncs now (admins only), for up to `SYNC_REQUEST_BUDGET_SECS`; a store with more to read ends `partial` and the
+/// timer carries on from its checkpoint.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stores/{id}/sync",
+    tag = "stores",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "A connected store.")),
+    responses(
+        (status = 200, description = "The run.", body = JobView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn sync_now(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -525,10 +650,15 @@ async fn sync_now(
     Ok(Json(job.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct JobsParams {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
 }
 
@@ -538,13 +668,28 @@ struct JobsCursor {
     id: Uuid,
 }
 
-/// `GET /api/v1/stores/{id}/sync-jobs`: newest first.
+/// The store's sync runs, newest first, in keyset pages.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stores/{id}/sync-jobs",
+    tag = "stores",
+    security(("bearer" = [])),
+    params(Tenant, ("id" = Uuid, Path, description = "The store."), JobsParams),
+    responses(
+        (status = 200, description = "One page.", body = Jobs),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn jobs(
     State(state): State<AppState>,
     tenant: Tenant,
     AppPath(id): AppPath<Uuid>,
     AppQuery(params): AppQuery<JobsParams>,
-) -> Result<Json<Page<JobView>>, ApiError> {
+) -> Result<Json<Jobs>, ApiError> {
     let limit = params.limit.unwrap_or(DEFAULT_JOBS_PAGE);
     if !(1..=MAX_JOBS_PAGE).contains(&limit) {
         return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_JOBS_PAGE}")));
@@ -571,5 +716,5 @@ async fn jobs(
     } else {
         None
     };
-    Ok(Json(Page { items: rows.into_iter().map(JobView::from).collect(), next_cursor }))
+    Ok(Json(Jobs { items: rows.into_iter().map(JobView::from).collect(), next_cursor }))
 }

@@ -3,26 +3,46 @@
 //! the sync, and answered at once: only what a payload cannot say on its own is left to the next sync.
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use shared::sync::webhooks::{ShopifyDelivery, WebhookError, WebhookOutcome, WooDelivery};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     error::{ApiError, Problem},
     extract::AppQuery,
+    http::openapi::{BadRequest, PayloadTooLarge, Unauthorized, Unavailable},
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/webhooks/shopify", post(shopify)).route("/api/webhooks/woocommerce", post(woocommerce))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(shopify)).routes(routes!(woocommerce))
+}
+
+/// What became of a delivery.
+#[derive(Serialize, ToSchema)]
+#[schema(as = WebhookReceipt)]
+struct Receipt {
+    /// `applied`, `duplicate` (already applied), `queued` (left to the next sync), `ignored` (nothing to apply it
+    /// to) or `pong` (WooCommerce's ping).
+    status: ReceiptStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ReceiptStatus {
+    Applied,
+    Duplicate,
+    Queued,
+    Ignored,
+    Pong,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -33,13 +53,13 @@ fn answer(result: Result<WebhookOutcome, WebhookError>) -> Response {
     match result {
         Ok(outcome) => {
             let status = match outcome {
-                WebhookOutcome::Applied(_) => "applied",
-                WebhookOutcome::Duplicate => "duplicate",
-                WebhookOutcome::Queued => "queued",
-                WebhookOutcome::Ignored(_) => "ignored",
-                WebhookOutcome::Ping => "pong",
+                WebhookOutcome::Applied(_) => ReceiptStatus::Applied,
+                WebhookOutcome::Duplicate => ReceiptStatus::Duplicate,
+                WebhookOutcome::Queued => ReceiptStatus::Queued,
+                WebhookOutcome::Ignored(_) => ReceiptStatus::Ignored,
+                WebhookOutcome::Ping => ReceiptStatus::Pong,
             };
-            (StatusCode::OK, Json(json!({ "status": status }))).into_response()
+            (StatusCode::OK, Json(Receipt { status })).into_response()
         }
         Err(WebhookError::Unauthorized) => {
             Problem::for_status(StatusCode::UNAUTHORIZED, "the webhook signature is missing or does not match")
@@ -50,7 +70,31 @@ fn answer(result: Result<WebhookOutcome, WebhookError>) -> Response {
     }
 }
 
-/// A Shopify delivery: `X-Shopify-*` headers (or the unprefixed ones of the newer Events deliveries).
+/// A Shopify delivery, signed with the app's client secret (`SHOPIFY_CLIENT_SECRET`, or the previous one during a
+/// rotation). Each `X-Shopify-*` header may also come unprefixed (`shopify-topic`, …), as the newer Events
+/// deliveries send them. Not rate-limited: the signature authenticates it.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/shopify",
+    tag = "webhooks",
+    params(
+        ("X-Shopify-Hmac-Sha256" = String, Header,
+            description = "Base64 HMAC-SHA256 of the raw body with the app's client secret; a mismatch is 401."),
+        ("X-Shopify-Topic" = Option<String>, Header, description = "`products/update`, `orders/create`, …"),
+        ("X-Shopify-Shop-Domain" = Option<String>, Header, description = "The shop, `<name>.myshopify.com`."),
+        ("X-Shopify-Webhook-Id" = Option<String>, Header, description = "The delivery id, for de-duplication."),
+        ("X-Shopify-Event-Id" = Option<String>, Header,
+            description = "The event id; preferred over the delivery id for de-duplication."),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The topic's payload."),
+    responses(
+        (status = 200, description = "Received; `status` says what became of it.", body = Receipt),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn shopify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let pick = |name: &str| header(&headers, &format!("x-{name}")).or_else(|| header(&headers, name));
     let delivery = ShopifyDelivery {
@@ -64,12 +108,45 @@ async fn shopify(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     answer(state.sync_engine().shopify_webhook(delivery).await)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WooParams {
+    /// The store, as the delivery URL `POST /api/v1/stores` gave; without it the store is found by
+    /// `X-WC-Webhook-Source`.
     store: Option<Uuid>,
 }
 
-/// A WooCommerce delivery, or the `webhook_id=N` ping sent when a webhook is saved.
+/// A WooCommerce delivery, signed with the store's webhook secret, or the unsigned `webhook_id=N` ping WooCommerce
+/// sends when a webhook is saved. Not rate-limited: the signature authenticates it.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/woocommerce",
+    tag = "webhooks",
+    params(
+        WooParams,
+        ("X-WC-Webhook-Signature" = Option<String>, Header,
+            description = "Base64 HMAC-SHA256 of the raw body with the store's webhook secret; required but for the \
+                           ping, and a mismatch is 401."),
+        ("X-WC-Webhook-Topic" = Option<String>, Header, description = "`product.updated`, `order.created`, …"),
+        ("X-WC-Webhook-Source" = Option<String>, Header, description = "The store's site URL."),
+        ("X-WC-Webhook-Delivery-Id" = Option<String>, Header, description = "The delivery id, for de-duplication."),
+        ("X-WC-Webhook-ID" = Option<String>, Header, description = "The webhook's id in WooCommerce."),
+    ),
+    request_body(
+        content(
+            (Object = "application/json"),
+            (String = "application/x-www-form-urlencoded"),
+        ),
+        description = "The topic's payload, or the ping's `webhook_id=N`."
+    ),
+    responses(
+        (status = 200, description = "Received; `status` says what became of it.", body = Receipt),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn woocommerce(
     State(state): State<AppState>,
     AppQuery(params): AppQuery<WooParams>,

@@ -2,6 +2,10 @@
 //! `/<FunctionName>`; each trigger module parses its binding, does its work, and answers with the invocation
 //! response. A completed invocation is a 2xx, even when the work found bad input that retrying cannot fix; a
 //! non-2xx means "failed, retry" to the host.
+//!
+//! A trigger's account of its work goes in the response's `Logs` only, never also to `tracing`: the host writes
+//! those lines to the invocation's log (Azure to Application Insights, `handler dev` to its output), so a copy of
+//! our own would print every line twice.
 
 use axum::{
     Router,

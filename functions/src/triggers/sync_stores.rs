@@ -18,7 +18,6 @@ const BINDING: &str = "timer";
 pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Result<InvocationResponse, TriggerError> {
     let timer: TimerInfo = invocation.request.binding(BINDING)?;
     let scheduled = timer.schedule_status.as_ref().and_then(|s| s.next).map(|t| t.to_rfc3339());
-    tracing::info!(past_due = timer.is_past_due, scheduled, "store sync tick");
     let report = state
         .sync_engine()
         .tick(state.settings.sync.time_budget)

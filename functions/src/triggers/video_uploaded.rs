@@ -40,7 +40,10 @@ const MAX_PROBE_REQUESTS: u32 = 256;
 pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Result<InvocationResponse, TriggerError> {
     let event: EventGridEvent = invocation.request.binding(BINDING)?;
     if event.event_type != BLOB_CREATED {
-        return Ok(completed(vec![format!("ignored event {} of type {}", event.id, event.event_type)]));
+        return Ok(InvocationResponse::logged(vec![format!(
+            "ignored event {} of type {}",
+            event.id, event.event_type
+        )]));
     }
     let data: BlobCreatedData = serde_json::from_value(event.data.clone())
         .map_err(|e| TriggerError::Malformed(format!("BlobCreated event {} data: {e}", event.id)))?;
@@ -52,7 +55,10 @@ pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Resul
     };
     let captures = (blob.container == pattern.container()).then(|| pattern.captures(&blob.name)).flatten();
     let Some(captures) = captures else {
-        return Ok(completed(vec![format!("ignored blob {}/{}: not a video upload path", blob.container, blob.name)]));
+        return Ok(InvocationResponse::logged(vec![format!(
+            "ignored blob {}/{}: not a video upload path",
+            blob.container, blob.name
+        )]));
     };
     let field = |name: &str| captures.iter().find(|(key, _)| *key == name).map_or("", |(_, value)| value.as_str());
     let (tenant, file) = (field("tenant"), field("video"));
@@ -63,12 +69,12 @@ pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Resul
     )];
     let Some((organization, video, _)) = parse_blob_name(tenant, file) else {
         logs.push(format!("ignored blob {}: not a name this app issues", blob.name));
-        return Ok(completed(logs));
+        return Ok(InvocationResponse::logged(logs));
     };
     let store = state.blobs.as_ref().ok_or_else(|| transient("no blob store is configured"))?;
     let upload = Upload { organization, video, name: &blob.name, etag: data.e_tag.trim_matches('"') };
     logs.push(analyse(&state, store, &upload, data.sequencer.as_deref()).await?);
-    Ok(completed(logs))
+    Ok(InvocationResponse::logged(logs))
 }
 
 /// The blob version an event announced.
@@ -154,11 +160,4 @@ async fn finish(
 
 fn transient(error: impl std::fmt::Display) -> TriggerError {
     TriggerError::Transient(anyhow::anyhow!("{error}"))
-}
-
-fn completed(logs: Vec<String>) -> InvocationResponse {
-    for line in &logs {
-        tracing::info!("{line}");
-    }
-    InvocationResponse::logged(logs)
 }

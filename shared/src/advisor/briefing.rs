@@ -197,7 +197,7 @@ impl BriefingFacts {
 }
 
 /// A short briefing: a headline, a few paragraphs, and the first things to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Briefing {
     /// One sentence.
     pub headline: String,
@@ -208,7 +208,8 @@ pub struct Briefing {
 }
 
 /// One thing to do first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = BriefingPriority)]
 pub struct Priority {
     /// The recommendation.
     pub recommendation_id: Uuid,

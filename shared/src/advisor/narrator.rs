@@ -47,8 +47,9 @@ impl LanguageModel {
 }
 
 /// Where a text came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TextSource)]
 pub enum Source {
     /// The deterministic templates.
     Rules,
@@ -57,7 +58,7 @@ pub enum Source {
 }
 
 /// A briefing and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     /// The briefing.
     #[serde(flatten)]
@@ -71,7 +72,7 @@ pub struct Summary {
 }
 
 /// An answer and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Answer {
     /// The answer.
     pub answer: String,

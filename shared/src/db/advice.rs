@@ -47,7 +47,7 @@ const ID_CHUNK: usize = 500;
 const MAX_VIDEOS: i64 = 500;
 
 /// Where a recommendation stands for the merchant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AdviceStatus {
     /// To do.

@@ -145,6 +145,46 @@ async fn the_dev_host_serves_fires_timers_raises_blob_events_and_loses_none_acro
     dev.stop().await;
 }
 
+/// The scheduled instant a `store sync tick` output line is about: from the host's line of the invocation's `Logs`
+/// (`store sync tick (scheduled <instant>, …`), or from a structured `scheduled` field.
+fn tick_instant(line: &str) -> String {
+    let event: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+    if let Some(scheduled) = event["scheduled"].as_str() {
+        return scheduled.to_owned();
+    }
+    let message = event["message"].as_str().unwrap_or(line);
+    let after = message.split_once("scheduled ").map_or("", |(_, rest)| rest);
+    after.split([',', ')']).next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn in_dev_each_trigger_event_prints_one_line() {
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let dev = start(workdir.path(), tests::free_port()).await;
+
+    write_blob(workdir.path(), "t-1/once.mp4");
+    dev.wait_for("video upload received: tenant t-1, video once.mp4", Duration::from_secs(10)).await;
+    dev.wait_for("store sync tick", Duration::from_secs(5)).await;
+    // Ticks fire every second: wait for a few, and for any second copy of a line to arrive.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    assert_eq!(dev.count("video upload received: tenant t-1, video once.mp4"), 1, "{:#?}", dev.lines.lock());
+    let ticks: Vec<String> = dev
+        .lines
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|l| l.contains("store sync tick"))
+        .map(|l| tick_instant(l))
+        .collect();
+    let mut instants = ticks.clone();
+    instants.sort();
+    instants.dedup();
+    assert!(ticks.len() >= 2, "{ticks:?}");
+    assert_eq!(ticks.len(), instants.len(), "one line per timer occurrence: {ticks:#?}");
+    dev.stop().await;
+}
+
 #[tokio::test]
 async fn in_dev_an_upload_to_the_local_url_is_announced_by_the_host_and_the_video_becomes_ready() {
     let workdir = tempfile::tempdir().expect("temporary folder");

@@ -26,4 +26,5 @@ mod protocol;
 mod store_sync;
 mod tenancy;
 mod video_probe;
+mod video_probe_ffprobe;
 mod videos;

@@ -2,7 +2,7 @@
 //! read the few boxes inside it that describe the tracks. Fragmented files keep their sample timing in `moof`
 //! boxes, so for those the last fragment is read too.
 
-use super::{AudioTrack, ProbeError, RangeSource, Reader, VideoProbe, cursor::Cursor, display_size};
+use super::{AudioTrack, ProbeError, RangeSource, Reader, VideoProbe, cursor::Cursor, display_size, h264};
 
 /// Top-level box types that may open an ISO base media file (QuickTime files may lack `ftyp`).
 const OPENING_BOXES: [&[u8; 4]; 7] = [b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"];
@@ -19,7 +19,10 @@ pub(crate) fn sniff(head: &[u8]) -> bool {
 struct Located {
     offset: u64,
     header: u64,
+    /// The bytes the file holds of it: its stated size, or less when the file ends inside it.
     size: u64,
+    /// The file ends before the box does.
+    cut: bool,
 }
 
 impl Located {
@@ -59,6 +62,9 @@ pub(crate) async fn probe<S: RangeSource>(reader: &mut Reader<'_, S>) -> Result<
         )));
     }
     let body = reader.read(body_offset, body_size).await?;
+    if moov.cut {
+        refuse_a_cut_in_the_tracks(&body)?;
+    }
     let movie =
         parse_moov(&body).ok_or_else(|| ProbeError::Corrupt("the movie metadata (moov) is malformed".into()))?;
     // Only the file's true last fragment gives its length: a walk cut short by the budget would under-report it.
@@ -118,16 +124,23 @@ async fn walk_top_level<S: RangeSource>(reader: &mut Reader<'_, S>) -> Result<La
                 String::from_utf8_lossy(&kind)
             )));
         }
-        let located = Located { offset, header: header_length, size: box_size };
+        let located = Located { offset, header: header_length, size: box_size, cut: false };
         let end = offset.saturating_add(box_size);
         if end > size {
             layout.incomplete = Some(format!(
                 "box `{}` at offset {offset} runs past the end of the file (the upload is truncated)",
                 String::from_utf8_lossy(&kind)
             ));
-            // A truncated mdat still counts as media for the fast-start flag.
-            if &kind == b"mdat" {
-                layout.first_mdat.get_or_insert(offset);
+            match &kind {
+                // A truncated mdat still counts as media for the fast-start flag.
+                b"mdat" => {
+                    layout.first_mdat.get_or_insert(offset);
+                }
+                // What the file holds of a cut moov may still describe every track (see `refuse_a_cut_in_the_tracks`).
+                b"moov" if layout.moov.is_none() && size - offset >= header_length => {
+                    layout.moov = Some(Located { size: size - offset, cut: true, ..located });
+                }
+                _ => {}
             }
             return Ok(layout);
         }
@@ -165,12 +178,40 @@ fn contains_fourcc(haystack: &[u8], needle: &[u8; 4]) -> bool {
     haystack.windows(4).any(|window| window == needle)
 }
 
+/// Boxes a moov cannot lose: the movie header, the tracks, and the fragment defaults.
+const VITAL_MOOV_CHILDREN: [&[u8; 4]; 3] = [b"mvhd", b"trak", b"mvex"];
+
+/// A file that ends inside its `moov` is read as ffprobe reads it when the cut falls after the vital boxes (only
+/// user data or padding lost), and refused when it falls inside one of them.
+fn refuse_a_cut_in_the_tracks<E: std::error::Error>(moov_body: &[u8]) -> Result<(), ProbeError<E>> {
+    let mut cursor = Cursor::new(moov_body);
+    loop {
+        // A header cut short names no box; what precedes it is complete.
+        let (Some(size), Some(kind)) = (cursor.u32(), cursor.fourcc()) else { return Ok(()) };
+        let body = match size {
+            0 => return Ok(()), // runs to the end of the moov: nothing in it is cut from a stated size
+            1 => cursor.u64().and_then(|large| large.checked_sub(16)),
+            n => u64::from(n).checked_sub(8),
+        };
+        // An impossible size is left to the parser, which stops there and judges what it has.
+        let Some(body) = body else { return Ok(()) };
+        if usize::try_from(body).ok().and_then(|body| cursor.skip(body)).is_none() {
+            if VITAL_MOOV_CHILDREN.iter().any(|vital| **vital == kind) {
+                return Err(ProbeError::Corrupt(format!(
+                    "the file ends inside its movie metadata (moov), in a `{}` box",
+                    String::from_utf8_lossy(&kind)
+                )));
+            }
+            return Ok(());
+        }
+    }
+}
+
 /// What `moov` says.
 #[derive(Debug, Default)]
 struct Movie {
     timescale: u32,
     duration: u64,
-    fragment_duration: Option<u64>,
     fragmented: bool,
     /// `trex` default sample duration per track id.
     default_durations: Vec<(u32, u32)>,
@@ -195,6 +236,8 @@ struct SampleEntry {
     fourcc: [u8; 4],
     width: u16,
     height: u16,
+    /// The size the codec's own header states after cropping (H.264 SPS), which decoders show.
+    picture_size: Option<(u32, u32)>,
     pixel_aspect: Option<(u32, u32)>,
     profile: Option<String>,
     channels: u16,
@@ -247,23 +290,13 @@ fn parse_moov(body: &[u8]) -> Option<Movie> {
             }
             b"mvex" => {
                 movie.fragmented = true;
-                for (kind, item) in children(child_body) {
-                    let mut c = Cursor::new(item);
-                    match &kind {
-                        b"mehd" => {
-                            let version = c.u8()?;
-                            c.skip(3)?;
-                            let duration = if version == 1 { c.u64() } else { c.u32().map(u64::from) };
-                            movie.fragment_duration = duration.filter(|d| *d > 0);
-                        }
-                        b"trex" => {
-                            c.skip(4)?;
-                            let track = c.u32()?;
-                            c.skip(4)?;
-                            movie.default_durations.push((track, c.u32()?));
-                        }
-                        _ => {}
-                    }
+                // `mehd` is not read: see `describe` for why the fragments present decide the duration.
+                for (_, trex) in children(child_body).filter(|(kind, _)| kind == b"trex") {
+                    let mut c = Cursor::new(trex);
+                    c.skip(4)?;
+                    let track = c.u32()?;
+                    c.skip(4)?;
+                    movie.default_durations.push((track, c.u32()?));
                 }
             }
             _ => {}
@@ -339,7 +372,10 @@ fn parse_visual_entry(fourcc: [u8; 4], entry: &[u8]) -> Option<SampleEntry> {
                 let mut c = Cursor::new(config);
                 parsed.pixel_aspect = Some((c.u32()?, c.u32()?));
             }
-            b"avcC" => parsed.profile = config.get(1..3).and_then(|b| avc_profile(b[0], b[1])),
+            b"avcC" => {
+                parsed.profile = config.get(1..3).and_then(|b| avc_profile(b[0], b[1]));
+                parsed.picture_size = h264::avcc_picture_size(config);
+            }
             b"hvcC" => parsed.profile = config.get(1).and_then(|b| hevc_profile(b & 0x1F)),
             b"vpcC" => parsed.profile = config.get(4).map(|p| format!("Profile {p}")),
             b"av1C" => parsed.profile = config.get(1).and_then(|b| av1_profile(b >> 5)),
@@ -558,13 +594,15 @@ fn describe<E: std::error::Error>(
             })
             .reduce(f64::max)
     });
-    let duration_seconds = if movie.duration > 0 && movie.duration != u64::from(u32::MAX) && movie.duration != u64::MAX
-    {
-        seconds(movie.duration, movie.timescale)
-    } else if let Some(fragment) = movie.fragment_duration {
-        seconds(fragment, movie.timescale)
-    } else {
+    // A fragmented file's moov states the whole presentation (mvhd, mehd) as its packager planned it; a file that
+    // holds only the first DASH segments claims far more than it has. Only the fragments present count (as for
+    // ffprobe), and an unfinished walk gives no duration rather than a guess.
+    let duration_seconds = if movie.fragmented && layout.moofs > 0 {
         fragment_seconds
+    } else if movie.duration > 0 && movie.duration != u64::from(u32::MAX) && movie.duration != u64::MAX {
+        seconds(movie.duration, movie.timescale)
+    } else {
+        None
     };
     let frame_rate = if video.sample_count > 0 && video.sample_ticks > 0 {
         Some(video.sample_count as f64 * f64::from(video.timescale) / video.sample_ticks as f64)
@@ -577,8 +615,8 @@ fn describe<E: std::error::Error>(
     }
     .map(|fps| (fps * 1000.0).round() / 1000.0);
     let rotation = rotation_of(video.matrix);
-    let (display_width, display_height) =
-        display_size(u32::from(entry.width), u32::from(entry.height), entry.pixel_aspect, rotation);
+    let (width, height) = entry.picture_size.unwrap_or((u32::from(entry.width), u32::from(entry.height)));
+    let (display_width, display_height) = display_size(width, height, entry.pixel_aspect, rotation);
     let audio = movie.tracks.iter().find(|t| &t.handler == b"soun").and_then(|t| t.entry.as_ref()).map(|a| {
         AudioTrack { codec: audio_codec(a.fourcc, a.audio_object), channels: a.channels, sample_rate: a.sample_rate }
     });
@@ -589,8 +627,8 @@ fn describe<E: std::error::Error>(
     Ok(VideoProbe {
         container: container_of(brand).to_owned(),
         duration_seconds,
-        width: u32::from(entry.width),
-        height: u32::from(entry.height),
+        width,
+        height,
         display_width,
         display_height,
         rotation,

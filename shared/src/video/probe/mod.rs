@@ -18,6 +18,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 mod cursor;
+mod h264;
 mod isobmff;
 mod matroska;
 
@@ -28,9 +29,10 @@ pub struct VideoProbe {
     pub container: String,
     /// Length in seconds, when the container says (or its fragments add up to) it.
     pub duration_seconds: Option<f64>,
-    /// Coded picture width in pixels, as stored.
+    /// Picture width in pixels as decoded, before the pixel aspect ratio and the rotation (ffprobe's `width`: for
+    /// H.264 the SPS's cropped size, not the coded macroblock size).
     pub width: u32,
-    /// Coded picture height in pixels, as stored.
+    /// Picture height in pixels as decoded (ffprobe's `height`: 1080, not the coded 1088).
     pub height: u32,
     /// Width as displayed: after the pixel aspect ratio and the rotation.
     pub display_width: u32,
