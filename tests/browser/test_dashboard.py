@@ -281,3 +281,26 @@ def test_a_member_of_several_organizations_switches_between_them(stack, open_pag
     switcher.select_option(label="Demo Superstore")
     expect(page.page.locator(".chart[data-drawn]")).to_be_visible()
     expect(page.page.get_by_text("Connect your store to see your figures")).to_have_count(0)
+
+
+def test_an_organization_named_with_markup_renders_as_literal_text(stack, open_page):
+    # After the test above: the development user gets a third organization, named with markup that would run script.
+    hostile = "<img src=x onerror=alert(1)>"
+    stack.request("POST", "/api/v1/organizations", {"name": hostile, "timezone": "UTC", "currency": "USD"},
+                  token=stack.token)
+    page = open_page()
+    dialogs = []
+    page.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in_as_developer(page, stack)
+
+    switcher = page.page.get_by_label("Organization")
+    option = switcher.locator("option", has_text=hostile)
+    expect(option).to_have_count(1)
+    expect(option).to_have_text(hostile)
+    switcher.select_option(label=hostile)
+    expect(page.page.get_by_text("Connect your store to see your figures")).to_be_visible()
+    expect(page.page.get_by_label("Organization").locator("option:checked")).to_have_text(hostile)
+    page.shot("hostile-organization-desktop")
+
+    assert page.page.locator("img[src=x]").count() == 0, "the name became an element"
+    assert dialogs == [], f"the name ran script: {dialogs}"

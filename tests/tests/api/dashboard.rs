@@ -78,6 +78,68 @@ fn the_committed_dashboard_build_is_fresh() {
     assert!(licences.contains("uplot 1.6.32 (MIT)"), "bundled libraries are listed with version and licence");
 }
 
+/// Ways a page turns a string into markup or code. Merchant and platform text (names, titles) must reach the DOM
+/// only as text (`textContent`, `createTextNode`, attributes), so none of these may appear in the dashboard source.
+const HTML_AND_CODE_SINKS: [&str; 6] =
+    ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval", "Function"];
+
+/// The sinks `source` uses, by name: each where no identifier goes on before it (`document.writeln` counts as
+/// `document.write`); `eval` and `Function` as whole words, `Function` only after `new`.
+fn sinks_in(source: &str) -> Vec<&'static str> {
+    let identifier = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    HTML_AND_CODE_SINKS
+        .into_iter()
+        .filter(|sink| {
+            source.match_indices(sink).any(|(at, _)| {
+                let before = &source[..at];
+                let word_after = !source[at + sink.len()..].starts_with(identifier);
+                match *sink {
+                    "eval" => !before.ends_with(identifier) && word_after,
+                    "Function" => {
+                        let before = before.trim_end();
+                        before.strip_suffix("new").is_some_and(|rest| !rest.ends_with(identifier)) && word_after
+                    }
+                    _ => !before.ends_with(identifier),
+                }
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_sink_scan_finds_markup_and_code_sinks_and_only_those() {
+    let cases = [
+        ("row.innerHTML = name", vec!["innerHTML"]),
+        ("cell.outerHTML=`<b>${t}</b>`", vec!["outerHTML"]),
+        ("list.insertAdjacentHTML('beforeend', html)", vec!["insertAdjacentHTML"]),
+        ("document.writeln(y)", vec!["document.write"]),
+        ("window.eval(code)", vec!["eval"]),
+        ("const f = new  Function('a', body)", vec!["Function"]),
+        ("a.innerHTML = x; eval(y)", vec!["innerHTML", "eval"]),
+        ("el.textContent = name; evaluate(); retrieval; myeval(); renewFunction(x); new FunctionList()", vec![]),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(sinks_in(source), expected, "{source}");
+    }
+}
+
+#[test]
+fn the_dashboard_source_puts_no_string_into_markup_or_code() {
+    let web = web_dir();
+    let mut files = Vec::new();
+    files_below(web, &web.join("src"), &mut files);
+    let scripts: Vec<&String> = files.iter().filter(|f| f.ends_with(".js") || f.ends_with(".html")).collect();
+    assert!(scripts.len() >= 10, "the dashboard's sources were found: {scripts:?}");
+
+    let offending: Vec<(String, Vec<&str>)> = scripts
+        .into_iter()
+        .map(|file| (file.clone(), sinks_in(&std::fs::read_to_string(web.join(file)).expect("a source"))))
+        .filter(|(_, sinks)| !sinks.is_empty())
+        .collect();
+
+    assert!(offending.is_empty(), "render merchant text with textContent / createTextNode instead: {offending:?}");
+}
+
 async fn get(app: &tests::TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = app.client.get(format!("{}{path}", app.address));
     for (name, value) in headers {
