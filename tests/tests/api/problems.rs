@@ -35,6 +35,30 @@ async fn a_wrong_method_is_a_405_problem_that_keeps_the_allow_header() {
 }
 
 #[tokio::test]
+async fn a_body_on_a_method_the_route_does_not_accept_is_a_405_not_a_413() {
+    let app = app().await;
+    let token = app.token_for(uuid::Uuid::new_v4());
+    let ten_megabytes = vec![b' '; 10_000_000];
+    for path in ["/api/v1/organizations", "/api/webhooks/shopify", "/api/webhooks/woocommerce"] {
+        for body in [ten_megabytes.clone(), b"{}".to_vec()] {
+            let response = app
+                .client
+                .get(format!("{}{path}", app.address))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("response");
+            let allow = response.headers().get("allow").cloned();
+            let problem = problem(response, 405).await;
+            assert_eq!(allow.expect("Allow header"), "POST", "{path}");
+            assert_eq!(problem["detail"], format!("{path} does not accept GET"));
+        }
+    }
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_400_problem() {
     let app = app().await;
     let token = app.token_for(uuid::Uuid::new_v4());
