@@ -130,3 +130,36 @@ async fn a_missing_or_bad_token_is_a_401_problem_with_a_bearer_challenge() {
         problem(response, 401).await;
     }
 }
+
+#[tokio::test]
+async fn every_problem_type_resolves_to_a_page_describing_it() {
+    let app = app().await;
+    for kind in functions::problem_types::PROBLEM_TYPES {
+        let response = app.get(&kind.uri()).await;
+        assert_eq!(response.status(), 200, "{}", kind.uri());
+        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "{}", kind.uri());
+        let page = response.text().await.expect("page");
+        assert!(page.contains(&format!("<h1>{}</h1>", kind.title)), "{}: {page}", kind.uri());
+        assert!(page.contains(kind.happens), "{}: {page}", kind.uri());
+    }
+    let unknown = problem(app.get("/api/problems/no-such-problem").await, 404).await;
+    assert_eq!(unknown["detail"], "no problem type no-such-problem");
+}
+
+#[tokio::test]
+async fn the_type_of_an_answered_problem_is_a_registered_page() {
+    let app = app().await;
+    let answered = [
+        problem(app.get("/api/v1/nothing-here").await, 404).await,
+        problem(app.get("/api/v1/me").await, 401).await,
+        problem(app.client.delete(format!("{}/api/health", app.address)).send().await.expect("response"), 405).await,
+    ];
+    for body in answered {
+        let uri = body["type"].as_str().expect("type");
+        let slug = uri.strip_prefix("/api/problems/").unwrap_or_else(|| panic!("{uri} is not below /api/problems/"));
+        let kind = functions::problem_types::ProblemType::by_slug(slug).unwrap_or_else(|| panic!("{uri} unregistered"));
+        assert_eq!(body["title"], kind.title, "{body}");
+        let page = app.get(uri).await;
+        assert_eq!(page.status(), 200, "{uri}");
+    }
+}
