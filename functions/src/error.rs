@@ -8,6 +8,8 @@ use axum::{
 };
 use serde::Serialize;
 
+use crate::problem_types::ProblemType;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -91,7 +93,8 @@ impl From<shared::db::DbError> for ApiError {
 /// The RFC 9457 body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
-    /// A URI reference naming the kind of problem (relative: `/problems/<slug>`).
+    /// A URI reference naming the kind of problem, relative to the app's origin (`/api/problems/<slug>`): a page
+    /// describing it ([`crate::problem_types`]).
     #[serde(rename = "type")]
     pub kind: String,
     /// A short summary of the kind.
@@ -108,10 +111,10 @@ pub struct Problem {
 impl Problem {
     /// A problem for a status with no more specific kind.
     pub fn for_status(status: StatusCode, detail: impl Into<String>) -> Self {
-        let title = status.canonical_reason().unwrap_or("Error");
+        let kind = ProblemType::for_status(status);
         Self {
-            kind: format!("/problems/{}", title.to_ascii_lowercase().replace(' ', "-")),
-            title,
+            kind: kind.uri(),
+            title: if kind.status.is_some() { kind.title } else { status.canonical_reason().unwrap_or(kind.title) },
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
@@ -197,4 +200,82 @@ impl IntoResponse for ApiError {
 /// `Retry-After` is whole seconds (RFC 9110 §10.2.3): round up, so a client that waits that long is let through.
 fn retry_after_secs(wait: std::time::Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem_types::PROBLEM_TYPES;
+
+    /// One error of each variant; the match has no wildcard, so a new variant does not compile until it is here.
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::bad_field("field", "bad"),
+            ApiError::Unprocessable { detail: "bad".into(), errors: Vec::new() },
+            ApiError::Unauthorized("no token".into()),
+            ApiError::InvalidToken("bad token".into()),
+            ApiError::Forbidden("no".into()),
+            ApiError::NotFound,
+            ApiError::NotFoundWith("nothing".into()),
+            ApiError::Conflict("conflict".into()),
+            ApiError::PayloadTooLarge("large".into()),
+            ApiError::UnsupportedMediaType("text".into()),
+            ApiError::Unavailable("down".into()),
+            ApiError::TooManyRequests { retry_after: std::time::Duration::from_secs(1) },
+            ApiError::Internal(anyhow::anyhow!("boom")),
+        ];
+        for error in &all {
+            match error {
+                ApiError::BadRequest { .. }
+                | ApiError::Unprocessable { .. }
+                | ApiError::Unauthorized(_)
+                | ApiError::InvalidToken(_)
+                | ApiError::Forbidden(_)
+                | ApiError::NotFound
+                | ApiError::NotFoundWith(_)
+                | ApiError::Conflict(_)
+                | ApiError::PayloadTooLarge(_)
+                | ApiError::UnsupportedMediaType(_)
+                | ApiError::Unavailable(_)
+                | ApiError::TooManyRequests { .. }
+                | ApiError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    fn registered(uri: &str) -> bool {
+        PROBLEM_TYPES.iter().any(|kind| kind.uri() == uri)
+    }
+
+    #[test]
+    fn every_error_answers_a_registered_type_of_its_own_status() {
+        for error in one_of_each() {
+            let problem = error.problem();
+            let kind = ProblemType::for_status(StatusCode::from_u16(problem.status).expect("status"));
+            assert_eq!(kind.status.map(|s| s.as_u16()), Some(problem.status), "{error:?} has a type of its own");
+            assert!(registered(&problem.kind), "{error:?}: {}", problem.kind);
+            assert_eq!(problem.title, kind.title, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn every_status_answers_a_registered_type() {
+        for code in 400..=599 {
+            let status = StatusCode::from_u16(code).expect("status");
+            let problem = Problem::for_status(status, "detail");
+            assert!(registered(&problem.kind), "{code}: {}", problem.kind);
+            assert!(problem.kind.starts_with(crate::problem_types::PROBLEM_TYPE_PATH), "{code}: {}", problem.kind);
+        }
+    }
+
+    #[test]
+    fn slugs_are_unique_and_each_status_has_at_most_one_type() {
+        for (index, kind) in PROBLEM_TYPES.iter().enumerate() {
+            for other in &PROBLEM_TYPES[index + 1..] {
+                assert_ne!(kind.slug, other.slug);
+                assert!(kind.status.is_none() || kind.status != other.status, "{}", kind.slug);
+            }
+        }
+    }
 }

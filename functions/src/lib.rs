@@ -7,6 +7,7 @@
 //! - [`host`]: Azure Functions custom handler, AWS Lambda, and the local all-in-one host of `handler dev`.
 //! - [`package`]: writes a deployable function app folder.
 //! - [`error`] and [`extract`]: the HTTP layer's error type and extractors, so every failure is problem+json;
+//!   [`problem_types`]: the registry of the problem `type` URIs, each served as a page;
 //!   [`tenant`]: the organization a request acts within; [`rate_limit`]: per-tenant request budgets.
 //! - [`folding`]: folds event deltas into the rollups after ingest; [`rankings`]: product rankings kept while the
 //!   organization's sales figures stand.
@@ -21,6 +22,7 @@ pub mod http;
 pub mod manifest;
 pub mod middleware;
 pub mod package;
+pub mod problem_types;
 pub mod protocol;
 pub mod rankings;
 pub mod rate_limit;

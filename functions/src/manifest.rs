@@ -237,7 +237,17 @@ mod tests {
         let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            ["Api", "Dashboard", "Health", "OpenApi", "RefreshAdvice", "SyncStores", "VideoUploaded", "Webhooks"]
+            [
+                "Api",
+                "Dashboard",
+                "Health",
+                "OpenApi",
+                "Problems",
+                "RefreshAdvice",
+                "SyncStores",
+                "VideoUploaded",
+                "Webhooks"
+            ]
         );
     }
 

@@ -42,9 +42,12 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Adds the cross-cutting layers to `router`.
 pub fn wrap(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    // Body limits are a route layer, so they run only once routing has picked a handler; the method fallback is set
+    // after it, so a method a path does not accept is a 405 with `Allow` whatever the body, never a 413.
     let router = router
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_request_bodies))
+        .method_not_allowed_fallback(wrong_method)
         .fallback(no_route)
-        .layer(middleware::from_fn_with_state(state.clone(), limit_request_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), limit_anonymous_callers))
         .layer(middleware::map_response(problem_for_bare_errors));
     let router = security_headers()
@@ -85,7 +88,16 @@ impl MakeRequestId for InvocationOrRandomId {
 }
 
 async fn no_route(request: Request) -> Problem {
-    Problem::for_status(StatusCode::NOT_FOUND, format!("no route for {} {}", request.method(), request.uri().path()))
+    let detail = format!("no route for {} {}", request.method(), request.uri().path());
+    discard_body(request.into_body()).await;
+    Problem::for_status(StatusCode::NOT_FOUND, detail)
+}
+
+/// A path that is routed, but not for this method; the router adds the `Allow` header.
+async fn wrong_method(request: Request) -> Problem {
+    let detail = format!("{} does not accept {}", request.uri().path(), request.method());
+    discard_body(request.into_body()).await;
+    Problem::for_status(StatusCode::METHOD_NOT_ALLOWED, detail)
 }
 
 /// Headers every response carries. The API serves JSON to scripts, never pages: nothing may frame, sniff or cache it,
@@ -169,8 +181,8 @@ async fn limit_request_bodies(State(state): State<AppState>, request: Request, n
 }
 
 /// Reads and drops a refused body, up to [`DRAIN_MAX_BYTES`] and [`DRAIN_TIMEOUT`]: many clients (Python's urllib,
-/// SDKs, proxies) write the whole body before reading, and would see a reset instead of the 413 if the connection
-/// closed while they were still sending.
+/// SDKs, proxies) write the whole body before reading, and would see a reset instead of the 413, 404 or 405 if the
+/// connection closed while they were still sending.
 async fn discard_body(body: Body) {
     use http_body_util::BodyExt;
     let mut body = body;
@@ -310,8 +322,8 @@ fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
         .or_else(|| entry.rsplit_once(':').and_then(|(ip, _port)| ip.parse().ok()))
 }
 
-/// Gives a problem+json body to any error response that has no body type of its own (405 from the router, 413 or
-/// 408 from a tower layer), keeping its headers (`Allow`, …).
+/// Gives a problem+json body to any error response that has no body type of its own (413 or 408 from a tower layer),
+/// keeping its headers.
 async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
@@ -319,10 +331,7 @@ async fn problem_for_bare_errors(response: Response) -> Response {
         return response;
     }
     let (mut parts, _) = response.into_parts();
-    let detail = match status {
-        StatusCode::METHOD_NOT_ALLOWED => "this route does not accept that method".to_owned(),
-        _ => status.canonical_reason().unwrap_or("error").to_owned(),
-    };
+    let detail = status.canonical_reason().unwrap_or("error");
     let body = serde_json::to_vec(&Problem::for_status(status, detail)).unwrap_or_default();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);

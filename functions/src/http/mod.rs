@@ -18,6 +18,7 @@ mod me;
 mod members;
 pub mod openapi;
 mod organizations;
+mod problems;
 mod products;
 mod sign_in;
 mod stores;
@@ -37,6 +38,7 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(openapi::router())
         .merge(health::router())
+        .merge(problems::router())
         .merge(me::router())
         .merge(organizations::router())
         .merge(members::router())

@@ -11,6 +11,7 @@ use tests::{Backend, TestApp, spawn_app_on};
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/openapi.json"),
     ("GET", "/api/health"),
+    ("GET", "/api/problems/{slug}"),
     ("GET", "/api/v1/me"),
     ("POST", "/api/v1/organizations"),
     ("GET", "/api/v1/organizations/{organization_id}/members"),
