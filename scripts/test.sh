@@ -307,6 +307,8 @@ run cargo clippy --workspace --all-targets -- -D warnings
 run infra/check.sh
 # The integration tests spawn the built `handler` binary, so it must exist before they run.
 run cargo build --workspace --bins
+# The README's first command is `cargo run --release -- dev`: `cargo run` must pick `handler` by itself.
+run cargo run --quiet -- --help >/dev/null
 
 in_ci() { [[ -n ${CI:-} && ${CI} != false && ${CI} != 0 ]]; }
 
