@@ -12,7 +12,6 @@
 //! An organization whose advice was never computed is computed on its first read.
 
 use axum::{Json, extract::State};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -40,6 +39,7 @@ use uuid::Uuid;
 use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
+    http::cursor,
     http::openapi::{
         BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
@@ -282,11 +282,7 @@ impl ListParams {
         let after = match self.cursor {
             None => None,
             Some(text) => {
-                let cursor: CursorJson = URL_SAFE_NO_PAD
-                    .decode(text)
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                    .ok_or_else(|| ApiError::bad_field("cursor", "not a cursor this API issued"))?;
+                let cursor: CursorJson = cursor::decode(&text)?;
                 if cursor.kind != kind
                     || cursor.status != status
                     || cursor.snoozed != snoozed
@@ -346,7 +342,7 @@ async fn list(
             snoozed: query.snoozed,
             product: query.product,
         };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+        cursor::encode(&cursor)
     });
     Ok(Json(Page {
         items: page.items.into_iter().map(|item| advice_view(item, &currency)).collect(),

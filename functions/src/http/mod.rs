@@ -13,6 +13,8 @@ use crate::state::AppState;
 mod advice;
 mod analytics;
 pub mod app;
+mod compliance;
+mod cursor;
 mod health;
 mod me;
 mod members;
@@ -49,4 +51,5 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(stores::router())
         .merge(advice::router())
         .merge(webhooks::router())
+        .merge(compliance::router())
 }

@@ -3,7 +3,6 @@
 //! organization: another organization's product is 404.
 
 use axum::{Json, extract::State};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::{
@@ -22,6 +21,7 @@ use uuid::Uuid;
 use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
+    http::cursor,
     http::openapi::{
         BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
@@ -230,17 +230,9 @@ impl ListParams {
     }
 }
 
-/// Cursors are opaque to clients: base64url of the position's JSON.
-fn encode_cursor(cursor: &ProductCursor) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
-}
-
+/// A cursor of this list, for the same sort order.
 fn decode_cursor(text: &str, sort: ProductSort) -> Result<ProductCursor, ApiError> {
-    let cursor: ProductCursor = URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::bad_field("cursor", "not a cursor this API issued"))?;
+    let cursor: ProductCursor = cursor::decode(text)?;
     if cursor.sort != sort {
         return Err(ApiError::bad_field("cursor", "belongs to another sort order"));
     }
@@ -278,7 +270,7 @@ async fn list(
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("the 30-day window: {e}")))?;
     let mut figures = state.db.product_list_figures(tenant.id(), &ids, window).await?;
     Ok(Json(Page {
-        next_cursor: page.next.as_ref().map(encode_cursor),
+        next_cursor: page.next.as_ref().map(cursor::encode),
         items: page
             .items
             .into_iter()

@@ -5,7 +5,6 @@
 //! database keeps only their name. Another organization's store is 404.
 
 use axum::{Json, extract::State, http::StatusCode};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -29,6 +28,7 @@ use uuid::Uuid;
 use crate::{
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
+    http::cursor,
     http::openapi::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
         Unprocessable, UnsupportedMediaType, credential_text, credential_text_or_null, display_name_or_null,
@@ -694,27 +694,9 @@ async fn jobs(
     if !(1..=MAX_JOBS_PAGE).contains(&limit) {
         return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_JOBS_PAGE}")));
     }
-    let after = match params.cursor {
-        Some(cursor) => {
-            let cursor: JobsCursor = URL_SAFE_NO_PAD
-                .decode(cursor.as_bytes())
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or_else(|| ApiError::bad_field("cursor", "is not a cursor this API issued"))?;
-            Some((cursor.started_at, cursor.id))
-        }
-        None => None,
-    };
+    let after = params.cursor.as_deref().map(cursor::decode::<JobsCursor>).transpose()?;
     state.db.store_record(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
-    let mut rows = state.db.sync_jobs_page(tenant.id(), id, limit + 1, after).await?;
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|last| {
-            let cursor = JobsCursor { started_at: last.started_at, id: last.id };
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
-        })
-    } else {
-        None
-    };
+    let rows = state.db.sync_jobs_page(tenant.id(), id, limit + 1, after.map(|c| (c.started_at, c.id))).await?;
+    let (rows, next_cursor) = cursor::page(rows, limit, |last| JobsCursor { started_at: last.started_at, id: last.id });
     Ok(Json(Jobs { items: rows.into_iter().map(JobView::from).collect(), next_cursor }))
 }

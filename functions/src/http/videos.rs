@@ -12,7 +12,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -29,6 +28,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, FieldError},
     extract::{AppJson, AppPath, AppQuery},
+    http::cursor,
     http::openapi::{
         BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
@@ -406,27 +406,9 @@ async fn list(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
     }
-    let after = params
-        .cursor
-        .map(|text| {
-            URL_SAFE_NO_PAD
-                .decode(text)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-                .map(|c| (c.created_at, c.id))
-                .ok_or_else(|| ApiError::bad_field("cursor", "not a cursor this API issued"))
-        })
-        .transpose()?;
-    let mut videos = state.db.list_videos(tenant.id(), limit + 1, after).await?;
-    let next_cursor = if videos.len() > limit as usize {
-        videos.truncate(limit as usize);
-        videos.last().map(|last| {
-            let cursor = Cursor { created_at: last.created_at, id: last.id };
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
-        })
-    } else {
-        None
-    };
+    let after = params.cursor.as_deref().map(cursor::decode::<Cursor>).transpose()?;
+    let videos = state.db.list_videos(tenant.id(), limit + 1, after.map(|c| (c.created_at, c.id))).await?;
+    let (videos, next_cursor) = cursor::page(videos, limit, |last| Cursor { created_at: last.created_at, id: last.id });
     Ok(Json(Page { items: videos.into_iter().map(VideoView::new).collect(), next_cursor }))
 }
 

@@ -182,7 +182,7 @@ const EVENT_CHUNK: i64 = 10_000;
 
 /// Recomputes an organization's rollups from its raw rows, reading in keyset-paginated chunks so memory stays
 /// bounded by the rollups, not by the history.
-async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbError> {
+pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbError> {
     const ORDER_IDS: &str = "SELECT id FROM orders WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) \
          ORDER BY id LIMIT $3";
     const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, l.product_id, l.quantity, l.total_minor \

@@ -422,7 +422,7 @@ pub(super) fn months_of(daily: &Rollups) -> Rollups {
 }
 
 /// Replaces the organization's stored rollups (and on PostgreSQL drops its pending deltas, which `rollups`
-/// includes) with `rollups`.
+/// includes) with `rollups`, and numbers the change (even to nothing: the rankings cached before must go).
 pub(super) async fn replace_rollups(tx: &mut WriteTx, organization: Uuid, rollups: &Rollups) -> Result<(), DbError> {
     let pending = if tx.is_postgres() { "rollup_deltas" } else { "" };
     for table in [Table::OrganizationDays.name(), Table::ProductDays.name(), Table::ProductMonths.name(), pending] {
@@ -433,5 +433,6 @@ pub(super) async fn replace_rollups(tx: &mut WriteTx, organization: Uuid, rollup
         on_tx!(tx, |conn| sqlx::query(&sql).bind(organization).execute(&mut **conn).await.map(drop)?);
     }
     // Adding to nothing writes the rows as they are.
-    apply_rollup_delta(tx, organization, rollups).await
+    apply_rollup_delta(tx, organization, rollups).await?;
+    bump_sales_version(tx, organization).await
 }

@@ -763,9 +763,9 @@ impl Database {
 /// transaction, and [`DeliveryClaim::commit`] makes claim and writes durable together. Dropped uncommitted, it
 /// leaves nothing behind.
 pub struct DeliveryClaim {
-    tx: WriteTx,
-    organization: Uuid,
-    store: Uuid,
+    pub(super) tx: WriteTx,
+    pub(super) organization: Uuid,
+    pub(super) store: Uuid,
 }
 
 impl std::fmt::Debug for DeliveryClaim {

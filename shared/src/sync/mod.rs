@@ -10,6 +10,7 @@
 //! - this module: what is stored about a connection and its runs ([`StoreRecord`], [`SyncJob`], [`Checkpoint`]).
 //! - [`engine`]: the tick, one run of one store, the pages and their checkpoints.
 //! - [`webhooks`]: HMAC verification, dedup and application of Shopify and WooCommerce deliveries.
+//! - [`compliance`]: Shopify's mandatory compliance requests (data requests and erasures), recorded and audited.
 //!
 //! # Resuming
 //! A checkpoint holds, per listing (products, then orders), the watermark of the last complete pass and the pass in
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 use crate::platforms::Resource;
 
+pub mod compliance;
 pub mod engine;
 pub mod webhooks;
 

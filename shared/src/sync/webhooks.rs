@@ -12,9 +12,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{CredentialsState, StoreConnection, SyncEngine};
+use super::{
+    CredentialsState, StoreConnection, SyncEngine,
+    compliance::{self, ComplianceRequest},
+};
 use crate::{
-    db::{DbError, sync::DeliveryClaim},
+    db::{DbError, compliance::ComplianceTopic, rollups::FoldMode, sync::DeliveryClaim},
     domain::CurrencyCode,
     platforms::{
         Credentials, PlatformError,
@@ -147,6 +150,10 @@ impl SyncEngine {
         };
         let payload: Value = serde_json::from_slice(delivery.body)
             .map_err(|_| WebhookError::BadRequest("the body is not JSON".into()))?;
+        if let Some(topic) = ComplianceTopic::parse(delivery.topic) {
+            let request = ComplianceRequest::parse(topic, &payload).map_err(WebhookError::BadRequest)?;
+            return self.shopify_compliance(&connections, &shop, &key, delivery.webhook_id, &request).await;
+        }
         let mut outcome = WebhookOutcome::Duplicate;
         for connection in connections {
             // Read before the claim: the claim's transaction must not wait on a second pooled connection.
@@ -160,6 +167,38 @@ impl SyncEngine {
                 self.forget_credentials(&connection, UNINSTALLED).await;
             }
             outcome = merge(outcome, applied);
+        }
+        Ok(outcome)
+    }
+
+    /// Carries out a compliance request for every proven store of the shop, connected or not (`shop/redact` comes
+    /// after the app was uninstalled), each recorded and audited ([`compliance`]).
+    async fn shopify_compliance(
+        &self,
+        connections: &[StoreConnection],
+        shop: &ShopDomain,
+        key: &str,
+        webhook_id: Option<&str>,
+        request: &ComplianceRequest,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        let topic = request.topic.as_str();
+        let mut outcome = WebhookOutcome::Duplicate;
+        for connection in connections {
+            if request.topic == ComplianceTopic::ShopRedact {
+                // The erasure rebuilds the rollups, which replaces pending deltas: fold them in first.
+                self.db().fold_rollup_deltas(FoldMode::Complete).await?;
+            }
+            let Some(mut claim) = self.claim(connection, key, topic, webhook_id).await? else {
+                continue;
+            };
+            let done = compliance::carry_out(&mut claim, shop.as_ref(), request).await?;
+            claim.commit().await?;
+            tracing::info!(target: "audit", event = "compliance_request", topic, tenant = %connection.organization_id,
+                store = %connection.store_id, outcome = %done, "compliance request carried out");
+            if request.topic == ComplianceTopic::ShopRedact {
+                self.forget_credentials(connection, "the shop asked for its data to be erased").await;
+            }
+            outcome = merge(outcome, WebhookOutcome::Applied(1));
         }
         Ok(outcome)
     }
@@ -305,7 +344,7 @@ async fn apply_shopify(
                 .ok_or_else(|| WebhookError::BadRequest("the inventory level has no inventory_item_id".into()))?;
             queue(claim, "inventory_item", &item).await
         }
-        // Compliance topics (we keep no customer data), bulk operations (unused), anything new.
+        // Bulk operations (unused), anything new. Compliance topics never get here.
         _ => Ok(WebhookOutcome::Ignored("a topic this app does not use")),
     }
 }

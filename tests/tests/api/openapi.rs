@@ -42,6 +42,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/stores/{id}"),
     ("POST", "/api/v1/stores/{id}/sync"),
     ("GET", "/api/v1/stores/{id}/sync-jobs"),
+    ("GET", "/api/v1/compliance/requests"),
+    ("GET", "/api/v1/compliance/requests/{id}"),
     ("POST", "/api/webhooks/shopify"),
     ("POST", "/api/webhooks/woocommerce"),
     ("GET", "/api/v1/app-config"),

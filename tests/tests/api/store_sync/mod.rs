@@ -1,6 +1,7 @@
 //! Store sync end to end: connecting stores, the Shopify and WooCommerce connectors against their protocol fakes,
 //! webhooks, and the engine's leases under a killed process, two instances and a full-size store.
 
+mod compliance;
 mod connect;
 mod ownership;
 mod resilience;
