@@ -19,7 +19,9 @@
 # Without arguments it also checks that the committed dashboard build (web/dist) matches a fresh `web/build.sh`
 # (when node is installed) and runs the browser tests (tests/browser, Playwright driving /usr/bin/chromium against
 # `handler dev --demo`; under CI=true they must run, elsewhere they are skipped when Chromium or Playwright is
-# missing). Screenshots land in tests/browser/artifacts/.
+# missing). Screenshots land in tests/browser/artifacts/. Then scripts/api-fuzz.sh runs Schemathesis over every
+# operation of the OpenAPI document against `handler dev --demo` (from the venv target/schemathesis; required under
+# CI=true, skipped elsewhere when missing).
 #
 #   TEST_FORCE_THROWAWAY_PG=1   ignore TEST_DATABASE_URL and the server on :5432 and always start a
 #                               throwaway cluster (to test this script's own fallback path).
@@ -326,6 +328,13 @@ if (($# == 0)); then
         die "the browser tests need chromium (apt) and tests/browser/requirements.txt (pip); .ci/run installs them"
     else
         log "chromium or playwright missing: skipping the browser tests (see tests/browser/requirements.txt)"
+    fi
+    if [[ -x ${SCHEMATHESIS:-target/schemathesis/bin/st} ]]; then
+        run scripts/api-fuzz.sh
+    elif in_ci; then
+        die "the API fuzz run needs Schemathesis in target/schemathesis (tests/schemathesis/requirements.txt); .ci/run installs it"
+    else
+        log "Schemathesis missing: skipping the API fuzz run (python3 -m venv target/schemathesis && target/schemathesis/bin/pip install -r tests/schemathesis/requirements.txt)"
     fi
 fi
 

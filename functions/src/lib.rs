@@ -29,6 +29,7 @@ pub mod rate_limit;
 pub mod state;
 pub mod tenant;
 pub mod triggers;
+pub mod whole_number;
 
 pub use state::AppState;
 

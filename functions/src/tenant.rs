@@ -103,10 +103,11 @@ impl utoipa::IntoParams for Tenant {
             ParameterBuilder::new()
                 .name("X-Organization-Id")
                 .parameter_in(ParameterIn::Header)
-                .required(Required::False)
+                .required(Required::True)
                 .description(Some(
-                    "The organization to act within. Optional for a caller who belongs to exactly one; required \
-                     (400) for a caller in several. An organization the caller is not a member of is 404.",
+                    "The organization to act within; an organization the caller is not a member of is 404. A caller \
+                     who belongs to exactly one may leave it out (it is then that one); for a caller in several it \
+                     is 400 without it.",
                 ))
                 .schema(Some(uuid))
                 .build(),

@@ -46,6 +46,7 @@ use crate::{
     },
     state::AppState,
     tenant::Tenant,
+    whole_number::Whole,
 };
 
 const DEFAULT_LIMIT: u32 = 20;
@@ -423,8 +424,8 @@ async fn set_status(
 #[schema(as = AdviceSnooze)]
 struct SnoozeBody {
     /// Whole days, 1 to 90.
-    #[schema(minimum = 1, maximum = 90)]
-    days: i64,
+    #[schema(value_type = i64, minimum = 1, maximum = 90)]
+    days: Whole<i64>,
 }
 
 /// Keeps a recommendation out of lists and briefings for some days.
@@ -454,8 +455,8 @@ async fn snooze(
     AppPath(id): AppPath<Uuid>,
     AppJson(body): AppJson<SnoozeBody>,
 ) -> Result<Json<AdviceView>, ApiError> {
-    let days = chrono::TimeDelta::days(body.days);
-    if body.days < 1 || days > MAX_SNOOZE {
+    let Whole(days) = body.days;
+    if !(1..=MAX_SNOOZE.num_days()).contains(&days) {
         return Err(ApiError::Unprocessable {
             detail: format!("days: must be between 1 and {}", MAX_SNOOZE.num_days()),
             errors: vec![crate::error::FieldError {
@@ -464,9 +465,9 @@ async fn snooze(
             }],
         });
     }
-    let until = now_micros() + days;
+    let until = now_micros() + chrono::TimeDelta::days(days);
     let item = state.db.snooze_advice(tenant.id(), id, until).await?.ok_or(ApiError::NotFound)?;
-    tracing::info!(target: "audit", event = "advice_snoozed", organization = %tenant.id(), user = %tenant.user.user_id, advice = %id, days = body.days, "advice snoozed");
+    tracing::info!(target: "audit", event = "advice_snoozed", organization = %tenant.id(), user = %tenant.user.user_id, advice = %id, days, "advice snoozed");
     Ok(Json(advice_view(item, &currency(&tenant))))
 }
 

@@ -31,7 +31,7 @@ use crate::{
     extract::{AppJson, AppQuery},
     http::openapi::{
         BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
-        UnsupportedMediaType,
+        UnsupportedMediaType, client_id, figure,
     },
     rankings::RankingKey,
     state::AppState,
@@ -214,7 +214,7 @@ struct Period {
     to: NaiveDate,
     /// The metric over the whole period (not the sum of the points for `aov` and `conversion_rate`): money as a
     /// decimal string, counts as integers, rates as numbers, `null` when undefined.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = figure)]
     total: Value,
     items: Vec<Point>,
 }
@@ -224,7 +224,7 @@ struct Point {
     /// The bucket's first local day.
     start: NaiveDate,
     /// As `total`, for this bucket.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = figure)]
     value: Value,
 }
 
@@ -352,9 +352,9 @@ struct Figure {
     metric: &'static str,
     /// As a time series' `total`: money as a decimal string, counts as integers, rates as numbers, `null` when
     /// undefined.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = figure)]
     value: Value,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = figure)]
     previous: Value,
     /// (value − previous) / previous; `null` when either is undefined or the previous one is zero.
     change: Option<f64>,
@@ -577,6 +577,7 @@ struct EventBatch {
 #[allow(dead_code, reason = "documents the event shape; items are read from JSON values to name every bad field")]
 struct Event {
     /// The sender's id for the event, 1 to 100 characters; a stored one makes the event a duplicate.
+    #[schema(schema_with = client_id)]
     client_id: String,
     /// `view`, `add_to_cart` or `purchase`.
     #[schema(example = "view")]

@@ -11,7 +11,7 @@ use utoipa::{
     openapi::{
         ContentBuilder, Ref, RefOr, Response, ResponseBuilder,
         header::HeaderBuilder,
-        schema::{Object, ObjectBuilder, SchemaType, Type},
+        schema::{Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -76,6 +76,40 @@ pub fn credential_text() -> Object {
 /// [`credential_text`], or `null` for none.
 pub fn credential_text_or_null() -> Object {
     printable(512, true)
+}
+
+/// An event's client id: 1 to 100 characters, none of them control characters (kept as given, not trimmed).
+pub fn client_id() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(100))
+        .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$"))
+        .build()
+}
+
+/// An ISO 4217 currency code: three letters (upper-cased when stored).
+pub fn currency_code() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z]{3}$")).examples(["GBP"]).build()
+}
+
+/// An IANA time zone name, one of those the server knows.
+pub fn time_zone() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .examples(["Europe/London"])
+        .build()
+}
+
+/// A metric's figure: money as a decimal string, a count or a rate as a number, `null` when undefined.
+pub fn figure() -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$")))
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
 }
 
 fn printable(max_length: usize, nullable: bool) -> Object {

@@ -19,7 +19,7 @@ use crate::{
     extract::{AppJson, AuthUser},
     http::openapi::{
         BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
-        display_name,
+        currency_code, display_name, time_zone,
     },
     state::AppState,
 };
@@ -36,11 +36,11 @@ struct CreateOrganization {
     name: OrganizationName,
     /// IANA time zone: days, weeks and months of every figure begin and end in it. Default `UTC`.
     #[serde(default)]
-    #[schema(value_type = String, example = "Europe/London")]
+    #[schema(schema_with = time_zone)]
     timezone: TimeZoneName,
     /// ISO 4217 code of the organization's money. Default `USD`.
     #[serde(default)]
-    #[schema(value_type = String, example = "GBP")]
+    #[schema(schema_with = currency_code)]
     currency: CurrencyCode,
 }
 

@@ -28,6 +28,7 @@ use crate::{
     },
     state::AppState,
     tenant::Tenant,
+    whole_number::Whole,
 };
 
 /// Largest page a client may ask for.
@@ -46,18 +47,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// Full-text search over title, vendor, category and description (at most 200 characters).
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Exact category.
     category: Option<String>,
     /// One of the organization's stores.
     store: Option<Uuid>,
     /// `active`, `draft` or `archived`.
+    #[param(value_type = Option<StatusName>, inline)]
     status: Option<String>,
-    /// Lowest price, a decimal in the organization's currency (`12.50`).
+    /// Lowest price, a decimal in the organization's currency with at most its decimals (`12.50`).
+    #[param(pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$")]
     min_price: Option<String>,
-    /// Highest price, a decimal in the organization's currency.
+    /// Highest price, as `min_price`.
+    #[param(pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$")]
     max_price: Option<String>,
-    /// Default `relevance` with `q`, else `updated`; `relevance` needs `q`.
+    /// Default `relevance` with `q`, else `updated`; `relevance` without `q` is `updated`.
     #[param(inline)]
     sort: Option<ProductSort>,
     /// Page size, 1 to 200 (default 50).
@@ -65,6 +70,16 @@ struct ListParams {
     limit: Option<u32>,
     /// `next_cursor` of the previous page, with the same `sort`.
     cursor: Option<String>,
+}
+
+/// The names [`ProductStatus::parse`] reads, for the document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "documents the `status` parameter, which is parsed by ProductStatus::parse")]
+enum StatusName {
+    Active,
+    Draft,
+    Archived,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -189,10 +204,12 @@ impl ListParams {
         if search.as_ref().is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
             return Err(ApiError::bad_field("q", format!("at most {MAX_SEARCH_CHARS} characters")));
         }
-        let sort = self.sort.unwrap_or(if search.is_some() { ProductSort::Relevance } else { ProductSort::Updated });
-        if sort == ProductSort::Relevance && search.is_none() {
-            return Err(ApiError::bad_field("sort", "relevance needs a search text in q"));
-        }
+        // Without a search text nothing ranks by relevance: the list is then the newest first.
+        let sort = match (self.sort, &search) {
+            (Some(ProductSort::Relevance), None) | (None, None) => ProductSort::Updated,
+            (Some(sort), _) => sort,
+            (None, Some(_)) => ProductSort::Relevance,
+        };
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(ApiError::bad_field("limit", format!("must be between 1 and {MAX_LIMIT}")));
@@ -360,16 +377,16 @@ async fn show(
 struct PatchBody {
     /// Unit cost, a non-negative decimal in the organization's currency.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "4.20")]
+    #[schema(value_type = Option<String>, example = "4.20", pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$")]
     unit_cost: Option<Option<String>>,
     /// Supplier lead time, 0 to 365 days.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 365)]
-    lead_time_days: Option<Option<i32>>,
+    lead_time_days: Option<Option<Whole<i32>>>,
     /// Stock cover to aim for, 1 to 365 days.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i32>, minimum = 1, maximum = 365)]
-    target_cover_days: Option<Option<i32>>,
+    target_cover_days: Option<Option<Whole<i32>>>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, via `default`).
@@ -390,11 +407,11 @@ impl PatchBody {
             }
             other => other.map(|_| None),
         };
-        let days = |field: &'static str, value: Option<Option<i32>>, min: i32| match value {
-            Some(Some(days)) if !(min..=365).contains(&days) => {
+        let days = |field: &'static str, value: Option<Option<Whole<i32>>>, min: i32| match value {
+            Some(Some(Whole(days))) if !(min..=365).contains(&days) => {
                 Err(ApiError::bad_field(field, format!("must be between {min} and 365 days")))
             }
-            other => Ok(other),
+            other => Ok(other.map(|days| days.map(|Whole(days)| days))),
         };
         Ok(ProductPatch {
             unit_cost_minor,

@@ -35,6 +35,7 @@ use crate::{
     },
     state::AppState,
     tenant::Tenant,
+    whole_number::Whole,
 };
 
 const MAX_LIMIT: u32 = 100;
@@ -72,8 +73,8 @@ struct CreateBody {
     #[schema(example = "video/mp4")]
     content_type: String,
     /// The file's size; at most the configured maximum (`VIDEO_MAX_BYTES`).
-    #[schema(minimum = 1)]
-    size_bytes: i64,
+    #[schema(value_type = i64, minimum = 1)]
+    size_bytes: Whole<i64>,
     /// One of the organization's products, if the video shows one.
     product_id: Option<Uuid>,
 }
@@ -153,9 +154,9 @@ impl CreateBody {
         if let Err(message) = &format {
             complain("content_type", message.clone());
         }
-        if self.size_bytes <= 0 {
+        if self.size_bytes.0 <= 0 {
             complain("size_bytes", "must be positive".into());
-        } else if self.size_bytes as u64 > max_bytes {
+        } else if self.size_bytes.0 as u64 > max_bytes {
             complain("size_bytes", format!("at most {max_bytes} bytes"));
         }
         match format {
@@ -241,7 +242,7 @@ async fn create(
                 product_id: body.product_id,
                 file_name: body.file_name.trim().to_owned(),
                 content_type: format.content_type().to_owned(),
-                size_bytes: body.size_bytes,
+                size_bytes: body.size_bytes.0,
                 blob_name: name,
             },
         )

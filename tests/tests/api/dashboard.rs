@@ -483,7 +483,7 @@ async fn snoozed_advice_leaves_lists_and_the_briefing_until_reopened(backend: Ba
     assert_eq!(shop.get("/api/v1/advice?kind=restock").await.1["items"][0]["id"], json!(id));
 
     // Bad lengths are refused naming the field; another organization's advice is not found.
-    for days in [json!(0), json!(91), json!(-3)] {
+    for days in [json!(0), json!(91), json!(-3), json!(9_223_372_036_854_775_807_i64), json!(i64::MIN)] {
         let (status, problem) = shop.post(&format!("/api/v1/advice/{id}/snooze"), &json!({ "days": days })).await;
         assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("days")), "{days}: {problem}");
     }
