@@ -6,12 +6,14 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
+    pin::Pin,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use axum::{
     Router,
-    body::Body,
+    body::{Body, Bytes},
     extract::{ConnectInfo, Request, State},
     http::{HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::{self, Next},
@@ -164,20 +166,91 @@ const DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Refuses a body whose declared length is over its route's limit without using any of it, and caps a body without
-/// a length (chunked) while it is read: past the limit the read fails and the extractor answers 413.
+/// a length (chunked) while it is read: past the limit the read fails and the extractor answers 413. Whenever an
+/// answer comes before the body was read to its end (that 413, or a 401, 404 or 422 decided without it), the rest is
+/// read and discarded before the answer goes out with `Connection: close`.
 async fn limit_request_bodies(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limit = body_limit(&state, request.method(), request.uri().path());
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         discard_body(request.into_body()).await;
-        let mut response =
+        let response =
             Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"))
                 .into_response();
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
+        return closing(response);
     }
-    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
-    next.run(request).await
+    let unread = UnreadRest::default();
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(unread.watch(body), limit)));
+    let response = next.run(request).await;
+    match unread.take() {
+        Some(rest) => {
+            discard_body(rest).await;
+            closing(response)
+        }
+        None => response,
+    }
+}
+
+/// The response, with the connection closed after it.
+fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Where a request body that was dropped before its end (a read refused past the limit, an answer that did not need
+/// it) leaves what is left of it, so that it can be drained after the handler has answered.
+#[derive(Clone, Default)]
+struct UnreadRest(Arc<Mutex<Option<Body>>>);
+
+impl UnreadRest {
+    fn watch(&self, body: Body) -> Watched {
+        Watched { body: Some(body), rest: self.clone() }
+    }
+
+    fn take(&self) -> Option<Body> {
+        self.0.lock().ok().and_then(|mut rest| rest.take())
+    }
+}
+
+/// A body that hands its unread rest to its [`UnreadRest`] when dropped.
+struct Watched {
+    body: Option<Body>,
+    rest: UnreadRest,
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let Some(body) = self.body.as_mut() else { return std::task::Poll::Ready(None) };
+        let polled = Pin::new(body).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) {
+            self.body = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.as_ref().is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.as_ref().map(http_body::Body::size_hint).unwrap_or_default()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(body) = self.body.take().filter(|body| !http_body::Body::is_end_stream(body))
+            && let Ok(mut rest) = self.rest.0.lock()
+        {
+            *rest = Some(body);
+        }
+    }
 }
 
 /// Reads and drops a refused body, up to [`DRAIN_MAX_BYTES`] and [`DRAIN_TIMEOUT`]: many clients (Python's urllib,

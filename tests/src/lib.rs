@@ -190,19 +190,49 @@ pub fn free_port() -> u16 {
     StdListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
-/// POSTs a JSON body of `size` bytes to `path` the way Python's urllib does: the whole body is written before anything
-/// is read. Answers the status line and headers the server sent, or the I/O error (a reset) the client saw.
-pub async fn post_whole_body_then_read(address: &str, path: &str, size: usize) -> std::io::Result<String> {
+/// How a request body is framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Content-Length` declared up front.
+    Length,
+    /// `Transfer-Encoding: chunked`, the length known only at the end.
+    Chunked,
+}
+
+/// POSTs a JSON body of `size` bytes to `path` with the `headers` given, the way Python's urllib does: the whole body
+/// is written before anything is read. Answers the status line and headers the server sent, or the I/O error (a
+/// reset) the client saw.
+pub async fn post_whole_body_then_read(
+    address: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    size: usize,
+    framing: Framing,
+) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address).await?;
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
-    );
+    let length = match framing {
+        Framing::Length => format!("Content-Length: {size}"),
+        Framing::Chunked => "Transfer-Encoding: chunked".to_owned(),
+    };
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let head =
+        format!("POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{extra}{length}\r\n\r\n");
     stream.write_all(head.as_bytes()).await?;
     let mut body = vec![b' '; size];
     body[0] = b'[';
     body[size - 1] = b']';
-    stream.write_all(&body).await?;
+    match framing {
+        Framing::Length => stream.write_all(&body).await?,
+        Framing::Chunked => {
+            for chunk in body.chunks(64 * 1024) {
+                stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+                stream.write_all(chunk).await?;
+                stream.write_all(b"\r\n").await?;
+            }
+            stream.write_all(b"0\r\n\r\n").await?;
+        }
+    }
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await?;
     let text = String::from_utf8_lossy(&answer).into_owned();
