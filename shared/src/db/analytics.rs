@@ -23,8 +23,8 @@ use super::{
     },
 };
 use crate::analytics::{
-    Bucket, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups, SaleFacts, SaleLine,
-    Tz, rank_products, zone,
+    Bucket, CostFigures, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups,
+    SaleFacts, SaleLine, Tz, rank_products, zone,
 };
 
 /// A storefront event to store.
@@ -185,12 +185,13 @@ const EVENT_CHUNK: i64 = 10_000;
 async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbError> {
     const ORDER_IDS: &str = "SELECT id FROM orders WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) \
          ORDER BY id LIMIT $3";
-    const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, l.product_id, l.quantity, l.total_minor \
+    const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, l.product_id, l.quantity, l.total_minor, \
+         l.unit_cost_minor \
          FROM orders o LEFT JOIN order_lines l ON l.organization_id = o.organization_id AND l.order_id = o.id \
          WHERE o.organization_id = $1 AND o.id >= $2 AND o.id <= $3 ORDER BY o.id, l.line_no";
     const EVENTS: &str = "SELECT client_id, kind, product_id, occurred_at FROM analytics_events \
          WHERE organization_id = $1 AND ($2 IS NULL OR client_id > $2) ORDER BY client_id LIMIT $3";
-    type OrderLineRow = (Uuid, DateTime<Utc>, String, Option<Uuid>, Option<i32>, Option<i64>);
+    type OrderLineRow = (Uuid, DateTime<Utc>, String, Option<Uuid>, Option<i32>, Option<i64>, Option<i64>);
     type EventRow = (String, String, Option<Uuid>, DateTime<Utc>);
 
     let zone = organization_zone(tx, organization).await?;
@@ -215,8 +216,13 @@ async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbEr
             let (_, placed_at, status, ..) = &order[0];
             let lines: Vec<SaleLine> = order
                 .iter()
-                .filter_map(|(.., product, quantity, total)| {
-                    Some(SaleLine { product: *product, quantity: i64::from((*quantity)?), total_minor: (*total)? })
+                .filter_map(|(.., product, quantity, total, unit_cost_minor)| {
+                    Some(SaleLine {
+                        product: *product,
+                        quantity: i64::from((*quantity)?),
+                        total_minor: (*total)?,
+                        unit_cost_minor: *unit_cost_minor,
+                    })
                 })
                 .collect();
             let facts = SaleFacts { placed_at: *placed_at, status: stored_status(status)?, lines: &lines };
@@ -531,60 +537,101 @@ impl Database {
         range: DateRange,
         limit: u32,
     ) -> Result<Vec<ProductSales>, DbError> {
-        type Row = (Uuid, i64, i64, i64, i64, i64);
+        /// The measures a ranking sums, each read for the range (`c_…`) and the previous period (`p_…`).
+        const RANKED: [&str; 7] = [
+            "orders",
+            "units",
+            "revenue_minor",
+            "cost_minor",
+            "unknown_cost_orders",
+            "unknown_cost_units",
+            "unknown_cost_revenue_minor",
+        ];
         let mut parts = Vec::new();
         spans(range, true, &mut parts);
         spans(range.previous_period(), false, &mut parts);
-        let rows: Vec<Row> = super::on_pool!(self, |pool| {
-            let mut qb = QueryBuilder::new(
-                "SELECT product_id, CAST(sum(c_orders) AS BIGINT), CAST(sum(c_units) AS BIGINT), \
-                 CAST(sum(c_revenue) AS BIGINT), CAST(sum(p_orders) AS BIGINT), CAST(sum(p_revenue) AS BIGINT) \
-                 FROM (",
-            );
+        let sums: Vec<String> = ["c", "p"]
+            .iter()
+            .flat_map(|period| RANKED.iter().map(move |m| format!("CAST(sum({period}_{m}) AS BIGINT)")))
+            .collect();
+        let rows: Vec<(Uuid, Vec<i64>)> = super::on_pool!(self, |pool| {
+            let mut qb = QueryBuilder::new(format!("SELECT product_id, {} FROM (", sums.join(", ")));
             for (i, span) in parts.iter().enumerate() {
-                let columns = if span.current {
-                    "orders AS c_orders, units AS c_units, revenue_minor AS c_revenue, 0 AS p_orders, 0 AS p_revenue"
-                } else {
-                    "0 AS c_orders, 0 AS c_units, 0 AS c_revenue, orders AS p_orders, revenue_minor AS p_revenue"
-                };
+                let columns: Vec<String> = ["c", "p"]
+                    .iter()
+                    .flat_map(|period| {
+                        let here = (*period == "c") == span.current;
+                        RANKED.iter().map(move |m| if here { format!("{m} AS {period}_{m}") } else { format!("0 AS {period}_{m}") })
+                    })
+                    .collect();
                 if i > 0 {
                     qb.push(" UNION ALL ");
                 }
                 let date = if span.table == Table::ProductMonths { "month" } else { "day" };
-                qb.push(format!("SELECT product_id, {columns} FROM {} WHERE organization_id = ", span.table.name()))
-                    .push_bind(organization)
-                    .push(format!(" AND orders <> 0 AND {date} >= "))
-                    .push_bind(span.from)
-                    .push(format!(" AND {date} <= "))
-                    .push_bind(span.to);
+                qb.push(format!(
+                    "SELECT product_id, {} FROM {} WHERE organization_id = ",
+                    columns.join(", "),
+                    span.table.name()
+                ))
+                .push_bind(organization)
+                .push(format!(" AND orders <> 0 AND {date} >= "))
+                .push_bind(span.from)
+                .push(format!(" AND {date} <= "))
+                .push_bind(span.to);
             }
             qb.push(") s GROUP BY product_id");
             match by {
                 // The ranking's own order (see `rank_products`), so only `limit` rows come back.
                 RankBy::Revenue => qb
                     .push(
-                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue) DESC, sum(c_units) DESC, product_id LIMIT ",
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue_minor) DESC, sum(c_units) DESC, product_id \
+                         LIMIT ",
                     )
                     .push_bind(i64::from(limit)),
                 RankBy::Units => qb
                     .push(
-                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_units) DESC, sum(c_revenue) DESC, product_id LIMIT ",
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_units) DESC, sum(c_revenue_minor) DESC, product_id \
+                         LIMIT ",
+                    )
+                    .push_bind(i64::from(limit)),
+                RankBy::Profit => qb
+                    .push(
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue_minor) - sum(c_unknown_cost_revenue_minor) \
+                         - sum(c_cost_minor) DESC, sum(c_revenue_minor) DESC, product_id LIMIT ",
                     )
                     .push_bind(i64::from(limit)),
                 RankBy::Growth => qb.push(" HAVING sum(c_orders) > 0 OR sum(p_orders) > 0"),
             };
-            qb.build_query_as().fetch_all(pool).await?
+            let mut rows = Vec::new();
+            for row in &qb.build().fetch_all(pool).await? {
+                let mut values = Vec::with_capacity(2 * RANKED.len());
+                for i in 0..2 * RANKED.len() {
+                    values.push(row.try_get(1 + i)?);
+                }
+                rows.push((row.try_get(0)?, values));
+            }
+            rows
         });
         let sales = rows
             .into_iter()
-            .map(|(product_id, orders, units, revenue_minor, previous_orders, previous_revenue_minor)| ProductSales {
-                product_id,
-                title: None,
-                orders,
-                units,
-                revenue_minor,
-                previous_orders,
-                previous_revenue_minor,
+            .map(|(product_id, v)| {
+                let costs = |at: usize| CostFigures {
+                    cost_minor: v[at],
+                    unknown_cost_orders: v[at + 1],
+                    unknown_cost_units: v[at + 2],
+                    unknown_cost_revenue_minor: v[at + 3],
+                };
+                ProductSales {
+                    product_id,
+                    title: None,
+                    orders: v[0],
+                    units: v[1],
+                    revenue_minor: v[2],
+                    costs: costs(3),
+                    previous_orders: v[7],
+                    previous_revenue_minor: v[9],
+                    previous_costs: costs(10),
+                }
             })
             .collect();
         Ok(rank_products(sales, by, limit))
