@@ -227,7 +227,13 @@ impl Counters {
 
     /// Whether a sales figure (one that orders contribute, which rankings read) is not zero.
     pub fn has_sales(&self) -> bool {
-        self.orders != 0 || self.units != 0 || self.revenue_minor != 0
+        self.orders != 0
+            || self.units != 0
+            || self.revenue_minor != 0
+            || self.cost_minor != 0
+            || self.unknown_cost_orders != 0
+            || self.unknown_cost_units != 0
+            || self.unknown_cost_revenue_minor != 0
     }
 
     /// The counter-wise sum.

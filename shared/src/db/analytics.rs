@@ -368,6 +368,24 @@ async fn insert_events_postgres(
     Ok(EventIngest::Stored { accepted, duplicates: events.len() as u64 - accepted })
 }
 
+/// Whose days a series sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeriesScope {
+    /// The organization's totals.
+    Organization = 0,
+    /// One product's rows (`$4` its id).
+    Product = 1,
+    /// The rows of every product in a category (`$4` its name).
+    Category = 2,
+}
+
+/// The `$4` of a series.
+#[derive(Debug, Clone, Copy)]
+enum SeriesKey<'a> {
+    Id(Uuid),
+    Category(&'a str),
+}
+
 /// A span of one rollup table read by a ranking: rows of `table` whose date lies in `from..=to`, counted toward the
 /// range itself (`current`) or its previous period.
 struct Span {
@@ -468,36 +486,73 @@ impl Database {
         range: DateRange,
         product: Option<Uuid>,
     ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
-        fn series_sql(product: bool, pending: bool) -> String {
-            let (table, filter) = match product {
-                true => (Table::ProductDays.name(), "product_id = $4"),
-                false => (Table::OrganizationDays.name(), "product_id IS NULL"),
+        match product {
+            Some(product) => self.series(organization, range, SeriesScope::Product, Some(SeriesKey::Id(product))).await,
+            None => self.series(organization, range, SeriesScope::Organization, None).await,
+        }
+    }
+
+    /// The daily sums of the product rows of every product now in `category`, by day, like
+    /// [`Database::daily_series`]. An order with two products of the category counts in both.
+    pub async fn category_daily_series(
+        &self,
+        organization: Uuid,
+        range: DateRange,
+        category: &str,
+    ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
+        self.series(organization, range, SeriesScope::Category, Some(SeriesKey::Category(category))).await
+    }
+
+    async fn series(
+        &self,
+        organization: Uuid,
+        range: DateRange,
+        scope: SeriesScope,
+        key: Option<SeriesKey<'_>>,
+    ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
+        fn series_sql(scope: SeriesScope, pending: bool) -> String {
+            let (table, filter) = match scope {
+                SeriesScope::Organization => (Table::OrganizationDays.name(), "product_id IS NULL"),
+                SeriesScope::Product => (Table::ProductDays.name(), "product_id = $4"),
+                SeriesScope::Category => (
+                    Table::ProductDays.name(),
+                    "product_id IN (SELECT id FROM products WHERE organization_id = $1 AND category = $4)",
+                ),
             };
-            let stored_filter = if product { "AND product_id = $4 " } else { "" };
+            let stored_filter =
+                if scope == SeriesScope::Organization { String::new() } else { format!("AND {filter} ") };
             let stored = format!(
                 "SELECT day, {} FROM {table} WHERE organization_id = $1 {stored_filter}AND day >= $2 AND day <= $3",
                 measure_list("")
             );
-            if !pending {
+            if !pending && scope != SeriesScope::Category {
                 return format!("{stored} ORDER BY day");
             }
-            format!(
-                "SELECT day, {} FROM ({stored} UNION ALL SELECT d.day, {} FROM ({}) d \
-                 WHERE d.{filter} AND d.day >= $2 AND d.day <= $3) x GROUP BY day ORDER BY day",
-                summed_measures(""),
-                measure_list("d."),
-                pending_deltas_sql()
-            )
+            let pending = if pending {
+                format!(
+                    " UNION ALL SELECT d.day, {} FROM ({}) d WHERE d.{filter} AND d.day >= $2 AND d.day <= $3",
+                    measure_list("d."),
+                    pending_deltas_sql()
+                )
+            } else {
+                String::new()
+            };
+            format!("SELECT day, {} FROM ({stored}{pending}) x GROUP BY day ORDER BY day", summed_measures(""))
         }
-        // (totals, product) × (SQLite, PostgreSQL with pending deltas)
-        static SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
-            [series_sql(false, false), series_sql(true, false), series_sql(false, true), series_sql(true, true)]
+        // scope × (SQLite, PostgreSQL with pending deltas)
+        static SQL: LazyLock<[String; 6]> = LazyLock::new(|| {
+            [SeriesScope::Organization, SeriesScope::Product, SeriesScope::Category]
+                .map(|scope| [series_sql(scope, false), series_sql(scope, true)])
+                .concat()
+                .try_into()
+                .unwrap_or_default()
         });
-        let sql = &SQL[usize::from(product.is_some()) + 2 * usize::from(self.backend() == super::Backend::Postgres)];
+        let sql = &SQL[2 * scope as usize + usize::from(self.backend() == super::Backend::Postgres)];
         let days: Vec<(NaiveDate, Counters)> = super::on_pool!(self, |pool| {
             let query = sqlx::query(sql).bind(organization).bind(range.from()).bind(range.to());
-            let query = match product {
-                Some(product) => query.bind(product),
+            let query = match key {
+                Some(SeriesKey::Id(product)) => query.bind(product),
+                Some(SeriesKey::Category(category)) => query.bind(category),
                 None => query,
             };
             let mut days = Vec::new();
@@ -518,7 +573,7 @@ impl Database {
         range: DateRange,
         limit: u32,
     ) -> Result<Vec<ProductSales>, DbError> {
-        let mut ranked = self.top_product_sales(organization, by, range, limit).await?;
+        let mut ranked = self.top_product_sales(organization, by, range, limit, None).await?;
         let titles =
             self.product_titles(organization, &ranked.iter().map(|p| p.product_id).collect::<Vec<_>>()).await?;
         for product in &mut ranked {
@@ -529,13 +584,14 @@ impl Database {
 
     /// [`Database::top_products`] without titles: figures that only sales change (see
     /// [`Database::sales_version`]). Whole months are read from the monthly rollups, only the days around them from
-    /// the daily ones, and only rows with sales.
+    /// the daily ones, and only rows with sales. With `category`, only the products now in it are ranked.
     pub async fn top_product_sales(
         &self,
         organization: Uuid,
         by: RankBy,
         range: DateRange,
         limit: u32,
+        category: Option<&str>,
     ) -> Result<Vec<ProductSales>, DbError> {
         /// The measures a ranking sums, each read for the range (`c_…`) and the previous period (`p_…`).
         const RANKED: [&str; 7] = [
@@ -578,6 +634,13 @@ impl Database {
                 .push_bind(span.from)
                 .push(format!(" AND {date} <= "))
                 .push_bind(span.to);
+                if let Some(category) = category {
+                    qb.push(" AND product_id IN (SELECT id FROM products WHERE organization_id = ")
+                        .push_bind(organization)
+                        .push(" AND category = ")
+                        .push_bind(category)
+                        .push(")");
+                }
             }
             qb.push(") s GROUP BY product_id");
             match by {
