@@ -1022,14 +1022,14 @@ mod tests {
             let mut rollups = Rollups::new();
             rollups.add_order(&SaleFacts { placed_at, status, lines: &lines }, new_york());
             let rows: Vec<_> = rollups.iter().map(|(k, c)| (*k, *c)).collect();
-            let sale = |units, revenue_minor, cost_minor, [unknown_cost_orders, unknown_cost_units, unknown_cost_revenue_minor]| Counters {
+            let sale = |units, revenue_minor, cost_minor, unknown: [i64; 3]| Counters {
                 orders: 1,
                 units,
                 revenue_minor,
                 cost_minor,
-                unknown_cost_orders,
-                unknown_cost_units,
-                unknown_cost_revenue_minor,
+                unknown_cost_orders: unknown[0],
+                unknown_cost_units: unknown[1],
+                unknown_cost_revenue_minor: unknown[2],
                 ..Counters::default()
             };
             assert_eq!(
@@ -1189,9 +1189,9 @@ mod tests {
             previous_costs: CostFigures::default(),
         };
         let sales = vec![
-            product(1, 10_000, 9_000, 0),    // profit 1,000
-            product(2, 3_000, 500, 0),       // profit 2,500
-            product(3, 10_000, 1_000, 8_000), // 2,000 costed: profit 1,000, more revenue than product 1
+            product(1, 10_000, 9_000, 0),      // profit 1,000
+            product(2, 3_000, 500, 0),         // profit 2,500
+            product(3, 12_000, 1_000, 10_000), // 2,000 costed: profit 1,000, more revenue than product 1
         ];
         let ranked: Vec<u128> =
             rank_products(sales, RankBy::Profit, 10).iter().map(|p| p.product_id.as_u128()).collect();

@@ -40,7 +40,8 @@ impl CostHistory {
 
     /// The unit cost a line of `variant` sold at `at` carries (see the module rules).
     pub fn cost_at(&self, variant: Option<Uuid>, at: DateTime<Utc>) -> Option<i64> {
-        let mut applicable = self.0.iter().filter(|e| e.variant.is_none() || (variant.is_some() && e.variant == variant));
+        let mut applicable =
+            self.0.iter().filter(|e| e.variant.is_none() || (variant.is_some() && e.variant == variant));
         let first = applicable.next()?;
         let in_force = std::iter::once(first).chain(applicable).take_while(|e| e.effective_from <= at).last();
         in_force.unwrap_or(first).cost_minor
@@ -79,6 +80,10 @@ mod tests {
         }
         assert_eq!(CostHistory::default().cost_at(red, at("2024-03-10T00:00:00Z")), None, "no entry: unknown");
         let platform_only = CostHistory::new(vec![entry(red, "2024-03-01T00:00:00Z", Some(400))]);
-        assert_eq!(platform_only.cost_at(blue, at("2024-03-10T00:00:00Z")), None, "another variant's cost is not blue's");
+        assert_eq!(
+            platform_only.cost_at(blue, at("2024-03-10T00:00:00Z")),
+            None,
+            "another variant's cost is not blue's"
+        );
     }
 }

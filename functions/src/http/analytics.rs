@@ -333,8 +333,7 @@ async fn timeseries(
         None => state.db.daily_series(tenant.id(), read, product).await?,
     };
     let money = Money::of(&tenant);
-    let unknown_cost =
-        |totals: &Counters| metric.uses_costs().then(|| money.unknown_cost(&CostFigures::of(totals)));
+    let unknown_cost = |totals: &Counters| metric.uses_costs().then(|| money.unknown_cost(&CostFigures::of(totals)));
     let period = |range: DateRange| {
         let series = bucket_daily(range, bucket, days.iter().copied());
         let total = series_total(&series);

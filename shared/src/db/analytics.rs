@@ -617,7 +617,9 @@ impl Database {
                     .iter()
                     .flat_map(|period| {
                         let here = (*period == "c") == span.current;
-                        RANKED.iter().map(move |m| if here { format!("{m} AS {period}_{m}") } else { format!("0 AS {period}_{m}") })
+                        RANKED.iter().map(move |m| {
+                            if here { format!("{m} AS {period}_{m}") } else { format!("0 AS {period}_{m}") }
+                        })
                     })
                     .collect();
                 if i > 0 {

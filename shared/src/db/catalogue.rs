@@ -782,10 +782,10 @@ impl Database {
             let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
             let select = format!("SELECT unit_cost_minor FROM products WHERE organization_id = $1 AND id = $2{lock}");
             let before: Option<Option<i64>> = on_tx!(&mut tx, |conn| sqlx::query_scalar(&select)
-            .bind(organization)
-            .bind(id)
-            .fetch_optional(&mut **conn)
-            .await?);
+                .bind(organization)
+                .bind(id)
+                .fetch_optional(&mut **conn)
+                .await?);
             let Some(before) = before else { return Ok(None) };
             on_tx!(&mut tx, |conn| sqlx::query(sql)
                 .bind(organization)

@@ -459,13 +459,7 @@ impl Database {
                 .collect();
             let external_id = order.external_id.as_str();
             let id = current.get(external_id).map_or_else(Uuid::new_v4, |state| state.id);
-            let next = OrderState {
-                id,
-                placed_at,
-                status: order.status,
-                total_minor: order.total_minor,
-                lines,
-            };
+            let next = OrderState { id, placed_at, status: order.status, total_minor: order.total_minor, lines };
             match current.get(external_id) {
                 None => counts.created += 1,
                 Some(state) if *state == next => {

@@ -376,7 +376,11 @@ fn product_json(p: &WooProduct) -> Value {
 
 /// `meta_data` as the REST API lists custom fields: the Cost of Goods extension's cost, if set.
 fn cost_meta(id: u64, cost_cents: Option<i64>) -> Value {
-    json!(cost_cents.map(|c| vec![json!({ "id": id * 10 + 1, "key": "_wc_cog_cost", "value": cents(c) })]).unwrap_or_default())
+    json!(
+        cost_cents
+            .map(|c| vec![json!({ "id": id * 10 + 1, "key": "_wc_cog_cost", "value": cents(c) })])
+            .unwrap_or_default()
+    )
 }
 
 fn order_json(o: &WooOrder) -> Value {

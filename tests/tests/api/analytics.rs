@@ -902,7 +902,11 @@ async fn bad_analytics_queries_are_400_problems_naming_the_parameter() {
     let shop = open_shop(&app, "UTC", 1).await;
     let cases = [
         ("timeseries?metric=gross_margin", "metric", "unknown metric"),
-        ("timeseries?metric=profit&product=00000000-0000-0000-0000-000000000001&category=Things", "category", "product and category"),
+        (
+            "timeseries?metric=profit&product=00000000-0000-0000-0000-000000000001&category=Things",
+            "category",
+            "product and category",
+        ),
         ("timeseries?bucket=day", "metric", "missing metric"),
         ("timeseries?metric=revenue&bucket=quarter", "bucket", "unknown bucket"),
         ("timeseries?metric=revenue&from=2024-03-02&to=2024-03-01", "from", "from after to"),

@@ -68,7 +68,9 @@ async fn assert_rollups_exact(db: &Database, organization: Uuid, context: &str) 
 /// A rate the API wrote equals `expected` (within 1e-12: the JSON float parser may land an ulp away).
 fn assert_rate(actual: &Value, expected: Option<f64>, context: &str) {
     match (actual.as_f64(), expected) {
-        (Some(actual), Some(expected)) => assert!((actual - expected).abs() < 1e-12, "{context}: {actual} != {expected}"),
+        (Some(actual), Some(expected)) => {
+            assert!((actual - expected).abs() < 1e-12, "{context}: {actual} != {expected}")
+        }
         (None, None) => assert!(actual.is_null(), "{context}: {actual} is not null"),
         _ => panic!("{context}: {actual} != {expected:?}"),
     }
@@ -184,10 +186,8 @@ async fn profit_uses_the_cost_in_force_on_each_orders_day_and_reports_lines_with
         // Ranked by profit: C 45.00 − 18.00, A 30.00 − 13.00, B nothing costed.
         let ranking = get_json(&app, &m, &query("top-products", first_day, today, "&by=profit")).await;
         let items = ranking["items"].as_array().expect("items");
-        let rows: Vec<(Value, Value, Value)> = items
-            .iter()
-            .map(|p| (p["product_id"].clone(), p["profit"].clone(), p["unknown_cost"].clone()))
-            .collect();
+        let rows: Vec<(Value, Value, Value)> =
+            items.iter().map(|p| (p["product_id"].clone(), p["profit"].clone(), p["unknown_cost"].clone())).collect();
         let none = json!({ "orders": 0, "units": 0, "revenue": "0.00" });
         assert_eq!(
             rows,
@@ -203,7 +203,8 @@ async fn profit_uses_the_cost_in_force_on_each_orders_day_and_reports_lines_with
         }
         assert_eq!(ranking["items"][0]["previous_profit"], "0.00", "{backend:?}");
         let in_mugs = get_json(&app, &m, &query("top-products", first_day, today, "&by=profit&category=Mugs")).await;
-        let ids_in_mugs: Vec<&Value> = in_mugs["items"].as_array().expect("items").iter().map(|p| &p["product_id"]).collect();
+        let ids_in_mugs: Vec<&Value> =
+            in_mugs["items"].as_array().expect("items").iter().map(|p| &p["product_id"]).collect();
         assert_eq!(ids_in_mugs, [&json!(a.0), &json!(b.0)], "{backend:?}");
         assert_eq!(in_mugs["category"], "Mugs", "{backend:?}");
         assert_rollups_exact(db, m.organization, "after the orders").await;
@@ -274,11 +275,7 @@ async fn shopify_unit_costs_are_synced_and_enter_the_history_only_when_they_chan
                 updated_at: sold_at,
                 variants: vec![shopify_variant(11, 1000, Some(400)), shopify_variant(12, 1200, None)],
             }],
-            orders: vec![shopify_order(
-                900,
-                sold_at,
-                vec![shopify_line(1, 11, 2, 2000), shopify_line(2, 12, 1, 1200)],
-            )],
+            orders: vec![shopify_order(900, sold_at, vec![shopify_line(1, 11, 2, 2000), shopify_line(2, 12, 1, 1200)])],
             access_token: "shpat_good".into(),
             ..FakeShop::default()
         };
@@ -374,7 +371,9 @@ async fn woocommerce_costs_come_from_the_cost_of_goods_field_and_are_unknown_wit
         let detail = get_json(&app, &m, &format!("/api/v1/products/{mug}")).await;
         assert_eq!(detail["variants"][0]["cost"], "4.20", "{backend:?}");
         // 18.00 − 2 × 4.20 and 15.00 − 2.00 costed; product 9 and variation 102 have no cost field.
-        let profit = get_json(&app, &m, &query("timeseries", sold_at.date_naive(), Utc::now().date_naive(), "&metric=profit")).await;
+        let profit =
+            get_json(&app, &m, &query("timeseries", sold_at.date_naive(), Utc::now().date_naive(), "&metric=profit"))
+                .await;
         assert_eq!(profit["total"], "22.60", "{backend:?}");
         assert_eq!(profit["unknown_cost"], json!({ "orders": 1, "units": 2, "revenue": "24.00" }), "{backend:?}");
         assert_eq!(cost_entries(&app.state.db, m.organization).await, 2, "{backend:?}: one entry per known cost");

@@ -147,7 +147,13 @@ async fn woocommerce_pings_are_answered_and_deliveries_verified_deduplicated_and
         stock: None,
         category: "Mugs".into(),
         modified: Utc::now() - TimeDelta::days(3),
-        variations: vec![WooVariation { id: 601, price_cents: 1500, stock: 3, option: "Blue".into(), cost_cents: None }],
+        variations: vec![WooVariation {
+            id: 601,
+            price_cents: 1500,
+            stock: 3,
+            option: "Blue".into(),
+            cost_cents: None,
+        }],
         cost_cents: None,
     };
     let url = fake.add_site(
