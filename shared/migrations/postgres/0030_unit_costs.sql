@@ -25,8 +25,6 @@ UPDATE order_lines l SET unit_cost_minor = coalesce(
     (SELECT p.unit_cost_minor FROM products p WHERE p.organization_id = l.organization_id AND p.id = l.product_id),
     (SELECT v.cost_minor FROM variants v WHERE v.organization_id = l.organization_id AND v.id = l.variant_id
      AND v.product_id = l.product_id));
--- Lines whose cost is still unknown are re-resolved when a first cost arrives.
-CREATE INDEX order_lines_unknown_cost ON order_lines (organization_id, product_id) WHERE unit_cost_minor IS NULL;
 
 -- Cost of goods of the lines with a known cost, and what the lines without one hold.
 ALTER TABLE daily_totals ADD COLUMN cost_minor bigint NOT NULL DEFAULT 0,
@@ -49,4 +47,35 @@ UPDATE rollup_deltas SET cost_minor = array_fill(0::bigint, ARRAY[cardinality(da
     unknown_cost_revenue_minor = array_fill(0::bigint, ARRAY[cardinality(days)]);
 ALTER TABLE rollup_deltas ALTER COLUMN cost_minor DROP DEFAULT, ALTER COLUMN unknown_cost_orders DROP DEFAULT,
     ALTER COLUMN unknown_cost_units DROP DEFAULT, ALTER COLUMN unknown_cost_revenue_minor DROP DEFAULT;
--- The rollups of orders stored before this migration gain their cost measures from `handler rollups rebuild`.
+-- The cost measures of the orders stored before this migration, by the rules of shared/src/analytics.rs: counting
+-- orders, on their day in the organization's zone, rows for every key that already has sales.
+CREATE TEMPORARY TABLE costed_lines ON COMMIT DROP AS
+SELECT o.organization_id, l.product_id, (o.placed_at AT TIME ZONE g.timezone)::date AS day, o.id AS order_id,
+       l.quantity, l.total_minor, l.unit_cost_minor
+FROM orders o
+JOIN organizations g ON g.id = o.organization_id
+JOIN order_lines l ON l.organization_id = o.organization_id AND l.order_id = o.id
+WHERE o.status IN ('open', 'paid', 'fulfilled');
+UPDATE daily_totals d SET cost_minor = c.cost_minor, unknown_cost_orders = c.unknown_cost_orders,
+    unknown_cost_units = c.unknown_cost_units, unknown_cost_revenue_minor = c.unknown_cost_revenue_minor
+FROM (SELECT organization_id, day, coalesce(sum(quantity * unit_cost_minor), 0) AS cost_minor,
+             count(DISTINCT order_id) FILTER (WHERE unit_cost_minor IS NULL) AS unknown_cost_orders,
+             coalesce(sum(quantity) FILTER (WHERE unit_cost_minor IS NULL), 0) AS unknown_cost_units,
+             coalesce(sum(total_minor) FILTER (WHERE unit_cost_minor IS NULL), 0) AS unknown_cost_revenue_minor
+      FROM costed_lines GROUP BY organization_id, day) c
+WHERE d.organization_id = c.organization_id AND d.day = c.day;
+UPDATE daily_product_totals d SET cost_minor = c.cost_minor, unknown_cost_orders = c.unknown_cost_orders,
+    unknown_cost_units = c.unknown_cost_units, unknown_cost_revenue_minor = c.unknown_cost_revenue_minor
+FROM (SELECT organization_id, product_id, day, coalesce(sum(quantity * unit_cost_minor), 0) AS cost_minor,
+             count(DISTINCT order_id) FILTER (WHERE unit_cost_minor IS NULL) AS unknown_cost_orders,
+             coalesce(sum(quantity) FILTER (WHERE unit_cost_minor IS NULL), 0) AS unknown_cost_units,
+             coalesce(sum(total_minor) FILTER (WHERE unit_cost_minor IS NULL), 0) AS unknown_cost_revenue_minor
+      FROM costed_lines WHERE product_id IS NOT NULL GROUP BY organization_id, product_id, day) c
+WHERE d.organization_id = c.organization_id AND d.product_id = c.product_id AND d.day = c.day;
+UPDATE monthly_product_totals m SET cost_minor = c.cost_minor, unknown_cost_orders = c.unknown_cost_orders,
+    unknown_cost_units = c.unknown_cost_units, unknown_cost_revenue_minor = c.unknown_cost_revenue_minor
+FROM (SELECT organization_id, product_id, date_trunc('month', day)::date AS month, sum(cost_minor) AS cost_minor,
+             sum(unknown_cost_orders) AS unknown_cost_orders, sum(unknown_cost_units) AS unknown_cost_units,
+             sum(unknown_cost_revenue_minor) AS unknown_cost_revenue_minor
+      FROM daily_product_totals GROUP BY organization_id, product_id, date_trunc('month', day)) c
+WHERE m.organization_id = c.organization_id AND m.product_id = c.product_id AND m.month = c.month;

@@ -21,15 +21,10 @@ INSERT INTO unit_costs (organization_id, product_id, variant_id, effective_from,
 SELECT organization_id, product_id, id, strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'), cost_minor FROM variants
 WHERE cost_minor IS NOT NULL;
 
--- The unit cost in force when the order was placed (NULL: unknown), resolved when the line is written.
+-- The unit cost in force when the order was placed (NULL: unknown), resolved when the line is written. Lines
+-- stored before this migration start unknown (SQLite cannot tell their local day to backfill the rollups); the
+-- product's next cost change resolves them from the entries above.
 ALTER TABLE order_lines ADD COLUMN unit_cost_minor INTEGER CHECK (unit_cost_minor >= 0);
-UPDATE order_lines SET unit_cost_minor = coalesce(
-    (SELECT p.unit_cost_minor FROM products p
-     WHERE p.organization_id = order_lines.organization_id AND p.id = order_lines.product_id),
-    (SELECT v.cost_minor FROM variants v WHERE v.organization_id = order_lines.organization_id
-     AND v.id = order_lines.variant_id AND v.product_id = order_lines.product_id));
--- Lines whose cost is still unknown are re-resolved when a first cost arrives.
-CREATE INDEX order_lines_unknown_cost ON order_lines (organization_id, product_id) WHERE unit_cost_minor IS NULL;
 
 -- Cost of goods of the lines with a known cost, and what the lines without one hold.
 ALTER TABLE daily_totals ADD COLUMN cost_minor INTEGER NOT NULL DEFAULT 0;
@@ -44,4 +39,10 @@ ALTER TABLE monthly_product_totals ADD COLUMN cost_minor INTEGER NOT NULL DEFAUL
 ALTER TABLE monthly_product_totals ADD COLUMN unknown_cost_orders INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE monthly_product_totals ADD COLUMN unknown_cost_units INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE monthly_product_totals ADD COLUMN unknown_cost_revenue_minor INTEGER NOT NULL DEFAULT 0;
--- The rollups of orders stored before this migration gain their cost measures from `handler rollups rebuild`.
+-- Every sale stored so far is one whose cost is unknown.
+UPDATE daily_totals SET unknown_cost_orders = orders, unknown_cost_units = units,
+    unknown_cost_revenue_minor = revenue_minor;
+UPDATE daily_product_totals SET unknown_cost_orders = orders, unknown_cost_units = units,
+    unknown_cost_revenue_minor = revenue_minor;
+UPDATE monthly_product_totals SET unknown_cost_orders = orders, unknown_cost_units = units,
+    unknown_cost_revenue_minor = revenue_minor;
