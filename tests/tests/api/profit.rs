@@ -69,7 +69,7 @@ async fn assert_rollups_exact(db: &Database, organization: Uuid, context: &str) 
 fn assert_rate(actual: &Value, expected: Option<f64>, context: &str) {
     match (actual.as_f64(), expected) {
         (Some(actual), Some(expected)) => {
-            assert!((actual - expected).abs() < 1e-12, "{context}: {actual} != {expected}")
+            assert!((actual - expected).abs() < 1e-12, "{context}: {actual} != {expected}");
         }
         (None, None) => assert!(actual.is_null(), "{context}: {actual} is not null"),
         _ => panic!("{context}: {actual} != {expected:?}"),
