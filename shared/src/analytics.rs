@@ -612,8 +612,9 @@ pub fn series_total(series: &[BucketTotals]) -> Counters {
     series.iter().fold(Counters::default(), |sum, point| sum.plus(point.totals))
 }
 
-/// What a time series measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a time series measures (the wire names are [`Metric::as_str`]'s; the schema documents them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Sum of line totals of counting orders.
     Revenue,
@@ -727,8 +728,9 @@ pub fn divide_rounding_half_away(numerator: i64, denominator: i64) -> i64 {
     i64::try_from(rounded).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// What a product ranking orders by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a product ranking orders by (the wire names are [`RankBy::as_str`]'s; the schema documents them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum RankBy {
     /// Revenue in the range, highest first.
     Revenue,
@@ -1106,6 +1108,14 @@ mod tests {
         assert_eq!(divide_rounding_half_away(2000, 3), 667);
         assert_eq!(divide_rounding_half_away(1000, 3), 333);
         assert_eq!(divide_rounding_half_away(i64::MAX, 1), i64::MAX, "no overflow");
+    }
+
+    #[test]
+    fn the_documented_names_are_the_wire_names() {
+        for metric in [Metric::ConversionRate, Metric::Profit, Metric::Margin] {
+            assert_eq!(serde_json::to_value(metric).ok(), Some(serde_json::json!(metric.as_str())));
+        }
+        assert_eq!(serde_json::to_value(RankBy::Profit).ok(), Some(serde_json::json!("profit")));
     }
 
     #[test]

@@ -279,7 +279,7 @@ struct UnknownCost {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("metric" = String, Query, description = "`revenue`, `orders`, `units`, `aov`, `views`, `conversion_rate`, `profit` or `margin`."),
+        ("metric" = inline(Metric), Query, description = "What to chart; `profit` and `margin` cover the lines with a known unit cost."),
         ("bucket" = Option<String>, Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
@@ -555,7 +555,7 @@ struct TopProduct {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("by" = Option<String>, Query, description = "`revenue` (default), `units`, `growth` or `profit`."),
+        ("by" = inline(Option<RankBy>), Query, description = "`revenue` (default), `units`, `growth` or `profit`."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100 (default 10)."),
