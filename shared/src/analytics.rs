@@ -612,7 +612,7 @@ pub fn series_total(series: &[BucketTotals]) -> Counters {
     series.iter().fold(Counters::default(), |sum, point| sum.plus(point.totals))
 }
 
-/// What a time series measures (the wire names are [`Metric::as_str`]'s; the schema documents them).
+/// What a time series measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
@@ -728,7 +728,7 @@ pub fn divide_rounding_half_away(numerator: i64, denominator: i64) -> i64 {
     i64::try_from(rounded).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// What a product ranking orders by (the wire names are [`RankBy::as_str`]'s; the schema documents them).
+/// What a product ranking orders by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RankBy {
