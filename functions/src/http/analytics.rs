@@ -136,6 +136,16 @@ impl QueryParams {
         }
     }
 
+    /// `category`, an exact category name (never empty: uncategorised products are in none).
+    fn category(&self, errors: &mut FieldErrors) -> Option<&str> {
+        let category = self.get("category")?;
+        if category.is_empty() {
+            errors.push("category", "must not be empty");
+            return None;
+        }
+        Some(category)
+    }
+
     /// `from` and `to` (inclusive local dates). `to` defaults to yesterday in the organization's time zone, `from`
     /// to 29 days before `to`.
     fn range(&self, zone: analytics::Tz, errors: &mut FieldErrors) -> Option<DateRange> {
@@ -311,7 +321,7 @@ async fn timeseries(
     let range = params.range(zone, &mut errors);
     let product = params.read("product", |text| Uuid::parse_str(text).map(Some), Some(None), &mut errors);
     let compare = params.read("compare", parse_compare, Some(false), &mut errors);
-    let category = params.get("category").map(str::to_owned);
+    let category = params.category(&mut errors).map(str::to_owned);
     if category.is_some() && params.get("product").is_some() {
         errors.push("category", "give product or category, not both");
     }
@@ -582,12 +592,12 @@ async fn top_products(
     let by = params.read("by", RankBy::parse, Some(RankBy::Revenue), &mut errors);
     let range = params.range(zone, &mut errors);
     let limit = params.read("limit", parse_limit, Some(DEFAULT_TOP_LIMIT), &mut errors);
+    let category = params.category(&mut errors);
     errors.into_result()?;
     let (Some(by), Some(range), Some(limit)) = (by, range, limit) else {
         return Err(ApiError::bad_field("query", "invalid parameters"));
     };
 
-    let category = params.get("category");
     let ranked = match category {
         // Kept rankings hold while sales stand; a product moving category changes a category's ranking without
         // touching sales, so those are computed afresh (over that category's products only).

@@ -922,6 +922,8 @@ async fn bad_analytics_queries_are_400_problems_naming_the_parameter() {
         ("timeseries?metric=revenue&form=2024-01-01", "form", "unknown parameter"),
         ("timeseries?metric=revenue&metric=orders", "metric", "repeated parameter"),
         ("top-products?by=margin", "by", "unknown ranking"),
+        ("top-products?category=", "category", "an empty category"),
+        ("timeseries?metric=profit&category=", "category", "an empty category"),
         ("top-products?limit=0", "limit", "limit zero"),
         ("top-products?limit=101", "limit", "limit above 100"),
         ("top-products?limit=-1", "limit", "negative limit"),
