@@ -26,7 +26,9 @@ use tests::{
 };
 use uuid::Uuid;
 
-use crate::store_sync::{Merchant, app_for, connect_shopify, connect_woo, merchant, product_id_of, sync};
+use crate::store_sync::{
+    CLIENT_SECRET, Merchant, app_for, connect_shopify, connect_woo, deliver_shopify, merchant, product_id_of, sync,
+};
 
 const BACKENDS: [Backend; 2] = [Backend::Postgres, Backend::Sqlite];
 
@@ -315,6 +317,22 @@ async fn shopify_unit_costs_are_synced_and_enter_the_history_only_when_they_chan
         assert_eq!(sync(&app, &m, store).await["status"], "succeeded", "{backend:?}");
         assert_eq!(cost_entries(&app.state.db, m.organization).await, 2, "{backend:?}: the cost did not change");
         assert_eq!(get_json(&app, &m, &path).await["total"], "17.00", "{backend:?}: 12.00 + 10.00 − 5.00");
+
+        // A products/update webhook's REST body carries no cost: the synced one stands, nothing is recorded.
+        let variant = |id: u64, price: &str| {
+            json!({ "id": id, "admin_graphql_api_id": format!("gid://shopify/ProductVariant/{id}"), "title": format!("V{id}"),
+                    "price": price, "sku": format!("SKU-{id}"), "inventory_quantity": 2 })
+        };
+        let body = json!({
+            "id": 1, "admin_graphql_api_id": "gid://shopify/Product/1", "title": "Coat (webhook)", "body_html": "",
+            "vendor": "Acme", "product_type": "Coats", "status": "active", "updated_at": Utc::now().to_rfc3339(),
+            "variants": [variant(11, "10.00"), variant(12, "12.00")]
+        });
+        let delivered = deliver_shopify(&app, SHOP, "products/update", CLIENT_SECRET, &body, "evt-cost").await;
+        assert_eq!(delivered.json::<Value>().await.expect("JSON")["status"], "applied", "{backend:?}");
+        let detail = get_json(&app, &m, &format!("/api/v1/products/{coat}")).await;
+        assert_eq!((&detail["title"], &detail["variants"][0]["cost"]), (&json!("Coat (webhook)"), &json!("5.00")));
+        assert_eq!(cost_entries(&app.state.db, m.organization).await, 2, "{backend:?}: no change recorded");
         assert_rollups_exact(&app.state.db, m.organization, "after Shopify syncs").await;
     }
 }
