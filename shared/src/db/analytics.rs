@@ -540,14 +540,11 @@ impl Database {
             format!("SELECT day, {} FROM ({stored}{pending}) x GROUP BY day ORDER BY day", summed_measures(""))
         }
         // scope × (SQLite, PostgreSQL with pending deltas)
-        static SQL: LazyLock<[String; 6]> = LazyLock::new(|| {
+        static SQL: LazyLock<[[String; 2]; 3]> = LazyLock::new(|| {
             [SeriesScope::Organization, SeriesScope::Product, SeriesScope::Category]
                 .map(|scope| [series_sql(scope, false), series_sql(scope, true)])
-                .concat()
-                .try_into()
-                .unwrap_or_default()
         });
-        let sql = &SQL[2 * scope as usize + usize::from(self.backend() == super::Backend::Postgres)];
+        let sql = &SQL[scope as usize][usize::from(self.backend() == super::Backend::Postgres)];
         let days: Vec<(NaiveDate, Counters)> = super::on_pool!(self, |pool| {
             let query = sqlx::query(sql).bind(organization).bind(range.from()).bind(range.to());
             let query = match key {
