@@ -10,11 +10,20 @@
 //!   1 to `orders`, the sum of its line quantities to `units` and the sum of its **line totals** (after line
 //!   discounts; not the order total, which carries shipping and tax) to `revenue`, on the day it was placed. For a
 //!   product, an order counts once however many of its lines name that product.
+//! - **Cost of goods**: each order line carries the unit cost in force when the order was placed (see
+//!   [`crate::costs`]), or none when it is unknown. A counting order adds quantity × unit cost of its lines with a
+//!   known cost to `cost`; its lines without one (custom lines included) add their units and line totals to
+//!   `unknown_cost_units` and `unknown_cost_revenue`, and the order adds 1 to `unknown_cost_orders` (for a product:
+//!   once, when any of its lines there has no cost). Unknown costs are never taken as zero.
 //! - **Events** add 1 to `views`, `add_to_carts` or `purchases` on the day they occurred.
 //! - **Metrics** per bucket: `revenue`, `orders`, `units`, `views` are sums; `aov` (average order value) is
 //!   revenue / orders rounded half away from zero to the currency's minor unit, undefined (`null`) when the bucket
 //!   has no orders; `conversion_rate` is orders / views, undefined (`null`) when the bucket has no views. Orders come
 //!   from the store and views from the storefront tracker, so the rate can exceed 1 when tracking misses views.
+//!   `profit` (gross profit) is the net sales of the lines with a known cost minus their cost of goods:
+//!   `(revenue − unknown_cost_revenue) − cost`; `margin` is that profit over those net sales, undefined without
+//!   them. Both are computed from the bucket's sums, never averaged from daily ratios; what the lines without a cost
+//!   hold is reported beside them.
 //! - **Buckets** are `day`, `week` (ISO weeks, starting Monday) or `month`, labelled by their first calendar day.
 //!   Every bucket that meets the range is present, empty ones as zeros; the first and last buckets count only the
 //!   days inside the range (a week bucket labelled Monday 4 March, for a range starting Wednesday 6 March, holds
@@ -128,13 +137,32 @@ pub struct Counters {
     pub add_to_carts: i64,
     /// Purchase events.
     pub purchases: i64,
+    /// Cost of goods of the lines with a known unit cost.
+    pub cost_minor: i64,
+    /// Counting orders with a line whose unit cost is unknown.
+    pub unknown_cost_orders: i64,
+    /// Units on lines whose unit cost is unknown.
+    pub unknown_cost_units: i64,
+    /// Line totals of lines whose unit cost is unknown.
+    pub unknown_cost_revenue_minor: i64,
 }
 
 /// The measures a rollup row holds, as stored: the column names of every rollup table, in [`Counters::to_array`]
 /// order. A new measure is a field of [`Counters`], its name here, a column of each rollup table (an array column of
 /// `rollup_deltas` on PostgreSQL), and its rule in [`Rollups::add_order`] or [`Rollups::add_event`]; storage,
 /// folding, rebuilds and reads follow from this list.
-pub const MEASURES: [&str; 6] = ["orders", "units", "revenue_minor", "views", "add_to_carts", "purchases"];
+pub const MEASURES: [&str; 10] = [
+    "orders",
+    "units",
+    "revenue_minor",
+    "views",
+    "add_to_carts",
+    "purchases",
+    "cost_minor",
+    "unknown_cost_orders",
+    "unknown_cost_units",
+    "unknown_cost_revenue_minor",
+];
 
 impl Counters {
     /// Every counter is zero (such a row carries nothing and is not stored).
@@ -144,17 +172,68 @@ impl Counters {
 
     /// The counters in [`MEASURES`] order.
     pub fn to_array(self) -> [i64; MEASURES.len()] {
-        [self.orders, self.units, self.revenue_minor, self.views, self.add_to_carts, self.purchases]
+        [
+            self.orders,
+            self.units,
+            self.revenue_minor,
+            self.views,
+            self.add_to_carts,
+            self.purchases,
+            self.cost_minor,
+            self.unknown_cost_orders,
+            self.unknown_cost_units,
+            self.unknown_cost_revenue_minor,
+        ]
     }
 
     /// Counters from values in [`MEASURES`] order.
-    pub fn from_array([orders, units, revenue_minor, views, add_to_carts, purchases]: [i64; MEASURES.len()]) -> Self {
-        Self { orders, units, revenue_minor, views, add_to_carts, purchases }
+    pub fn from_array(
+        [
+            orders,
+            units,
+            revenue_minor,
+            views,
+            add_to_carts,
+            purchases,
+            cost_minor,
+            unknown_cost_orders,
+            unknown_cost_units,
+            unknown_cost_revenue_minor,
+        ]: [i64; MEASURES.len()],
+    ) -> Self {
+        Self {
+            orders,
+            units,
+            revenue_minor,
+            views,
+            add_to_carts,
+            purchases,
+            cost_minor,
+            unknown_cost_orders,
+            unknown_cost_units,
+            unknown_cost_revenue_minor,
+        }
+    }
+
+    /// Net sales of the lines whose unit cost is known: what profit and margin are computed over.
+    pub fn costed_revenue_minor(&self) -> i64 {
+        self.revenue_minor - self.unknown_cost_revenue_minor
+    }
+
+    /// Gross profit of the lines whose unit cost is known.
+    pub fn profit_minor(&self) -> i64 {
+        self.costed_revenue_minor() - self.cost_minor
     }
 
     /// Whether a sales figure (one that orders contribute, which rankings read) is not zero.
     pub fn has_sales(&self) -> bool {
-        self.orders != 0 || self.units != 0 || self.revenue_minor != 0
+        self.orders != 0
+            || self.units != 0
+            || self.revenue_minor != 0
+            || self.cost_minor != 0
+            || self.unknown_cost_orders != 0
+            || self.unknown_cost_units != 0
+            || self.unknown_cost_revenue_minor != 0
     }
 
     /// The counter-wise sum.
@@ -237,14 +316,12 @@ impl Rollups {
         let mut total = Counters { orders: 1, ..Counters::default() };
         let mut per_product: BTreeMap<Uuid, Counters> = BTreeMap::new();
         for line in order.lines {
-            total.units += line.quantity;
-            total.revenue_minor += line.total_minor;
+            total.add_line(line);
             if let Some(product) = line.product {
                 let counters = per_product.entry(product).or_default();
                 // An order counts once per product, however many lines name it.
                 counters.orders = 1;
-                counters.units += line.quantity;
-                counters.revenue_minor += line.total_minor;
+                counters.add_line(line);
             }
         }
         self.add(RollupKey { product: None, day }, total);
@@ -264,6 +341,22 @@ impl Rollups {
         self.add(RollupKey { product: None, day }, counters);
         if let Some(product) = product {
             self.add(RollupKey { product: Some(product), day }, counters);
+        }
+    }
+}
+
+impl Counters {
+    /// Adds one line of a counting order (whose `orders` is already 1).
+    fn add_line(&mut self, line: &SaleLine) {
+        self.units += line.quantity;
+        self.revenue_minor += line.total_minor;
+        match line.unit_cost_minor {
+            Some(cost) => self.cost_minor += cost.saturating_mul(line.quantity),
+            None => {
+                self.unknown_cost_orders = 1;
+                self.unknown_cost_units += line.quantity;
+                self.unknown_cost_revenue_minor += line.total_minor;
+            }
         }
     }
 }
@@ -298,6 +391,8 @@ pub struct SaleLine {
     pub quantity: i64,
     /// Line total after line discounts, minor units.
     pub total_minor: i64,
+    /// The unit cost in force when the order was placed, minor units; `None` when unknown.
+    pub unit_cost_minor: Option<i64>,
 }
 
 /// The organization's time zone from its stored IANA name (UTC if the name is not one, which validation prevents).
@@ -518,7 +613,8 @@ pub fn series_total(series: &[BucketTotals]) -> Counters {
 }
 
 /// What a time series measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Sum of line totals of counting orders.
     Revenue,
@@ -532,6 +628,10 @@ pub enum Metric {
     Views,
     /// Orders / views.
     ConversionRate,
+    /// Gross profit of the lines with a known cost: their net sales minus their cost of goods.
+    Profit,
+    /// Profit / net sales of the lines with a known cost.
+    Margin,
 }
 
 /// A metric's value for one bucket.
@@ -557,6 +657,8 @@ impl Metric {
             Self::Aov => "aov",
             Self::Views => "views",
             Self::ConversionRate => "conversion_rate",
+            Self::Profit => "profit",
+            Self::Margin => "margin",
         }
     }
 
@@ -569,15 +671,22 @@ impl Metric {
             "aov" => Ok(Self::Aov),
             "views" => Ok(Self::Views),
             "conversion_rate" => Ok(Self::ConversionRate),
+            "profit" => Ok(Self::Profit),
+            "margin" => Ok(Self::Margin),
             _ => Err(ParseError::new(format!(
-                "`{text}` is not one of revenue, orders, units, aov, views, conversion_rate"
+                "`{text}` is not one of revenue, orders, units, aov, views, conversion_rate, profit, margin"
             ))),
         }
     }
 
     /// Whether values are amounts of money.
     pub fn is_money(self) -> bool {
-        matches!(self, Self::Revenue | Self::Aov)
+        matches!(self, Self::Revenue | Self::Aov | Self::Profit)
+    }
+
+    /// Whether values depend on unit costs (so responses say what the lines without one hold).
+    pub fn uses_costs(self) -> bool {
+        matches!(self, Self::Profit | Self::Margin)
     }
 
     /// The metric's value over `counters`.
@@ -595,7 +704,19 @@ impl Metric {
                 0 => MetricValue::Undefined,
                 views => MetricValue::Rate(counters.orders as f64 / views as f64),
             },
+            Self::Profit => MetricValue::Money(counters.profit_minor()),
+            Self::Margin => margin(counters.profit_minor(), counters.costed_revenue_minor()),
         }
+    }
+}
+
+/// Profit over net sales; undefined without positive net sales (a margin of nothing, or of refunds only, is not a
+/// number).
+pub fn margin(profit_minor: i64, costed_revenue_minor: i64) -> MetricValue {
+    if costed_revenue_minor > 0 {
+        MetricValue::Rate(profit_minor as f64 / costed_revenue_minor as f64)
+    } else {
+        MetricValue::Undefined
     }
 }
 
@@ -608,7 +729,8 @@ pub fn divide_rounding_half_away(numerator: i64, denominator: i64) -> i64 {
 }
 
 /// What a product ranking orders by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum RankBy {
     /// Revenue in the range, highest first.
     Revenue,
@@ -616,6 +738,8 @@ pub enum RankBy {
     Units,
     /// Revenue change against the previous period, see [`ProductSales::growth`].
     Growth,
+    /// Gross profit in the range (of the lines with a known cost), highest first.
+    Profit,
 }
 
 impl RankBy {
@@ -625,6 +749,7 @@ impl RankBy {
             Self::Revenue => "revenue",
             Self::Units => "units",
             Self::Growth => "growth",
+            Self::Profit => "profit",
         }
     }
 
@@ -634,7 +759,8 @@ impl RankBy {
             "revenue" => Ok(Self::Revenue),
             "units" => Ok(Self::Units),
             "growth" => Ok(Self::Growth),
-            _ => Err(ParseError::new(format!("`{text}` is not one of revenue, units, growth"))),
+            "profit" => Ok(Self::Profit),
+            _ => Err(ParseError::new(format!("`{text}` is not one of revenue, units, growth, profit"))),
         }
     }
 }
@@ -656,6 +782,45 @@ pub struct ProductSales {
     pub previous_orders: i64,
     /// Revenue in the previous period, minor units.
     pub previous_revenue_minor: i64,
+    /// The cost figures in the range: cost of goods and what the lines without a cost hold.
+    pub costs: CostFigures,
+    /// The same for the previous period.
+    pub previous_costs: CostFigures,
+}
+
+/// What profit and margin are computed from, besides revenue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CostFigures {
+    /// Cost of goods of the lines with a known unit cost.
+    pub cost_minor: i64,
+    /// Orders with a line whose unit cost is unknown.
+    pub unknown_cost_orders: i64,
+    /// Units on those lines.
+    pub unknown_cost_units: i64,
+    /// Line totals of those lines.
+    pub unknown_cost_revenue_minor: i64,
+}
+
+impl CostFigures {
+    /// The cost figures of a rollup sum.
+    pub fn of(counters: &Counters) -> Self {
+        Self {
+            cost_minor: counters.cost_minor,
+            unknown_cost_orders: counters.unknown_cost_orders,
+            unknown_cost_units: counters.unknown_cost_units,
+            unknown_cost_revenue_minor: counters.unknown_cost_revenue_minor,
+        }
+    }
+
+    /// Gross profit over `revenue_minor`: the net sales of the lines with a known cost minus their cost.
+    pub fn profit_minor(&self, revenue_minor: i64) -> i64 {
+        revenue_minor - self.unknown_cost_revenue_minor - self.cost_minor
+    }
+
+    /// Profit / net sales of the lines with a known cost.
+    pub fn margin(&self, revenue_minor: i64) -> MetricValue {
+        margin(self.profit_minor(revenue_minor), revenue_minor - self.unknown_cost_revenue_minor)
+    }
 }
 
 impl ProductSales {
@@ -667,6 +832,16 @@ impl ProductSales {
     }
 
     /// Compares growth exactly (cross-multiplied in 128 bits, no float rounding); both must be defined.
+    /// Gross profit in the range.
+    pub fn profit_minor(&self) -> i64 {
+        self.costs.profit_minor(self.revenue_minor)
+    }
+
+    /// Gross profit in the previous period.
+    pub fn previous_profit_minor(&self) -> i64 {
+        self.previous_costs.profit_minor(self.previous_revenue_minor)
+    }
+
     fn growth_cmp(&self, other: &Self) -> Ordering {
         let change = |p: &Self| i128::from(p.revenue_minor) - i128::from(p.previous_revenue_minor);
         (change(self) * i128::from(other.previous_revenue_minor))
@@ -681,12 +856,13 @@ impl ProductSales {
 /// - `growth`: products with orders in either period. Those with a defined growth come first, highest growth
 ///   first (ties: higher revenue first); then those without one (no previous revenue: new or returning products),
 ///   by revenue. A product that stopped selling has growth -1 and ranks last among the defined.
+/// - `profit`: products with orders in the range, by gross profit, then revenue, highest first.
 ///
 /// Remaining ties go to the smaller product id, so a ranking is a total order and repeats exactly.
 pub fn rank_products(mut sales: Vec<ProductSales>, by: RankBy, limit: u32) -> Vec<ProductSales> {
     let id_order = |a: &ProductSales, b: &ProductSales| a.product_id.cmp(&b.product_id);
     match by {
-        RankBy::Revenue | RankBy::Units => sales.retain(|p| p.orders > 0),
+        RankBy::Revenue | RankBy::Units | RankBy::Profit => sales.retain(|p| p.orders > 0),
         RankBy::Growth => sales.retain(|p| p.orders > 0 || p.previous_orders > 0),
     }
     match by {
@@ -694,6 +870,9 @@ pub fn rank_products(mut sales: Vec<ProductSales>, by: RankBy, limit: u32) -> Ve
             .sort_by(|a, b| (b.revenue_minor, b.units).cmp(&(a.revenue_minor, a.units)).then_with(|| id_order(a, b))),
         RankBy::Units => sales
             .sort_by(|a, b| (b.units, b.revenue_minor).cmp(&(a.units, a.revenue_minor)).then_with(|| id_order(a, b))),
+        RankBy::Profit => sales.sort_by(|a, b| {
+            (b.profit_minor(), b.revenue_minor).cmp(&(a.profit_minor(), a.revenue_minor)).then_with(|| id_order(a, b))
+        }),
         RankBy::Growth => sales.sort_by(|a, b| {
             let defined = |p: &ProductSales| p.previous_revenue_minor > 0;
             match (defined(a), defined(b)) {
@@ -832,10 +1011,11 @@ mod tests {
     fn only_open_paid_and_fulfilled_orders_count_and_revenue_is_the_sum_of_line_totals() {
         let (shirt, mug) = (Uuid::from_u128(1), Uuid::from_u128(2));
         let lines = [
-            SaleLine { product: Some(shirt), quantity: 2, total_minor: 3000 },
-            SaleLine { product: Some(shirt), quantity: 1, total_minor: 1400 },
-            SaleLine { product: Some(mug), quantity: 1, total_minor: 899 },
-            SaleLine { product: None, quantity: 1, total_minor: 500 }, // a custom line: counts in totals only
+            SaleLine { product: Some(shirt), quantity: 2, total_minor: 3000, unit_cost_minor: Some(1000) },
+            SaleLine { product: Some(shirt), quantity: 1, total_minor: 1400, unit_cost_minor: Some(1000) },
+            SaleLine { product: Some(mug), quantity: 1, total_minor: 899, unit_cost_minor: None },
+            // A custom line: counts in totals only, its cost unknown.
+            SaleLine { product: None, quantity: 1, total_minor: 500, unit_cost_minor: None },
         ];
         let placed_at = at("2024-03-10T03:00:00Z"); // 22:00 EST on 9 March
         let the_day = day("2024-03-09");
@@ -844,13 +1024,22 @@ mod tests {
             let mut rollups = Rollups::new();
             rollups.add_order(&SaleFacts { placed_at, status, lines: &lines }, new_york());
             let rows: Vec<_> = rollups.iter().map(|(k, c)| (*k, *c)).collect();
-            let sale = |orders, units, revenue_minor| Counters { orders, units, revenue_minor, ..Counters::default() };
+            let sale = |units, revenue_minor, cost_minor, unknown: [i64; 3]| Counters {
+                orders: 1,
+                units,
+                revenue_minor,
+                cost_minor,
+                unknown_cost_orders: unknown[0],
+                unknown_cost_units: unknown[1],
+                unknown_cost_revenue_minor: unknown[2],
+                ..Counters::default()
+            };
             assert_eq!(
                 rows,
                 [
-                    (RollupKey { product: None, day: the_day }, sale(1, 5, 5799)),
-                    (RollupKey { product: Some(shirt), day: the_day }, sale(1, 3, 4400)),
-                    (RollupKey { product: Some(mug), day: the_day }, sale(1, 1, 899)),
+                    (RollupKey { product: None, day: the_day }, sale(5, 5799, 3000, [1, 2, 1399])),
+                    (RollupKey { product: Some(shirt), day: the_day }, sale(3, 4400, 3000, [0, 0, 0])),
+                    (RollupKey { product: Some(mug), day: the_day }, sale(1, 899, 0, [1, 1, 899])),
                 ],
                 "{status:?}"
             );
@@ -864,7 +1053,8 @@ mod tests {
 
     #[test]
     fn taking_a_contribution_back_leaves_no_rows() {
-        let lines = [SaleLine { product: Some(Uuid::from_u128(7)), quantity: 1, total_minor: 100 }];
+        let lines =
+            [SaleLine { product: Some(Uuid::from_u128(7)), quantity: 1, total_minor: 100, unit_cost_minor: Some(40) }];
         let order = SaleFacts { placed_at: at("2024-05-01T12:00:00Z"), status: OrderStatus::Paid, lines: &lines };
         let mut stored = Rollups::new();
         stored.add_event(EventKind::View, Some(Uuid::from_u128(7)), at("2024-05-01T12:00:00Z"), Tz::UTC);
@@ -893,6 +1083,25 @@ mod tests {
         assert_eq!(Metric::Aov.value(&empty), MetricValue::Undefined);
         assert_eq!(Metric::ConversionRate.value(&empty), MetricValue::Undefined);
         assert_eq!(Metric::Revenue.value(&empty), MetricValue::Money(0), "sums of nothing are zero");
+        assert_eq!(Metric::Margin.value(&empty), MetricValue::Undefined, "no margin without net sales");
+
+        // 10.00 of sales, 2.50 of it on lines without a cost; the other 7.50 cost 4.50.
+        let costed = Counters {
+            revenue_minor: 1000,
+            cost_minor: 450,
+            unknown_cost_orders: 1,
+            unknown_cost_revenue_minor: 250,
+            ..Counters::default()
+        };
+        assert_eq!(Metric::Profit.value(&costed), MetricValue::Money(300), "7.50 − 4.50: unknown costs are not zero");
+        assert_eq!(Metric::Margin.value(&costed), MetricValue::Rate(0.4), "3.00 / 7.50");
+        let day_one = Counters { revenue_minor: 100, cost_minor: 10, ..Counters::default() }; // margin 0.9
+        let day_two = Counters { revenue_minor: 900, cost_minor: 810, ..Counters::default() }; // margin 0.1
+        assert_eq!(
+            Metric::Margin.value(&day_one.plus(day_two)),
+            MetricValue::Rate(0.18),
+            "summed profit over summed sales, not the mean of the daily margins (0.5)"
+        );
 
         assert_eq!(divide_rounding_half_away(1001, 2), 501, "half rounds up");
         assert_eq!(divide_rounding_half_away(-1001, 2), -501, "and away from zero when negative");
@@ -902,10 +1111,25 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_names_are_the_wire_names() {
+        for metric in [Metric::ConversionRate, Metric::Profit, Metric::Margin] {
+            assert_eq!(serde_json::to_value(metric).ok(), Some(serde_json::json!(metric.as_str())));
+        }
+        assert_eq!(serde_json::to_value(RankBy::Profit).ok(), Some(serde_json::json!("profit")));
+    }
+
+    #[test]
     fn names_round_trip_and_unknown_ones_are_refused() {
-        for metric in
-            [Metric::Revenue, Metric::Orders, Metric::Units, Metric::Aov, Metric::Views, Metric::ConversionRate]
-        {
+        for metric in [
+            Metric::Revenue,
+            Metric::Orders,
+            Metric::Units,
+            Metric::Aov,
+            Metric::Views,
+            Metric::ConversionRate,
+            Metric::Profit,
+            Metric::Margin,
+        ] {
             assert_eq!(Metric::parse(metric.as_str()), Ok(metric));
         }
         for status in [
@@ -935,6 +1159,8 @@ mod tests {
             revenue_minor,
             previous_orders: i64::from(previous_revenue_minor > 0),
             previous_revenue_minor,
+            costs: CostFigures::default(),
+            previous_costs: CostFigures::default(),
         };
         let sales = vec![
             product(1, 150, 100),   // +50 %
@@ -957,5 +1183,28 @@ mod tests {
         let by_revenue: Vec<u128> =
             rank_products(sales, RankBy::Revenue, 3).iter().map(|p| p.product_id.as_u128()).collect();
         assert_eq!(by_revenue, [2, 7, 3], "products without sales in the range are left out; limit applies");
+    }
+
+    #[test]
+    fn profit_ranks_by_gross_profit_of_the_lines_with_a_cost() {
+        let product = |n: u128, revenue_minor, cost_minor, unknown_cost_revenue_minor| ProductSales {
+            product_id: Uuid::from_u128(n),
+            title: None,
+            orders: 1,
+            units: 1,
+            revenue_minor,
+            previous_orders: 0,
+            previous_revenue_minor: 0,
+            costs: CostFigures { cost_minor, unknown_cost_revenue_minor, ..CostFigures::default() },
+            previous_costs: CostFigures::default(),
+        };
+        let sales = vec![
+            product(1, 10_000, 9_000, 0),      // profit 1,000
+            product(2, 3_000, 500, 0),         // profit 2,500
+            product(3, 12_000, 1_000, 10_000), // 2,000 costed: profit 1,000, more revenue than product 1
+        ];
+        let ranked: Vec<u128> =
+            rank_products(sales, RankBy::Profit, 10).iter().map(|p| p.product_id.as_u128()).collect();
+        assert_eq!(ranked, [2, 3, 1]);
     }
 }

@@ -70,7 +70,8 @@ pub struct VariantInput {
     pub title: String,
     /// Selling price, minor units.
     pub price_minor: i64,
-    /// Unit cost from the platform, when it has one.
+    /// Unit cost from the platform, when it reports one; `None` leaves a stored cost as it is (see
+    /// [`crate::costs`]).
     pub cost_minor: Option<i64>,
     /// Units in stock.
     pub inventory: i64,

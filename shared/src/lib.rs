@@ -26,6 +26,7 @@ pub mod auth;
 pub mod blob;
 pub mod catalogue;
 pub mod config;
+pub mod costs;
 pub mod db;
 pub mod demo;
 pub mod domain;

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::{
     analytics::{
-        self, Bucket, DateRange, EventKind, MAX_TOP_PRODUCTS, Metric, MetricValue, RangeError, RankBy, bucket_daily,
-        series_total,
+        self, Bucket, CostFigures, Counters, DateRange, EventKind, MAX_TOP_PRODUCTS, Metric, MetricValue, RangeError,
+        RankBy, bucket_daily, series_total,
     },
     db::analytics::{EventIngest, NewEvent},
     domain::CurrencyCode,
@@ -136,6 +136,16 @@ impl QueryParams {
         }
     }
 
+    /// `category`, an exact category name (never empty: uncategorised products are in none).
+    fn category(&self, errors: &mut FieldErrors) -> Option<&str> {
+        let category = self.get("category")?;
+        if category.is_empty() {
+            errors.push("category", "must not be empty");
+            return None;
+        }
+        Some(category)
+    }
+
     /// `from` and `to` (inclusive local dates). `to` defaults to yesterday in the organization's time zone, `from`
     /// to 29 days before `to`.
     fn range(&self, zone: analytics::Tz, errors: &mut FieldErrors) -> Option<DateRange> {
@@ -181,6 +191,15 @@ impl Money {
         format_minor(minor, self.currency.minor_digits())
     }
 
+    /// What the lines without a unit cost hold.
+    fn unknown_cost(&self, costs: &CostFigures) -> UnknownCost {
+        UnknownCost {
+            orders: costs.unknown_cost_orders,
+            units: costs.unknown_cost_units,
+            revenue: self.format(costs.unknown_cost_revenue_minor),
+        }
+    }
+
     /// A metric value as JSON: money as a decimal string, counts as integers, rates as numbers, undefined as null.
     fn json(&self, value: MetricValue) -> Value {
         match value {
@@ -212,10 +231,14 @@ struct TimeSeries {
 struct Period {
     from: NaiveDate,
     to: NaiveDate,
-    /// The metric over the whole period (not the sum of the points for `aov` and `conversion_rate`): money as a
-    /// decimal string, counts as integers, rates as numbers, `null` when undefined.
+    /// The metric over the whole period (not the sum of the points for `aov`, `conversion_rate` and `margin`, which
+    /// are computed from the period's sums): money as a decimal string, counts as integers, rates as numbers,
+    /// `null` when undefined.
     #[schema(schema_with = figure)]
     total: Value,
+    /// For `profit` and `margin`: what the lines without a unit cost hold over the period (left out of both).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_cost: Option<UnknownCost>,
     items: Vec<Point>,
 }
 
@@ -226,20 +249,39 @@ struct Point {
     /// As `total`, for this bucket.
     #[schema(schema_with = figure)]
     value: Value,
+    /// As the period's `unknown_cost`, for this bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_cost: Option<UnknownCost>,
 }
 
-/// `GET /api/v1/analytics/timeseries?metric=&bucket=&from=&to=&product=&compare=previous_period`
+/// Sales on order lines whose unit cost is unknown: profit and margin cover only the lines with a cost, and these
+/// are what they leave out (never counted as costing nothing).
+#[derive(Serialize, ToSchema)]
+struct UnknownCost {
+    /// Orders with at least one such line.
+    orders: i64,
+    /// Units on such lines.
+    units: i64,
+    /// Net sales of such lines, a decimal in the organization's currency.
+    revenue: String,
+}
+
+/// `GET /api/v1/analytics/timeseries?metric=&bucket=&from=&to=&product=&category=&compare=previous_period`
 ///
-/// - `metric` (required): `revenue` | `orders` | `units` | `aov` | `views` | `conversion_rate`.
+/// - `metric` (required): `revenue` | `orders` | `units` | `aov` | `views` | `conversion_rate` | `profit` |
+///   `margin`. `profit` and `margin` cover the order lines with a known unit cost (the cost in force on the order's
+///   date) and report the others in `unknown_cost`.
 /// - `bucket`: `day` (default) | `week` (ISO, from Monday) | `month`, in the organization's time zone.
 /// - `from`, `to`: inclusive local dates `YYYY-MM-DD`, at most 1,096 days apart; by default the 30 days ending
 ///   yesterday in the organization's time zone.
 /// - `product`: one of the organization's product ids (any other id is 404, whoever owns it).
+/// - `category`: the sums of the products now in this category (exact name, as `GET /products/categories` lists
+///   it); not with `product`. An order with two of its products counts in both.
 /// - `compare=previous_period`: adds `previous`, the same-length range ending the day before `from`.
 ///
 /// Answers `{metric, bucket, product_id, timezone, currency, from, to, total, items: [{start, value}],
 /// next_cursor: null, previous?: {from, to, total, items}}`: one item per bucket meeting the range, empty ones as
-/// zeros (`null` for `aov` without orders and `conversion_rate` without views).
+/// zeros (`null` for `aov` without orders, `conversion_rate` without views and `margin` without costed sales).
 #[utoipa::path(
     get,
     path = "/api/v1/analytics/timeseries",
@@ -247,11 +289,12 @@ struct Point {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("metric" = String, Query, description = "`revenue`, `orders`, `units`, `aov`, `views` or `conversion_rate`."),
+        ("metric" = inline(Metric), Query, description = "What to chart; `profit` and `margin` cover the lines with a known unit cost."),
         ("bucket" = Option<String>, Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
         ("product" = Option<Uuid>, Query, description = "One of the organization's products."),
+        ("category" = Option<String>, Query, description = "The products now in this category; not with `product`."),
         ("compare" = Option<String>, Query, description = "`previous_period` adds `previous`."),
     ),
     responses(
@@ -270,13 +313,18 @@ async fn timeseries(
     AppQuery(pairs): AppQuery<Vec<(String, String)>>,
 ) -> Result<Json<TimeSeries>, ApiError> {
     let mut errors = FieldErrors::default();
-    let params = QueryParams::parse(pairs, &["metric", "bucket", "from", "to", "product", "compare"], &mut errors);
+    let params =
+        QueryParams::parse(pairs, &["metric", "bucket", "from", "to", "product", "category", "compare"], &mut errors);
     let zone = analytics::zone(&tenant.organization.timezone);
     let metric = params.read("metric", Metric::parse, None, &mut errors);
     let bucket = params.read("bucket", Bucket::parse, Some(Bucket::Day), &mut errors);
     let range = params.range(zone, &mut errors);
     let product = params.read("product", |text| Uuid::parse_str(text).map(Some), Some(None), &mut errors);
     let compare = params.read("compare", parse_compare, Some(false), &mut errors);
+    let category = params.category(&mut errors).map(str::to_owned);
+    if category.is_some() && params.get("product").is_some() {
+        errors.push("category", "give product or category, not both");
+    }
     errors.into_result()?;
     let (Some(metric), Some(bucket), Some(range), Some(product), Some(compare)) =
         (metric, bucket, range, product, compare)
@@ -290,17 +338,27 @@ async fn timeseries(
     }
 
     let read = if compare { range.with_previous_period() } else { range };
-    let days = state.db.daily_series(tenant.id(), read, product).await?;
+    let days = match &category {
+        Some(category) => state.db.category_daily_series(tenant.id(), read, category).await?,
+        None => state.db.daily_series(tenant.id(), read, product).await?,
+    };
     let money = Money::of(&tenant);
+    let unknown_cost = |totals: &Counters| metric.uses_costs().then(|| money.unknown_cost(&CostFigures::of(totals)));
     let period = |range: DateRange| {
         let series = bucket_daily(range, bucket, days.iter().copied());
+        let total = series_total(&series);
         Period {
             from: range.from(),
             to: range.to(),
-            total: money.json(metric.value(&series_total(&series))),
+            total: money.json(metric.value(&total)),
+            unknown_cost: unknown_cost(&total),
             items: series
                 .iter()
-                .map(|point| Point { start: point.start, value: money.json(metric.value(&point.totals)) })
+                .map(|point| Point {
+                    start: point.start,
+                    value: money.json(metric.value(&point.totals)),
+                    unknown_cost: unknown_cost(&point.totals),
+                })
                 .collect(),
         }
     };
@@ -421,7 +479,11 @@ async fn overview(
     let points = |series: &[analytics::BucketTotals]| {
         series
             .iter()
-            .map(|point| Point { start: point.start, value: money.json(Metric::Revenue.value(&point.totals)) })
+            .map(|point| Point {
+                start: point.start,
+                value: money.json(Metric::Revenue.value(&point.totals)),
+                unknown_cost: None,
+            })
             .collect()
     };
     Ok(Json(Overview {
@@ -452,6 +514,8 @@ async fn overview(
 #[derive(Serialize, ToSchema)]
 struct TopProducts {
     by: &'static str,
+    /// The category ranked within, if one was given.
+    category: Option<String>,
     timezone: String,
     currency: String,
     from: NaiveDate,
@@ -473,17 +537,27 @@ struct TopProduct {
     previous_revenue: String,
     /// (revenue - previous_revenue) / previous_revenue; `null` without previous revenue.
     growth: Option<f64>,
+    /// Gross profit of the lines with a known unit cost: their net sales minus their cost of goods.
+    profit: String,
+    /// profit / net sales of those lines; `null` without them.
+    margin: Option<f64>,
+    /// Profit in the previous period.
+    previous_profit: String,
+    /// What the lines without a unit cost hold in the range (left out of `profit` and `margin`).
+    unknown_cost: UnknownCost,
 }
 
-/// `GET /api/v1/analytics/top-products?by=&from=&to=&limit=`
+/// `GET /api/v1/analytics/top-products?by=&from=&to=&limit=&category=`
 ///
 /// - `by`: `revenue` (default) | `units` | `growth` (revenue change against the previous period of the same
 ///   length; products with no previous revenue have `growth: null` and rank after every product with a growth,
-///   by revenue — see [`shared::analytics::rank_products`]).
-/// - `from`, `to`: as for the time series; `limit`: 1–100, default 10.
+///   by revenue — see [`shared::analytics::rank_products`]) | `profit` (gross profit of the lines with a known
+///   unit cost, then revenue).
+/// - `from`, `to`: as for the time series; `limit`: 1–100, default 10; `category`: only the products now in it.
 ///
-/// Answers `{by, timezone, currency, from, to, previous_from, previous_to, items: [{product_id, title, revenue,
-/// units, orders, previous_revenue, growth}], next_cursor: null}`.
+/// Answers `{by, category, timezone, currency, from, to, previous_from, previous_to, items: [{product_id, title,
+/// revenue, units, orders, previous_revenue, growth, profit, margin, previous_profit, unknown_cost: {orders,
+/// units, revenue}}], next_cursor: null}`.
 #[utoipa::path(
     get,
     path = "/api/v1/analytics/top-products",
@@ -491,10 +565,11 @@ struct TopProduct {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("by" = Option<String>, Query, description = "`revenue` (default), `units` or `growth`."),
+        ("by" = inline(Option<RankBy>), Query, description = "`revenue` (default), `units`, `growth` or `profit`."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100 (default 10)."),
+        ("category" = Option<String>, Query, description = "Rank only the products now in this category."),
     ),
     responses(
         (status = 200, description = "The ranking.", body = TopProducts),
@@ -512,28 +587,39 @@ async fn top_products(
     AppQuery(pairs): AppQuery<Vec<(String, String)>>,
 ) -> Result<Json<TopProducts>, ApiError> {
     let mut errors = FieldErrors::default();
-    let params = QueryParams::parse(pairs, &["by", "from", "to", "limit"], &mut errors);
+    let params = QueryParams::parse(pairs, &["by", "from", "to", "limit", "category"], &mut errors);
     let zone = analytics::zone(&tenant.organization.timezone);
     let by = params.read("by", RankBy::parse, Some(RankBy::Revenue), &mut errors);
     let range = params.range(zone, &mut errors);
     let limit = params.read("limit", parse_limit, Some(DEFAULT_TOP_LIMIT), &mut errors);
+    let category = params.category(&mut errors);
     errors.into_result()?;
     let (Some(by), Some(range), Some(limit)) = (by, range, limit) else {
         return Err(ApiError::bad_field("query", "invalid parameters"));
     };
 
-    let key = RankingKey { organization: tenant.id(), by, from: range.from(), to: range.to(), limit };
-    let version = state.db.sales_version(tenant.id()).await?;
-    let ranked = state
-        .rankings
-        .get_or_compute(key, version, || state.db.top_product_sales(tenant.id(), by, range, limit))
-        .await?;
+    let ranked = match category {
+        // Kept rankings hold while sales stand; a product moving category changes a category's ranking without
+        // touching sales, so those are computed afresh (over that category's products only).
+        Some(category) => {
+            std::sync::Arc::new(state.db.top_product_sales(tenant.id(), by, range, limit, Some(category)).await?)
+        }
+        None => {
+            let key = RankingKey { organization: tenant.id(), by, from: range.from(), to: range.to(), limit };
+            let version = state.db.sales_version(tenant.id()).await?;
+            state
+                .rankings
+                .get_or_compute(key, version, || state.db.top_product_sales(tenant.id(), by, range, limit, None))
+                .await?
+        }
+    };
     let ids: Vec<Uuid> = ranked.iter().map(|p| p.product_id).collect();
     let titles = state.db.product_titles(tenant.id(), &ids).await?;
     let money = Money::of(&tenant);
     let previous = range.previous_period();
     Ok(Json(TopProducts {
         by: by.as_str(),
+        category: category.map(str::to_owned),
         timezone: tenant.organization.timezone.clone(),
         currency: money.currency.to_string(),
         from: range.from(),
@@ -550,6 +636,10 @@ async fn top_products(
                 units: p.units,
                 orders: p.orders,
                 previous_revenue: money.format(p.previous_revenue_minor),
+                profit: money.format(p.profit_minor()),
+                margin: as_number(p.costs.margin(p.revenue_minor)),
+                previous_profit: money.format(p.previous_profit_minor()),
+                unknown_cost: money.unknown_cost(&p.costs),
             })
             .collect(),
         next_cursor: None,

@@ -23,8 +23,8 @@ use super::{
     },
 };
 use crate::analytics::{
-    Bucket, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups, SaleFacts, SaleLine,
-    Tz, rank_products, zone,
+    Bucket, CostFigures, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups,
+    SaleFacts, SaleLine, Tz, rank_products, zone,
 };
 
 /// A storefront event to store.
@@ -185,12 +185,13 @@ const EVENT_CHUNK: i64 = 10_000;
 pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbError> {
     const ORDER_IDS: &str = "SELECT id FROM orders WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) \
          ORDER BY id LIMIT $3";
-    const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, l.product_id, l.quantity, l.total_minor \
+    const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, l.product_id, l.quantity, l.total_minor, \
+         l.unit_cost_minor \
          FROM orders o LEFT JOIN order_lines l ON l.organization_id = o.organization_id AND l.order_id = o.id \
          WHERE o.organization_id = $1 AND o.id >= $2 AND o.id <= $3 ORDER BY o.id, l.line_no";
     const EVENTS: &str = "SELECT client_id, kind, product_id, occurred_at FROM analytics_events \
          WHERE organization_id = $1 AND ($2 IS NULL OR client_id > $2) ORDER BY client_id LIMIT $3";
-    type OrderLineRow = (Uuid, DateTime<Utc>, String, Option<Uuid>, Option<i32>, Option<i64>);
+    type OrderLineRow = (Uuid, DateTime<Utc>, String, Option<Uuid>, Option<i32>, Option<i64>, Option<i64>);
     type EventRow = (String, String, Option<Uuid>, DateTime<Utc>);
 
     let zone = organization_zone(tx, organization).await?;
@@ -215,8 +216,13 @@ pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Ro
             let (_, placed_at, status, ..) = &order[0];
             let lines: Vec<SaleLine> = order
                 .iter()
-                .filter_map(|(.., product, quantity, total)| {
-                    Some(SaleLine { product: *product, quantity: i64::from((*quantity)?), total_minor: (*total)? })
+                .filter_map(|(.., product, quantity, total, unit_cost_minor)| {
+                    Some(SaleLine {
+                        product: *product,
+                        quantity: i64::from((*quantity)?),
+                        total_minor: (*total)?,
+                        unit_cost_minor: *unit_cost_minor,
+                    })
                 })
                 .collect();
             let facts = SaleFacts { placed_at: *placed_at, status: stored_status(status)?, lines: &lines };
@@ -362,6 +368,24 @@ async fn insert_events_postgres(
     Ok(EventIngest::Stored { accepted, duplicates: events.len() as u64 - accepted })
 }
 
+/// Whose days a series sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeriesScope {
+    /// The organization's totals.
+    Organization = 0,
+    /// One product's rows (`$4` its id).
+    Product = 1,
+    /// The rows of every product in a category (`$4` its name).
+    Category = 2,
+}
+
+/// The `$4` of a series.
+#[derive(Debug, Clone, Copy)]
+enum SeriesKey<'a> {
+    Id(Uuid),
+    Category(&'a str),
+}
+
 /// A span of one rollup table read by a ranking: rows of `table` whose date lies in `from..=to`, counted toward the
 /// range itself (`current`) or its previous period.
 struct Span {
@@ -462,36 +486,70 @@ impl Database {
         range: DateRange,
         product: Option<Uuid>,
     ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
-        fn series_sql(product: bool, pending: bool) -> String {
-            let (table, filter) = match product {
-                true => (Table::ProductDays.name(), "product_id = $4"),
-                false => (Table::OrganizationDays.name(), "product_id IS NULL"),
+        match product {
+            Some(product) => self.series(organization, range, SeriesScope::Product, Some(SeriesKey::Id(product))).await,
+            None => self.series(organization, range, SeriesScope::Organization, None).await,
+        }
+    }
+
+    /// The daily sums of the product rows of every product now in `category`, by day, like
+    /// [`Database::daily_series`]. An order with two products of the category counts in both.
+    pub async fn category_daily_series(
+        &self,
+        organization: Uuid,
+        range: DateRange,
+        category: &str,
+    ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
+        self.series(organization, range, SeriesScope::Category, Some(SeriesKey::Category(category))).await
+    }
+
+    async fn series(
+        &self,
+        organization: Uuid,
+        range: DateRange,
+        scope: SeriesScope,
+        key: Option<SeriesKey<'_>>,
+    ) -> Result<Vec<(NaiveDate, Counters)>, DbError> {
+        fn series_sql(scope: SeriesScope, pending: bool) -> String {
+            let (table, filter) = match scope {
+                SeriesScope::Organization => (Table::OrganizationDays.name(), "product_id IS NULL"),
+                SeriesScope::Product => (Table::ProductDays.name(), "product_id = $4"),
+                SeriesScope::Category => (
+                    Table::ProductDays.name(),
+                    "product_id IN (SELECT id FROM products WHERE organization_id = $1 AND category = $4)",
+                ),
             };
-            let stored_filter = if product { "AND product_id = $4 " } else { "" };
+            let stored_filter =
+                if scope == SeriesScope::Organization { String::new() } else { format!("AND {filter} ") };
             let stored = format!(
                 "SELECT day, {} FROM {table} WHERE organization_id = $1 {stored_filter}AND day >= $2 AND day <= $3",
                 measure_list("")
             );
-            if !pending {
+            if !pending && scope != SeriesScope::Category {
                 return format!("{stored} ORDER BY day");
             }
-            format!(
-                "SELECT day, {} FROM ({stored} UNION ALL SELECT d.day, {} FROM ({}) d \
-                 WHERE d.{filter} AND d.day >= $2 AND d.day <= $3) x GROUP BY day ORDER BY day",
-                summed_measures(""),
-                measure_list("d."),
-                pending_deltas_sql()
-            )
+            let pending = if pending {
+                format!(
+                    " UNION ALL SELECT d.day, {} FROM ({}) d WHERE d.{filter} AND d.day >= $2 AND d.day <= $3",
+                    measure_list("d."),
+                    pending_deltas_sql()
+                )
+            } else {
+                String::new()
+            };
+            format!("SELECT day, {} FROM ({stored}{pending}) x GROUP BY day ORDER BY day", summed_measures(""))
         }
-        // (totals, product) × (SQLite, PostgreSQL with pending deltas)
-        static SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
-            [series_sql(false, false), series_sql(true, false), series_sql(false, true), series_sql(true, true)]
+        // scope × (SQLite, PostgreSQL with pending deltas)
+        static SQL: LazyLock<[[String; 2]; 3]> = LazyLock::new(|| {
+            [SeriesScope::Organization, SeriesScope::Product, SeriesScope::Category]
+                .map(|scope| [series_sql(scope, false), series_sql(scope, true)])
         });
-        let sql = &SQL[usize::from(product.is_some()) + 2 * usize::from(self.backend() == super::Backend::Postgres)];
+        let sql = &SQL[scope as usize][usize::from(self.backend() == super::Backend::Postgres)];
         let days: Vec<(NaiveDate, Counters)> = super::on_pool!(self, |pool| {
             let query = sqlx::query(sql).bind(organization).bind(range.from()).bind(range.to());
-            let query = match product {
-                Some(product) => query.bind(product),
+            let query = match key {
+                Some(SeriesKey::Id(product)) => query.bind(product),
+                Some(SeriesKey::Category(category)) => query.bind(category),
                 None => query,
             };
             let mut days = Vec::new();
@@ -512,7 +570,7 @@ impl Database {
         range: DateRange,
         limit: u32,
     ) -> Result<Vec<ProductSales>, DbError> {
-        let mut ranked = self.top_product_sales(organization, by, range, limit).await?;
+        let mut ranked = self.top_product_sales(organization, by, range, limit, None).await?;
         let titles =
             self.product_titles(organization, &ranked.iter().map(|p| p.product_id).collect::<Vec<_>>()).await?;
         for product in &mut ranked {
@@ -523,68 +581,119 @@ impl Database {
 
     /// [`Database::top_products`] without titles: figures that only sales change (see
     /// [`Database::sales_version`]). Whole months are read from the monthly rollups, only the days around them from
-    /// the daily ones, and only rows with sales.
+    /// the daily ones, and only rows with sales. With `category`, only the products now in it are ranked.
     pub async fn top_product_sales(
         &self,
         organization: Uuid,
         by: RankBy,
         range: DateRange,
         limit: u32,
+        category: Option<&str>,
     ) -> Result<Vec<ProductSales>, DbError> {
-        type Row = (Uuid, i64, i64, i64, i64, i64);
+        /// The measures a ranking sums, each read for the range (`c_…`) and the previous period (`p_…`).
+        const RANKED: [&str; 7] = [
+            "orders",
+            "units",
+            "revenue_minor",
+            "cost_minor",
+            "unknown_cost_orders",
+            "unknown_cost_units",
+            "unknown_cost_revenue_minor",
+        ];
         let mut parts = Vec::new();
         spans(range, true, &mut parts);
         spans(range.previous_period(), false, &mut parts);
-        let rows: Vec<Row> = super::on_pool!(self, |pool| {
-            let mut qb = QueryBuilder::new(
-                "SELECT product_id, CAST(sum(c_orders) AS BIGINT), CAST(sum(c_units) AS BIGINT), \
-                 CAST(sum(c_revenue) AS BIGINT), CAST(sum(p_orders) AS BIGINT), CAST(sum(p_revenue) AS BIGINT) \
-                 FROM (",
-            );
+        let sums: Vec<String> = ["c", "p"]
+            .iter()
+            .flat_map(|period| RANKED.iter().map(move |m| format!("CAST(sum({period}_{m}) AS BIGINT)")))
+            .collect();
+        let rows: Vec<(Uuid, Vec<i64>)> = super::on_pool!(self, |pool| {
+            let mut qb = QueryBuilder::new(format!("SELECT product_id, {} FROM (", sums.join(", ")));
             for (i, span) in parts.iter().enumerate() {
-                let columns = if span.current {
-                    "orders AS c_orders, units AS c_units, revenue_minor AS c_revenue, 0 AS p_orders, 0 AS p_revenue"
-                } else {
-                    "0 AS c_orders, 0 AS c_units, 0 AS c_revenue, orders AS p_orders, revenue_minor AS p_revenue"
-                };
+                let columns: Vec<String> = ["c", "p"]
+                    .iter()
+                    .flat_map(|period| {
+                        let here = (*period == "c") == span.current;
+                        RANKED.iter().map(move |m| {
+                            if here { format!("{m} AS {period}_{m}") } else { format!("0 AS {period}_{m}") }
+                        })
+                    })
+                    .collect();
                 if i > 0 {
                     qb.push(" UNION ALL ");
                 }
                 let date = if span.table == Table::ProductMonths { "month" } else { "day" };
-                qb.push(format!("SELECT product_id, {columns} FROM {} WHERE organization_id = ", span.table.name()))
-                    .push_bind(organization)
-                    .push(format!(" AND orders <> 0 AND {date} >= "))
-                    .push_bind(span.from)
-                    .push(format!(" AND {date} <= "))
-                    .push_bind(span.to);
+                qb.push(format!(
+                    "SELECT product_id, {} FROM {} WHERE organization_id = ",
+                    columns.join(", "),
+                    span.table.name()
+                ))
+                .push_bind(organization)
+                .push(format!(" AND orders <> 0 AND {date} >= "))
+                .push_bind(span.from)
+                .push(format!(" AND {date} <= "))
+                .push_bind(span.to);
+                if let Some(category) = category {
+                    qb.push(" AND product_id IN (SELECT id FROM products WHERE organization_id = ")
+                        .push_bind(organization)
+                        .push(" AND category = ")
+                        .push_bind(category)
+                        .push(")");
+                }
             }
             qb.push(") s GROUP BY product_id");
             match by {
                 // The ranking's own order (see `rank_products`), so only `limit` rows come back.
                 RankBy::Revenue => qb
                     .push(
-                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue) DESC, sum(c_units) DESC, product_id LIMIT ",
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue_minor) DESC, sum(c_units) DESC, product_id \
+                         LIMIT ",
                     )
                     .push_bind(i64::from(limit)),
                 RankBy::Units => qb
                     .push(
-                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_units) DESC, sum(c_revenue) DESC, product_id LIMIT ",
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_units) DESC, sum(c_revenue_minor) DESC, product_id \
+                         LIMIT ",
+                    )
+                    .push_bind(i64::from(limit)),
+                RankBy::Profit => qb
+                    .push(
+                        " HAVING sum(c_orders) > 0 ORDER BY sum(c_revenue_minor) - sum(c_unknown_cost_revenue_minor) \
+                         - sum(c_cost_minor) DESC, sum(c_revenue_minor) DESC, product_id LIMIT ",
                     )
                     .push_bind(i64::from(limit)),
                 RankBy::Growth => qb.push(" HAVING sum(c_orders) > 0 OR sum(p_orders) > 0"),
             };
-            qb.build_query_as().fetch_all(pool).await?
+            let mut rows = Vec::new();
+            for row in &qb.build().fetch_all(pool).await? {
+                let mut values = Vec::with_capacity(2 * RANKED.len());
+                for i in 0..2 * RANKED.len() {
+                    values.push(row.try_get(1 + i)?);
+                }
+                rows.push((row.try_get(0)?, values));
+            }
+            rows
         });
         let sales = rows
             .into_iter()
-            .map(|(product_id, orders, units, revenue_minor, previous_orders, previous_revenue_minor)| ProductSales {
-                product_id,
-                title: None,
-                orders,
-                units,
-                revenue_minor,
-                previous_orders,
-                previous_revenue_minor,
+            .map(|(product_id, v)| {
+                let costs = |at: usize| CostFigures {
+                    cost_minor: v[at],
+                    unknown_cost_orders: v[at + 1],
+                    unknown_cost_units: v[at + 2],
+                    unknown_cost_revenue_minor: v[at + 3],
+                };
+                ProductSales {
+                    product_id,
+                    title: None,
+                    orders: v[0],
+                    units: v[1],
+                    revenue_minor: v[2],
+                    costs: costs(3),
+                    previous_orders: v[7],
+                    previous_revenue_minor: v[9],
+                    previous_costs: costs(10),
+                }
             })
             .collect();
         Ok(rank_products(sales, by, limit))

@@ -7,7 +7,12 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::{Database, DbError, analytics::WriteTx, now_micros, on_pool};
+use super::{
+    Database, DbError,
+    analytics::{WriteTx, on_tx},
+    costs::{CostChange, record_cost_changes},
+    now_micros, on_pool,
+};
 use crate::catalogue::{
     CursorKey, ProductCursor, ProductDetail, ProductInput, ProductPage, ProductPatch, ProductQuery, ProductSort,
     ProductSummary, UpsertCounts, Variant, VariantInput,
@@ -60,7 +65,8 @@ impl Database {
     }
 
     /// Inserts or updates products with their variants, idempotently on `(store, external id)`, in one transaction.
-    /// Variants a product no longer has are removed. Returns the counts and every product's id by external id.
+    /// Variants a product no longer has are removed. A variant's platform cost that is new or changed is recorded
+    /// in its cost history (see [`crate::costs`]). Returns the counts and every product's id by external id.
     ///
     /// Set-based: the batch costs a fixed number of statements whatever its size (two reads, then one insert, update
     /// and delete per table: `UNNEST` arrays on PostgreSQL, multi-row `VALUES` on SQLite), which is what lets a sync
@@ -105,7 +111,7 @@ pub(super) async fn upsert_products_in(
     }
     let external_ids: Vec<String> = batch.iter().map(|p| p.external_id.clone()).collect();
     let now = now_micros();
-    match tx {
+    let plan = match tx {
         WriteTx::Postgres(tx) => {
             // One unique-index probe per id (`LIMIT 1` keeps the planner from flattening it): the plan stays right
             // while statistics lag behind a large first import, when `= ANY` falls back to scanning the store.
@@ -138,7 +144,7 @@ pub(super) async fn upsert_products_in(
             };
             let plan = UpsertPlan::new(batch, stored, stored_variants);
             plan.write_postgres(tx, organization, store, now).await?;
-            Ok((plan.counts, plan.ids))
+            plan
         }
         WriteTx::Sqlite(tx) => {
             let list = serde_json::to_string(&external_ids).unwrap_or_else(|_| "[]".into());
@@ -168,9 +174,17 @@ pub(super) async fn upsert_products_in(
             };
             let plan = UpsertPlan::new(batch, stored, stored_variants);
             plan.write_sqlite(tx, organization, store, now).await?;
-            Ok((plan.counts, plan.ids))
+            plan
         }
-    }
+    };
+    record_cost_changes(tx, organization, &plan.cost_changes, now).await?;
+    Ok((plan.counts, plan.ids))
+}
+
+/// The platform cost a variant has after an update: the one reported, or the stored one when none is. A platform
+/// never clears a cost: a webhook's REST body carries none, and a cost that goes missing is not therefore zero.
+fn reported_cost(stored: Option<i64>, variant: &VariantInput) -> Option<i64> {
+    variant.cost_minor.or(stored)
 }
 
 /// A product row to insert or update, with the aggregates of its variants.
@@ -189,6 +203,8 @@ struct UpsertPlan<'a> {
     new_variants: Vec<(Uuid, Uuid, &'a VariantInput)>,
     changed_variants: Vec<(Uuid, &'a VariantInput)>,
     gone_variants: Vec<Uuid>,
+    /// Platform costs new or changed: each is an entry of its product's cost history.
+    cost_changes: Vec<CostChange>,
     counts: UpsertCounts,
     ids: HashMap<String, Uuid>,
 }
@@ -210,6 +226,7 @@ impl<'a> UpsertPlan<'a> {
             new_variants: Vec::new(),
             changed_variants: Vec::new(),
             gone_variants: Vec::new(),
+            cost_changes: Vec::new(),
             counts: UpsertCounts::default(),
             ids: HashMap::with_capacity(batch.len()),
         };
@@ -231,7 +248,9 @@ impl<'a> UpsertPlan<'a> {
             match stored.remove(&product.external_id) {
                 None => {
                     let id = Uuid::new_v4();
-                    plan.new_variants.extend(variants.iter().map(|v| (Uuid::new_v4(), id, *v)));
+                    for variant in &variants {
+                        plan.add_variant(id, variant);
+                    }
                     plan.new_products.push(ProductRow { id, input: product, price_minor, inventory });
                     plan.ids.insert(product.external_id.clone(), id);
                     plan.counts.created += 1;
@@ -249,14 +268,22 @@ impl<'a> UpsertPlan<'a> {
                                 if stored.sku == variant.sku
                                     && stored.title == variant.title
                                     && stored.price_minor == variant.price_minor
-                                    && stored.cost_minor == variant.cost_minor
+                                    && reported_cost(stored.cost_minor, variant) == stored.cost_minor
                                     && stored.inventory == variant.inventory => {}
                             Some(stored) => {
+                                let cost_minor = reported_cost(stored.cost_minor, variant);
+                                if cost_minor != stored.cost_minor {
+                                    plan.cost_changes.push(CostChange {
+                                        product: row.id,
+                                        variant: Some(stored.id),
+                                        cost_minor,
+                                    });
+                                }
                                 plan.changed_variants.push((stored.id, *variant));
                                 changed = true;
                             }
                             None => {
-                                plan.new_variants.push((Uuid::new_v4(), row.id, *variant));
+                                plan.add_variant(row.id, variant);
                                 changed = true;
                             }
                         }
@@ -276,6 +303,15 @@ impl<'a> UpsertPlan<'a> {
             }
         }
         plan
+    }
+
+    /// A variant to insert, its platform cost (if it has one) the first entry of its history.
+    fn add_variant(&mut self, product: Uuid, variant: &'a VariantInput) {
+        let id = Uuid::new_v4();
+        if variant.cost_minor.is_some() {
+            self.cost_changes.push(CostChange { product, variant: Some(id), cost_minor: variant.cost_minor });
+        }
+        self.new_variants.push((id, product, variant));
     }
 
     async fn write_postgres(
@@ -381,7 +417,7 @@ impl<'a> UpsertPlan<'a> {
             let rows = &self.changed_variants;
             sqlx::query(
                 "UPDATE variants v SET sku = u.sku, title = u.title, price_minor = u.price_minor, \
-                 cost_minor = u.cost_minor, inventory = u.inventory, updated_at = $2 \
+                 cost_minor = coalesce(u.cost_minor, v.cost_minor), inventory = u.inventory, updated_at = $2 \
                  FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int8[]) \
                  AS u (id, sku, title, price_minor, cost_minor, inventory) \
                  WHERE v.id = u.id AND v.organization_id = $1",
@@ -475,7 +511,8 @@ impl<'a> UpsertPlan<'a> {
         }
         for (id, v) in &self.changed_variants {
             sqlx::query(
-                "UPDATE variants SET sku = $3, title = $4, price_minor = $5, cost_minor = $6, inventory = $7, \
+                "UPDATE variants SET sku = $3, title = $4, price_minor = $5, cost_minor = coalesce($6, cost_minor), \
+                 inventory = $7, \
                  updated_at = $8 WHERE organization_id = $1 AND id = $2",
             )
             .bind(organization)
@@ -725,7 +762,8 @@ impl Database {
         }))
     }
 
-    /// Applies merchant-owned changes; `None` if the organization has no such product.
+    /// Applies merchant-owned changes; `None` if the organization has no such product. A changed unit cost is
+    /// recorded in the product's cost history, effective now (see [`crate::costs`]), in the same transaction.
     pub async fn patch_product(
         &self,
         organization: Uuid,
@@ -733,13 +771,23 @@ impl Database {
         patch: &ProductPatch,
     ) -> Result<Option<ProductDetail>, DbError> {
         if *patch != ProductPatch::default() {
+            let mut tx = self.begin_write().await?;
             // Each field is either set or left alone: `CASE WHEN $flag THEN $value ELSE column END`.
             let sql = "UPDATE products SET \
                  unit_cost_minor = CASE WHEN $3 THEN $4 ELSE unit_cost_minor END, \
                  lead_time_days = CASE WHEN $5 THEN $6 ELSE lead_time_days END, \
                  target_cover_days = CASE WHEN $7 THEN $8 ELSE target_cover_days END \
                  WHERE organization_id = $1 AND id = $2";
-            let updated = on_pool!(self, |pool| sqlx::query(sql)
+            // The cost before, locked on PostgreSQL so concurrent edits record their changes in turn.
+            let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+            let select = format!("SELECT unit_cost_minor FROM products WHERE organization_id = $1 AND id = $2{lock}");
+            let before: Option<Option<i64>> = on_tx!(&mut tx, |conn| sqlx::query_scalar(&select)
+                .bind(organization)
+                .bind(id)
+                .fetch_optional(&mut **conn)
+                .await?);
+            let Some(before) = before else { return Ok(None) };
+            on_tx!(&mut tx, |conn| sqlx::query(sql)
                 .bind(organization)
                 .bind(id)
                 .bind(patch.unit_cost_minor.is_some())
@@ -748,12 +796,16 @@ impl Database {
                 .bind(patch.lead_time_days.flatten())
                 .bind(patch.target_cover_days.is_some())
                 .bind(patch.target_cover_days.flatten())
-                .execute(pool)
-                .await?
-                .rows_affected());
-            if updated == 0 {
-                return Ok(None);
+                .execute(&mut **conn)
+                .await
+                .map(drop)?);
+            if let Some(cost_minor) = patch.unit_cost_minor
+                && cost_minor != before
+            {
+                let change = CostChange { product: id, variant: None, cost_minor };
+                record_cost_changes(&mut tx, organization, &[change], now_micros()).await?;
             }
+            tx.commit().await?;
         }
         self.product(organization, id).await
     }

@@ -17,6 +17,7 @@ pub mod advice;
 pub mod analytics;
 pub mod catalogue;
 pub mod compliance;
+pub mod costs;
 pub mod orders;
 pub mod product_figures;
 pub mod rollups;

@@ -1,6 +1,8 @@
 //! Storage of orders and their lines, idempotent on `(store, external id)`, with the daily rollups kept in step in
 //! the same transaction: a write takes the old order's contribution back and adds the new one's (see
 //! [`crate::analytics`] for what an order contributes, and [`crate::db::rollups`] for how rollups are stored).
+//! Each line is stored with the unit cost in force when the order was placed ([`crate::costs`]), resolved when
+//! it is written, so the rollups follow from the stored rows alone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,12 +13,14 @@ use uuid::Uuid;
 use super::{
     Database, DbError,
     analytics::{WriteTx, known_products, on_tx, organization_zone, stored_status},
+    costs::load_histories,
     now_micros,
     rollups::apply_rollup_delta,
 };
 use crate::{
     analytics::{OrderStatus, Rollups, SaleFacts, SaleLine, Tz},
     catalogue::UpsertCounts,
+    costs::CostHistory,
 };
 
 /// An order as a platform describes it, ready to upsert.
@@ -48,6 +52,13 @@ pub struct OrderLineInput {
     pub total_minor: i64,
 }
 
+/// A line as stored: as given, with the unit cost it carries (`None`: unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredLine {
+    line: OrderLineInput,
+    unit_cost_minor: Option<i64>,
+}
+
 /// An order's state: as stored, or as it will be once the batch is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct OrderState {
@@ -55,7 +66,17 @@ struct OrderState {
     placed_at: DateTime<Utc>,
     status: OrderStatus,
     total_minor: i64,
-    lines: Vec<OrderLineInput>,
+    lines: Vec<StoredLine>,
+}
+
+/// The unit cost a line of `product`'s `variant` sold at `at` carries, from the histories of the products in play.
+fn cost_of(
+    histories: &HashMap<Uuid, CostHistory>,
+    product: Option<Uuid>,
+    variant: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> Option<i64> {
+    histories.get(&product?)?.cost_at(variant, at)
 }
 
 impl OrderState {
@@ -64,7 +85,12 @@ impl OrderState {
         let lines: Vec<SaleLine> = self
             .lines
             .iter()
-            .map(|l| SaleLine { product: l.product_id, quantity: i64::from(l.quantity), total_minor: l.total_minor })
+            .map(|l| SaleLine {
+                product: l.line.product_id,
+                quantity: i64::from(l.line.quantity),
+                total_minor: l.line.total_minor,
+                unit_cost_minor: l.unit_cost_minor,
+            })
             .collect();
         let mut rollups = Rollups::new();
         rollups.add_order(&SaleFacts { placed_at: self.placed_at, status: self.status, lines: &lines }, zone);
@@ -94,7 +120,6 @@ async fn load_orders(
     external_ids: &[&str],
 ) -> Result<HashMap<String, OrderState>, DbError> {
     type OrderRow = (Uuid, String, DateTime<Utc>, String, i64);
-    type LineRow = (Uuid, Option<Uuid>, Option<Uuid>, i32, i64);
     let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
     let mut orders = HashMap::with_capacity(external_ids.len());
     let mut by_id: HashMap<Uuid, String> = HashMap::with_capacity(external_ids.len());
@@ -118,10 +143,26 @@ async fn load_orders(
         }
     }
     let ids: Vec<Uuid> = by_id.keys().copied().collect();
-    for chunk in ids.chunks(CHUNK) {
+    for (order, lines) in load_lines(tx, organization, &ids).await? {
+        if let Some(state) = by_id.get(&order).and_then(|external_id| orders.get_mut(external_id)) {
+            state.lines = lines;
+        }
+    }
+    Ok(orders)
+}
+
+/// The lines of these orders, in line order, by order.
+async fn load_lines(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    orders: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<StoredLine>>, DbError> {
+    type LineRow = (Uuid, Option<Uuid>, Option<Uuid>, i32, i64, Option<i64>);
+    let mut lines: HashMap<Uuid, Vec<StoredLine>> = HashMap::with_capacity(orders.len());
+    for chunk in orders.chunks(CHUNK) {
         let rows: Vec<LineRow> = on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(
-                "SELECT order_id, product_id, variant_id, quantity, total_minor FROM order_lines \
+                "SELECT order_id, product_id, variant_id, quantity, total_minor, unit_cost_minor FROM order_lines \
                  WHERE organization_id = ",
             );
             qb.push_bind(organization).push(" AND order_id IN (");
@@ -132,13 +173,134 @@ async fn load_orders(
             qb.push(") ORDER BY order_id, line_no");
             qb.build_query_as().fetch_all(&mut **conn).await?
         });
-        for (order, product_id, variant_id, quantity, total_minor) in rows {
-            if let Some(state) = by_id.get(&order).and_then(|external_id| orders.get_mut(external_id)) {
-                state.lines.push(OrderLineInput { product_id, variant_id, quantity, total_minor });
+        for (order, product_id, variant_id, quantity, total_minor, unit_cost_minor) in rows {
+            let line = OrderLineInput { product_id, variant_id, quantity, total_minor };
+            lines.entry(order).or_default().push(StoredLine { line, unit_cost_minor });
+        }
+    }
+    Ok(lines)
+}
+
+/// Re-resolves the unit costs of the lines of `products` that a cost recorded at `since` can change — those
+/// without a cost (a first cost reaches back to them) and those sold at or after `since` — and keeps the rollups in
+/// step: each changed order's old contribution is taken back and its new one added. On PostgreSQL the orders are
+/// locked like any other order write. Costs of other products' lines are left as stored.
+pub(super) async fn recost_orders(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    products: &HashSet<Uuid>,
+    since: DateTime<Utc>,
+) -> Result<(), DbError> {
+    type OrderRow = (Uuid, DateTime<Utc>, String, i64);
+    let product_list: Vec<Uuid> = products.iter().copied().collect();
+    let mut affected: Vec<Uuid> = Vec::new();
+    for chunk in product_list.chunks(CHUNK) {
+        let ids: Vec<Uuid> = on_tx!(tx, |conn| {
+            let mut qb = QueryBuilder::new(
+                "SELECT DISTINCT l.order_id FROM order_lines l JOIN orders o \
+                 ON o.organization_id = l.organization_id AND o.id = l.order_id WHERE l.organization_id = ",
+            );
+            qb.push_bind(organization).push(" AND l.product_id IN (");
+            let mut ids = qb.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            qb.push(") AND (l.unit_cost_minor IS NULL OR o.placed_at >= ").push_bind(since).push(")");
+            qb.build_query_scalar().fetch_all(&mut **conn).await?
+        });
+        affected.extend(ids);
+    }
+    if affected.is_empty() {
+        return Ok(());
+    }
+    affected.sort_unstable();
+    affected.dedup();
+    let lock = if tx.is_postgres() { " ORDER BY id FOR UPDATE" } else { "" };
+    let mut orders: Vec<OrderState> = Vec::with_capacity(affected.len());
+    for chunk in affected.chunks(CHUNK) {
+        let rows: Vec<OrderRow> = on_tx!(tx, |conn| {
+            let mut qb =
+                QueryBuilder::new("SELECT id, placed_at, status, total_minor FROM orders WHERE organization_id = ");
+            qb.push_bind(organization).push(" AND id IN (");
+            let mut ids = qb.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            qb.push(")").push(lock);
+            qb.build_query_as().fetch_all(&mut **conn).await?
+        });
+        for (id, placed_at, status, total_minor) in rows {
+            orders.push(OrderState { id, placed_at, status: stored_status(&status)?, total_minor, lines: Vec::new() });
+        }
+    }
+    let mut lines = load_lines(tx, organization, &affected).await?;
+    let histories = load_histories(tx, organization, products).await?;
+    let zone = organization_zone(tx, organization).await?;
+    let mut delta = Rollups::new();
+    // (order, line number, new cost)
+    let mut changed: Vec<(Uuid, i32, Option<i64>)> = Vec::new();
+    for mut order in orders {
+        order.lines = lines.remove(&order.id).unwrap_or_default();
+        let before = order.contribution(zone);
+        let mut any = false;
+        for (index, stored) in order.lines.iter_mut().enumerate() {
+            if !stored.line.product_id.is_some_and(|p| products.contains(&p)) {
+                continue;
+            }
+            let cost = cost_of(&histories, stored.line.product_id, stored.line.variant_id, order.placed_at);
+            if cost != stored.unit_cost_minor {
+                stored.unit_cost_minor = cost;
+                changed.push((order.id, i32::try_from(index + 1).unwrap_or(i32::MAX), cost));
+                any = true;
+            }
+        }
+        if any {
+            delta.subtract_all(&before);
+            delta.add_all(&order.contribution(zone));
+        }
+    }
+    update_line_costs(tx, organization, &changed).await?;
+    apply_rollup_delta(tx, organization, &delta).await
+}
+
+/// Sets the unit costs of lines `(order, line number, cost)`.
+async fn update_line_costs(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    lines: &[(Uuid, i32, Option<i64>)],
+) -> Result<(), DbError> {
+    match tx {
+        WriteTx::Postgres(conn) => {
+            for chunk in lines.chunks(CHUNK) {
+                sqlx::query(
+                    "UPDATE order_lines l SET unit_cost_minor = u.cost \
+                     FROM UNNEST($2::uuid[], $3::int4[], $4::int8[]) AS u (order_id, line_no, cost) \
+                     WHERE l.organization_id = $1 AND l.order_id = u.order_id AND l.line_no = u.line_no",
+                )
+                .bind(organization)
+                .bind(chunk.iter().map(|l| l.0).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.1).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.2).collect::<Vec<_>>())
+                .execute(&mut **conn)
+                .await?;
+            }
+        }
+        WriteTx::Sqlite(conn) => {
+            for (order, line_no, cost) in lines {
+                sqlx::query(
+                    "UPDATE order_lines SET unit_cost_minor = $4 \
+                     WHERE organization_id = $1 AND order_id = $2 AND line_no = $3",
+                )
+                .bind(organization)
+                .bind(order)
+                .bind(line_no)
+                .bind(cost)
+                .execute(&mut **conn)
+                .await?;
             }
         }
     }
-    Ok(orders)
+    Ok(())
 }
 
 async fn insert_orders(
@@ -171,7 +333,7 @@ async fn insert_orders(
 }
 
 async fn insert_lines(tx: &mut WriteTx, organization: Uuid, orders: &[&OrderState]) -> Result<(), DbError> {
-    let lines: Vec<(Uuid, i32, &OrderLineInput)> = orders
+    let lines: Vec<(Uuid, i32, &StoredLine)> = orders
         .iter()
         .flat_map(|order| {
             order
@@ -185,16 +347,17 @@ async fn insert_lines(tx: &mut WriteTx, organization: Uuid, orders: &[&OrderStat
         on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO order_lines (order_id, organization_id, line_no, product_id, variant_id, quantity, \
-                 total_minor) ",
+                 total_minor, unit_cost_minor) ",
             );
-            qb.push_values(chunk, |mut row, (order, line_no, line)| {
+            qb.push_values(chunk, |mut row, (order, line_no, stored)| {
                 row.push_bind(*order)
                     .push_bind(organization)
                     .push_bind(*line_no)
-                    .push_bind(line.product_id)
-                    .push_bind(line.variant_id)
-                    .push_bind(line.quantity)
-                    .push_bind(line.total_minor);
+                    .push_bind(stored.line.product_id)
+                    .push_bind(stored.line.variant_id)
+                    .push_bind(stored.line.quantity)
+                    .push_bind(stored.line.total_minor)
+                    .push_bind(stored.unit_cost_minor);
             });
             qb.build().execute(&mut **conn).await?;
         });
@@ -268,6 +431,7 @@ impl Database {
         let zone = organization_zone(tx, organization).await?;
         let named: HashSet<Uuid> = orders.iter().flat_map(|o| o.lines.iter().filter_map(|l| l.product_id)).collect();
         let known = known_products(tx, organization, &named).await?;
+        let histories = load_histories(tx, organization, &known).await?;
         let mut external_ids: Vec<&str> = orders.iter().map(|o| o.external_id.as_str()).collect();
         external_ids.sort_unstable();
         external_ids.dedup();
@@ -281,20 +445,21 @@ impl Database {
         let mut seen: HashSet<&str> = HashSet::new();
         let mut delta = Rollups::new();
         for order in orders {
-            let lines: Vec<OrderLineInput> = order
+            let placed_at = to_micros(order.placed_at);
+            let lines: Vec<StoredLine> = order
                 .lines
                 .iter()
-                .map(|line| OrderLineInput { product_id: line.product_id.filter(|p| known.contains(p)), ..*line })
+                .map(|line| {
+                    let product_id = line.product_id.filter(|p| known.contains(p));
+                    StoredLine {
+                        line: OrderLineInput { product_id, ..*line },
+                        unit_cost_minor: cost_of(&histories, product_id, line.variant_id, placed_at),
+                    }
+                })
                 .collect();
             let external_id = order.external_id.as_str();
             let id = current.get(external_id).map_or_else(Uuid::new_v4, |state| state.id);
-            let next = OrderState {
-                id,
-                placed_at: to_micros(order.placed_at),
-                status: order.status,
-                total_minor: order.total_minor,
-                lines,
-            };
+            let next = OrderState { id, placed_at, status: order.status, total_minor: order.total_minor, lines };
             match current.get(external_id) {
                 None => counts.created += 1,
                 Some(state) if *state == next => {

@@ -49,9 +49,12 @@ const MAX_BUCKET_WAIT: Duration = Duration::from_secs(60);
 /// `THROTTLED` answers tolerated for one query before giving up for this run.
 const MAX_THROTTLED: u32 = 20;
 
+/// The requested cost of one variant node: the variant (1), its `inventoryItem` (1) and that item's `unitCost` (1).
+const VARIANT_NODE_COST: u32 = 3;
+
 /// The requested cost of a products page: `products(first)` → product (1) + `variants(first)` connection.
 pub fn products_cost(first: u32, variants: u32) -> u32 {
-    2 + first * (1 + 2 + variants)
+    2 + first * (1 + 2 + variants * VARIANT_NODE_COST)
 }
 
 /// The requested cost of an orders page: order (1) + `totalPriceSet { shopMoney }` (2) + `lineItems(first)`
@@ -62,7 +65,7 @@ pub fn orders_cost(first: u32, lines: u32) -> u32 {
 
 /// The requested cost of a nested variants page: `product` (1) + `variants(first)`.
 pub fn variants_cost(first: u32) -> u32 {
-    1 + 2 + first
+    1 + 2 + first * VARIANT_NODE_COST
 }
 
 /// The requested cost of a nested line-items page: `order` (1) + `lineItems(first)`.
@@ -72,7 +75,7 @@ pub fn line_items_cost(first: u32) -> u32 {
 
 /// The requested cost of refetching `ids` nodes: the dearer fragment (an inventory item's variant's product).
 pub fn refresh_cost(ids: u32, variants: u32) -> u32 {
-    ids * (3 + 1 + 2 + variants)
+    ids * (3 + 1 + 2 + variants * VARIANT_NODE_COST)
 }
 
 /// The largest `first` whose cost stays under `cap`.
@@ -84,8 +87,20 @@ fn page_size(cap: u32, cost: impl Fn(u32) -> u32) -> u32 {
     first
 }
 
-const PRODUCT_FIELDS: &str = "id title description vendor productType status updatedAt \
-     variants(first: $variantsFirst) { pageInfo { hasNextPage endCursor } nodes { id sku title price inventoryQuantity } }";
+/// A variant's fields, as a literal for `concat!`: its unit cost is its inventory item's (`read_inventory`), in the
+/// shop's currency.
+macro_rules! variant_fields {
+    () => {
+        "id sku title price inventoryQuantity inventoryItem { unitCost { amount currencyCode } }"
+    };
+}
+
+const PRODUCT_FIELDS: &str = concat!(
+    "id title description vendor productType status updatedAt \
+     variants(first: $variantsFirst) { pageInfo { hasNextPage endCursor } nodes { ",
+    variant_fields!(),
+    " } }"
+);
 
 fn products_query() -> String {
     format!(
@@ -95,9 +110,12 @@ fn products_query() -> String {
     )
 }
 
-const VARIANTS_QUERY: &str = "query ProductVariants($id: ID!, $first: Int!, $after: String) { \
-     product(id: $id) { variants(first: $first, after: $after) { pageInfo { hasNextPage endCursor } \
-     nodes { id sku title price inventoryQuantity } } } }";
+const VARIANTS_QUERY: &str = concat!(
+    "query ProductVariants($id: ID!, $first: Int!, $after: String) { \
+     product(id: $id) { variants(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ",
+    variant_fields!(),
+    " } } } }"
+);
 
 const ORDERS_QUERY: &str = "query SyncOrders($first: Int!, $after: String, $query: String, $linesFirst: Int!) { \
      orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { \
@@ -158,6 +176,14 @@ struct VariantNode {
     title: String,
     price: String,
     inventory_quantity: Option<i64>,
+    inventory_item: Option<InventoryItemNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InventoryItemNode {
+    /// `null` when the merchant has not entered a cost.
+    unit_cost: Option<Money>,
 }
 
 #[derive(Deserialize)]
@@ -332,7 +358,7 @@ pub struct ShopifyConnector {
     bucket: Option<Bucket>,
     /// The nested `variants(first:)` of the next products page: the store's own variant counts (the largest on the
     /// last page, rounded up to a power of two) within [`MIN_VARIANTS_PER_PRODUCT`]..=[`VARIANTS_PER_PRODUCT`]. A
-    /// store of single-variant products gets pages of 142 products instead of 43; one with larger products keeps 20.
+    /// store of single-variant products gets pages of 66 products instead of 15; one with larger products keeps 20.
     variants_first: u32,
     /// Throttling so far.
     pub stats: ThrottleStats,
@@ -703,12 +729,19 @@ fn product_from_node(node: ProductNode, digits: u32) -> Result<PlatformProduct, 
         if price_minor < 0 {
             return Err(invalid(&variant.id, "negative price"));
         }
+        let cost_minor = match variant.inventory_item.and_then(|item| item.unit_cost) {
+            None => None,
+            Some(cost) => Some(parse_amount(&cost.amount, digits).map_err(|e| invalid(&variant.id, e))?),
+        };
+        if cost_minor.is_some_and(|cost| cost < 0) {
+            return Err(invalid(&variant.id, "negative unit cost"));
+        }
         variants.push(VariantInput {
             external_id: variant.id,
             sku: variant.sku.unwrap_or_default(),
             title: variant.title,
             price_minor,
-            cost_minor: None,
+            cost_minor,
             inventory: variant.inventory_quantity.unwrap_or(0),
         });
     }
@@ -1016,13 +1049,14 @@ mod tests {
         assert!(products_cost(products + 1, VARIANTS_PER_PRODUCT) > MAX_QUERY_COST);
         assert!(orders_cost(orders, LINES_PER_ORDER) <= MAX_QUERY_COST);
         assert_eq!(page_size(MAX_QUERY_COST, variants_cost), 250);
-        assert_eq!(page_size(100, |n| products_cost(n, VARIANTS_PER_PRODUCT)), 4, "a small bucket shrinks pages");
+        assert_eq!(page_size(100, |n| products_cost(n, MIN_VARIANTS_PER_PRODUCT)), 6, "a small bucket shrinks pages");
     }
 
     #[test]
     fn single_variant_stores_get_larger_pages() {
-        assert_eq!(page_size(MAX_QUERY_COST, |n| products_cost(n, MIN_VARIANTS_PER_PRODUCT)), 142);
-        assert_eq!(page_size(MAX_QUERY_COST, |n| products_cost(n, VARIANTS_PER_PRODUCT)), 43);
+        // Each variant costs 3: the variant, its inventory item and that item's unit cost.
+        assert_eq!(page_size(MAX_QUERY_COST, |n| products_cost(n, MIN_VARIANTS_PER_PRODUCT)), 66);
+        assert_eq!(page_size(MAX_QUERY_COST, |n| products_cost(n, VARIANTS_PER_PRODUCT)), 15);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - **Authentication** as the docs require: HTTP Basic over HTTPS (falling back to `consumer_key`/`consumer_secret`
 //!   query parameters when the server strips the header), OAuth 1.0a with HMAC-SHA256 over plain HTTP.
 //! - **Money** strings parsed exactly into minor units.
+//! - **Unit cost** from the WooCommerce Cost of Goods extension's `_wc_cog_cost` meta field (on a simple product
+//!   and on each variation), where the store has it; without it (or empty) the cost is unknown.
 
 use std::time::Duration;
 
@@ -68,6 +70,8 @@ struct WooProduct {
     regular_price: String,
     stock_quantity: Option<i64>,
     #[serde(default)]
+    meta_data: Vec<WooMeta>,
+    #[serde(default)]
     categories: Vec<WooCategory>,
     date_modified_gmt: Option<String>,
     date_created_gmt: Option<String>,
@@ -90,8 +94,21 @@ struct WooVariation {
     regular_price: String,
     stock_quantity: Option<i64>,
     #[serde(default)]
+    meta_data: Vec<WooMeta>,
+    #[serde(default)]
     attributes: Vec<WooAttribute>,
 }
+
+/// One custom field of a product or variation.
+#[derive(Deserialize)]
+struct WooMeta {
+    key: String,
+    #[serde(default)]
+    value: Value,
+}
+
+/// The meta field the WooCommerce Cost of Goods extension keeps a unit cost in.
+const COST_META_KEY: &str = "_wc_cog_cost";
 
 #[derive(Deserialize)]
 struct WooOrder {
@@ -448,6 +465,24 @@ fn price_of(id: u64, price: &str, regular: &str, digits: u32) -> Result<i64, Str
     }
 }
 
+/// The unit cost in `_wc_cog_cost`: a decimal string (or number) in the store's currency; absent or empty when the
+/// store keeps none.
+fn cost_of(id: u64, meta: &[WooMeta], digits: u32) -> Result<Option<i64>, String> {
+    let Some(field) = meta.iter().find(|m| m.key == COST_META_KEY) else { return Ok(None) };
+    let text = match &field.value {
+        Value::String(text) if text.trim().is_empty() => return Ok(None),
+        Value::String(text) => text.trim().to_owned(),
+        Value::Number(number) => number.to_string(),
+        Value::Null => return Ok(None),
+        _ => return Err(format!("{id}: {COST_META_KEY} is not an amount")),
+    };
+    match parse_amount(&text, digits) {
+        Ok(minor) if minor >= 0 => Ok(Some(minor)),
+        Ok(_) => Err(format!("{id}: negative unit cost")),
+        Err(error) => Err(format!("{id}: {COST_META_KEY}: {error}")),
+    }
+}
+
 fn product_status(text: &str) -> ProductStatus {
     match text {
         "publish" => ProductStatus::Active,
@@ -480,7 +515,7 @@ fn product_from(
                     price_minor: price_of(v.id, &v.price, &v.regular_price, digits)?,
                     sku: v.sku,
                     title: v.attributes.iter().map(|a| a.option.as_str()).collect::<Vec<_>>().join(" / "),
-                    cost_minor: None,
+                    cost_minor: cost_of(v.id, &v.meta_data, digits)?,
                     inventory: v.stock_quantity.unwrap_or(0),
                 })
             })
@@ -490,7 +525,7 @@ fn product_from(
             price_minor: price_of(product.id, &product.price, &product.regular_price, digits)?,
             sku: product.sku.clone(),
             title: String::new(),
-            cost_minor: None,
+            cost_minor: cost_of(product.id, &product.meta_data, digits)?,
             inventory: product.stock_quantity.unwrap_or(0),
         }],
     };
@@ -635,6 +670,24 @@ mod tests {
         assert_eq!(product.input.variants[1].price_minor, 1100);
         assert_eq!(product.input.variants[1].inventory, 0);
         assert_eq!(product.updated_at.to_rfc3339(), "2026-11-01T10:00:00+00:00");
+    }
+
+    #[test]
+    fn unit_costs_come_from_the_cost_of_goods_meta_field_and_are_unknown_without_it() {
+        let simple = |meta: Value| {
+            let product: WooProduct = serde_json::from_value(json!({
+                "id": 8, "name": "Mug", "status": "publish", "type": "simple", "price": "9.00", "meta_data": meta
+            }))
+            .expect("product");
+            product_from(product, None, 2).map(|p| p.input.variants[0].cost_minor)
+        };
+        assert_eq!(simple(json!([{"id": 1, "key": "_wc_cog_cost", "value": "4.2"}])), Ok(Some(420)));
+        assert_eq!(simple(json!([{"id": 1, "key": "_wc_cog_cost", "value": 3}])), Ok(Some(300)));
+        assert_eq!(simple(json!([{"id": 1, "key": "_wc_cog_cost", "value": ""}])), Ok(None), "empty: unknown");
+        assert_eq!(simple(json!([{"id": 1, "key": "_other", "value": "1.00"}])), Ok(None), "no such field: unknown");
+        assert_eq!(simple(json!([])), Ok(None));
+        assert!(simple(json!([{"id": 1, "key": "_wc_cog_cost", "value": "-1.00"}])).is_err());
+        assert!(simple(json!([{"id": 1, "key": "_wc_cog_cost", "value": "cheap"}])).is_err());
     }
 
     #[test]

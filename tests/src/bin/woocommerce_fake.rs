@@ -30,6 +30,7 @@ async fn main() {
             category: "Mugs".into(),
             modified: base + TimeDelta::seconds(rng.below(10 * 86_400) as i64),
             variations: Vec::new(),
+            cost_cents: None,
         })
         .collect();
     let orders: Vec<WooOrder> = (0..60u64)

@@ -75,6 +75,7 @@ pub fn shopify_catalogue(
                     title: format!("Option {v}"),
                     price_cents: 500 + rng.below(20_000) as i64,
                     inventory: rng.below(200) as i64,
+                    unit_cost_cents: None,
                 }
             })
             .collect();

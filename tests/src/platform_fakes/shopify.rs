@@ -65,6 +65,8 @@ pub struct FakeVariant {
     pub price_cents: i64,
     /// Units available.
     pub inventory: i64,
+    /// Its inventory item's `unitCost` in cents; `None` is `null` (no cost entered).
+    pub unit_cost_cents: Option<i64>,
 }
 
 /// An order.
@@ -340,22 +342,25 @@ fn first_of(variables: &Value, name: &str) -> Result<u64, String> {
     Ok(first)
 }
 
+/// A variant node's cost: the variant, its `inventoryItem` and that item's `unitCost`, objects of 1 each.
+const VARIANT_NODE: u64 = 3;
+
 /// Requested cost by Shopify's rules (scalars 0, objects 1, connections 2 + first × node).
 fn requested_cost(operation: &str, variables: &Value) -> Result<u64, String> {
     Ok(match operation {
         "SyncProducts" => {
             let (first, variants) = (first_of(variables, "first")?, first_of(variables, "variantsFirst")?);
-            2 + first * (1 + 2 + variants)
+            2 + first * (1 + 2 + variants * VARIANT_NODE)
         }
         "SyncOrders" => {
             let (first, lines) = (first_of(variables, "first")?, first_of(variables, "linesFirst")?);
             2 + first * (1 + 2 + 2 + lines * 5)
         }
-        "ProductVariants" => 1 + 2 + first_of(variables, "first")?,
+        "ProductVariants" => 1 + 2 + first_of(variables, "first")? * VARIANT_NODE,
         "OrderLineItems" => 1 + 2 + first_of(variables, "first")? * 5,
         "RefreshProducts" => {
             let ids = variables.get("ids").and_then(Value::as_array).map_or(0, Vec::len) as u64;
-            ids * (3 + 1 + 2 + first_of(variables, "variantsFirst")?)
+            ids * (3 + 1 + 2 + first_of(variables, "variantsFirst")? * VARIANT_NODE)
         }
         "VerifyShop" => 1,
         _ => return Err("unknown operation".into()),
@@ -364,13 +369,14 @@ fn requested_cost(operation: &str, variables: &Value) -> Result<u64, String> {
 
 fn variant_json(v: &FakeVariant) -> Value {
     json!({ "id": gid("ProductVariant", v.id), "sku": v.sku, "title": v.title, "price": money(v.price_cents),
-            "inventoryQuantity": v.inventory })
+            "inventoryQuantity": v.inventory,
+            "inventoryItem": { "unitCost": v.unit_cost_cents.map(|c| json!({ "amount": money(c), "currencyCode": "USD" })) } })
 }
 
 fn product_json(p: &FakeProduct, variants_first: usize) -> (Value, u64) {
     let shown: Vec<Value> = p.variants.iter().take(variants_first).map(variant_json).collect();
     let more = p.variants.len() > variants_first;
-    let actual = 1 + 2 + shown.len() as u64;
+    let actual = 1 + 2 + shown.len() as u64 * VARIANT_NODE;
     let value = json!({
         "id": gid("Product", p.id), "title": p.title, "description": p.description, "vendor": p.vendor,
         "productType": p.product_type, "status": p.status, "updatedAt": p.updated_at.to_rfc3339(),
@@ -499,7 +505,7 @@ fn resolve(domain: &str, shop: &FakeShop, operation: &str, variables: &Value) ->
                 ("order", "lineItems", nodes, order.lines.len())
             };
             let end = start + nodes.len();
-            let per_node = if operation == "ProductVariants" { 1 } else { 5 };
+            let per_node = if operation == "ProductVariants" { VARIANT_NODE } else { 5 };
             let actual = 1 + 2 + nodes.len() as u64 * per_node;
             let data = json!({ field: { inner: {
                 "pageInfo": { "hasNextPage": end < total, "endCursor": (!nodes.is_empty()).then(|| index_cursor(end)) },

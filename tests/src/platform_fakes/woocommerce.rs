@@ -48,6 +48,8 @@ pub struct WooProduct {
     pub modified: DateTime<Utc>,
     /// Variations; non-empty makes it a variable product.
     pub variations: Vec<WooVariation>,
+    /// The Cost of Goods extension's `_wc_cog_cost` in cents (simple products); `None`: the field is absent.
+    pub cost_cents: Option<i64>,
 }
 
 /// A variation.
@@ -61,6 +63,8 @@ pub struct WooVariation {
     pub stock: i64,
     /// Attribute option, e.g. "M".
     pub option: String,
+    /// `_wc_cog_cost` in cents; `None`: the field is absent.
+    pub cost_cents: Option<i64>,
 }
 
 /// An order.
@@ -366,7 +370,17 @@ fn product_json(p: &WooProduct) -> Value {
         "date_modified": gmt(p.modified.with_timezone(&site_zone()).naive_local().and_utc()),
         "date_modified_gmt": gmt(p.modified), "date_created_gmt": gmt(p.modified),
         "variations": p.variations.iter().map(|v| v.id).collect::<Vec<_>>(),
+        "meta_data": cost_meta(p.id, p.cost_cents),
     })
+}
+
+/// `meta_data` as the REST API lists custom fields: the Cost of Goods extension's cost, if set.
+fn cost_meta(id: u64, cost_cents: Option<i64>) -> Value {
+    json!(
+        cost_cents
+            .map(|c| vec![json!({ "id": id * 10 + 1, "key": "_wc_cog_cost", "value": cents(c) })])
+            .unwrap_or_default()
+    )
 }
 
 fn order_json(o: &WooOrder) -> Value {
@@ -460,7 +474,7 @@ async fn variations(
             json!({ "id": v.id, "sku": format!("W-{}-{}", id, v.id), "price": cents(v.price_cents),
                     "regular_price": cents(v.price_cents), "stock_quantity": v.stock, "manage_stock": true,
                     "attributes": [{ "id": 1, "name": "Size", "option": v.option }],
-                    "date_modified_gmt": gmt(product.modified) })
+                    "meta_data": cost_meta(v.id, v.cost_cents), "date_modified_gmt": gmt(product.modified) })
         })
         .collect();
     let asked = Asked { address: &address, site: &site_name, path: &path, params: &params };

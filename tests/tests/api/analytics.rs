@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use shared::{
-    analytics::{EventKind, OrderStatus},
+    analytics::{EventKind, MEASURES, OrderStatus},
     catalogue::{ProductInput, ProductStatus, UpsertCounts, VariantInput},
     db::{
         Database,
@@ -121,36 +121,32 @@ async fn assert_rollups_exact(db: &Database, organization: Uuid, context: &str) 
     let recomputed = db.recompute_rollups(organization).await.expect("recomputed rollups");
     assert_eq!(stored, recomputed, "{context}: stored rollups differ from a recomputation");
     let (_, months) = db.stored_rollups_with_months(organization).await.expect("monthly rollups");
-    let mut expected: BTreeMap<(Uuid, NaiveDate), [i64; 6]> = BTreeMap::new();
+    let mut expected: BTreeMap<(Uuid, NaiveDate), [i64; MEASURES.len()]> = BTreeMap::new();
     for (key, c) in stored.iter() {
         let Some(product) = key.product else { continue };
         let month = day(&format!("{}-01", &key.day.to_string()[..7]));
-        let sums = expected.entry((product, month)).or_default();
-        for (sum, value) in
-            sums.iter_mut().zip([c.orders, c.units, c.revenue_minor, c.views, c.add_to_carts, c.purchases])
-        {
+        let sums = expected.entry((product, month)).or_insert([0; MEASURES.len()]);
+        for (sum, value) in sums.iter_mut().zip(c.to_array()) {
             *sum += value;
         }
     }
     expected.retain(|_, sums| sums.iter().any(|v| *v != 0));
-    let months: BTreeMap<(Uuid, NaiveDate), [i64; 6]> = months
+    let months: BTreeMap<(Uuid, NaiveDate), [i64; MEASURES.len()]> = months
         .iter()
         .map(|(k, c)| {
             let product = k.product.expect("monthly rows are per product");
-            ((product, k.day), [c.orders, c.units, c.revenue_minor, c.views, c.add_to_carts, c.purchases])
+            ((product, k.day), c.to_array())
         })
         .collect();
     assert_eq!(months, expected, "{context}: monthly rows are the sums of the daily ones");
-    const ZERO_ROWS: &str = "SELECT \
-         (SELECT count(*) FROM daily_totals WHERE organization_id = $1 AND orders = 0 AND units = 0 \
-          AND revenue_minor = 0 AND views = 0 AND add_to_carts = 0 AND purchases = 0) + \
-         (SELECT count(*) FROM daily_product_totals WHERE organization_id = $1 AND orders = 0 AND units = 0 \
-          AND revenue_minor = 0 AND views = 0 AND add_to_carts = 0 AND purchases = 0) + \
-         (SELECT count(*) FROM monthly_product_totals WHERE organization_id = $1 AND orders = 0 AND units = 0 \
-          AND revenue_minor = 0 AND views = 0 AND add_to_carts = 0 AND purchases = 0)";
+    let all_zero = MEASURES.map(|m| format!("{m} = 0")).join(" AND ");
+    let zero_rows_sql = ["daily_totals", "daily_product_totals", "monthly_product_totals"]
+        .map(|table| format!("(SELECT count(*) FROM {table} WHERE organization_id = $1 AND {all_zero})"))
+        .join(" + ");
+    let zero_rows_sql = format!("SELECT {zero_rows_sql}");
     let zero_rows: i64 = match db {
-        Database::Postgres(pool) => sqlx::query_scalar(ZERO_ROWS).bind(organization).fetch_one(pool).await,
-        Database::Sqlite(pool) => sqlx::query_scalar(ZERO_ROWS).bind(organization).fetch_one(pool).await,
+        Database::Postgres(pool) => sqlx::query_scalar(&zero_rows_sql).bind(organization).fetch_one(pool).await,
+        Database::Sqlite(pool) => sqlx::query_scalar(&zero_rows_sql).bind(organization).fetch_one(pool).await,
     }
     .expect("count zero rows");
     assert_eq!(zero_rows, 0, "{context}: rows that reached zero are deleted");
@@ -905,7 +901,12 @@ async fn bad_analytics_queries_are_400_problems_naming_the_parameter() {
     let app = spawn_app_on(Backend::Sqlite).await;
     let shop = open_shop(&app, "UTC", 1).await;
     let cases = [
-        ("timeseries?metric=profit", "metric", "unknown metric"),
+        ("timeseries?metric=gross_margin", "metric", "unknown metric"),
+        (
+            "timeseries?metric=profit&product=00000000-0000-0000-0000-000000000001&category=Things",
+            "category",
+            "product and category",
+        ),
         ("timeseries?bucket=day", "metric", "missing metric"),
         ("timeseries?metric=revenue&bucket=quarter", "bucket", "unknown bucket"),
         ("timeseries?metric=revenue&from=2024-03-02&to=2024-03-01", "from", "from after to"),
@@ -920,7 +921,9 @@ async fn bad_analytics_queries_are_400_problems_naming_the_parameter() {
         ("timeseries?metric=revenue&product=abc", "product", "not a UUID"),
         ("timeseries?metric=revenue&form=2024-01-01", "form", "unknown parameter"),
         ("timeseries?metric=revenue&metric=orders", "metric", "repeated parameter"),
-        ("top-products?by=profit", "by", "unknown ranking"),
+        ("top-products?by=margin", "by", "unknown ranking"),
+        ("top-products?category=", "category", "an empty category"),
+        ("timeseries?metric=profit&category=", "category", "an empty category"),
         ("top-products?limit=0", "limit", "limit zero"),
         ("top-products?limit=101", "limit", "limit above 100"),
         ("top-products?limit=-1", "limit", "negative limit"),

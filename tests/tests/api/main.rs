@@ -22,6 +22,7 @@ mod openapi;
 mod organizations;
 mod package;
 mod problems;
+mod profit;
 mod protocol;
 mod store_sync;
 mod tenancy;

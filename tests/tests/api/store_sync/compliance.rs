@@ -34,6 +34,7 @@ fn coat(id: u64) -> FakeProduct {
             title: "M".into(),
             price_cents: 12000,
             inventory: 4,
+            unit_cost_cents: None,
         }],
     }
 }

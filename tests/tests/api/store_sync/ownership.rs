@@ -34,6 +34,7 @@ async fn fake_shop() -> FakeShopify {
             title: "M".into(),
             price_cents: 12000,
             inventory: 4,
+            unit_cost_cents: None,
         }],
     };
     fake.add_shop(

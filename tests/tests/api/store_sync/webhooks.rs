@@ -37,6 +37,7 @@ async fn shopify_app_on(backend: Backend) -> (FakeShopify, TestApp, super::Merch
             title: "M".into(),
             price_cents: 12000,
             inventory: 4,
+            unit_cost_cents: None,
         }],
     };
     fake.add_shop(SHOP, FakeShop { products: vec![product], access_token: "shpat_a".into(), ..FakeShop::default() });
@@ -146,7 +147,14 @@ async fn woocommerce_pings_are_answered_and_deliveries_verified_deduplicated_and
         stock: None,
         category: "Mugs".into(),
         modified: Utc::now() - TimeDelta::days(3),
-        variations: vec![WooVariation { id: 601, price_cents: 1500, stock: 3, option: "Blue".into() }],
+        variations: vec![WooVariation {
+            id: 601,
+            price_cents: 1500,
+            stock: 3,
+            option: "Blue".into(),
+            cost_cents: None,
+        }],
+        cost_cents: None,
     };
     let url = fake.add_site(
         "shop",

@@ -31,6 +31,7 @@ fn site(products: u64, orders: u64) -> WooSite {
                         price_cents: 1000 + v as i64,
                         stock: 2,
                         option: format!("S{v}"),
+                        cost_cents: None,
                     })
                     .collect()
             } else {
@@ -45,6 +46,7 @@ fn site(products: u64, orders: u64) -> WooSite {
                 category: "Mugs".into(),
                 modified: base + TimeDelta::seconds(rng.below(20 * 86_400) as i64),
                 variations,
+                cost_cents: None,
             }
         })
         .collect();
