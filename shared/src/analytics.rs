@@ -517,7 +517,8 @@ impl DateRange {
 }
 
 /// How days group into the points of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Bucket {
     /// One calendar day.
     Day,

@@ -290,12 +290,12 @@ struct UnknownCost {
     params(
         Tenant,
         ("metric" = inline(Metric), Query, description = "What to chart; `profit` and `margin` cover the lines with a known unit cost."),
-        ("bucket" = Option<String>, Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
+        ("bucket" = inline(Option<Bucket>), Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
         ("product" = Option<Uuid>, Query, description = "One of the organization's products."),
-        ("category" = Option<String>, Query, description = "The products now in this category; not with `product`."),
-        ("compare" = Option<String>, Query, description = "`previous_period` adds `previous`."),
+        ("category" = Option<String>, Query, min_length = 1, description = "The products now in this category; not with `product`."),
+        ("compare" = inline(Option<Compare>), Query, description = "`previous_period` adds `previous`."),
     ),
     responses(
         (status = 200, description = "One item per bucket, empty buckets as zeros.", body = TimeSeries),
@@ -374,6 +374,14 @@ async fn timeseries(
     }))
 }
 
+/// The one value `compare` takes, for the document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "documents the `compare` parameter, which parse_compare reads")]
+enum Compare {
+    PreviousPeriod,
+}
+
 fn parse_compare(text: &str) -> Result<bool, String> {
     match text {
         "previous_period" => Ok(true),
@@ -442,7 +450,7 @@ fn relative_change(value: MetricValue, previous: MetricValue) -> Option<f64> {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("bucket" = Option<String>, Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
+        ("bucket" = inline(Option<Bucket>), Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
     ),
@@ -569,7 +577,7 @@ struct TopProduct {
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100 (default 10)."),
-        ("category" = Option<String>, Query, description = "Rank only the products now in this category."),
+        ("category" = Option<String>, Query, min_length = 1, description = "Rank only the products now in this category."),
     ),
     responses(
         (status = 200, description = "The ranking.", body = TopProducts),
