@@ -70,6 +70,9 @@ pub struct BriefItem {
     pub id: Uuid,
     /// Its kind.
     pub kind: Kind,
+    /// What it is about, by name (a product's title, a video's file name): merchant text, whose digits are no
+    /// figures (see [`super::grounding`]).
+    pub about: Option<String>,
     /// The finding.
     pub title: String,
     /// What to do.
@@ -90,6 +93,7 @@ impl BriefItem {
         Self {
             id,
             kind: recommendation.kind,
+            about: recommendation.subject.name().map(str::to_owned),
             title: recommendation.title.clone(),
             action: recommendation.action.clone(),
             impact: recommendation.impact.as_ref().map(|i| money(i.minor, currency)),

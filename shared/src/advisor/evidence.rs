@@ -143,6 +143,15 @@ impl Subject {
             Self::Day { .. } | Self::Week { .. } => None,
         }
     }
+
+    /// The subject's name, if it has one: the product's title when the advice was computed, the video's file name.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Product { title, .. } => Some(title),
+            Self::Video { file_name, .. } => Some(file_name),
+            Self::Day { .. } | Self::Week { .. } => None,
+        }
+    }
 }
 
 /// One number (or date, or word) of the evidence.

@@ -110,7 +110,7 @@ impl AnalyticsTools<'_> {
             .iter()
             .map(|p| {
                 json!({
-                    "title": p.title,
+                    "product": p.title,
                     "revenue": money(p.revenue_minor, &self.currency),
                     "units": p.units,
                     "orders": p.orders,
@@ -143,6 +143,7 @@ impl AnalyticsTools<'_> {
                 let r = &item.recommendation;
                 json!({
                     "id": item.id,
+                    "about": r.subject.name(),
                     "title": r.title,
                     "action": r.action,
                     "impact": r.impact.as_ref().map(|i| money(i.minor, &self.currency)),

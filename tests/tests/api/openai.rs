@@ -396,7 +396,7 @@ async fn a_question_can_use_our_analytics_tools_and_numbers_from_them_pass_the_c
         let result: Value = serde_json::from_str(result["content"].as_str().expect("content")).expect("JSON");
         let top = &result["products"][0];
         let answer = json!({
-            "answer": format!("{} sold {} units for {} in that period.", top["title"].as_str().expect("title"), top["units"], top["revenue"].as_str().expect("revenue")),
+            "answer": format!("{} sold {} units for {} in that period.", top["product"].as_str().expect("product"), top["units"], top["revenue"].as_str().expect("revenue")),
             "recommendation_ids": []
         });
         Scripted::ok(completion(&answer.to_string(), "stop"))
