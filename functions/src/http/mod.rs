@@ -16,6 +16,7 @@ pub mod app;
 mod health;
 mod me;
 mod members;
+mod onboarding;
 pub mod openapi;
 mod organizations;
 mod problems;
@@ -47,6 +48,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(analytics::router())
         .merge(sign_in::router())
         .merge(stores::router())
+        .merge(onboarding::router())
         .merge(advice::router())
         .merge(webhooks::router())
 }

@@ -16,6 +16,7 @@ use crate::config::DatabaseSettings;
 pub mod advice;
 pub mod analytics;
 pub mod catalogue;
+pub mod onboarding;
 pub mod orders;
 pub mod product_figures;
 pub mod rollups;
