@@ -476,7 +476,9 @@ impl ShopifySettings {
         }
         let scopes = lookup.get("SHOPIFY_SCOPES").unwrap_or_else(|| DEFAULT_SHOPIFY_SCOPES.to_owned());
         let scope_names: Vec<&str> = scopes.split(',').map(str::trim).collect();
-        if scope_names.iter().any(|scope| scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        if scope_names
+            .iter()
+            .any(|scope| scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
         {
             let reason = "expected comma-separated scope names such as read_products,read_orders".to_owned();
             return Err(ConfigError::Invalid { name: "SHOPIFY_SCOPES", reason });

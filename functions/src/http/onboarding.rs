@@ -13,8 +13,8 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, header},
-    response::{IntoResponse, Redirect, Response},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -113,13 +113,14 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.split(',').any(|kind| kind.trim().starts_with("application/json")))
 }
 
+/// `302 Found` to `url`.
+fn found(url: String) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, url)]).into_response()
+}
+
 /// A `302` to `url` for a browser, or `{"authorize_url": …}` for a client that asks for JSON.
 fn send_to(headers: &HeaderMap, url: String) -> Response {
-    if wants_json(headers) {
-        Json(Authorize { authorize_url: url }).into_response()
-    } else {
-        Redirect::to(&url).into_response()
-    }
+    if wants_json(headers) { Json(Authorize { authorize_url: url }).into_response() } else { found(url) }
 }
 
 fn app_url(state: &AppState) -> Result<&AppUrl, ApiError> {
@@ -147,7 +148,9 @@ fn state_refused(error: StateError) -> ApiError {
 async fn still_admin(state: &AppState, install: &PendingInstall) -> Result<(), ApiError> {
     match state.db.organization_of_member(install.user, install.organization).await? {
         Some((_, Role::Admin)) => Ok(()),
-        _ => Err(ApiError::Forbidden("the admin who started this install no longer administers the organization".into())),
+        _ => {
+            Err(ApiError::Forbidden("the admin who started this install no longer administers the organization".into()))
+        }
     }
 }
 
@@ -257,7 +260,8 @@ async fn shopify_callback(
     AppQuery(pairs): AppQuery<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let settings = &state.settings.shopify;
-    let keys: Vec<&SecretString> = settings.client_secret.iter().chain(settings.previous_client_secret.iter()).collect();
+    let keys: Vec<&SecretString> =
+        settings.client_secret.iter().chain(settings.previous_client_secret.iter()).collect();
     if !onboarding::shopify::callback_is_signed(&pairs, &keys) {
         tracing::info!(target: "audit", event = "install_callback_rejected", platform = "shopify", "bad hmac");
         return Err(ApiError::BadSignature("the install callback's hmac is missing or does not match".into()));
@@ -278,8 +282,8 @@ async fn shopify_callback(
     still_admin(&state, &install).await?;
     let app_url = app_url(&state)?;
     let deadline = tokio::time::Instant::now() + state.settings.sync.request_budget;
-    let credentials = shopify::exchange_code(&state.platforms, &shop, code, deadline).await.map_err(|error| {
-        match error {
+    let credentials =
+        shopify::exchange_code(&state.platforms, &shop, code, deadline).await.map_err(|error| match error {
             PlatformError::Unauthorized(detail) | PlatformError::Malformed(detail) => {
                 tracing::info!(target: "audit", event = "install_code_refused", platform = "shopify", %shop);
                 ApiError::bad_field("code", format!("Shopify did not exchange the authorization code: {detail}"))
@@ -289,8 +293,7 @@ async fn shopify_callback(
                 tracing::warn!(error = %other, %shop, "the authorization code could not be exchanged");
                 ApiError::Unavailable("Shopify could not be reached to complete the install; start it again".into())
             }
-        }
-    })?;
+        })?;
     let connection = Connection {
         platform: Platform::Shopify,
         name: shop.to_string(),
@@ -307,7 +310,7 @@ async fn shopify_callback(
     Ok(if wants_json(&headers) {
         Json(Installed { store, webhooks_created }).into_response()
     } else {
-        Redirect::to(&stores_page(app_url)).into_response()
+        found(stores_page(app_url))
     })
 }
 
@@ -388,7 +391,8 @@ async fn woocommerce_callback(
     State(state): State<AppState>,
     AppJson(keys): AppJson<ApprovedKeys>,
 ) -> Result<Json<Installed>, ApiError> {
-    let install = PendingInstall::redeem(&state.db, &keys.user_id, Platform::Woocommerce).await.map_err(state_refused)?;
+    let install =
+        PendingInstall::redeem(&state.db, &keys.user_id, Platform::Woocommerce).await.map_err(state_refused)?;
     if !onboarding::woocommerce::permits_reading(&keys.key_permissions) {
         return Err(ApiError::bad_field("key_permissions", "the approved keys cannot read the store"));
     }

@@ -204,7 +204,6 @@ struct Jobs {
     next_cursor: Option<String>,
 }
 
-
 impl From<SyncJob> for JobView {
     fn from(job: SyncJob) -> Self {
         Self {
@@ -660,10 +659,16 @@ async fn remove_subscriptions(state: &AppState, organization: Uuid, store: Uuid,
         let mut credentials = Credentials::from_secret(&secret).map_err(|e| e.to_string())?;
         if connection.platform == Platform::Shopify.as_str() {
             let shop = ShopDomain::parse(&connection.address).map_err(|e| e.to_string())?;
-            credentials =
-                shopify::fresh_credentials(&state.platforms, &shop, credentials, state.secrets.as_ref(), name, deadline)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            credentials = shopify::fresh_credentials(
+                &state.platforms,
+                &shop,
+                credentials,
+                state.secrets.as_ref(),
+                name,
+                deadline,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         }
         let subscriber = Subscriber {
             platforms: &state.platforms,

@@ -91,12 +91,7 @@ impl PendingInstall {
         if Platform::parse(&stored.platform).ok() != Some(platform) {
             return Err(StateError::Foreign);
         }
-        Ok(Self {
-            platform,
-            address: stored.address,
-            organization: stored.organization_id,
-            user: stored.user_id,
-        })
+        Ok(Self { platform, address: stored.address, organization: stored.organization_id, user: stored.user_id })
     }
 }
 

@@ -965,7 +965,9 @@ impl Granted {
             .map_err(|e| PlatformError::Malformed(format!("token endpoint: expires_in {e}")))?;
         let refresh_token = self.refresh_token.map(SecretString::from).or_else(|| previous.cloned());
         if expires_at.is_some() && refresh_token.is_none() {
-            return Err(PlatformError::Malformed("token endpoint: an expiring token came without a refresh token".into()));
+            return Err(PlatformError::Malformed(
+                "token endpoint: an expiring token came without a refresh token".into(),
+            ));
         }
         Ok(Credentials::Shopify { access_token: SecretString::from(self.access_token), refresh_token, expires_at })
     }

@@ -433,8 +433,7 @@ impl WooConnector {
             let (values, next, _) = self.list(&url, deadline).await?;
             for value in values {
                 webhooks.push(
-                    serde_json::from_value(value)
-                        .map_err(|e| PlatformError::Malformed(format!("a webhook: {e}")))?,
+                    serde_json::from_value(value).map_err(|e| PlatformError::Malformed(format!("a webhook: {e}")))?,
                 );
             }
             match next {
@@ -759,8 +758,8 @@ mod tests {
         let tls = WooConnector::new(&platforms, &https, &credentials, 2).expect("connector");
         let http = WooConnector::new(&platforms, &plain, &credentials, 2).expect("connector");
 
-        let basic = tls.request(&https.api("products")).build().expect("request");
-        let signed = http.request(&plain.api("products")).build().expect("request");
+        let basic = tls.request(&reqwest::Method::GET, &https.api("products"), None).build().expect("request");
+        let signed = http.request(&reqwest::Method::GET, &plain.api("products"), None).build().expect("request");
 
         let authorization = basic.headers()[reqwest::header::AUTHORIZATION].to_str().expect("ASCII");
         assert!(authorization.starts_with("Basic "), "{authorization}");
