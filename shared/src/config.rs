@@ -71,6 +71,10 @@ pub struct Settings {
     /// `APP_URL`: where clients and platforms reach this app (`handler dev` defaults it to its own address).
     /// Links the app hands out are built from it, never from a request's `Host` header, which the caller controls.
     pub app_url: Option<AppUrl>,
+    /// `WOOCOMMERCE_KEY_SCOPE` (default `read`): what a WooCommerce key approval asks for. `read` is all the sync
+    /// needs, but WooCommerce refuses every write with read keys, creating webhooks included; `read_write` lets
+    /// the app create its webhooks on the site.
+    pub woocommerce_key_scope: &'static str,
 }
 
 /// The app's public base URL: absolute http(s), a host, no credentials, query or fragment; kept without a
@@ -687,6 +691,14 @@ impl Settings {
                 .get("APP_URL")
                 .map(|raw| AppUrl::parse(&raw).map_err(|reason| ConfigError::Invalid { name: "APP_URL", reason }))
                 .transpose()?,
+            woocommerce_key_scope: match lookup.get("WOOCOMMERCE_KEY_SCOPE").as_deref() {
+                None | Some("read") => "read",
+                Some("read_write") => "read_write",
+                Some(_) => {
+                    let reason = "expected read or read_write".into();
+                    return Err(ConfigError::Invalid { name: "WOOCOMMERCE_KEY_SCOPE", reason });
+                }
+            },
         })
     }
 }
@@ -932,6 +944,7 @@ mod tests {
         assert_eq!(settings.shopify.admin_url_template, "https://{shop}/admin/api/{version}/graphql.json");
         assert_eq!(settings.shopify.authorize_url_template, "https://{shop}/admin/oauth/authorize");
         assert_eq!(settings.shopify.scopes, "read_products,read_orders,read_inventory");
+        assert_eq!(settings.woocommerce_key_scope, "read");
         let spaced = load(&[("DATABASE_URL", "sqlite://x.db"), ("SHOPIFY_SCOPES", "read_products, read_orders")]);
         assert_eq!(spaced.expect("valid").shopify.scopes, "read_products,read_orders");
         assert!(settings.secrets.dir.is_none());
@@ -940,6 +953,7 @@ mod tests {
             ("SHOPIFY_AUTHORIZE_URL_TEMPLATE", "ftp://{shop}/authorize", "not http(s)"),
             ("SHOPIFY_SCOPES", "read_products,,read_orders", "an empty scope"),
             ("SHOPIFY_SCOPES", "read_products&redirect_uri=x", "not a scope name"),
+            ("WOOCOMMERCE_KEY_SCOPE", "write", "keys that cannot read"),
             ("SHOPIFY_API_VERSION", "2026-1", "not YYYY-MM"),
             ("SYNC_TIME_BUDGET_SECS", "0", "no time at all"),
             ("ALLOW_PRIVATE_STORE_URLS", "yes", "not a boolean"),

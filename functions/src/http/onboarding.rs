@@ -315,7 +315,7 @@ async fn shopify_callback(
 }
 
 /// Starts a WooCommerce key approval (admins only): the site's `/wc-auth/v1/authorize` page asks the merchant to
-/// grant read-only keys, with the single-use state (ten minutes, bound to this organization, admin and site) as
+/// grant keys (`WOOCOMMERCE_KEY_SCOPE`: read, or read and write so the app can create its webhooks), with the single-use state (ten minutes, bound to this organization, admin and site) as
 /// `user_id`, `callback_url` `APP_URL` + `/api/woocommerce/callback` and `return_url` the dashboard's Stores page.
 /// The site URL is checked against the SSRF rules first. A `302` for a browser; JSON when `Accept` asks.
 #[utoipa::path(
@@ -356,6 +356,7 @@ async fn woocommerce_connect(
     let nonce = install.issue(&state.db).await?;
     let url = onboarding::woocommerce::authorize_url(
         &site,
+        state.settings.woocommerce_key_scope,
         &nonce,
         &stores_page(app_url),
         &app_url.join(WOOCOMMERCE_CALLBACK_PATH),

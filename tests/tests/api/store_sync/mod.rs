@@ -4,6 +4,7 @@
 
 mod connect;
 mod install;
+mod key_approval;
 mod ownership;
 mod resilience;
 mod shopify;
