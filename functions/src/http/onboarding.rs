@@ -13,7 +13,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use secrecy::SecretString;
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     config::AppUrl,
     db::tenants::Role,
-    onboarding::{self, PendingInstall, StateError, subscriptions::Subscriber},
+    onboarding::{self, PendingInstall, STATE_LIFETIME, StateError, subscriptions::Subscriber},
     platforms::{Platform, PlatformError, address::ShopDomain, shopify},
     sync::CredentialsState,
 };
@@ -46,6 +46,8 @@ use crate::{
 
 /// Where Shopify sends the merchant back (the app's `redirect_uri`, below `APP_URL`).
 pub const SHOPIFY_CALLBACK_PATH: &str = "/api/shopify/callback";
+/// The cookie binding a Shopify install to its browser ([`browser_binding`]).
+const INSTALL_COOKIE: &str = "shopify_install_state";
 /// Where a WooCommerce site posts approved keys (`callback_url`, below `APP_URL`).
 pub const WOOCOMMERCE_CALLBACK_PATH: &str = "/api/woocommerce/callback";
 
@@ -134,6 +136,35 @@ fn stores_page(app_url: &AppUrl) -> String {
     app_url.join(&format!("{APP_PATH}#/stores"))
 }
 
+/// The cookie that ties a Shopify install to the browser that started it: only that browser brings it back to the
+/// callback (`SameSite=Lax` travels with Shopify's top-level redirect). Without it, whoever approved an install URL
+/// an admin had sent them would connect their shop to that admin's organization. `max_age` 0 clears it.
+fn browser_binding(app_url: &AppUrl, nonce: &str, max_age: i64) -> Option<HeaderValue> {
+    let callback = app_url.join(SHOPIFY_CALLBACK_PATH);
+    let path = path_of(&callback);
+    let secure = if callback.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{INSTALL_COOKIE}={nonce}; Max-Age={max_age}; Path={path}; HttpOnly; SameSite=Lax{secure}");
+    // The nonce is base64url and the path came from a parsed URL: a valid header value.
+    HeaderValue::from_str(&cookie).ok()
+}
+
+/// The path of an absolute URL (`https://host/base/api/shopify/callback` → `/base/api/shopify/callback`).
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after_scheme.find('/').map_or("/", |at| &after_scheme[at..])
+}
+
+/// Whether the request carries the install cookie for `nonce`.
+fn started_in_this_browser(headers: &HeaderMap, nonce: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == INSTALL_COOKIE && !value.is_empty() && value == nonce)
+}
+
 fn state_refused(error: StateError) -> ApiError {
     match error {
         StateError::Db(error) => error.into(),
@@ -176,7 +207,8 @@ async fn subscribe(state: &AppState, app_url: &AppUrl, store: Uuid, connection: 
 
 /// Starts a Shopify app install (admins only): the authorize URL asks for an offline token with `SHOPIFY_SCOPES`,
 /// redirects to `APP_URL` + `/api/shopify/callback`, and carries a state that is single use, expires in ten minutes
-/// and is bound to this organization, this admin and this shop. A `302` for a browser; JSON when `Accept` asks.
+/// and is bound to this organization, this admin, this shop and (by a cookie) this browser. A `302` for a browser;
+/// JSON when `Accept` asks.
 #[utoipa::path(
     get,
     path = "/api/v1/shopify/install",
@@ -184,9 +216,14 @@ async fn subscribe(state: &AppState, app_url: &AppUrl, store: Uuid, connection: 
     security(("bearer" = [])),
     params(Tenant, InstallParams),
     responses(
-        (status = 200, description = "With `Accept: application/json`: where to send the merchant.", body = Authorize),
+        (status = 200, description = "With `Accept: application/json`: where to send the merchant.", body = Authorize,
+            headers(("Set-Cookie" = String, description = "`shopify_install_state`: binds the install to this \
+                browser; the callback refuses a browser without it."))),
         (status = 302, description = "To Shopify's approval page.",
-            headers(("Location" = String, description = "The authorize URL."))),
+            headers(
+                ("Location" = String, description = "The authorize URL."),
+                ("Set-Cookie" = String, description = "`shopify_install_state`, as with 200."),
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -221,12 +258,17 @@ async fn shopify_install(
     let url = onboarding::shopify::authorize_url(shopify, &shop, &app_url.join(SHOPIFY_CALLBACK_PATH), &nonce)
         .ok_or_else(|| ApiError::Unavailable("SHOPIFY_AUTHORIZE_URL_TEMPLATE gives no URL".into()))?;
     tracing::info!(target: "audit", event = "install_started", platform = "shopify", tenant = %tenant.id(), %shop);
-    Ok(send_to(&headers, url.to_string()))
+    let mut response = send_to(&headers, url.to_string());
+    let cookie = browser_binding(app_url, &nonce, STATE_LIFETIME.num_seconds())
+        .ok_or_else(|| ApiError::Unavailable("APP_URL gives no cookie path for the install callback".into()))?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 /// Where Shopify sends the merchant after they approved the install. Not authenticated by a token: the query
-/// `hmac` (the app's current or previous client secret) proves Shopify signed it, and the single-use state proves
-/// which organization and admin started it, for which shop. The code is then exchanged for an expiring offline
+/// `hmac` (the app's current or previous client secret) proves Shopify signed it, the `shopify_install_state`
+/// cookie that the browser started the install, and the single-use state which organization and admin started it,
+/// for which shop. The code is then exchanged for an expiring offline
 /// token, the store connected as verified with its first sync due at once, and the app's webhooks subscribed.
 /// Redirects to the dashboard's Stores page, or answers JSON when `Accept` asks. Any refusal stores nothing.
 #[utoipa::path(
@@ -275,6 +317,13 @@ async fn shopify_callback(
     };
     let shop = ShopDomain::parse(single("shop")?).map_err(|e| ApiError::bad_field("shop", e.to_string()))?;
     let (code, nonce) = (single("code")?, single("state")?);
+    if !started_in_this_browser(&headers, nonce) {
+        tracing::info!(target: "audit", event = "install_state_refused", reason = "another browser", %shop);
+        return Err(ApiError::bad_field(
+            "state",
+            "this install was started in another browser; start it again from the dashboard",
+        ));
+    }
     let install = PendingInstall::redeem(&state.db, nonce, Platform::Shopify).await.map_err(state_refused)?;
     if install.address != shop.as_ref() {
         return Err(state_refused(StateError::Foreign));
@@ -307,11 +356,15 @@ async fn shopify_callback(
     let webhooks_created = subscribe(&state, app_url, store, &connection).await;
     tracing::info!(target: "audit", event = "install_completed", platform = "shopify", tenant = %install.organization,
         user = %install.user, %store, %shop);
-    Ok(if wants_json(&headers) {
+    let mut response = if wants_json(&headers) {
         Json(Installed { store, webhooks_created }).into_response()
     } else {
         found(stores_page(app_url))
-    })
+    };
+    if let Some(cleared) = browser_binding(app_url, "", 0) {
+        response.headers_mut().insert(header::SET_COOKIE, cleared);
+    }
+    Ok(response)
 }
 
 /// Starts a WooCommerce key approval (admins only): the site's `/wc-auth/v1/authorize` page asks the merchant to

@@ -65,8 +65,21 @@ fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
-/// `GET /api/v1/shopify/install?shop=…` as the merchant, asking for JSON: the authorize URL.
-async fn start_install(app: &TestApp, m: &Merchant, shop: &str) -> Url {
+/// An install on its way: a URL and the install cookie of the browser that started it.
+#[derive(Clone)]
+struct Leg {
+    url: Url,
+    cookie: String,
+}
+
+/// The `name=value` of the install cookie a response sets.
+fn install_cookie(response: &reqwest::Response) -> String {
+    let set = response.headers()["set-cookie"].to_str().expect("text");
+    set.split(';').next().expect("name=value").to_owned()
+}
+
+/// `GET /api/v1/shopify/install?shop=…` as the merchant, asking for JSON: the authorize URL and the cookie.
+async fn start_install(app: &TestApp, m: &Merchant, shop: &str) -> Leg {
     let response = app
         .request_in(Method::GET, &m.token, m.organization, &format!("/api/v1/shopify/install?shop={shop}"))
         .header("accept", "application/json")
@@ -74,33 +87,41 @@ async fn start_install(app: &TestApp, m: &Merchant, shop: &str) -> Url {
         .await
         .expect("response");
     assert_eq!(response.status(), 200, "install {shop}");
+    let cookie = install_cookie(&response);
     let body: Value = response.json().await.expect("JSON");
-    Url::parse(body["authorize_url"].as_str().expect("authorize_url")).expect("a URL")
+    Leg { url: Url::parse(body["authorize_url"].as_str().expect("authorize_url")).expect("a URL"), cookie }
 }
 
-/// The merchant approves on the fake's page: the callback URL Shopify redirects to.
-async fn approve(authorize: &Url) -> Url {
-    let response = no_redirects().get(authorize.clone()).send().await.expect("approval page");
+/// The merchant approves on the fake's page: the callback URL Shopify redirects the same browser to.
+async fn approve(authorize: &Leg) -> Leg {
+    let response = no_redirects().get(authorize.url.clone()).send().await.expect("approval page");
     assert_eq!(response.status(), 302, "the fake approves at once");
-    Url::parse(response.headers()["location"].to_str().expect("text")).expect("a URL")
+    let url = Url::parse(response.headers()["location"].to_str().expect("text")).expect("a URL");
+    Leg { url, cookie: authorize.cookie.clone() }
 }
 
-/// Calls the callback (the test app's `APP_URL` is its own address) asking for JSON.
-async fn complete(url: &Url) -> reqwest::Response {
-    no_redirects().get(url.clone()).header("accept", "application/json").send().await.expect("callback")
+/// Calls the callback (the test app's `APP_URL` is its own address) from the browser of `leg`, asking for JSON.
+async fn complete(leg: &Leg) -> reqwest::Response {
+    no_redirects()
+        .get(leg.url.clone())
+        .header("accept", "application/json")
+        .header("cookie", &leg.cookie)
+        .send()
+        .await
+        .expect("callback")
 }
 
 fn pairs(url: &Url) -> Vec<(String, String)> {
     url.query_pairs().into_owned().collect()
 }
 
-/// `url` with its query changed by `change` and signed again with `secret`, as Shopify would sign it.
-fn resigned(url: &Url, secret: &str, change: impl FnOnce(&mut Vec<(String, String)>)) -> Url {
-    let mut query: Vec<(String, String)> = pairs(url).into_iter().filter(|(k, _)| k != "hmac").collect();
+/// `leg` with its query changed by `change` and signed again with `secret`, as Shopify would sign it.
+fn resigned(leg: &Leg, secret: &str, change: impl FnOnce(&mut Vec<(String, String)>)) -> Leg {
+    let mut query: Vec<(String, String)> = pairs(&leg.url).into_iter().filter(|(k, _)| k != "hmac").collect();
     change(&mut query);
     let hmac = sign_callback(secret, &query);
-    let mut signed = url.clone();
-    signed.query_pairs_mut().clear().extend_pairs(&query).append_pair("hmac", &hmac);
+    let mut signed = leg.clone();
+    signed.url.query_pairs_mut().clear().extend_pairs(&query).append_pair("hmac", &hmac);
     signed
 }
 
@@ -151,18 +172,21 @@ async fn install_end_to_end(backend: Backend) {
     let m = merchant(&app, "Acme").await;
 
     let authorize = start_install(&app, &m, SHOP).await;
-    let asked = pairs(&authorize);
+    let asked = pairs(&authorize.url);
     let param = |name: &str| asked.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-    assert_eq!(authorize.path(), format!("/{SHOP}/admin/oauth/authorize"));
+    assert_eq!(authorize.url.path(), format!("/{SHOP}/admin/oauth/authorize"));
     assert_eq!(param("client_id"), CLIENT_ID);
     assert_eq!(param("scope"), "read_products,read_orders,read_inventory");
     assert_eq!(param("redirect_uri"), format!("{}/api/shopify/callback", app.address));
     assert!(param("state").len() >= 43, "a long random state");
     assert!(!asked.iter().any(|(k, _)| k.starts_with("grant_options")), "an offline token is asked for");
+    assert_eq!(authorize.cookie, format!("shopify_install_state={}", param("state")), "bound to this browser");
 
     let callback = approve(&authorize).await;
     let response = complete(&callback).await;
     assert_eq!(response.status(), 200);
+    let cleared = response.headers()["set-cookie"].to_str().expect("text").to_owned();
+    assert!(cleared.starts_with("shopify_install_state=;") && cleared.contains("Max-Age=0"), "{cleared}");
     let installed: Value = response.json().await.expect("JSON");
     let store: Uuid = installed["store"].as_str().and_then(|id| id.parse().ok()).expect("store id");
     assert_eq!(installed["webhooks_created"], 8);
@@ -240,10 +264,20 @@ async fn a_browser_is_redirected_both_ways_and_only_admins_install_permanent_sho
         .await
         .expect("response");
     assert_eq!(response.status(), 302);
-    let authorize = Url::parse(response.headers()["location"].to_str().expect("text")).expect("URL");
-    assert!(authorize.as_str().starts_with(&format!("{}/{SHOP}/admin/oauth/authorize?", fake.address)));
-    let callback = approve(&authorize).await;
-    let finished = browser.get(callback).header("accept", "text/html").send().await.expect("callback");
+    let set_cookie = response.headers()["set-cookie"].to_str().expect("text").to_owned();
+    for attribute in ["Max-Age=600", "Path=/api/shopify/callback", "HttpOnly", "SameSite=Lax"] {
+        assert!(set_cookie.contains(attribute), "{attribute}: {set_cookie}");
+    }
+    let url = Url::parse(response.headers()["location"].to_str().expect("text")).expect("URL");
+    assert!(url.as_str().starts_with(&format!("{}/{SHOP}/admin/oauth/authorize?", fake.address)));
+    let callback = approve(&Leg { url, cookie: install_cookie(&response) }).await;
+    let finished = browser
+        .get(callback.url)
+        .header("accept", "text/html")
+        .header("cookie", callback.cookie)
+        .send()
+        .await
+        .expect("callback");
     assert_eq!(finished.status(), 302);
     assert_eq!(finished.headers()["location"], format!("{}/api/app/#/stores", app.address).as_str());
 
@@ -265,7 +299,7 @@ async fn a_browser_is_redirected_both_ways_and_only_admins_install_permanent_sho
 }
 
 #[tokio::test]
-async fn a_missing_or_forged_hmac_is_refused_stores_nothing_and_leaves_the_state_to_its_owner() {
+async fn a_missing_or_forged_hmac_or_another_browser_is_refused_stores_nothing_and_leaves_the_state_to_its_owner() {
     let fake = fake().await;
     let app = app_for(Backend::Postgres, Some(&fake), &[]).await;
     let m = merchant(&app, "Acme").await;
@@ -273,24 +307,28 @@ async fn a_missing_or_forged_hmac_is_refused_stores_nothing_and_leaves_the_state
     let callback = approve(&start_install(&app, &m, SHOP).await).await;
 
     let mut unsigned = callback.clone();
-    let kept: Vec<(String, String)> = pairs(&callback).into_iter().filter(|(k, _)| k != "hmac").collect();
-    unsigned.query_pairs_mut().clear().extend_pairs(&kept);
+    let kept: Vec<(String, String)> = pairs(&callback.url).into_iter().filter(|(k, _)| k != "hmac").collect();
+    unsigned.url.query_pairs_mut().clear().extend_pairs(&kept);
     assert_problem(complete(&unsigned).await, 401, "hmac").await;
     let forged = resigned(&callback, "shpss_someone_elses_secret", |_| {});
     assert_problem(complete(&forged).await, 401, "hmac").await;
     let tampered = resigned(&callback, CLIENT_SECRET, |q| set(q, "shop", OTHER_SHOP));
     let mut tampered_unsigned = tampered.clone();
-    let original_hmac = pairs(&callback).into_iter().find(|(k, _)| k == "hmac").expect("hmac").1;
-    let reused: Vec<(String, String)> = pairs(&tampered)
+    let original_hmac = pairs(&callback.url).into_iter().find(|(k, _)| k == "hmac").expect("hmac").1;
+    let reused: Vec<(String, String)> = pairs(&tampered.url)
         .into_iter()
         .map(|(k, v)| if k == "hmac" { (k, original_hmac.clone()) } else { (k, v) })
         .collect();
-    tampered_unsigned.query_pairs_mut().clear().extend_pairs(&reused);
+    tampered_unsigned.url.query_pairs_mut().clear().extend_pairs(&reused);
     assert_problem(complete(&tampered_unsigned).await, 401, "hmac").await;
+    let elsewhere = Leg { url: callback.url.clone(), cookie: "shopify_install_state=another-browsers".into() };
+    assert_problem(complete(&elsewhere).await, 400, "another browser").await;
+    let no_cookie = Leg { url: callback.url.clone(), cookie: String::new() };
+    assert_problem(complete(&no_cookie).await, 400, "another browser").await;
     assert_nothing_stored(&app, &fake, secrets_before).await;
 
     let genuine = complete(&callback).await;
-    assert_eq!(genuine.status(), 200, "forgeries did not use up the state");
+    assert_eq!(genuine.status(), 200, "forgeries and other browsers did not use up the state");
 }
 
 #[tokio::test]
@@ -305,7 +343,9 @@ async fn a_replayed_expired_or_foreign_state_is_refused_and_stores_nothing() {
     let switched = resigned(&for_acme, CLIENT_SECRET, |q| set(q, "shop", OTHER_SHOP));
     assert_problem(complete(&switched).await, 400, "another store").await;
     // Unknown: a state nobody issued.
-    let invented = resigned(&for_acme, CLIENT_SECRET, |q| set(q, "state", "d2hvIG1hZGUgdGhpcyB1cD8gbm90IHRoZSBhcHA"));
+    let made_up = "d2hvIG1hZGUgdGhpcyB1cD8gbm90IHRoZSBhcHA";
+    let mut invented = resigned(&for_acme, CLIENT_SECRET, |q| set(q, "state", made_up));
+    invented.cookie = format!("shopify_install_state={made_up}");
     assert_problem(complete(&invented).await, 400, "state").await;
     // Expired: issued more than ten minutes ago.
     let late = approve(&start_install(&app, &m, SHOP).await).await;

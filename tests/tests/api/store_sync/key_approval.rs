@@ -263,7 +263,8 @@ async fn replayed_unknown_expired_foreign_or_insufficient_approvals_are_refused_
     let mut callback = Url::parse(&format!("{}/api/shopify/callback", app.address)).expect("url");
     let hmac = sign_callback(CLIENT_SECRET, &query);
     callback.query_pairs_mut().extend_pairs(&query).append_pair("hmac", &hmac);
-    assert_problem(no_redirects().get(callback).send().await.expect("callback"), 400, "another store").await;
+    let from_that_browser = no_redirects().get(callback).header("cookie", format!("shopify_install_state={woo_state}"));
+    assert_problem(from_that_browser.send().await.expect("callback"), 400, "another store").await;
 
     for body in [json!({ "user_id": "x" }), json!([1, 2])] {
         let response = post_keys(&app, &body).await;
