@@ -1,7 +1,8 @@
 //! Connected stores: `POST /api/v1/stores` (admin) connects a Shopify or WooCommerce store, `GET /api/v1/stores`
 //! and `GET /api/v1/stores/{id}` show them with their sync state, `DELETE /api/v1/stores/{id}` (admin) stops syncing
-//! (data and history stay), `POST /api/v1/stores/{id}/sync` (admin) runs a sync now, and
-//! `GET /api/v1/stores/{id}/sync-jobs` pages through the run history. Credentials go to the secrets port; the
+//! and removes the app's webhook subscriptions on the platform (data and history stay),
+//! `POST /api/v1/stores/{id}/sync` (admin) runs a sync now, and `GET /api/v1/stores/{id}/sync-jobs` pages through the
+//! run history. Credentials go to the secrets port; the
 //! database keeps only their name. Another organization's store is 404.
 
 use axum::{Json, extract::State, http::StatusCode};
@@ -608,7 +609,8 @@ async fn show(
     Ok(Json(body))
 }
 
-/// Stops syncing and forgets the credentials (admins only); products, orders and history stay.
+/// Stops syncing, removes the app's webhook subscriptions on the platform and forgets the credentials (admins only);
+/// products, orders and history stay.
 #[utoipa::path(
     delete,
     path = "/api/v1/stores/{id}",
@@ -651,7 +653,9 @@ async fn disconnect(
 /// Best effort: the store is disconnected either way, and deliveries to a disconnected store are ignored.
 async fn remove_subscriptions(state: &AppState, organization: Uuid, store: Uuid, name: &SecretName) {
     let Some(app_url) = &state.settings.app_url else { return };
-    let deadline = tokio::time::Instant::now() + state.settings.sync.request_budget;
+    // A site that stopped answering must not hold the admin's request for the whole sync budget.
+    let budget = state.settings.sync.request_budget.min(std::time::Duration::from_secs(10));
+    let deadline = tokio::time::Instant::now() + budget;
     let removed = async {
         let connection = state.db.connection(organization, store).await.map_err(|e| e.to_string())?;
         let connection = connection.ok_or("the connection vanished")?;

@@ -24,7 +24,9 @@ pub fn authorize_url(settings: &ShopifySettings, shop: &ShopDomain, redirect_uri
 
 /// The message Shopify signs: every query parameter but `hmac` (and the legacy `signature`), decoded, sorted by
 /// name, as `name=value` joined by `&`, with `%` and `&` escaped in names and values and `=` in names, as the
-/// documentation of the OAuth callback prescribes.
+/// documentation of the OAuth callback prescribes. (Shopify's JavaScript library form-encodes the values again;
+/// for what an install callback carries — hex code, shop domain, digits, unpadded base64 host, our base64url
+/// state — both give the same message.)
 fn signed_message(pairs: &[(String, String)]) -> String {
     let escape = |text: &str, in_name: bool| {
         let text = text.replace('%', "%25").replace('&', "%26");
