@@ -464,3 +464,39 @@ async fn woocommerce_callback(
         tenant = %install.organization, user = %install.user, %store, site = %site);
     Ok(Json(Installed { store, webhooks_created }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_cookie_follows_app_url_and_is_secure_under_https() {
+        let app_url = AppUrl::parse("https://advisor.example.com/base").expect("APP_URL");
+        let cookie = browser_binding(&app_url, "n0nce_-", 600).expect("a header");
+        assert_eq!(
+            cookie.to_str().expect("text"),
+            "shopify_install_state=n0nce_-; Max-Age=600; Path=/base/api/shopify/callback; HttpOnly; SameSite=Lax; \
+             Secure"
+        );
+        let local = AppUrl::parse("http://127.0.0.1:7071").expect("APP_URL");
+        let cleared = browser_binding(&local, "", 0).expect("a header");
+        assert_eq!(
+            cleared.to_str().expect("text"),
+            "shopify_install_state=; Max-Age=0; Path=/api/shopify/callback; HttpOnly; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn only_the_cookie_holding_this_state_counts() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::COOKIE, HeaderValue::from_str(value).expect("header"));
+            headers
+        };
+        assert!(started_in_this_browser(&with("a=1; shopify_install_state=abc; b=2"), "abc"));
+        assert!(!started_in_this_browser(&with("shopify_install_state=abd"), "abc"));
+        assert!(!started_in_this_browser(&with("other_shopify_install_state=abc"), "abc"));
+        assert!(!started_in_this_browser(&with("shopify_install_state="), ""));
+        assert!(!started_in_this_browser(&HeaderMap::new(), "abc"));
+    }
+}
