@@ -338,6 +338,10 @@ async fn shopify_callback(
                 ApiError::bad_field("code", format!("Shopify did not exchange the authorization code: {detail}"))
             }
             PlatformError::ForbiddenAddress(detail) => ApiError::bad_field("shop", detail),
+            PlatformError::Rejected(detail) => {
+                tracing::info!(target: "audit", event = "install_scopes_short", platform = "shopify", %shop);
+                ApiError::bad_field("scope", format!("{detail}; install the app again granting every scope"))
+            }
             other => {
                 tracing::warn!(error = %other, %shop, "the authorization code could not be exchanged");
                 ApiError::Unavailable("Shopify could not be reached to complete the install; start it again".into())

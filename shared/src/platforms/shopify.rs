@@ -936,7 +936,9 @@ pub async fn fresh_credentials(
 
 /// Exchanges an install's authorization `code` for an offline token, asking for the expiring kind (`expiring=1`)
 /// that Shopify requires of public apps: an access token with its lifetime and a refresh token. A code Shopify
-/// refuses (forged, used, expired, for another shop) is [`PlatformError::Unauthorized`].
+/// refuses (forged, used, expired, for another shop) is [`PlatformError::Unauthorized`]; a token without every
+/// scope of `SHOPIFY_SCOPES` (a `write_` scope covers its `read_`) is [`PlatformError::Rejected`], since the sync
+/// would fail on what is missing.
 pub async fn exchange_code(
     platforms: &Platforms,
     shop: &ShopDomain,
@@ -944,7 +946,25 @@ pub async fn exchange_code(
     deadline: Instant,
 ) -> Result<Credentials, PlatformError> {
     let grant = json!({ "code": code, "expiring": 1 });
-    token_grant(platforms, shop, grant, "exchanging the authorization code", deadline).await?.into_credentials(None)
+    let granted = token_grant(platforms, shop, grant, "exchanging the authorization code", deadline).await?;
+    let missing = missing_scopes(&platforms.shopify.scopes, granted.scope.as_deref().unwrap_or_default());
+    if !missing.is_empty() {
+        return Err(PlatformError::Rejected(format!("Shopify did not grant {}", missing.join(", "))));
+    }
+    granted.into_credentials(None)
+}
+
+/// The scopes of `requested` that `granted` (both comma-separated) does not cover.
+fn missing_scopes<'a>(requested: &'a str, granted: &str) -> Vec<&'a str> {
+    let granted: Vec<&str> = granted.split(',').map(str::trim).collect();
+    requested
+        .split(',')
+        .map(str::trim)
+        .filter(|scope| {
+            let by_write = scope.strip_prefix("read_").map(|rest| format!("write_{rest}"));
+            !granted.contains(scope) && by_write.is_none_or(|write| !granted.contains(&write.as_str()))
+        })
+        .collect()
 }
 
 /// What the token endpoint answers.
@@ -953,6 +973,8 @@ struct Granted {
     access_token: String,
     expires_in: Option<i64>,
     refresh_token: Option<String>,
+    /// The scopes granted, comma-separated.
+    scope: Option<String>,
 }
 
 impl Granted {
@@ -1185,6 +1207,16 @@ mod tests {
         assert!(orders_cost(orders, LINES_PER_ORDER) <= MAX_QUERY_COST);
         assert_eq!(page_size(MAX_QUERY_COST, variants_cost), 250);
         assert_eq!(page_size(100, |n| products_cost(n, VARIANTS_PER_PRODUCT)), 4, "a small bucket shrinks pages");
+    }
+
+    #[test]
+    fn a_write_scope_covers_its_read_scope_and_nothing_else() {
+        let requested = "read_products,read_orders,read_inventory";
+        assert!(missing_scopes(requested, "read_products,read_orders,read_inventory").is_empty());
+        assert!(missing_scopes(requested, "write_products,read_orders,write_inventory").is_empty());
+        assert_eq!(missing_scopes(requested, "read_products"), ["read_orders", "read_inventory"]);
+        assert_eq!(missing_scopes("write_products", "read_products"), ["write_products"]);
+        assert_eq!(missing_scopes(requested, ""), ["read_products", "read_orders", "read_inventory"]);
     }
 
     #[test]

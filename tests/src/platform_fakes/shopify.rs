@@ -6,7 +6,8 @@
 //! The approval page stands for a merchant who approves at once: for the app's client id it issues a single-use
 //! code and redirects to `redirect_uri` with `code`, `hmac`, `host`, `shop`, `state` and `timestamp`, the `hmac`
 //! being hex HMAC-SHA256 with the client secret over the other parameters sorted, as Shopify documents it. The code
-//! exchange answers an expiring offline token (`expiring=1`: `expires_in`, `refresh_token`) or a lasting one.
+//! exchange answers an expiring offline token (`expiring=1`: `expires_in`, `refresh_token`) or a lasting one, with
+//! the scopes asked for less the shop's withheld ones.
 //! Webhook subscriptions are kept per shop: `webhookSubscriptions` pages them, `webhookSubscriptionCreate` refuses
 //! a second subscription of one topic to one address with the documented user error, `webhookSubscriptionDelete`
 //! removes one; mutations cost 10 points.
@@ -208,6 +209,8 @@ pub struct FakeShop {
     pub subscriptions: Vec<FakeSubscription>,
     /// Tokens issued by code exchanges.
     pub installs: u32,
+    /// Scopes an install asks for that are not granted (`read_all_orders` before Shopify approves it).
+    pub withheld_scopes: Vec<String>,
 }
 
 /// A webhook subscription.
@@ -240,8 +243,8 @@ struct Inner {
     requests: Vec<RequestRecord>,
     counter: u64,
     client: Option<(String, String)>,
-    /// Codes the approval page issued and not yet exchanged, with their shop.
-    codes: HashMap<String, String>,
+    /// Codes the approval page issued and not yet exchanged, with their shop and the scopes asked for.
+    codes: HashMap<String, (String, String)>,
     authorizations: Vec<AuthorizeRecord>,
     next_id: u64,
 }
@@ -878,17 +881,18 @@ async fn token(
         .is_some_and(|(id, secret)| *id == field("client_id") && *secret == field("client_secret"));
     let code = field("code");
     // A code is used up by its first exchange, refused or not.
-    let code_shop = (!code.is_empty()).then(|| inner.codes.remove(&code)).flatten();
+    let issued = (!code.is_empty()).then(|| inner.codes.remove(&code)).flatten();
     let Some(shop) = inner.shops.get_mut(&shop_domain) else { return StatusCode::NOT_FOUND.into_response() };
     if !code.is_empty() {
-        if !client_ok || code_shop.as_deref() != Some(shop_domain.as_str()) {
+        let Some((_, asked)) = issued.filter(|(code_shop, _)| client_ok && *code_shop == shop_domain) else {
             let body = json!({ "error": "invalid_request",
                                "error_description": "The authorization code was not found or was already used" });
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
-        }
+        };
         shop.installs += 1;
         shop.access_token = format!("shpat_installed_{}", shop.installs);
-        let scope = "read_products,read_orders,read_inventory";
+        let granted: Vec<&str> = asked.split(',').filter(|s| !shop.withheld_scopes.iter().any(|w| w == s)).collect();
+        let scope = granted.join(",");
         if body.get("expiring").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())) == Some(1) {
             let refresh = format!("shprt_installed_{}", shop.installs);
             shop.refresh_token = Some(refresh.clone());
@@ -930,7 +934,7 @@ async fn authorize(
     let Ok(mut redirect) = reqwest::Url::parse(&param("redirect_uri")) else { return html(StatusCode::BAD_REQUEST) };
     inner.next_id += 1;
     let code = format!("{:032x}", inner.next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    inner.codes.insert(code.clone(), shop_domain.clone());
+    inner.codes.insert(code.clone(), (shop_domain.clone(), param("scope")));
     let host = STANDARD.encode(format!("admin.shopify.com/store/{}", shop_domain.trim_end_matches(".myshopify.com")));
     let timestamp = Utc::now().timestamp().to_string();
     let fields =

@@ -417,3 +417,22 @@ async fn a_reinstall_replaces_the_token_without_duplicate_subscriptions_and_a_di
     assert_eq!(back["webhooks_created"], 8);
     assert_eq!(super::store(&app, &m, store).await["status"], "enabled");
 }
+
+#[tokio::test]
+async fn a_token_without_every_requested_scope_is_refused_and_nothing_is_stored() {
+    let fake = fake().await;
+    fake.with_shop(SHOP, |shop| shop.withheld_scopes = vec!["read_all_orders".into()]);
+    let scopes = "read_products,read_orders,read_inventory,read_all_orders";
+    let app = app_for(Backend::Sqlite, Some(&fake), &[("SHOPIFY_SCOPES", scopes)]).await;
+    let m = merchant(&app, "Acme").await;
+    let secrets_before = secrets_kept(&app);
+
+    let authorize = start_install(&app, &m, SHOP).await;
+    assert_eq!(pairs(&authorize.url).iter().find(|(k, _)| k == "scope").map(|(_, v)| v.as_str()), Some(scopes));
+    let response = complete(&approve(&authorize).await).await;
+
+    assert_problem(response, 400, "did not grant read_all_orders").await;
+    assert_eq!(rows(&app, "store_connections").await, 0);
+    assert_eq!(secrets_kept(&app), secrets_before);
+    assert!(fake.subscriptions(SHOP).is_empty());
+}
