@@ -6,7 +6,8 @@
 //!   `POST /api/woocommerce/callback` is where the site posts the approved keys.
 //!
 //! The callbacks carry no bearer token: the single-use install state ([`PendingInstall`]) ties each to the
-//! organization and admin who started it, and Shopify's query `hmac` proves the redirect came from Shopify. Every
+//! organization and admin who started it, Shopify's query `hmac` proves the redirect came from Shopify, and a cookie
+//! proves it came back to the browser that started the install. Every
 //! refused callback answers a problem and stores nothing; an accepted one stores the credentials in the secrets
 //! port, creates (or reconnects) the store due for its first sync at once, and subscribes the app's webhooks.
 
@@ -45,11 +46,11 @@ use crate::{
 };
 
 /// Where Shopify sends the merchant back (the app's `redirect_uri`, below `APP_URL`).
-pub const SHOPIFY_CALLBACK_PATH: &str = "/api/shopify/callback";
+const SHOPIFY_CALLBACK_PATH: &str = "/api/shopify/callback";
+/// Where a WooCommerce site posts approved keys (`callback_url`, below `APP_URL`).
+const WOOCOMMERCE_CALLBACK_PATH: &str = "/api/woocommerce/callback";
 /// The cookie binding a Shopify install to its browser ([`browser_binding`]).
 const INSTALL_COOKIE: &str = "shopify_install_state";
-/// Where a WooCommerce site posts approved keys (`callback_url`, below `APP_URL`).
-pub const WOOCOMMERCE_CALLBACK_PATH: &str = "/api/woocommerce/callback";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -9,6 +9,8 @@
 //! - **Authentication** as the docs require: HTTP Basic over HTTPS (falling back to `consumer_key`/`consumer_secret`
 //!   query parameters when the server strips the header), OAuth 1.0a with HMAC-SHA256 over plain HTTP.
 //! - **Money** strings parsed exactly into minor units.
+//! - **Webhooks** created (`POST /webhooks`) for the topics the sync applies unless the site has them already, and
+//!   deleted on disconnect.
 
 use std::time::Duration;
 
