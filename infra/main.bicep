@@ -44,6 +44,16 @@ param azureOpenAiDeployment string = ''
 @description('The app\'s public base URL (APP_URL), e.g. a custom domain; empty: the function app\'s own https://<app>.azurewebsites.net.')
 param appUrl string = ''
 
+@description('The Shopify app\'s client id (SHOPIFY_CLIENT_ID; its secret is the vault secret shopify-client-secret). Empty: Shopify installs answer 503.')
+param shopifyClientId string = ''
+
+@description('Access scopes a Shopify install asks for (SHOPIFY_SCOPES), comma-separated.')
+param shopifyScopes string = 'read_products,read_orders,read_inventory'
+
+@description('What a WooCommerce key approval asks for (WOOCOMMERCE_KEY_SCOPE): read, or read_write so the app can create its webhooks on the site.')
+@allowed(['read', 'read_write'])
+param woocommerceKeyScope string = 'read'
+
 // The VideoUploaded binding is the one source of truth for where videos land: `videos/{tenant}/{video}`.
 var videoBinding = loadJsonContent('../functions/azure/VideoUploaded/function.json').bindings[0]
 var videoContainer = split(videoBinding.path, '/')[0]
@@ -235,6 +245,10 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'CORS_ALLOWED_ORIGINS', value: corsAllowedOrigins }
         // Links the app hands out start here, never from a request's Host header.
         { name: 'APP_URL', value: empty(appUrl) ? 'https://${appName}.azurewebsites.net' : appUrl }
+        // Installs: Shopify's OAuth redirect and WooCommerce's key callback come back below APP_URL.
+        { name: 'SHOPIFY_CLIENT_ID', value: shopifyClientId }
+        { name: 'SHOPIFY_SCOPES', value: shopifyScopes }
+        { name: 'WOOCOMMERCE_KEY_SCOPE', value: woocommerceKeyScope }
         { name: 'RATE_LIMIT_PER_MINUTE', value: string(rateLimitPerMinute) }
         { name: 'TRUSTED_PROXY_HOPS', value: '1' }
         { name: 'LOG_FORMAT', value: 'json' }

@@ -47,6 +47,10 @@ pub enum ApiError {
     /// A bearer token that is malformed, expired, forged or meant for someone else (RFC 6750 `invalid_token`).
     #[error("{0}")]
     InvalidToken(String),
+    /// A platform's signature (an install callback's `hmac`) is missing or does not match: 401 without a bearer
+    /// challenge, since no token would help.
+    #[error("{0}")]
+    BadSignature(String),
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
@@ -152,7 +156,7 @@ impl ApiError {
             Self::Unprocessable { detail, errors } => {
                 Problem::for_status(StatusCode::UNPROCESSABLE_ENTITY, detail.clone()).with_errors(errors.clone())
             }
-            Self::Unauthorized(detail) | Self::InvalidToken(detail) => {
+            Self::Unauthorized(detail) | Self::InvalidToken(detail) | Self::BadSignature(detail) => {
                 Problem::for_status(StatusCode::UNAUTHORIZED, detail.clone())
             }
             Self::Forbidden(detail) => Problem::for_status(StatusCode::FORBIDDEN, detail.clone()),
@@ -214,6 +218,7 @@ mod tests {
             ApiError::Unprocessable { detail: "bad".into(), errors: Vec::new() },
             ApiError::Unauthorized("no token".into()),
             ApiError::InvalidToken("bad token".into()),
+            ApiError::BadSignature("bad hmac".into()),
             ApiError::Forbidden("no".into()),
             ApiError::NotFound,
             ApiError::NotFoundWith("nothing".into()),
@@ -230,6 +235,7 @@ mod tests {
                 | ApiError::Unprocessable { .. }
                 | ApiError::Unauthorized(_)
                 | ApiError::InvalidToken(_)
+                | ApiError::BadSignature(_)
                 | ApiError::Forbidden(_)
                 | ApiError::NotFound
                 | ApiError::NotFoundWith(_)

@@ -244,9 +244,11 @@ mod tests {
                 "OpenApi",
                 "Problems",
                 "RefreshAdvice",
+                "ShopifyCallback",
                 "SyncStores",
                 "VideoUploaded",
-                "Webhooks"
+                "Webhooks",
+                "WooCommerceCallback"
             ]
         );
     }

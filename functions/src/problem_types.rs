@@ -58,14 +58,16 @@ pub static PROBLEM_TYPES: &[ProblemType] = &[
         "bad-request",
         "Bad Request",
         "The request is malformed: a path, query or header value that does not parse, an unknown or repeated query \
-         parameter, or a body that is not JSON. `errors` names the fields; fix them and send again.",
+         parameter, or a body that is not JSON; or an install callback whose state is unknown, used, expired or for \
+         another store, or whose code the platform refused. `errors` names the fields; fix them and send again.",
     ),
     kind(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
         "Unauthorized",
         "No bearer token came, or the token is malformed, expired, forged or meant for another audience; or a \
-         platform webhook's signature is missing or does not match. Sign in again and retry with a fresh token.",
+         platform webhook's signature or a Shopify install callback's `hmac` is missing or does not match. Sign in \
+         again and retry with a fresh token.",
     ),
     kind(
         StatusCode::FORBIDDEN,

@@ -71,6 +71,10 @@ pub struct Settings {
     /// `APP_URL`: where clients and platforms reach this app (`handler dev` defaults it to its own address).
     /// Links the app hands out are built from it, never from a request's `Host` header, which the caller controls.
     pub app_url: Option<AppUrl>,
+    /// `WOOCOMMERCE_KEY_SCOPE` (default `read`): what a WooCommerce key approval asks for. `read` is all the sync
+    /// needs, but WooCommerce refuses every write with read keys, creating webhooks included; `read_write` lets
+    /// the app create its webhooks on the site.
+    pub woocommerce_key_scope: &'static str,
 }
 
 /// The app's public base URL: absolute http(s), a host, no credentials, query or fragment; kept without a
@@ -414,15 +418,24 @@ impl SyncSettings {
     }
 }
 
+/// What a Shopify install asks for unless `SHOPIFY_SCOPES` says otherwise: what the sync reads.
+pub const DEFAULT_SHOPIFY_SCOPES: &str = "read_products,read_orders,read_inventory";
+
 /// How Shopify is reached.
 #[derive(Debug, Clone)]
 pub struct ShopifySettings {
     /// `SHOPIFY_ADMIN_URL_TEMPLATE` (default `https://{shop}/admin/api/{version}/graphql.json`): the GraphQL Admin
     /// endpoint, `{shop}` being the store's `*.myshopify.com` domain. Tests and staging point it at a fake.
     pub admin_url_template: String,
-    /// `SHOPIFY_TOKEN_URL_TEMPLATE` (default `https://{shop}/admin/oauth/access_token`): where expiring offline
-    /// tokens are refreshed.
+    /// `SHOPIFY_TOKEN_URL_TEMPLATE` (default `https://{shop}/admin/oauth/access_token`): where an install's
+    /// authorization code is exchanged for a token and expiring offline tokens are refreshed.
     pub token_url_template: String,
+    /// `SHOPIFY_AUTHORIZE_URL_TEMPLATE` (default `https://{shop}/admin/oauth/authorize`): where a merchant approves
+    /// the app's install. Tests point it at a fake that approves at once.
+    pub authorize_url_template: String,
+    /// `SHOPIFY_SCOPES` (default `read_products,read_orders,read_inventory`): the access scopes an install asks for,
+    /// comma-separated.
+    pub scopes: String,
     /// `SHOPIFY_API_VERSION` (default `2026-10`): the pinned Admin API version.
     pub api_version: String,
     /// `SHOPIFY_CLIENT_ID`: the app's client id, needed to refresh expiring tokens.
@@ -442,9 +455,14 @@ impl ShopifySettings {
         let token_url_template = lookup
             .get("SHOPIFY_TOKEN_URL_TEMPLATE")
             .unwrap_or_else(|| "https://{shop}/admin/oauth/access_token".to_owned());
-        for (name, template) in
-            [("SHOPIFY_ADMIN_URL_TEMPLATE", &admin_url_template), ("SHOPIFY_TOKEN_URL_TEMPLATE", &token_url_template)]
-        {
+        let authorize_url_template = lookup
+            .get("SHOPIFY_AUTHORIZE_URL_TEMPLATE")
+            .unwrap_or_else(|| "https://{shop}/admin/oauth/authorize".to_owned());
+        for (name, template) in [
+            ("SHOPIFY_ADMIN_URL_TEMPLATE", &admin_url_template),
+            ("SHOPIFY_TOKEN_URL_TEMPLATE", &token_url_template),
+            ("SHOPIFY_AUTHORIZE_URL_TEMPLATE", &authorize_url_template),
+        ] {
             let sample = template.replace("{shop}", "example.myshopify.com").replace("{version}", "2026-10");
             let parsed =
                 reqwest::Url::parse(&sample).map_err(|e| ConfigError::Invalid { name, reason: e.to_string() })?;
@@ -460,9 +478,20 @@ impl ShopifySettings {
             let reason = "expected YYYY-MM or unstable".to_owned();
             return Err(ConfigError::Invalid { name: "SHOPIFY_API_VERSION", reason });
         }
+        let scopes = lookup.get("SHOPIFY_SCOPES").unwrap_or_else(|| DEFAULT_SHOPIFY_SCOPES.to_owned());
+        let scope_names: Vec<&str> = scopes.split(',').map(str::trim).collect();
+        if scope_names
+            .iter()
+            .any(|scope| scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        {
+            let reason = "expected comma-separated scope names such as read_products,read_orders".to_owned();
+            return Err(ConfigError::Invalid { name: "SHOPIFY_SCOPES", reason });
+        }
         Ok(Self {
             admin_url_template,
             token_url_template,
+            authorize_url_template,
+            scopes: scope_names.join(","),
             api_version,
             client_id: lookup.get("SHOPIFY_CLIENT_ID"),
             client_secret: lookup.get("SHOPIFY_CLIENT_SECRET").map(SecretString::from),
@@ -662,6 +691,14 @@ impl Settings {
                 .get("APP_URL")
                 .map(|raw| AppUrl::parse(&raw).map_err(|reason| ConfigError::Invalid { name: "APP_URL", reason }))
                 .transpose()?,
+            woocommerce_key_scope: match lookup.get("WOOCOMMERCE_KEY_SCOPE").as_deref() {
+                None | Some("read") => "read",
+                Some("read_write") => "read_write",
+                Some(_) => {
+                    let reason = "expected read or read_write".into();
+                    return Err(ConfigError::Invalid { name: "WOOCOMMERCE_KEY_SCOPE", reason });
+                }
+            },
         })
     }
 }
@@ -905,9 +942,18 @@ mod tests {
         assert!(!settings.sync.allow_private_store_urls);
         assert_eq!(settings.shopify.api_version, "2026-10");
         assert_eq!(settings.shopify.admin_url_template, "https://{shop}/admin/api/{version}/graphql.json");
+        assert_eq!(settings.shopify.authorize_url_template, "https://{shop}/admin/oauth/authorize");
+        assert_eq!(settings.shopify.scopes, "read_products,read_orders,read_inventory");
+        assert_eq!(settings.woocommerce_key_scope, "read");
+        let spaced = load(&[("DATABASE_URL", "sqlite://x.db"), ("SHOPIFY_SCOPES", "read_products, read_orders")]);
+        assert_eq!(spaced.expect("valid").shopify.scopes, "read_products,read_orders");
         assert!(settings.secrets.dir.is_none());
         let cases = [
             ("SHOPIFY_ADMIN_URL_TEMPLATE", "https://fixed.example/graphql.json", "no {shop}"),
+            ("SHOPIFY_AUTHORIZE_URL_TEMPLATE", "ftp://{shop}/authorize", "not http(s)"),
+            ("SHOPIFY_SCOPES", "read_products,,read_orders", "an empty scope"),
+            ("SHOPIFY_SCOPES", "read_products&redirect_uri=x", "not a scope name"),
+            ("WOOCOMMERCE_KEY_SCOPE", "write", "keys that cannot read"),
             ("SHOPIFY_API_VERSION", "2026-1", "not YYYY-MM"),
             ("SYNC_TIME_BUDGET_SECS", "0", "no time at all"),
             ("ALLOW_PRIVATE_STORE_URLS", "yes", "not a boolean"),

@@ -17,7 +17,9 @@
 //! - [`egress`]: the SSRF guard every outbound request passes (which addresses may be reached, checked when an
 //!   address is configured and on every connection).
 //! - [`platforms`]: the Shopify (GraphQL Admin API) and WooCommerce (REST v3) connectors and store addresses;
-//!   [`sync`]: the lease-based sync engine with per-page checkpoints, and webhook deliveries.
+//!   [`sync`]: the lease-based sync engine with per-page checkpoints, and webhook deliveries;
+//!   [`onboarding`]: connecting a store by the platform's own install flow (Shopify OAuth, WooCommerce key
+//!   approval) with single-use install states.
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
 pub mod advisor;
@@ -32,6 +34,7 @@ pub mod demo;
 pub mod domain;
 pub mod egress;
 pub mod money;
+pub mod onboarding;
 pub mod platforms;
 pub mod schedule;
 pub mod secrets;

@@ -18,6 +18,7 @@ mod cursor;
 mod health;
 mod me;
 mod members;
+mod onboarding;
 pub mod openapi;
 mod organizations;
 mod problems;
@@ -49,6 +50,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(analytics::router())
         .merge(sign_in::router())
         .merge(stores::router())
+        .merge(onboarding::router())
         .merge(advice::router())
         .merge(webhooks::router())
         .merge(compliance::router())

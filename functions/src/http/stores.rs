@@ -1,7 +1,8 @@
 //! Connected stores: `POST /api/v1/stores` (admin) connects a Shopify or WooCommerce store, `GET /api/v1/stores`
 //! and `GET /api/v1/stores/{id}` show them with their sync state, `DELETE /api/v1/stores/{id}` (admin) stops syncing
-//! (data and history stay), `POST /api/v1/stores/{id}/sync` (admin) runs a sync now, and
-//! `GET /api/v1/stores/{id}/sync-jobs` pages through the run history. Credentials go to the secrets port; the
+//! and removes the app's webhook subscriptions on the platform (data and history stay),
+//! `POST /api/v1/stores/{id}/sync` (admin) runs a sync now, and `GET /api/v1/stores/{id}/sync-jobs` pages through the
+//! run history. Credentials go to the secrets port; the
 //! database keeps only their name. Another organization's store is 404.
 
 use axum::{Json, extract::State, http::StatusCode};
@@ -13,10 +14,12 @@ use shared::{
     domain::CurrencyCode,
     egress::EgressError,
     money::format_minor,
+    onboarding::subscriptions::{SHOPIFY_DELIVERY_PATH, Subscriber, woocommerce_delivery_path},
     platforms::{
         self, Credentials, Platform, PlatformError,
         address::{ShopDomain, SiteUrl},
-        shopify::ShopifyConnector,
+        shopify::{self, ShopifyConnector},
+        woocommerce,
     },
     secrets::SecretName,
     sync::{Checkpoint, CredentialsState, StoreRecord, StoreTotals, SyncJob, engine::SyncNowError},
@@ -202,19 +205,6 @@ struct Jobs {
     next_cursor: Option<String>,
 }
 
-const SHOPIFY_TOPICS: &[&str] = &[
-    "products/create",
-    "products/update",
-    "products/delete",
-    "orders/create",
-    "orders/updated",
-    "orders/delete",
-    "inventory_levels/update",
-    "app/uninstalled",
-];
-const WOOCOMMERCE_TOPICS: &[&str] =
-    &["product.created", "product.updated", "product.deleted", "order.created", "order.updated", "order.deleted"];
-
 impl From<SyncJob> for JobView {
     fn from(job: SyncJob) -> Self {
         Self {
@@ -284,14 +274,14 @@ fn totals_view(totals: StoreTotals, tenant: &Tenant) -> TotalsView {
 
 fn webhook_view(platform: Platform, store: Uuid, secret: Option<String>) -> WebhookView {
     match platform {
-        Platform::Shopify => WebhookView { url: "/api/webhooks/shopify".into(), topics: SHOPIFY_TOPICS, secret },
+        Platform::Shopify => WebhookView { url: SHOPIFY_DELIVERY_PATH.into(), topics: shopify::WEBHOOK_TOPICS, secret },
         Platform::Woocommerce => {
-            WebhookView { url: format!("/api/webhooks/woocommerce?store={store}"), topics: WOOCOMMERCE_TOPICS, secret }
+            WebhookView { url: woocommerce_delivery_path(store), topics: woocommerce::WEBHOOK_TOPICS, secret }
         }
     }
 }
 
-fn credential(field: &str, value: &str) -> Result<SecretString, ApiError> {
+pub(crate) fn credential(field: &str, value: &str) -> Result<SecretString, ApiError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > MAX_CREDENTIAL_CHARS || value.chars().any(char::is_control) {
         return Err(ApiError::Unprocessable {
@@ -310,7 +300,7 @@ fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
     }
 }
 
-fn store_name(given: Option<String>, default: &str) -> Result<String, ApiError> {
+pub(crate) fn store_name(given: Option<String>, default: &str) -> Result<String, ApiError> {
     let name = given.map(|n| n.trim().to_owned()).unwrap_or_else(|| default.to_owned());
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(unprocessable("name", "must be 1 to 200 printable characters"));
@@ -318,15 +308,24 @@ fn store_name(given: Option<String>, default: &str) -> Result<String, ApiError> 
     Ok(name)
 }
 
-/// What a validated connect request amounts to.
-struct Connection {
-    platform: Platform,
-    name: String,
-    address: String,
-    credentials: Credentials,
+/// What a validated connect request (or a completed install) amounts to.
+pub(crate) struct Connection {
+    pub(crate) platform: Platform,
+    pub(crate) name: String,
+    pub(crate) address: String,
+    pub(crate) credentials: Credentials,
     /// Verified when the credentials were proven before anything is stored.
-    proof: CredentialsState,
-    generated_webhook_secret: Option<String>,
+    pub(crate) proof: CredentialsState,
+    pub(crate) generated_webhook_secret: Option<String>,
+}
+
+/// What saving a connection does when the organization has this store connected already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhenConnected {
+    /// Refuse (409): a pasted connect never replaces working credentials.
+    Conflict,
+    /// Replace the credentials: a reinstall proves the new ones.
+    Replace,
 }
 
 async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connection, ApiError> {
@@ -375,33 +374,51 @@ async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connectio
             })
         }
         ConnectRequest::Woocommerce { name, site_url, consumer_key, consumer_secret, webhook_secret } => {
-            let site = SiteUrl::parse(&site_url).map_err(|e| unprocessable("site_url", e.to_string()))?;
-            state.settings.sync.store_egress().check_url(site.url()).await.map_err(|error| match error {
-                EgressError::Refused(refused) => unprocessable("site_url", refused.to_string()),
-                EgressError::Unresolvable(host) => unprocessable("site_url", format!("{host} does not resolve")),
-            })?;
+            let site = checked_site(state, &site_url).await?;
             let consumer_key = credential("consumer_key", &consumer_key)?;
             let consumer_secret = credential("consumer_secret", &consumer_secret)?;
-            let (webhook_secret, generated) = match webhook_secret {
-                Some(secret) => (credential("webhook_secret", &secret)?, None),
-                None => {
-                    // 244 random bits from two v4 UUIDs, as 64 hex characters.
-                    let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-                    (SecretString::from(secret.clone()), Some(secret))
-                }
-            };
-            let host = site.url().host_str().unwrap_or("WooCommerce store").to_owned();
-            Ok(Connection {
-                platform: Platform::Woocommerce,
-                name: store_name(name, &host)?,
-                address: site.to_string(),
-                credentials: Credentials::Woocommerce { consumer_key, consumer_secret, webhook_secret },
-                // Deliveries are signed with this store's own secret; the keys are proven by the first sync.
-                proof: CredentialsState::Unverified,
-                generated_webhook_secret: generated,
-            })
+            let webhook_secret = webhook_secret.map(|secret| credential("webhook_secret", &secret)).transpose()?;
+            woocommerce_connection(&site, name, consumer_key, consumer_secret, webhook_secret)
         }
     }
+}
+
+/// A site URL from outside, parsed and checked against the SSRF rules for store addresses.
+pub(crate) async fn checked_site(state: &AppState, site_url: &str) -> Result<SiteUrl, ApiError> {
+    let site = SiteUrl::parse(site_url).map_err(|e| unprocessable("site_url", e.to_string()))?;
+    state.settings.sync.store_egress().check_url(site.url()).await.map_err(|error| match error {
+        EgressError::Refused(refused) => unprocessable("site_url", refused.to_string()),
+        EgressError::Unresolvable(host) => unprocessable("site_url", format!("{host} does not resolve")),
+    })?;
+    Ok(site)
+}
+
+/// A WooCommerce connection with these keys; the webhook secret is generated when none is given.
+pub(crate) fn woocommerce_connection(
+    site: &SiteUrl,
+    name: Option<String>,
+    consumer_key: SecretString,
+    consumer_secret: SecretString,
+    webhook_secret: Option<SecretString>,
+) -> Result<Connection, ApiError> {
+    let (webhook_secret, generated) = match webhook_secret {
+        Some(secret) => (secret, None),
+        None => {
+            // 244 random bits from two v4 UUIDs, as 64 hex characters.
+            let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+            (SecretString::from(secret.clone()), Some(secret))
+        }
+    };
+    let host = site.url().host_str().unwrap_or("WooCommerce store").to_owned();
+    Ok(Connection {
+        platform: Platform::Woocommerce,
+        name: store_name(name, &host)?,
+        address: site.to_string(),
+        credentials: Credentials::Woocommerce { consumer_key, consumer_secret, webhook_secret },
+        // Deliveries are signed with this store's own secret; the keys are proven by the first sync.
+        proof: CredentialsState::Unverified,
+        generated_webhook_secret: generated,
+    })
 }
 
 /// Proves a pasted Shopify token against the shop's Admin API before anything is stored: the token must open this
@@ -430,7 +447,7 @@ async fn verify_shopify(state: &AppState, shop: &ShopDomain, credentials: &Crede
     }
 }
 
-fn secrets_failure(error: shared::secrets::SecretsError) -> ApiError {
+pub(crate) fn secrets_failure(error: shared::secrets::SecretsError) -> ApiError {
     match error {
         shared::secrets::SecretsError::NotConfigured => {
             ApiError::Unavailable("no secret store is configured, so store credentials cannot be kept".into())
@@ -440,6 +457,66 @@ fn secrets_failure(error: shared::secrets::SecretsError) -> ApiError {
             ApiError::Unavailable("the secret store is unavailable; retry shortly".into())
         }
     }
+}
+
+/// Stores the credentials in the secrets port and creates the store due for its first sync at once, or reconnects
+/// the organization's disconnected one (same history and checkpoint), or — for [`WhenConnected::Replace`] — puts
+/// new proven credentials on its connected one. A store that fails to be created keeps no credentials. Returns the
+/// store.
+pub(crate) async fn save_connection(
+    state: &AppState,
+    organization: Uuid,
+    connection: &Connection,
+    when_connected: WhenConnected,
+) -> Result<Uuid, ApiError> {
+    let platform = connection.platform.as_str();
+    let existing = state.db.find_connection(organization, platform, &connection.address).await?;
+    let (store, enabled) = match &existing {
+        Some((store, status)) => (*store, status == "enabled"),
+        None => (Uuid::new_v4(), false),
+    };
+    if enabled && when_connected == WhenConnected::Conflict {
+        return Err(ApiError::Conflict("this store is already connected".into()));
+    }
+    let secret_name = SecretName::for_store(store);
+    if enabled {
+        // The connection keeps its name for the secret; the new credentials replace the old in one write.
+        state.secrets.put(&secret_name, connection.credentials.to_secret()).await.map_err(secrets_failure)?;
+        if connection.proof == CredentialsState::Verified {
+            state.db.mark_credentials_verified(organization, store).await?;
+        }
+        tracing::info!(target: "audit", event = "store_credentials_replaced", tenant = %organization, %store, platform);
+        return Ok(store);
+    }
+    state.secrets.put(&secret_name, connection.credentials.to_secret()).await.map_err(secrets_failure)?;
+    let stored = match existing {
+        Some(_) => {
+            let (name, credential_ref) = (&connection.name, secret_name.as_ref());
+            state.db.reconnect_store(organization, store, name, credential_ref, connection.proof).await.map(|_| ())
+        }
+        None => {
+            let new = NewConnection {
+                store,
+                platform,
+                name: &connection.name,
+                address: &connection.address,
+                credential_ref: secret_name.as_ref(),
+                credentials: connection.proof,
+            };
+            state.db.create_connected_store(organization, &new).await
+        }
+    };
+    if let Err(error) = stored {
+        if let Err(cleanup) = state.secrets.delete(&secret_name).await {
+            tracing::warn!(error = %cleanup, "credentials of a store that failed to connect were not removed");
+        }
+        if error.is_unique_violation() {
+            return Err(ApiError::Conflict("this store is already connected".into()));
+        }
+        return Err(error.into());
+    }
+    tracing::info!(target: "audit", event = "store_connected", tenant = %organization, %store, platform);
+    Ok(store)
 }
 
 /// Connects a store, or reconnects a disconnected one with new credentials (admins only). A Shopify token is proven
@@ -473,44 +550,7 @@ async fn connect(
 ) -> Result<(StatusCode, Json<StoreView>), ApiError> {
     tenant.require_admin()?;
     let connection = validate(&state, request).await?;
-    let platform = connection.platform.as_str();
-    let existing = state.db.find_connection(tenant.id(), platform, &connection.address).await?;
-    let store = match &existing {
-        Some((_, status)) if status == "enabled" => {
-            return Err(ApiError::Conflict("this store is already connected".into()));
-        }
-        Some((store, _)) => *store,
-        None => Uuid::new_v4(),
-    };
-    let secret_name = SecretName::for_store(store);
-    state.secrets.put(&secret_name, connection.credentials.to_secret()).await.map_err(secrets_failure)?;
-    let stored = match existing {
-        Some(_) => {
-            let (name, credential_ref) = (&connection.name, secret_name.as_ref());
-            state.db.reconnect_store(tenant.id(), store, name, credential_ref, connection.proof).await.map(|_| ())
-        }
-        None => {
-            let new = NewConnection {
-                store,
-                platform,
-                name: &connection.name,
-                address: &connection.address,
-                credential_ref: secret_name.as_ref(),
-                credentials: connection.proof,
-            };
-            state.db.create_connected_store(tenant.id(), &new).await
-        }
-    };
-    if let Err(error) = stored {
-        if let Err(cleanup) = state.secrets.delete(&secret_name).await {
-            tracing::warn!(error = %cleanup, "credentials of a store that failed to connect were not removed");
-        }
-        if error.is_unique_violation() {
-            return Err(ApiError::Conflict("this store is already connected".into()));
-        }
-        return Err(error.into());
-    }
-    tracing::info!(target: "audit", event = "store_connected", tenant = %tenant.id(), %store, platform);
+    let store = save_connection(&state, tenant.id(), &connection, WhenConnected::Conflict).await?;
     let record = state.db.store_record(tenant.id(), store).await?.ok_or(ApiError::NotFound)?;
     let mut body = view(record);
     body.webhook = Some(webhook_view(connection.platform, store, connection.generated_webhook_secret));
@@ -569,7 +609,8 @@ async fn show(
     Ok(Json(body))
 }
 
-/// Stops syncing and forgets the credentials (admins only); products, orders and history stay.
+/// Stops syncing, removes the app's webhook subscriptions on the platform and forgets the credentials (admins only);
+/// products, orders and history stay.
 #[utoipa::path(
     delete,
     path = "/api/v1/stores/{id}",
@@ -598,13 +639,54 @@ async fn disconnect(
         .disconnect_store(tenant.id(), id, "disconnected by an admin")
         .await?
         .ok_or_else(|| ApiError::NotFoundWith("no connected store has this id".into()))?;
-    if let Ok(name) = SecretName::parse(&credential_ref)
-        && let Err(error) = state.secrets.delete(&name).await
-    {
-        tracing::warn!(%error, "the credentials of a disconnected store could not be deleted");
+    if let Ok(name) = SecretName::parse(&credential_ref) {
+        remove_subscriptions(&state, tenant.id(), id, &name).await;
+        if let Err(error) = state.secrets.delete(&name).await {
+            tracing::warn!(%error, "the credentials of a disconnected store could not be deleted");
+        }
     }
     tracing::info!(target: "audit", event = "store_disconnected", tenant = %tenant.id(), store = %id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the webhook subscriptions this app has on a disconnected store's platform, with its last credentials.
+/// Best effort: the store is disconnected either way, and deliveries to a disconnected store are ignored.
+async fn remove_subscriptions(state: &AppState, organization: Uuid, store: Uuid, name: &SecretName) {
+    let Some(app_url) = &state.settings.app_url else { return };
+    // A site that stopped answering must not hold the admin's request for the whole sync budget.
+    let budget = state.settings.sync.request_budget.min(std::time::Duration::from_secs(10));
+    let deadline = tokio::time::Instant::now() + budget;
+    let removed = async {
+        let connection = state.db.connection(organization, store).await.map_err(|e| e.to_string())?;
+        let connection = connection.ok_or("the connection vanished")?;
+        let secret = state.secrets.get(name).await.map_err(|e| e.to_string())?.ok_or("no credentials are stored")?;
+        let mut credentials = Credentials::from_secret(&secret).map_err(|e| e.to_string())?;
+        if connection.platform == Platform::Shopify.as_str() {
+            let shop = ShopDomain::parse(&connection.address).map_err(|e| e.to_string())?;
+            credentials = shopify::fresh_credentials(
+                &state.platforms,
+                &shop,
+                credentials,
+                state.secrets.as_ref(),
+                name,
+                deadline,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        let subscriber = Subscriber {
+            platforms: &state.platforms,
+            app_url,
+            store,
+            address: &connection.address,
+            credentials: &credentials,
+        };
+        subscriber.unsubscribe(deadline).await.map_err(|e| e.to_string())
+    };
+    match removed.await {
+        Ok(count) => tracing::info!(%store, count, "removed the store's webhook subscriptions"),
+        Err(error) => tracing::warn!(%store, %error, "the store's webhook subscriptions could not be removed"),
+    }
 }
 
 /// Syncs now (admins only), for up to `SYNC_REQUEST_BUDGET_SECS`; a store with more to read ends `partial` and the

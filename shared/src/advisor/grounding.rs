@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(grounding.check("It has 24 days of cover.").expect_err("from a name"), ["24"]);
 
         // A tool result names products too; its figures are allowed, its names' digits are not.
-        let mut answering = grounding.clone();
+        let mut answering = grounding;
         answering.allow_json(&json!({"products": [{"product": "Gadget 3000", "units": 41}]}));
         assert_eq!(answering.check("Gadget 3000 sold 41 units."), Ok(1));
         assert!(answering.check("3000 units").is_err());

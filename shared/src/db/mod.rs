@@ -18,6 +18,7 @@ pub mod analytics;
 pub mod catalogue;
 pub mod compliance;
 pub mod costs;
+pub mod onboarding;
 pub mod orders;
 pub mod product_figures;
 pub mod rollups;

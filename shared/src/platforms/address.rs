@@ -80,9 +80,14 @@ impl SiteUrl {
 
     /// `<site>/wp-json/wc/v3/<path>`.
     pub fn api(&self, path: &str) -> Url {
+        self.page(&format!("wp-json/wc/v3/{}", path.trim_start_matches('/')))
+    }
+
+    /// `<site>/<path>`: a page of the site below its base (the key-approval page `wc-auth/v1/authorize`).
+    pub fn page(&self, path: &str) -> Url {
         let mut url = self.0.clone();
         let base = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&format!("{base}/wp-json/wc/v3/{}", path.trim_start_matches('/')));
+        url.set_path(&format!("{base}/{path}"));
         url
     }
 
@@ -133,6 +138,7 @@ mod tests {
         let site = SiteUrl::parse("https://shop.example.com/store/").expect("valid");
         assert_eq!(site.to_string(), "https://shop.example.com/store");
         assert_eq!(site.api("products").as_str(), "https://shop.example.com/store/wp-json/wc/v3/products");
+        assert_eq!(site.page("wc-auth/v1/authorize").as_str(), "https://shop.example.com/store/wc-auth/v1/authorize");
         assert!(
             site.contains(&Url::parse("https://shop.example.com/store/wp-json/wc/v3/products?page=2").expect("url"))
         );

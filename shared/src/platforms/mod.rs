@@ -6,9 +6,9 @@
 //! - [`address`]: shop domains and site URLs parsed at the edge (the SSRF guard is [`crate::egress`]).
 //! - [`http`]: one request with bounded retries (5xx, timeouts) and jittered backoff, within a deadline.
 //! - [`shopify`]: GraphQL queries sized under the cost cap, throttling from `throttleStatus`, nested pagination,
-//!   expiring-token refresh, and webhook payloads.
-//! - [`woocommerce`]: `Link`-header pagination, variations, HTTP Basic over TLS and OAuth 1.0a over plain HTTP, and
-//!   webhook payloads.
+//!   install code exchange and expiring-token refresh, webhook subscriptions, and webhook payloads.
+//! - [`woocommerce`]: `Link`-header pagination, variations, HTTP Basic over TLS and OAuth 1.0a over plain HTTP,
+//!   webhook creation, and webhook payloads.
 //!
 //! Endpoints are settings (`SHOPIFY_ADMIN_URL_TEMPLATE`; a WooCommerce store is its own site URL), so tests point
 //! the connectors at protocol fakes on loopback.

@@ -11,7 +11,10 @@
 //!   the documented quoted-date search syntax (`updated_at:>'2026-11-01T00:00:00Z'`); variants and order lines past
 //!   the first nested page are fetched with their own cursor queries before the page counts as read.
 //! - **Tokens.** Expiring offline tokens are refreshed a few minutes before expiry, and the new pair is stored in
-//!   one write ([`fresh_credentials`]).
+//!   one write ([`fresh_credentials`]); an install's authorization code is exchanged for such a pair
+//!   ([`exchange_code`]).
+//! - **Webhooks.** An install subscribes the topics the sync applies, idempotently, and a disconnect removes them
+//!   ([`ShopifyConnector::register_webhooks`], [`ShopifyConnector::remove_webhooks`]).
 
 use std::time::Duration;
 
@@ -76,6 +79,32 @@ pub fn line_items_cost(first: u32) -> u32 {
 /// The requested cost of refetching `ids` nodes: the dearer fragment (an inventory item's variant's product).
 pub fn refresh_cost(ids: u32, variants: u32) -> u32 {
     ids * (3 + 1 + 2 + variants * VARIANT_NODE_COST)
+}
+
+/// The requested cost of a mutation, as Shopify documents it.
+pub const MUTATION_COST: u32 = 10;
+
+/// The requested cost of a page of webhook subscriptions: a connection (2) of objects (1) with scalar fields.
+pub fn subscriptions_cost(first: u32) -> u32 {
+    2 + first
+}
+
+/// The topics the sync applies (`app/uninstalled` disconnects), in the webhook header's form: what an install
+/// subscribes to and what a store's `webhook` field lists.
+pub const WEBHOOK_TOPICS: &[&str] = &[
+    "products/create",
+    "products/update",
+    "products/delete",
+    "orders/create",
+    "orders/updated",
+    "orders/delete",
+    "inventory_levels/update",
+    "app/uninstalled",
+];
+
+/// A topic as GraphQL's `WebhookSubscriptionTopic` names it: `products/create` is `PRODUCTS_CREATE`.
+fn graphql_topic(topic: &str) -> String {
+    topic.to_ascii_uppercase().replace('/', "_")
 }
 
 /// The largest `first` whose cost stays under `cap`.
@@ -484,6 +513,83 @@ impl ShopifyConnector {
         Ok(())
     }
 
+    /// Subscribes `uri` to every topic in [`WEBHOOK_TOPICS`] (`webhookSubscriptionCreate`, cost 10 each) that it
+    /// is not subscribed to yet: the shop's subscriptions are read first, and an "already taken" answer (a race with
+    /// another install) counts as subscribed, so a reinstall creates nothing twice. Returns how many it created.
+    pub async fn register_webhooks(&mut self, uri: &str, deadline: Instant) -> Result<u32, PlatformError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Created {
+            webhook_subscription_create: MutationResult,
+        }
+        const CREATE: &str = "mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, \
+             $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionCreate(topic: $topic, \
+             webhookSubscription: $webhookSubscription) { webhookSubscription { id } userErrors { field message } } }";
+        let existing = self.webhook_subscriptions(deadline).await?;
+        let mut created = 0;
+        for topic in WEBHOOK_TOPICS.iter().map(|topic| graphql_topic(topic)) {
+            if existing.iter().any(|s| s.uri == uri && s.topic == topic) {
+                continue;
+            }
+            let variables = json!({ "topic": topic, "webhookSubscription": { "uri": uri, "format": "JSON" } });
+            let answer: Created = self.graphql(CREATE, |_| (variables.clone(), MUTATION_COST), deadline).await?;
+            match answer.webhook_subscription_create.user_errors.as_slice() {
+                [] => created += 1,
+                errors if errors.iter().all(|e| e.message.contains("already been taken")) => {}
+                errors => return Err(user_errors(&topic, errors)),
+            }
+        }
+        Ok(created)
+    }
+
+    /// Deletes every subscription of the shop that delivers to `uri` (`webhookSubscriptionDelete`, cost 10 each);
+    /// others (another app instance's) stay. Returns how many it removed.
+    pub async fn remove_webhooks(&mut self, uri: &str, deadline: Instant) -> Result<u32, PlatformError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Deleted {
+            webhook_subscription_delete: MutationResult,
+        }
+        const DELETE: &str = "mutation WebhookSubscriptionDelete($id: ID!) { webhookSubscriptionDelete(id: $id) { \
+             deletedWebhookSubscriptionId userErrors { field message } } }";
+        let mut removed = 0;
+        for subscription in self.webhook_subscriptions(deadline).await?.into_iter().filter(|s| s.uri == uri) {
+            let variables = json!({ "id": subscription.id });
+            let answer: Deleted = self.graphql(DELETE, |_| (variables.clone(), MUTATION_COST), deadline).await?;
+            match answer.webhook_subscription_delete.user_errors.as_slice() {
+                [] => removed += 1,
+                errors => return Err(user_errors(&subscription.topic, errors)),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every webhook subscription the app has on the shop, across pages.
+    async fn webhook_subscriptions(&mut self, deadline: Instant) -> Result<Vec<Subscription>, PlatformError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Data {
+            webhook_subscriptions: Connection<Subscription>,
+        }
+        const QUERY: &str = "query WebhookSubscriptions($first: Int!, $after: String) { \
+             webhookSubscriptions(first: $first, after: $after) { pageInfo { hasNextPage endCursor } \
+             nodes { id topic uri } } }";
+        let mut subscriptions = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let plan = |cap| {
+                let first = page_size(cap, subscriptions_cost);
+                (json!({ "first": first, "after": after }), subscriptions_cost(first))
+            };
+            let data: Data = self.graphql(QUERY, plan, deadline).await?;
+            subscriptions.extend(data.webhook_subscriptions.nodes);
+            match next_cursor(&data.webhook_subscriptions.page_info)? {
+                Some(next) => after = Some(next),
+                None => return Ok(subscriptions),
+            }
+        }
+    }
+
     /// Refetches products by product id or by inventory item id (an inventory webhook names only the item).
     pub async fn refresh_products(
         &mut self,
@@ -676,6 +782,34 @@ impl ShopifyConnector {
     }
 }
 
+/// A webhook subscription as listed.
+#[derive(Deserialize)]
+struct Subscription {
+    id: String,
+    topic: String,
+    #[serde(default)]
+    uri: String,
+}
+
+/// The common part of a mutation's answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MutationResult {
+    #[serde(default)]
+    user_errors: Vec<UserError>,
+}
+
+#[derive(Deserialize)]
+struct UserError {
+    #[serde(default)]
+    message: String,
+}
+
+fn user_errors(topic: &str, errors: &[UserError]) -> PlatformError {
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    PlatformError::Rejected(format!("webhook subscription {topic}: {}", messages.join("; ")))
+}
+
 fn missing_cursor(what: &str) -> PlatformError {
     PlatformError::Malformed(format!("{what}: hasNextPage without an endCursor"))
 }
@@ -822,23 +956,100 @@ pub async fn fresh_credentials(
     if *expires_at - Utc::now() > REFRESH_MARGIN {
         return Ok(credentials);
     }
+    let grant = json!({ "grant_type": "refresh_token", "refresh_token": refresh_token.expose_secret() });
+    let granted = token_grant(platforms, shop, grant, "refreshing the access token", deadline).await?;
+    let renewed = granted.into_credentials(Some(refresh_token))?;
+    secrets
+        .put(name, renewed.to_secret())
+        .await
+        .map_err(|e| PlatformError::Credentials(format!("the refreshed token could not be stored: {e}")))?;
+    tracing::info!(shop = %shop, "refreshed an expiring Shopify access token");
+    Ok(renewed)
+}
+
+/// Exchanges an install's authorization `code` for an offline token, asking for the expiring kind (`expiring=1`)
+/// that Shopify requires of public apps: an access token with its lifetime and a refresh token. A code Shopify
+/// refuses (forged, used, expired, for another shop) is [`PlatformError::Unauthorized`]; a token without every
+/// scope of `SHOPIFY_SCOPES` (a `write_` scope covers its `read_`) is [`PlatformError::Rejected`], since the sync
+/// would fail on what is missing.
+pub async fn exchange_code(
+    platforms: &Platforms,
+    shop: &ShopDomain,
+    code: &str,
+    deadline: Instant,
+) -> Result<Credentials, PlatformError> {
+    let grant = json!({ "code": code, "expiring": 1 });
+    let granted = token_grant(platforms, shop, grant, "exchanging the authorization code", deadline).await?;
+    let missing = missing_scopes(&platforms.shopify.scopes, granted.scope.as_deref().unwrap_or_default());
+    if !missing.is_empty() {
+        return Err(PlatformError::Rejected(format!("Shopify did not grant {}", missing.join(", "))));
+    }
+    granted.into_credentials(None)
+}
+
+/// The scopes of `requested` that `granted` (both comma-separated) does not cover.
+fn missing_scopes<'a>(requested: &'a str, granted: &str) -> Vec<&'a str> {
+    let granted: Vec<&str> = granted.split(',').map(str::trim).collect();
+    requested
+        .split(',')
+        .map(str::trim)
+        .filter(|scope| {
+            let by_write = scope.strip_prefix("read_").map(|rest| format!("write_{rest}"));
+            !granted.contains(scope) && by_write.is_none_or(|write| !granted.contains(&write.as_str()))
+        })
+        .collect()
+}
+
+/// What the token endpoint answers.
+#[derive(Deserialize)]
+struct Granted {
+    access_token: String,
+    expires_in: Option<i64>,
+    refresh_token: Option<String>,
+    /// The scopes granted, comma-separated.
+    scope: Option<String>,
+}
+
+impl Granted {
+    /// The stored form; a refresh that returns no new refresh token keeps `previous`.
+    fn into_credentials(self, previous: Option<&SecretString>) -> Result<Credentials, PlatformError> {
+        let expires_at = self
+            .expires_in
+            .map(|secs| super::token_expiry(secs, Utc::now()))
+            .transpose()
+            .map_err(|e| PlatformError::Malformed(format!("token endpoint: expires_in {e}")))?;
+        let refresh_token = self.refresh_token.map(SecretString::from).or_else(|| previous.cloned());
+        if expires_at.is_some() && refresh_token.is_none() {
+            return Err(PlatformError::Malformed(
+                "token endpoint: an expiring token came without a refresh token".into(),
+            ));
+        }
+        Ok(Credentials::Shopify { access_token: SecretString::from(self.access_token), refresh_token, expires_at })
+    }
+}
+
+/// One request to the shop's token endpoint (`SHOPIFY_TOKEN_URL_TEMPLATE`) with the app's client credentials and
+/// `grant`'s fields; `doing` names it in errors.
+async fn token_grant(
+    platforms: &Platforms,
+    shop: &ShopDomain,
+    mut grant: Value,
+    doing: &str,
+    deadline: Instant,
+) -> Result<Granted, PlatformError> {
     let settings = &platforms.shopify;
     let (Some(client_id), Some(client_secret)) = (&settings.client_id, &settings.client_secret) else {
-        return Err(PlatformError::Credentials(
-            "the token expires and SHOPIFY_CLIENT_ID / SHOPIFY_CLIENT_SECRET are not set to refresh it".into(),
-        ));
+        return Err(PlatformError::Credentials(format!(
+            "{doing} needs SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET, which are not set"
+        )));
     };
+    grant["client_id"] = json!(client_id);
+    grant["client_secret"] = json!(client_secret.expose_secret());
     let url = settings.token_url_template.replace("{shop}", shop.as_ref());
     let parsed = reqwest::Url::parse(&url).map_err(|e| PlatformError::Transport(e.to_string()))?;
     platforms.sync.store_egress().check_literal(&parsed)?;
-    let body = json!({
-        "client_id": client_id,
-        "client_secret": client_secret.expose_secret(),
-        "grant_type": "refresh_token",
-        "refresh_token": refresh_token.expose_secret(),
-    });
     let fetched = http::send(platforms.retry_policy(), deadline, || {
-        Ok(platforms.api_client.post(parsed.clone()).json(&body).header(reqwest::header::ACCEPT, "application/json"))
+        Ok(platforms.api_client.post(parsed.clone()).json(&grant).header(reqwest::header::ACCEPT, "application/json"))
     })
     .await?;
     if fetched.status == reqwest::StatusCode::TOO_MANY_REQUESTS {
@@ -846,34 +1057,13 @@ pub async fn fresh_credentials(
     }
     if !fetched.status.is_success() {
         return Err(PlatformError::Unauthorized(format!(
-            "refreshing the access token answered HTTP {} ({})",
+            "{doing} answered HTTP {} ({})",
             fetched.status,
             excerpt(&fetched.body)
         )));
     }
-    #[derive(Deserialize)]
-    struct Refreshed {
-        access_token: String,
-        expires_in: Option<i64>,
-        refresh_token: Option<String>,
-    }
-    let refreshed: Refreshed = serde_json::from_slice(&fetched.body)
-        .map_err(|_| PlatformError::Malformed(format!("token refresh ({})", excerpt(&fetched.body))))?;
-    let renewed = Credentials::Shopify {
-        access_token: SecretString::from(refreshed.access_token),
-        expires_at: refreshed
-            .expires_in
-            .map(|secs| super::token_expiry(secs, Utc::now()))
-            .transpose()
-            .map_err(|e| PlatformError::Malformed(format!("token refresh: expires_in {e}")))?,
-        refresh_token: Some(refreshed.refresh_token.map(SecretString::from).unwrap_or_else(|| refresh_token.clone())),
-    };
-    secrets
-        .put(name, renewed.to_secret())
-        .await
-        .map_err(|e| PlatformError::Credentials(format!("the refreshed token could not be stored: {e}")))?;
-    tracing::info!(shop = %shop, "refreshed an expiring Shopify access token");
-    Ok(renewed)
+    serde_json::from_slice(&fetched.body)
+        .map_err(|_| PlatformError::Malformed(format!("{doing}: {}", excerpt(&fetched.body))))
 }
 
 /// The GraphQL id of a REST webhook record: `admin_graphql_api_id` when present, else built from `id`.
@@ -1050,6 +1240,25 @@ mod tests {
         assert!(orders_cost(orders, LINES_PER_ORDER) <= MAX_QUERY_COST);
         assert_eq!(page_size(MAX_QUERY_COST, variants_cost), 250);
         assert_eq!(page_size(100, |n| products_cost(n, MIN_VARIANTS_PER_PRODUCT)), 6, "a small bucket shrinks pages");
+    }
+
+    #[test]
+    fn a_write_scope_covers_its_read_scope_and_nothing_else() {
+        let requested = "read_products,read_orders,read_inventory";
+        assert!(missing_scopes(requested, "read_products,read_orders,read_inventory").is_empty());
+        assert!(missing_scopes(requested, "write_products,read_orders,write_inventory").is_empty());
+        assert_eq!(missing_scopes(requested, "read_products"), ["read_orders", "read_inventory"]);
+        assert_eq!(missing_scopes("write_products", "read_products"), ["write_products"]);
+        assert_eq!(missing_scopes(requested, ""), ["read_products", "read_orders", "read_inventory"]);
+    }
+
+    #[test]
+    fn webhook_topics_map_to_their_graphql_names() {
+        let names: Vec<String> = WEBHOOK_TOPICS.iter().map(|t| graphql_topic(t)).collect();
+        assert!(names.contains(&"INVENTORY_LEVELS_UPDATE".to_owned()), "{names:?}");
+        assert!(names.contains(&"APP_UNINSTALLED".to_owned()));
+        assert!(names.contains(&"ORDERS_UPDATED".to_owned()));
+        assert_eq!(page_size(MAX_QUERY_COST, subscriptions_cost), 250);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - **Money** strings parsed exactly into minor units.
 //! - **Unit cost** from the WooCommerce Cost of Goods extension's `_wc_cog_cost` meta field (on a simple product
 //!   and on each variation), where the store has it; without it (or empty) the cost is unknown.
+//! - **Webhooks** created (`POST /webhooks`) for the topics the sync applies unless the site has them already, and
+//!   deleted on disconnect.
 
 use std::time::Duration;
 
@@ -28,6 +30,10 @@ use crate::{
     analytics::OrderStatus,
     catalogue::{ProductInput, ProductStatus, VariantInput},
 };
+
+/// The topics the sync applies: what a key approval subscribes to and what a store's `webhook` field lists.
+pub const WEBHOOK_TOPICS: &[&str] =
+    &["product.created", "product.updated", "product.deleted", "order.created", "order.updated", "order.deleted"];
 
 /// WordPress's ceiling for `per_page`.
 pub const PER_PAGE: u32 = 100;
@@ -344,10 +350,22 @@ impl WooConnector {
 
     /// GETs `url` with authentication, honouring `429 Retry-After`.
     async fn get(&mut self, url: &reqwest::Url, deadline: Instant) -> Result<http::Fetched, PlatformError> {
+        self.call(&reqwest::Method::GET, url, None, deadline).await
+    }
+
+    /// Sends `method url` (with a JSON `body`) with authentication, honouring `429 Retry-After`.
+    async fn call(
+        &mut self,
+        method: &reqwest::Method,
+        url: &reqwest::Url,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<http::Fetched, PlatformError> {
         self.platforms.sync.store_egress().check_literal(url)?;
         let mut rate_limited = 0;
         loop {
-            let fetched = http::send(self.platforms.retry_policy(), deadline, || Ok(self.request(url))).await?;
+            let fetched =
+                http::send(self.platforms.retry_policy(), deadline, || Ok(self.request(method, url, body))).await?;
             match fetched.status.as_u16() {
                 401 if self.site.is_https() && !self.query_auth && mentions_missing_key(&fetched.body) => {
                     // The docs' fallback for servers that strip the Authorization header.
@@ -366,20 +384,93 @@ impl WooConnector {
         }
     }
 
-    fn request(&self, url: &reqwest::Url) -> reqwest::RequestBuilder {
+    fn request(&self, method: &reqwest::Method, url: &reqwest::Url, body: Option<&Value>) -> reqwest::RequestBuilder {
         let client = &self.platforms.store_client;
         let (key, secret) = (self.consumer_key.expose_secret(), self.consumer_secret.expose_secret());
         let request = if !self.site.is_https() {
-            client.get(oauth1::sign("GET", url, key, secret))
+            client.request(method.clone(), oauth1::sign(method.as_str(), url, key, secret))
         } else if self.query_auth {
             let mut url = url.clone();
             url.query_pairs_mut().append_pair("consumer_key", key).append_pair("consumer_secret", secret);
-            client.get(url)
+            client.request(method.clone(), url)
         } else {
-            client.get(url.clone()).basic_auth(key, Some(secret))
+            client.request(method.clone(), url.clone()).basic_auth(key, Some(secret))
+        };
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
         };
         request.header(reqwest::header::ACCEPT, "application/json")
     }
+
+    /// Creates a webhook (`POST /webhooks`) delivering to `delivery_url`, signed with `secret`, for every topic in
+    /// [`WEBHOOK_TOPICS`] the site does not deliver there yet, so a second approval creates nothing twice. Returns
+    /// how many it created.
+    pub async fn register_webhooks(
+        &mut self,
+        delivery_url: &str,
+        secret: &SecretString,
+        deadline: Instant,
+    ) -> Result<u32, PlatformError> {
+        let existing = self.webhooks(deadline).await?;
+        let mut created = 0;
+        for topic in WEBHOOK_TOPICS {
+            if existing.iter().any(|w| w.delivery_url == delivery_url && w.topic == *topic) {
+                continue;
+            }
+            let body = serde_json::json!({
+                "name": format!("Retail AI Advisor: {topic}"), "topic": topic, "delivery_url": delivery_url,
+                "secret": secret.expose_secret(), "status": "active",
+            });
+            let fetched = self.call(&reqwest::Method::POST, &self.site.api("webhooks"), Some(&body), deadline).await?;
+            self.json(fetched)?;
+            created += 1;
+        }
+        Ok(created)
+    }
+
+    /// Deletes (`DELETE /webhooks/{id}?force=true`) every webhook of the site that delivers to `delivery_url`.
+    /// Returns how many it removed.
+    pub async fn remove_webhooks(&mut self, delivery_url: &str, deadline: Instant) -> Result<u32, PlatformError> {
+        let mut removed = 0;
+        for webhook in self.webhooks(deadline).await?.into_iter().filter(|w| w.delivery_url == delivery_url) {
+            let mut url = self.site.api(&format!("webhooks/{}", webhook.id));
+            url.query_pairs_mut().append_pair("force", "true");
+            let fetched = self.call(&reqwest::Method::DELETE, &url, None, deadline).await?;
+            self.json(fetched)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// Every webhook of the site, across pages.
+    async fn webhooks(&mut self, deadline: Instant) -> Result<Vec<WooWebhook>, PlatformError> {
+        let mut url = self.site.api("webhooks");
+        url.query_pairs_mut().append_pair("per_page", &PER_PAGE.to_string()).append_pair("page", "1");
+        let mut webhooks = Vec::new();
+        loop {
+            let (values, next, _) = self.list(&url, deadline).await?;
+            for value in values {
+                webhooks.push(
+                    serde_json::from_value(value).map_err(|e| PlatformError::Malformed(format!("a webhook: {e}")))?,
+                );
+            }
+            match next {
+                Some(next) => url = self.resume_at(&next)?,
+                None => return Ok(webhooks),
+            }
+        }
+    }
+}
+
+/// A webhook as the site lists it.
+#[derive(Deserialize)]
+struct WooWebhook {
+    id: u64,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    delivery_url: String,
 }
 
 fn mentions_missing_key(body: &[u8]) -> bool {
@@ -722,8 +813,8 @@ mod tests {
         let tls = WooConnector::new(&platforms, &https, &credentials, 2).expect("connector");
         let http = WooConnector::new(&platforms, &plain, &credentials, 2).expect("connector");
 
-        let basic = tls.request(&https.api("products")).build().expect("request");
-        let signed = http.request(&plain.api("products")).build().expect("request");
+        let basic = tls.request(&reqwest::Method::GET, &https.api("products"), None).build().expect("request");
+        let signed = http.request(&reqwest::Method::GET, &plain.api("products"), None).build().expect("request");
 
         let authorization = basic.headers()[reqwest::header::AUTHORIZATION].to_str().expect("ASCII");
         assert!(authorization.starts_with("Basic "), "{authorization}");

@@ -48,8 +48,9 @@ async fn main() {
         })
         .collect();
     let (product_count, order_count) = (products.len(), orders.len());
-    let site_url =
-        fake.add_site("shop", WooSite { products, orders, consumer_key: KEY.into(), consumer_secret: SECRET.into() });
+    let site =
+        WooSite { products, orders, consumer_key: KEY.into(), consumer_secret: SECRET.into(), ..WooSite::default() };
+    let site_url = fake.add_site("shop", site);
     println!(
         "{}",
         json!({

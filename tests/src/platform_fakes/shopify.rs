@@ -1,6 +1,16 @@
 //! A Shopify GraphQL Admin API fake: `POST /{shop}/admin/api/{version}/graphql.json` (point
-//! `SHOPIFY_ADMIN_URL_TEMPLATE` at `{address}/{shop}/admin/api/{version}/graphql.json`) and the token endpoint
-//! `POST /{shop}/admin/oauth/access_token`.
+//! `SHOPIFY_ADMIN_URL_TEMPLATE` at `{address}/{shop}/admin/api/{version}/graphql.json`), the token endpoint
+//! `POST /{shop}/admin/oauth/access_token` (refresh and authorization-code grants) and the install approval page
+//! `GET /{shop}/admin/oauth/authorize`.
+//!
+//! The approval page stands for a merchant who approves at once: for the app's client id it issues a single-use
+//! code and redirects to `redirect_uri` with `code`, `hmac`, `host`, `shop`, `state` and `timestamp`, the `hmac`
+//! being hex HMAC-SHA256 with the client secret over the other parameters sorted, as Shopify documents it. The code
+//! exchange answers an expiring offline token (`expiring=1`: `expires_in`, `refresh_token`) or a lasting one, with
+//! the scopes asked for less the shop's withheld ones.
+//! Webhook subscriptions are kept per shop: `webhookSubscriptions` pages them, `webhookSubscriptionCreate` refuses
+//! a second subscription of one topic to one address with the documented user error, `webhookSubscriptionDelete`
+//! removes one; mutations cost 10 points.
 //!
 //! What it holds to, as the real API documents it: `X-Shopify-Access-Token` checked (401 otherwise); cursor
 //! pagination sorted by `UPDATED_AT` with opaque cursors and `pageInfo`; `first` at most 250; the documented
@@ -21,14 +31,16 @@ use std::{
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{get, post},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use sha2::Sha256;
 use tokio::net::TcpListener;
 
 /// A product in the fake shop.
@@ -195,6 +207,32 @@ pub struct FakeShop {
     pub refresh_token: Option<String>,
     /// Token refreshes served.
     pub refreshes: u32,
+    /// The app's webhook subscriptions.
+    pub subscriptions: Vec<FakeSubscription>,
+    /// Tokens issued by code exchanges.
+    pub installs: u32,
+    /// Scopes an install asks for that are not granted (`read_all_orders` before Shopify approves it).
+    pub withheld_scopes: Vec<String>,
+}
+
+/// A webhook subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSubscription {
+    /// `gid://shopify/WebhookSubscription/{n}`.
+    pub id: String,
+    /// `PRODUCTS_CREATE`, …
+    pub topic: String,
+    /// Where it delivers.
+    pub uri: String,
+}
+
+/// The install the approval page saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeRecord {
+    /// The shop.
+    pub shop: String,
+    /// Every query parameter, as sent.
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -207,6 +245,10 @@ struct Inner {
     requests: Vec<RequestRecord>,
     counter: u64,
     client: Option<(String, String)>,
+    /// Codes the approval page issued and not yet exchanged, with their shop and the scopes asked for.
+    codes: HashMap<String, (String, String)>,
+    authorizations: Vec<AuthorizeRecord>,
+    next_id: u64,
 }
 
 /// A running fake.
@@ -228,10 +270,14 @@ impl FakeShopify {
             requests: Vec::new(),
             counter: 0,
             client: None,
+            codes: HashMap::new(),
+            authorizations: Vec::new(),
+            next_id: 1,
         }));
         let router = Router::new()
             .route("/{shop}/admin/api/{version}/graphql.json", post(graphql))
             .route("/{shop}/admin/oauth/access_token", post(token))
+            .route("/{shop}/admin/oauth/authorize", get(authorize))
             .with_state(inner.clone());
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
@@ -242,6 +288,21 @@ impl FakeShopify {
     /// The value for `SHOPIFY_ADMIN_URL_TEMPLATE`.
     pub fn admin_url_template(&self) -> String {
         format!("{}/{{shop}}/admin/api/{{version}}/graphql.json", self.address)
+    }
+
+    /// The value for `SHOPIFY_AUTHORIZE_URL_TEMPLATE`.
+    pub fn authorize_url_template(&self) -> String {
+        format!("{}/{{shop}}/admin/oauth/authorize", self.address)
+    }
+
+    /// The install approvals asked for so far.
+    pub fn authorizations(&self) -> Vec<AuthorizeRecord> {
+        self.inner.lock().expect("lock").authorizations.clone()
+    }
+
+    /// A shop's webhook subscriptions.
+    pub fn subscriptions(&self, domain: &str) -> Vec<FakeSubscription> {
+        self.with_shop(domain, |shop| shop.subscriptions.clone())
     }
 
     /// The value for `SHOPIFY_TOKEN_URL_TEMPLATE`.
@@ -326,10 +387,42 @@ fn parse_search(query: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(date).map(|d| d.with_timezone(&Utc)).map_err(|e| format!("bad date `{date}`: {e}"))
 }
 
+const QUERIES: &[&str] = &[
+    "SyncProducts",
+    "SyncOrders",
+    "ProductVariants",
+    "OrderLineItems",
+    "RefreshProducts",
+    "VerifyShop",
+    "WebhookSubscriptions",
+];
+const MUTATIONS: &[&str] = &["WebhookSubscriptionCreate", "WebhookSubscriptionDelete"];
+
+/// The topics `WebhookSubscriptionTopic` has that the fake knows.
+const TOPICS: &[&str] = &[
+    "PRODUCTS_CREATE",
+    "PRODUCTS_UPDATE",
+    "PRODUCTS_DELETE",
+    "INVENTORY_LEVELS_UPDATE",
+    "ORDERS_CREATE",
+    "ORDERS_UPDATED",
+    "ORDERS_PAID",
+    "ORDERS_CANCELLED",
+    "ORDERS_FULFILLED",
+    "ORDERS_DELETE",
+    "APP_UNINSTALLED",
+    "BULK_OPERATIONS_FINISH",
+];
+
 fn operation_of(query: &str) -> String {
-    ["SyncProducts", "SyncOrders", "ProductVariants", "OrderLineItems", "RefreshProducts", "VerifyShop"]
-        .into_iter()
-        .find(|name| query.contains(&format!("query {name}(")) || query.contains(&format!("query {name} {{")))
+    let named = |kind: &str, name: &str| {
+        query.contains(&format!("{kind} {name}(")) || query.contains(&format!("{kind} {name} {{"))
+    };
+    QUERIES
+        .iter()
+        .find(|name| named("query", name))
+        .or_else(|| MUTATIONS.iter().find(|name| named("mutation", name)))
+        .copied()
         .unwrap_or("?")
         .to_owned()
 }
@@ -363,6 +456,8 @@ fn requested_cost(operation: &str, variables: &Value) -> Result<u64, String> {
             ids * (3 + 1 + 2 + first_of(variables, "variantsFirst")? * VARIANT_NODE)
         }
         "VerifyShop" => 1,
+        "WebhookSubscriptions" => 2 + first_of(variables, "first")?,
+        "WebhookSubscriptionCreate" | "WebhookSubscriptionDelete" => 10,
         _ => return Err("unknown operation".into()),
     })
 }
@@ -437,7 +532,13 @@ fn sort_shop(shop: &mut FakeShop) {
 }
 
 /// Answers one query's `data` and its actual cost.
-fn resolve(domain: &str, shop: &FakeShop, operation: &str, variables: &Value) -> Result<(Value, u64), String> {
+fn resolve(
+    domain: &str,
+    shop: &mut FakeShop,
+    next_id: &mut u64,
+    operation: &str,
+    variables: &Value,
+) -> Result<(Value, u64), String> {
     let after = variables.get("after").and_then(Value::as_str);
     let since = match variables.get("query").and_then(Value::as_str) {
         Some(query) => Some(parse_search(query)?),
@@ -540,6 +641,68 @@ fn resolve(domain: &str, shop: &FakeShop, operation: &str, variables: &Value) ->
             Ok((json!({ "nodes": nodes }), actual))
         }
         "VerifyShop" => Ok((json!({ "shop": { "myshopifyDomain": domain } }), 1)),
+        "WebhookSubscriptions" => {
+            let first = first_of(variables, "first")? as usize;
+            let start = match after {
+                Some(text) => read_index_cursor(text).ok_or("invalid cursor")?,
+                None => 0,
+            };
+            let nodes: Vec<Value> = shop
+                .subscriptions
+                .iter()
+                .skip(start)
+                .take(first)
+                .map(|s| json!({ "id": s.id, "topic": s.topic, "uri": s.uri }))
+                .collect();
+            let end = start + nodes.len();
+            let page_info = json!({ "hasNextPage": end < shop.subscriptions.len(),
+                                    "endCursor": (!nodes.is_empty()).then(|| index_cursor(end)) });
+            let actual = 2 + nodes.len() as u64;
+            Ok((json!({ "webhookSubscriptions": { "pageInfo": page_info, "nodes": nodes } }), actual))
+        }
+        "WebhookSubscriptionCreate" => {
+            let topic = variables.get("topic").and_then(Value::as_str).unwrap_or_default();
+            if !TOPICS.contains(&topic) {
+                return Err(format!(
+                    "Variable $topic of type WebhookSubscriptionTopic! was provided invalid value `{topic}`"
+                ));
+            }
+            let uri = variables.pointer("/webhookSubscription/uri").and_then(Value::as_str).unwrap_or_default();
+            let user_errors = if uri.is_empty() {
+                vec![json!({ "field": ["webhookSubscription", "uri"], "message": "Address can't be blank" })]
+            } else if shop.subscriptions.iter().any(|s| s.topic == topic && s.uri == uri) {
+                vec![json!({ "field": ["webhookSubscription", "callbackUrl"],
+                             "message": "Address for this topic has already been taken" })]
+            } else {
+                Vec::new()
+            };
+            let created = user_errors.is_empty().then(|| {
+                let subscription = FakeSubscription {
+                    id: format!("gid://shopify/WebhookSubscription/{next_id}"),
+                    topic: topic.to_owned(),
+                    uri: uri.to_owned(),
+                };
+                *next_id += 1;
+                shop.subscriptions.push(subscription.clone());
+                json!({ "id": subscription.id })
+            });
+            let data =
+                json!({ "webhookSubscriptionCreate": { "webhookSubscription": created, "userErrors": user_errors } });
+            Ok((data, 10))
+        }
+        "WebhookSubscriptionDelete" => {
+            let id = variables.get("id").and_then(Value::as_str).unwrap_or_default();
+            let before = shop.subscriptions.len();
+            shop.subscriptions.retain(|s| s.id != id);
+            let (deleted, user_errors) = if shop.subscriptions.len() < before {
+                (json!(id), Vec::new())
+            } else {
+                (Value::Null, vec![json!({ "field": ["id"], "message": "Webhook subscription does not exist" })])
+            };
+            let data = json!({ "webhookSubscriptionDelete": { "deletedWebhookSubscriptionId": deleted,
+                                                              "userErrors": user_errors } });
+            Ok((data, 10))
+        }
         _ => Err("unknown operation".into()),
     }
 }
@@ -646,7 +809,7 @@ async fn graphql(
         }
         let fault = inner.faults.iter().position(|(op, _)| *op == operation).and_then(|i| inner.faults.remove(i));
         sort_shop(shop);
-        let (mut data, actual) = match resolve(&shop_domain, shop, &operation, &variables) {
+        let (mut data, actual) = match resolve(&shop_domain, shop, &mut inner.next_id, &operation, &variables) {
             Ok(answer) => answer,
             Err(message) => {
                 break 'answer Json(json!({ "errors": [{ "message": message }] })).into_response();
@@ -722,7 +885,29 @@ async fn token(
         .client
         .as_ref()
         .is_some_and(|(id, secret)| *id == field("client_id") && *secret == field("client_secret"));
+    let code = field("code");
+    // A code is used up by its first exchange, refused or not.
+    let issued = (!code.is_empty()).then(|| inner.codes.remove(&code)).flatten();
     let Some(shop) = inner.shops.get_mut(&shop_domain) else { return StatusCode::NOT_FOUND.into_response() };
+    if !code.is_empty() {
+        let Some((_, asked)) = issued.filter(|(code_shop, _)| client_ok && *code_shop == shop_domain) else {
+            let body = json!({ "error": "invalid_request",
+                               "error_description": "The authorization code was not found or was already used" });
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        };
+        shop.installs += 1;
+        shop.access_token = format!("shpat_installed_{}", shop.installs);
+        let granted: Vec<&str> = asked.split(',').filter(|s| !shop.withheld_scopes.iter().any(|w| w == s)).collect();
+        let scope = granted.join(",");
+        if body.get("expiring").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())) == Some(1) {
+            let refresh = format!("shprt_installed_{}", shop.installs);
+            shop.refresh_token = Some(refresh.clone());
+            return Json(json!({ "access_token": shop.access_token, "expires_in": 3600, "refresh_token": refresh,
+                                "refresh_token_expires_in": 7_776_000, "scope": scope }))
+            .into_response();
+        }
+        return Json(json!({ "access_token": shop.access_token, "scope": scope })).into_response();
+    }
     let grant_ok = field("grant_type") == "refresh_token"
         && shop.refresh_token.as_deref() == Some(field("refresh_token").as_str());
     if !client_ok || !grant_ok {
@@ -735,4 +920,46 @@ async fn token(
     Json(json!({ "access_token": shop.access_token, "expires_in": 3600, "refresh_token": refresh,
                  "refresh_token_expires_in": 7_776_000, "scope": "read_products,read_orders,read_inventory" }))
     .into_response()
+}
+
+/// The approval page, approving at once: a single-use code for the app's client id, and a redirect to
+/// `redirect_uri` signed with the client secret. An unknown client or shop is refused as Shopify does, with a page.
+async fn authorize(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(shop_domain): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let mut inner = inner.lock().expect("lock");
+    let inner = &mut *inner;
+    inner.authorizations.push(AuthorizeRecord { shop: shop_domain.clone(), params: params.clone() });
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let Some((client_id, client_secret)) = inner.client.clone() else { return html(StatusCode::BAD_REQUEST) };
+    if param("client_id") != client_id || !inner.shops.contains_key(&shop_domain) {
+        return html(StatusCode::BAD_REQUEST);
+    }
+    let Ok(mut redirect) = reqwest::Url::parse(&param("redirect_uri")) else { return html(StatusCode::BAD_REQUEST) };
+    inner.next_id += 1;
+    let code = format!("{:032x}", inner.next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    inner.codes.insert(code.clone(), (shop_domain.clone(), param("scope")));
+    let host = STANDARD.encode(format!("admin.shopify.com/store/{}", shop_domain.trim_end_matches(".myshopify.com")));
+    let timestamp = Utc::now().timestamp().to_string();
+    let fields =
+        [("code", code), ("host", host), ("shop", shop_domain), ("state", param("state")), ("timestamp", timestamp)];
+    let pairs: Vec<(String, String)> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let hmac = sign_callback(&client_secret, &pairs);
+    redirect
+        .query_pairs_mut()
+        .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .append_pair("hmac", &hmac);
+    (StatusCode::FOUND, [(header::LOCATION, redirect.to_string())]).into_response()
+}
+
+/// Hex HMAC-SHA256 with `secret` over `pairs` (without `hmac`) sorted and joined as `name=value&…`: how Shopify
+/// signs the install redirect.
+pub fn sign_callback(secret: &str, pairs: &[(String, String)]) -> String {
+    let mut parts: Vec<String> = pairs.iter().filter(|(k, _)| k != "hmac").map(|(k, v)| format!("{k}={v}")).collect();
+    parts.sort();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(parts.join("&").as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }

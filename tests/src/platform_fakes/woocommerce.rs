@@ -8,6 +8,14 @@
 //! answers carry `X-WP-Total`, `X-WP-TotalPages` and an RFC 8288 `Link` header whose URLs repeat the request's query
 //! (credentials included, as WordPress's do); variable products keep price and stock on their variations. Faults
 //! are injected on demand: malformed bodies for the next request of a listing.
+//!
+//! Key approval and webhooks: `GET /{site}/wc-auth/v1/authorize` stands for a merchant who approves at once: it
+//! creates a key pair with the asked `scope`, posts `{key_id, user_id, consumer_key, consumer_secret,
+//! key_permissions}` as JSON to `callback_url` (which must be HTTPS, as WooCommerce requires; the fake lets a
+//! loopback address through so tests can receive it), keeps the keys only if the callback answered 200, and
+//! redirects to `return_url` with `success=1&user_id=…`. `/{site}/wp-json/wc/v3/webhooks` lists (GET) and creates
+//! (POST) webhooks, `DELETE /{site}/wp-json/wc/v3/webhooks/{id}?force=true` deletes one (webhooks cannot be
+//! trashed); a created active webhook is pinged at once with the form body `webhook_id=N`.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
@@ -20,7 +28,7 @@ use axum::{
     extract::{Path, Query, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{delete, get},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
@@ -108,6 +116,36 @@ pub struct WooSite {
     pub consumer_key: String,
     /// Consumer secret.
     pub consumer_secret: String,
+    /// Permissions of the keys (`read`, `write`, `read_write`).
+    pub key_permissions: String,
+    /// Webhooks.
+    pub webhooks: Vec<WooWebhook>,
+}
+
+/// A webhook of a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WooWebhook {
+    /// Id.
+    pub id: u64,
+    /// `product.created`, …
+    pub topic: String,
+    /// Where it delivers.
+    pub delivery_url: String,
+    /// What it signs with.
+    pub secret: String,
+    /// The status of the ping sent when it was created.
+    pub ping_status: Option<u16>,
+}
+
+/// A key approval the fake's page handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// The site.
+    pub site: String,
+    /// Every query parameter, as sent.
+    pub params: Vec<(String, String)>,
+    /// What the callback answered, when it was called.
+    pub callback_status: Option<u16>,
 }
 
 /// One request the fake answered.
@@ -130,6 +168,8 @@ struct Inner {
     nonces: HashMap<String, HashSet<String>>,
     faults: VecDeque<(String, WooFault)>,
     requests: Vec<WooRequest>,
+    approvals: Vec<Approval>,
+    next_id: u64,
 }
 
 /// A running fake.
@@ -150,7 +190,9 @@ impl FakeWoo {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let router = Router::new()
-            .route("/{site}/wp-json/wc/v3/{resource}", get(listing))
+            .route("/{site}/wp-json/wc/v3/{resource}", get(listing).post(create_webhook))
+            .route("/{site}/wp-json/wc/v3/webhooks/{id}", delete(delete_webhook))
+            .route("/{site}/wc-auth/v1/authorize", get(authorize))
             .route("/{site}/wp-json/wc/v3/products/{id}", get(one_product))
             .route("/{site}/wp-json/wc/v3/products/{id}/variations", get(variations))
             .with_state(inner.clone());
@@ -174,6 +216,11 @@ impl FakeWoo {
     /// Breaks the next request of `path` (`products`, `orders` or `variations`).
     pub fn push_fault(&self, path: &str, fault: WooFault) {
         self.inner.lock().expect("lock").faults.push_back((path.to_owned(), fault));
+    }
+
+    /// The key approvals handled so far.
+    pub fn approvals(&self) -> Vec<Approval> {
+        self.inner.lock().expect("lock").approvals.clone()
     }
 
     /// Every request so far.
@@ -211,6 +258,7 @@ fn encode(text: &str) -> String {
 fn verify_oauth(
     site: &WooSite,
     nonces: &mut HashSet<String>,
+    http_method: &str,
     base_uri: &str,
     params: &HashMap<String, String>,
 ) -> Result<(), &'static str> {
@@ -228,7 +276,7 @@ fn verify_oauth(
     sorted.sort();
     let query =
         sorted.iter().map(|(k, v)| encode(&format!("{}={}", encode(k), encode(v)))).collect::<Vec<_>>().join("%26");
-    let string_to_sign = format!("GET&{}&{query}", encode(base_uri));
+    let string_to_sign = format!("{http_method}&{}&{query}", encode(base_uri));
     let expected = match method {
         "HMAC-SHA256" => {
             let mut mac = Hmac::<Sha256>::new_from_slice(format!("{}&", site.consumer_secret).as_bytes()).expect("key");
@@ -249,6 +297,7 @@ fn verify_oauth(
 /// Authenticates, checks `per_page`, and takes a fault; `Err` is the answer to give instead.
 fn admit(
     inner: &mut Inner,
+    method: &str,
     site_name: &str,
     path: &str,
     params: &HashMap<String, String>,
@@ -259,8 +308,15 @@ fn admit(
     };
     let base_uri = format!("{address}/{site_name}/wp-json/wc/v3/{path}");
     let nonces = inner.nonces.entry(site_name.to_owned()).or_default();
-    if let Err(message) = verify_oauth(site, nonces, &base_uri, params) {
+    if let Err(message) = verify_oauth(site, nonces, method, &base_uri, params) {
         return Err(Box::new(error(StatusCode::UNAUTHORIZED, "woocommerce_rest_authentication_error", message)));
+    }
+    if method != "GET" && site.key_permissions == "read" {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "woocommerce_rest_authentication_error",
+            "The API key provided does not have write permissions.",
+        )));
     }
     let per_page: u64 = params.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(10);
     if !(1..=100).contains(&per_page) {
@@ -402,7 +458,7 @@ async fn listing(
 ) -> Response {
     let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
     let mut inner = inner.lock().expect("lock");
-    let (fault, per_page, page) = match admit(&mut inner, &site_name, &resource, &params, &address) {
+    let (fault, per_page, page) = match admit(&mut inner, "GET", &site_name, &resource, &params, &address) {
         Ok(admitted) => admitted,
         Err(response) => {
             record(&mut inner, &site_name, &resource, &params, response.status().as_u16());
@@ -425,6 +481,7 @@ async fn listing(
             orders.sort_by_key(|o| o.id);
             orders.into_iter().map(order_json).collect()
         }
+        "webhooks" => site.webhooks.iter().map(webhook_json).collect(),
         _ => return error(StatusCode::NOT_FOUND, "rest_no_route", "No route was found matching the URL."),
     };
     let asked = Asked { address: &address, site: &site_name, path: &resource, params: &params };
@@ -440,7 +497,7 @@ async fn one_product(
     let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
     let mut inner = inner.lock().expect("lock");
     let path = format!("products/{id}");
-    if let Err(response) = admit(&mut inner, &site_name, &path, &params, &address) {
+    if let Err(response) = admit(&mut inner, "GET", &site_name, &path, &params, &address) {
         return *response;
     }
     record(&mut inner, &site_name, &path, &params, 200);
@@ -459,7 +516,7 @@ async fn variations(
     let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
     let mut inner = inner.lock().expect("lock");
     let path = format!("products/{id}/variations");
-    let (fault, per_page, page) = match admit(&mut inner, &site_name, &path, &params, &address) {
+    let (fault, per_page, page) = match admit(&mut inner, "GET", &site_name, &path, &params, &address) {
         Ok(admitted) => admitted,
         Err(response) => return *response,
     };
@@ -479,4 +536,170 @@ async fn variations(
         .collect();
     let asked = Asked { address: &address, site: &site_name, path: &path, params: &params };
     paged(&asked, items, per_page, page, fault)
+}
+
+fn webhook_json(w: &WooWebhook) -> Value {
+    let (resource, event) = w.topic.split_once('.').unwrap_or_default();
+    json!({ "id": w.id, "name": format!("Webhook {}", w.id), "status": "active", "topic": w.topic,
+            "resource": resource, "event": event, "delivery_url": w.delivery_url, "secret": w.secret })
+}
+
+const WEBHOOK_TOPICS: &[&str] = &[
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "product.restored",
+    "order.created",
+    "order.updated",
+    "order.deleted",
+    "order.restored",
+    "customer.created",
+    "coupon.created",
+];
+
+/// `POST /webhooks`: creates it, then pings its delivery URL as WooCommerce does (outside the lock).
+async fn create_webhook(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((site_name, resource)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
+    let (webhook, active) = {
+        let mut inner = inner.lock().expect("lock");
+        if resource != "webhooks" {
+            return error(
+                StatusCode::NOT_FOUND,
+                "rest_no_route",
+                "No route was found matching the URL and request method.",
+            );
+        }
+        if let Err(response) = admit(&mut inner, "POST", &site_name, &resource, &params, &address) {
+            record(&mut inner, &site_name, "POST webhooks", &params, response.status().as_u16());
+            return *response;
+        }
+        let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (topic, delivery_url) = (field("topic"), field("delivery_url"));
+        if !WEBHOOK_TOPICS.contains(&topic.as_str()) {
+            return error(StatusCode::BAD_REQUEST, "rest_invalid_param", "Invalid parameter(s): topic");
+        }
+        if reqwest::Url::parse(&delivery_url).is_err() {
+            return error(StatusCode::BAD_REQUEST, "rest_invalid_param", "Invalid parameter(s): delivery_url");
+        }
+        record(&mut inner, &site_name, "POST webhooks", &params, 201);
+        inner.next_id += 1;
+        let webhook = WooWebhook { id: inner.next_id, topic, delivery_url, secret: field("secret"), ping_status: None };
+        inner.sites.get_mut(&site_name).expect("admitted").webhooks.push(webhook.clone());
+        (webhook, body.get("status").and_then(Value::as_str).is_none_or(|status| status == "active"))
+    };
+    let ping = if active {
+        reqwest::Client::new()
+            .post(&webhook.delivery_url)
+            .header(header::CONTENT_TYPE.as_str(), "application/x-www-form-urlencoded")
+            .body(format!("webhook_id={}", webhook.id))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok()
+    } else {
+        None
+    };
+    let mut inner = inner.lock().expect("lock");
+    if let Some(stored) =
+        inner.sites.get_mut(&site_name).and_then(|site| site.webhooks.iter_mut().find(|w| w.id == webhook.id))
+    {
+        stored.ping_status = ping;
+    }
+    (StatusCode::CREATED, Json(webhook_json(&webhook))).into_response()
+}
+
+/// `DELETE /webhooks/{id}?force=true`.
+async fn delete_webhook(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((site_name, id)): Path<(String, u64)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
+    let mut inner = inner.lock().expect("lock");
+    let path = format!("webhooks/{id}");
+    if let Err(response) = admit(&mut inner, "DELETE", &site_name, &path, &params, &address) {
+        return *response;
+    }
+    record(&mut inner, &site_name, &format!("DELETE {path}"), &params, 200);
+    if params.get("force").map(String::as_str) != Some("true") {
+        return error(
+            StatusCode::NOT_IMPLEMENTED,
+            "woocommerce_rest_trash_not_supported",
+            "Webhooks do not support trashing.",
+        );
+    }
+    let webhooks = &mut inner.sites.get_mut(&site_name).expect("admitted").webhooks;
+    match webhooks.iter().position(|w| w.id == id) {
+        Some(index) => Json(webhook_json(&webhooks.remove(index))).into_response(),
+        None => error(StatusCode::NOT_FOUND, "woocommerce_rest_webhook_invalid_id", "Invalid ID."),
+    }
+}
+
+/// The key-approval page, approving at once (see the module documentation).
+async fn authorize(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(site_name): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut approval = Approval { site: site_name.clone(), params: params.clone(), callback_status: None };
+    let refuse = |inner: &Arc<Mutex<Inner>>, approval: Approval, message: &str| {
+        inner.lock().expect("lock").approvals.push(approval);
+        (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html")], format!("<p>Error: {message}</p>"))
+            .into_response()
+    };
+    let scope = param("scope");
+    if !["read", "write", "read_write"].contains(&scope.as_str()) {
+        return refuse(&inner, approval, "Invalid scope");
+    }
+    if param("app_name").is_empty() || param("user_id").is_empty() {
+        return refuse(&inner, approval, "Missing parameter");
+    }
+    let (Ok(callback), Ok(mut back)) =
+        (reqwest::Url::parse(&param("callback_url")), reqwest::Url::parse(&param("return_url")))
+    else {
+        return refuse(&inner, approval, "Invalid URL");
+    };
+    let loopback = callback.host_str().is_some_and(|host| host == "127.0.0.1" || host == "localhost");
+    if callback.scheme() != "https" && !loopback {
+        return refuse(&inner, approval, "The callback_url needs to be over SSL");
+    }
+    // WooCommerce creates the keys, posts them, and deletes them again when the callback does not answer 200.
+    let (key, secret) =
+        (format!("ck_{}", uuid::Uuid::new_v4().simple()), format!("cs_{}", uuid::Uuid::new_v4().simple()));
+    let (key_id, previous) = {
+        let mut inner = inner.lock().expect("lock");
+        inner.next_id += 1;
+        let key_id = inner.next_id;
+        let Some(site) = inner.sites.get_mut(&site_name) else {
+            return (StatusCode::NOT_FOUND, "no such site").into_response();
+        };
+        let previous = (site.consumer_key.clone(), site.consumer_secret.clone(), site.key_permissions.clone());
+        (site.consumer_key, site.consumer_secret, site.key_permissions) = (key.clone(), secret.clone(), scope.clone());
+        (key_id, previous)
+    };
+    let consumer_data = json!({ "key_id": key_id, "user_id": param("user_id"), "consumer_key": key,
+                                "consumer_secret": secret, "key_permissions": scope });
+    let answered = reqwest::Client::new().post(callback).json(&consumer_data).send().await.map(|r| r.status().as_u16());
+    approval.callback_status = answered.ok();
+    if approval.callback_status != Some(200) {
+        if let Some(site) = inner.lock().expect("lock").sites.get_mut(&site_name) {
+            (site.consumer_key, site.consumer_secret, site.key_permissions) = previous;
+        }
+        return refuse(
+            &inner,
+            approval,
+            "An error occurred in the request and at the time were unable to send the consumer data",
+        );
+    }
+    inner.lock().expect("lock").approvals.push(approval);
+    back.query_pairs_mut().append_pair("success", "1").append_pair("user_id", &param("user_id"));
+    (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response()
 }

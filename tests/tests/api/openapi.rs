@@ -44,6 +44,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/stores/{id}/sync-jobs"),
     ("GET", "/api/v1/compliance/requests"),
     ("GET", "/api/v1/compliance/requests/{id}"),
+    ("GET", "/api/v1/shopify/install"),
+    ("GET", "/api/shopify/callback"),
+    ("GET", "/api/v1/woocommerce/connect"),
+    ("POST", "/api/woocommerce/callback"),
     ("POST", "/api/webhooks/shopify"),
     ("POST", "/api/webhooks/woocommerce"),
     ("GET", "/api/v1/app-config"),
@@ -218,12 +222,17 @@ async fn every_operation_documents_its_errors_as_problems() {
     }
 }
 
-/// Platform webhooks are authenticated by a signature header over their raw body instead of a bearer token.
+/// Platform webhooks are authenticated by a signature header over their raw body instead of a bearer token, and
+/// Shopify's install callback by the `hmac` over its query.
 fn is_signed(operation: &Value) -> bool {
-    let signature = |name: &str| ["X-Shopify-Hmac-Sha256", "X-WC-Webhook-Signature"].contains(&name);
-    operation["parameters"]
-        .as_array()
-        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "header" && p["name"].as_str().is_some_and(signature)))
+    let signature = |p: &Value| match p["in"].as_str() {
+        Some("header") => {
+            ["X-Shopify-Hmac-Sha256", "X-WC-Webhook-Signature"].contains(&p["name"].as_str().unwrap_or(""))
+        }
+        Some("query") => p["name"] == "hmac",
+        _ => false,
+    };
+    operation["parameters"].as_array().is_some_and(|ps| ps.iter().any(signature))
 }
 
 /// The statuses an operation's inputs make possible, each of which it must document.

@@ -377,6 +377,7 @@ async fn woocommerce_costs_come_from_the_cost_of_goods_field_and_are_unknown_wit
             }],
             consumer_key: KEY.into(),
             consumer_secret: SECRET.into(),
+            ..WooSite::default()
         };
         let url = fake.add_site("costs", site);
         let app = app_for(backend, None, &[]).await;

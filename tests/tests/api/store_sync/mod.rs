@@ -1,8 +1,11 @@
 //! Store sync end to end: connecting stores, the Shopify and WooCommerce connectors against their protocol fakes,
-//! webhooks, and the engine's leases under a killed process, two instances and a full-size store.
+//! webhooks, installs (Shopify OAuth, WooCommerce key approval), and the engine's leases under a killed process, two
+//! instances and a full-size store.
 
 mod compliance;
 mod connect;
+mod install;
+mod key_approval;
 mod ownership;
 mod resilience;
 mod shopify;
@@ -47,6 +50,7 @@ pub fn platform_env(shopify: Option<&FakeShopify>) -> Vec<(String, String)> {
     if let Some(fake) = shopify {
         env.push(("SHOPIFY_ADMIN_URL_TEMPLATE".to_owned(), fake.admin_url_template()));
         env.push(("SHOPIFY_TOKEN_URL_TEMPLATE".to_owned(), fake.token_url_template()));
+        env.push(("SHOPIFY_AUTHORIZE_URL_TEMPLATE".to_owned(), fake.authorize_url_template()));
     }
     env
 }

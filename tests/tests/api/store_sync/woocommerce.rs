@@ -65,7 +65,7 @@ fn site(products: u64, orders: u64) -> WooSite {
             }
         })
         .collect();
-    WooSite { products, orders, consumer_key: KEY.into(), consumer_secret: SECRET.into() }
+    WooSite { products, orders, consumer_key: KEY.into(), consumer_secret: SECRET.into(), ..WooSite::default() }
 }
 
 fn expected(site: &WooSite) -> (i64, i64, i64, i64, String) {
