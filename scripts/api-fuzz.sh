@@ -51,6 +51,7 @@ PIDS+=($!)
 
 PORT=$(free_port)
 RATE_LIMIT_PER_MINUTE=0 RATE_LIMIT_ANONYMOUS_PER_MINUTE=0 \
+    SHOPIFY_CLIENT_ID=api-fuzz-client SHOPIFY_CLIENT_SECRET=api-fuzz-secret \
     SHOPIFY_ADMIN_URL_TEMPLATE="http://127.0.0.1:$SHOPIFY_PORT/{shop}/admin/api/{version}/graphql.json" \
     "$HANDLER" dev --demo --port "$PORT" --data-dir "$DATA" >"$DATA/dev.log" 2>&1 &
 PIDS+=($!)

@@ -83,8 +83,8 @@ struct Installed {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct InstallParams {
-    /// The shop, `<name>.myshopify.com`.
-    #[param(example = "corner-shop.myshopify.com")]
+    /// The shop, `<name>.myshopify.com` (also taken with `https://`, a trailing slash or in capitals).
+    #[param(example = "corner-shop.myshopify.com", pattern = r"^[a-z0-9]([a-z0-9-]{0,58}[a-z0-9])?\.myshopify\.com$")]
     shop: String,
 }
 
