@@ -14,6 +14,8 @@
 
 use axum::{Router, extract::DefaultBodyLimit};
 
+pub mod auth;
+pub mod client_address;
 pub mod error;
 pub mod extract;
 pub mod folding;
@@ -27,7 +29,6 @@ pub mod protocol;
 pub mod rankings;
 pub mod rate_limit;
 pub mod state;
-pub mod tenant;
 pub mod triggers;
 pub mod whole_number;
 

@@ -1,6 +1,6 @@
 //! Per-tenant rate limiting: a keyed GCRA (generic cell rate algorithm, the token bucket without a refill timer).
 //!
-//! Keys are what the caller is *proven* to be: an organization once [`crate::tenant::Tenant`] has checked
+//! Keys are what the caller is *proven* to be: an organization once [`crate::auth::Tenant`] has checked
 //! membership (so naming someone else's organization in a header cannot spend their budget), a user on routes outside
 //! an organization, and the client address for requests without credentials or with refused ones.
 //!
@@ -18,7 +18,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use shared::config::HttpSettings;
 use uuid::Uuid;
+
+use crate::error::ApiError;
 
 /// Who a request is counted against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +60,17 @@ impl Quota {
     /// `per_minute` requests a minute, `burst` at once; `None` when `per_minute` is 0 (no limit).
     pub fn per_minute(per_minute: u32, burst: u32) -> Option<Self> {
         (per_minute > 0).then(|| Self { interval: Duration::from_secs(60) / per_minute, burst: burst.max(1) })
+    }
+
+    /// The quota of an authenticated caller, per organization (or per user outside one).
+    pub fn member(http: &HttpSettings) -> Option<Self> {
+        Self::per_minute(http.rate_limit_per_minute, http.rate_limit_burst)
+    }
+
+    /// The quota of callers without valid credentials, per client address: a sixth of it at once.
+    pub fn anonymous(http: &HttpSettings) -> Option<Self> {
+        let per_minute = http.rate_limit_anonymous_per_minute;
+        Self::per_minute(per_minute, (per_minute / 6).max(1))
     }
 }
 
@@ -102,6 +116,14 @@ impl RateLimiter {
     /// [`Self::check_at`] now.
     pub fn check(&self, key: RateKey, quota: Quota) -> Result<(), Duration> {
         self.check_at(key, quota, Instant::now())
+    }
+
+    /// Counts one request to `path` against `key`; over the limit it is a 429 and an audit line.
+    pub fn charge(&self, key: RateKey, quota: Quota, path: &str) -> Result<(), ApiError> {
+        self.check(key, quota).map_err(|retry_after| {
+            tracing::warn!(target: "audit", event = "rate_limited", key = key.kind(), id = ?key, path, retry_after_ms = retry_after.as_millis() as u64, "request over the rate limit");
+            ApiError::TooManyRequests { retry_after }
+        })
     }
 }
 

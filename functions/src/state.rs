@@ -14,7 +14,7 @@ use shared::{
     sync::SyncEngine,
 };
 
-use crate::{folding::RollupFolder, middleware::ClientAddress, rankings::RankingCache, rate_limit::RateLimiter};
+use crate::{client_address::ClientAddress, folding::RollupFolder, rankings::RankingCache, rate_limit::RateLimiter};
 
 /// Shared state of the function app. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -520,7 +520,7 @@ pub struct VaultSetting {
     /// The setting's name, e.g. `SUPABASE_JWT_SECRET`.
     pub setting: String,
     /// The vault secret holding its value.
-    pub secret: crate::secrets::SecretName,
+    pub secret: crate::domain::SecretName,
 }
 
 /// How Azure Key Vault is reached.
@@ -601,7 +601,7 @@ fn parse_vault_settings(list: &str) -> Result<Vec<VaultSetting>, String> {
         if NOT_FROM_VAULT.contains(&setting) || setting.starts_with("KEY_VAULT_") {
             return Err(format!("{setting} locates the vault and cannot be read from it"));
         }
-        let secret = crate::secrets::SecretName::parse(&secret).map_err(|e| format!("{setting}: {e}"))?;
+        let secret = crate::domain::SecretName::parse(&secret).map_err(|e| format!("{setting}: {e}"))?;
         if settings.iter().any(|known| known.setting == setting) {
             return Err(format!("{setting} is listed twice"));
         }

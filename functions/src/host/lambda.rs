@@ -19,10 +19,10 @@ use tower::ServiceExt;
 
 use crate::{
     AppState, app,
+    client_address::ClientAddress,
     error::Problem,
     http_app,
     manifest::{self, Trigger},
-    middleware::ClientAddress,
 };
 
 /// The key of a scheduled event's input naming the timer function to run: `{"retail-ai-advisor": "SyncStores"}`.

@@ -37,6 +37,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenant,
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
     http::cursor,
@@ -45,7 +46,6 @@ use crate::{
         UnsupportedMediaType,
     },
     state::AppState,
-    tenant::Tenant,
     whole_number::Whole,
 };
 

@@ -27,6 +27,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenant,
     error::{ApiError, FieldError},
     extract::{AppJson, AppQuery},
     http::openapi::{
@@ -35,7 +36,6 @@ use crate::{
     },
     rankings::RankingKey,
     state::AppState,
-    tenant::Tenant,
 };
 
 /// Most events in one batch.

@@ -15,6 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenant,
     error::ApiError,
     extract::{AppPath, AppQuery},
     http::{
@@ -22,7 +23,6 @@ use crate::{
         openapi::{BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized, Unavailable},
     },
     state::AppState,
-    tenant::Tenant,
 };
 
 const MAX_PAGE: u32 = 100;

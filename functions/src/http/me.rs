@@ -8,8 +8,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::AuthUser,
     error::ApiError,
-    extract::AuthUser,
     http::openapi::{TooManyRequests, Unauthorized, Unavailable},
     state::AppState,
 };

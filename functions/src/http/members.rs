@@ -10,8 +10,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::AuthUser,
     error::ApiError,
-    extract::{AppJson, AppPath, AuthUser},
+    extract::{AppJson, AppPath},
     http::openapi::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
         Unprocessable, UnsupportedMediaType,

@@ -31,6 +31,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenant,
     error::ApiError,
     extract::{AppJson, AppQuery},
     http::{
@@ -42,7 +43,6 @@ use crate::{
         stores::{self, Connection, WhenConnected},
     },
     state::AppState,
-    tenant::Tenant,
 };
 
 /// Where Shopify sends the merchant back (the app's `redirect_uri`, below `APP_URL`).

@@ -15,8 +15,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    auth::AuthUser,
     error::ApiError,
-    extract::{AppJson, AuthUser},
+    extract::AppJson,
     http::openapi::{
         BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
         currency_code, display_name, time_zone,

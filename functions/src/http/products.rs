@@ -19,6 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenant,
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
     http::cursor,
@@ -27,7 +28,6 @@ use crate::{
         UnsupportedMediaType,
     },
     state::AppState,
-    tenant::Tenant,
     whole_number::Whole,
 };
 

@@ -29,6 +29,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenant,
     error::ApiError,
     extract::{AppJson, AppPath, AppQuery},
     http::cursor,
@@ -37,7 +38,6 @@ use crate::{
         Unprocessable, UnsupportedMediaType, credential_text, credential_text_or_null, display_name_or_null,
     },
     state::AppState,
-    tenant::Tenant,
 };
 
 const MAX_JOBS_PAGE: u32 = 100;

@@ -26,6 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    auth::Tenant,
     error::{ApiError, FieldError},
     extract::{AppJson, AppPath, AppQuery},
     http::cursor,
@@ -34,7 +35,6 @@ use crate::{
         UnsupportedMediaType,
     },
     state::AppState,
-    tenant::Tenant,
     whole_number::Whole,
 };
 

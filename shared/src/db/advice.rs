@@ -20,10 +20,9 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::{
-    Database, DbError,
-    analytics::{WriteTx, on_tx},
-    on_pool,
+    Database, DbError, on_pool,
     tenants::Organization,
+    tx::{WriteTx, on_tx},
 };
 use crate::{
     advisor::{

@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::{
     Database, DbError,
-    analytics::{WriteTx, on_tx},
-    costs::{CostChange, record_cost_changes},
+    costs::CostChange,
     now_micros, on_pool,
+    orders::record_cost_changes,
+    tx::{WriteTx, on_tx},
 };
 use crate::catalogue::{
     CursorKey, ProductCursor, ProductDetail, ProductInput, ProductPage, ProductPatch, ProductQuery, ProductSort,

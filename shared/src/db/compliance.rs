@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use super::{
     Database, DbError,
-    analytics::{WriteTx, on_tx, recompute},
+    analytics::recompute,
     now_micros, on_pool, rollups,
     sync::DeliveryClaim,
+    tx::{WriteTx, on_tx},
 };
 
 /// Ids bound per statement.

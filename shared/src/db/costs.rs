@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 use super::{
     DbError,
-    analytics::{WriteTx, on_tx},
-    orders::recost_orders,
+    tx::{WriteTx, on_tx},
 };
 use crate::costs::{CostEntry, CostHistory};
 
@@ -55,18 +54,14 @@ pub(super) async fn load_histories(
     Ok(entries.into_iter().map(|(product, entries)| (product, CostHistory::new(entries))).collect())
 }
 
-/// Records `changes` as effective from `at` and re-resolves the costs of the order lines they can change (those
-/// without a cost, which a first cost reaches back to, and any sold at or after `at`), keeping the rollups in step.
-/// Costs the caller did not change must not be passed: every entry is a change in the history.
-pub(super) async fn record_cost_changes(
+/// Appends `changes` to the histories as effective from `at`. Costs the caller did not change must not be passed:
+/// every entry is a change in the history.
+pub(super) async fn append_cost_entries(
     tx: &mut WriteTx,
     organization: Uuid,
     changes: &[CostChange],
     at: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    if changes.is_empty() {
-        return Ok(());
-    }
     for chunk in changes.chunks(CHUNK) {
         on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(
@@ -82,6 +77,5 @@ pub(super) async fn record_cost_changes(
             qb.build().execute(&mut **conn).await?;
         });
     }
-    let products: HashSet<Uuid> = changes.iter().map(|c| c.product).collect();
-    recost_orders(tx, organization, &products, at).await
+    Ok(())
 }

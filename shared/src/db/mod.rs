@@ -24,6 +24,7 @@ pub mod product_figures;
 pub mod rollups;
 pub mod sync;
 pub mod tenants;
+mod tx;
 pub mod videos;
 
 /// Runs the same code on whichever pool `$db` holds. Queries are plain SQL that both backends accept (`$1`

@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use super::{
     Database, DbError,
-    analytics::{WriteTx, known_products, on_tx, organization_zone, stored_status},
-    costs::load_histories,
+    analytics::{known_products, organization_zone, stored_status},
+    costs::{CostChange, append_cost_entries, load_histories},
     now_micros,
     rollups::apply_rollup_delta,
+    tx::{WriteTx, on_tx},
 };
 use crate::{
     analytics::{OrderStatus, Rollups, SaleFacts, SaleLine, Tz},
@@ -181,11 +182,28 @@ async fn load_lines(
     Ok(lines)
 }
 
+/// Records `changes` as effective from `at` and re-resolves the costs of the order lines they can change (those
+/// without a cost, which a first cost reaches back to, and any sold at or after `at`), keeping the rollups in step.
+/// Costs the caller did not change must not be passed: every entry is a change in the history.
+pub(super) async fn record_cost_changes(
+    tx: &mut WriteTx,
+    organization: Uuid,
+    changes: &[CostChange],
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    append_cost_entries(tx, organization, changes, at).await?;
+    let products: HashSet<Uuid> = changes.iter().map(|c| c.product).collect();
+    recost_orders(tx, organization, &products, at).await
+}
+
 /// Re-resolves the unit costs of the lines of `products` that a cost recorded at `since` can change — those
 /// without a cost (a first cost reaches back to them) and those sold at or after `since` — and keeps the rollups in
 /// step: each changed order's old contribution is taken back and its new one added. On PostgreSQL the orders are
 /// locked like any other order write. Costs of other products' lines are left as stored.
-pub(super) async fn recost_orders(
+async fn recost_orders(
     tx: &mut WriteTx,
     organization: Uuid,
     products: &HashSet<Uuid>,

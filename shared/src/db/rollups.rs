@@ -29,7 +29,10 @@ use chrono::NaiveDate;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{Database, DbError, analytics::WriteTx, analytics::on_tx};
+use super::{
+    Database, DbError,
+    tx::{WriteTx, on_tx},
+};
 use crate::analytics::{Bucket, Counters, MEASURES, RollupKey, Rollups};
 
 /// A rollup table and its key columns after `organization_id`.

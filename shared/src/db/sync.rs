@@ -13,10 +13,10 @@ use uuid::Uuid;
 
 use super::{
     Database, DbError,
-    analytics::{WriteTx, on_tx},
     catalogue::{last_of_each, upsert_products_in},
     now_micros, on_pool,
     orders::{OrderInput, OrderLineInput},
+    tx::{WriteTx, on_tx},
 };
 use crate::{
     catalogue::{ProductInput, UpsertCounts},

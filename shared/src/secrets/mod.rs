@@ -9,47 +9,15 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use secrecy::SecretString;
 
-use crate::{config::SecretsSettings, domain::ParseError};
+use crate::config::SecretsSettings;
 
 mod key_vault;
 mod local;
 pub mod startup;
 
+pub use crate::domain::SecretName;
 pub use key_vault::KeyVaultSecrets;
 pub use local::LocalSecrets;
-
-/// A secret's name: 1-127 ASCII letters, digits and dashes (Key Vault's rule), so every adapter can hold it as is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SecretName(String);
-
-impl SecretName {
-    /// Checks a name.
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let valid = !raw.is_empty() && raw.len() <= 127 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if valid {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ParseError::new("a secret name is 1-127 ASCII letters, digits and dashes"))
-        }
-    }
-
-    /// The name of a store's credentials.
-    pub fn for_store(store: uuid::Uuid) -> Self {
-        Self(format!("store-{store}"))
-    }
-}
-
-impl AsRef<str> for SecretName {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SecretName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A failure of the secrets port. Never carries a value.
 #[derive(Debug, thiserror::Error)]

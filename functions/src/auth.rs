@@ -1,7 +1,13 @@
-//! The organization a request acts within. Callers name it in `X-Organization-Id`, or leave it out when they belong
+//! Who is calling: [`AuthUser`], a caller whose bearer token checked out, and [`Tenant`], such a caller acting within
+//! one of their organizations. Callers name the organization in `X-Organization-Id`, or leave it out when they belong
 //! to exactly one. Not being a member looks exactly like the organization not existing (404), so ids reveal nothing.
+//! Each is counted against the rate limit once it is proven: per user, per organization, or, for a refused token,
+//! per client address.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts},
+};
 use shared::{
     auth::Principal,
     db::tenants::{ActingMembership, Organization, Role},
@@ -15,13 +21,62 @@ use uuid::Uuid;
 
 use crate::{
     error::ApiError,
-    extract::{authenticate, charge},
     rate_limit::{Quota, RateKey},
     state::AppState,
 };
 
 /// The header naming the organization.
 pub const ORGANIZATION_HEADER: &str = "x-organization-id";
+
+/// The authenticated caller. Anonymous requests and bad tokens are both 401, with `WWW-Authenticate` (bad tokens add
+/// `error="invalid_token"`); the reason a token was refused goes to the `audit` log only. When the signing keys
+/// cannot be fetched the token can be neither accepted nor refused, so the answer is 503 and the client may retry.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Principal);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = authenticate(parts, state).await?;
+        // Routes outside an organization are counted per user; `Tenant` counts per organization instead.
+        if let Some(quota) = Quota::member(&state.settings.http) {
+            state.limiter.charge(RateKey::User(user.user_id), quota, parts.uri.path())?;
+        }
+        Ok(Self(user))
+    }
+}
+
+/// Checks the bearer token. A refused token is also counted against the client's address, like an anonymous call,
+/// so guessing tokens is as slow as any other unauthenticated traffic.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+    match state.tokens.verify(token).await {
+        Ok(principal) => Ok(principal),
+        Err(error) if error.is_unavailable() => {
+            tracing::warn!(target: "audit", event = "auth_unavailable", reason = %error, path = parts.uri.path(), "token not checked");
+            Err(ApiError::Unavailable("tokens cannot be checked right now; retry shortly".into()))
+        }
+        Err(error) => {
+            let client = state.client_address.of(parts);
+            tracing::info!(target: "audit", event = "auth_failure", reason = %error, path = parts.uri.path(), client = ?client, "token rejected");
+            if let Some(quota) = Quota::anonymous(&state.settings.http) {
+                let key = client.map_or(RateKey::UnknownAddress, RateKey::Address);
+                state.limiter.charge(key, quota, parts.uri.path())?;
+            }
+            Err(ApiError::InvalidToken("the bearer token is invalid or expired".into()))
+        }
+    }
+}
 
 /// An authenticated member acting within one of their organizations.
 #[derive(Debug, Clone)]
@@ -85,9 +140,8 @@ impl FromRequestParts<AppState> for Tenant {
             }
         };
         // Counted only now that membership is proven: naming another organization cannot spend its budget.
-        let http = &state.settings.http;
-        if let Some(quota) = Quota::per_minute(http.rate_limit_per_minute, http.rate_limit_burst) {
-            charge(state, RateKey::Organization(organization.id), quota, parts)?;
+        if let Some(quota) = Quota::member(&state.settings.http) {
+            state.limiter.charge(RateKey::Organization(organization.id), quota, parts.uri.path())?;
         }
         Ok(Self { user, organization, role })
     }
