@@ -67,29 +67,55 @@ impl OrganizationName {
 }
 string_newtype!(OrganizationName);
 
-/// An IANA time zone name (`Europe/Paris`), in which an organization's days and weeks are counted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An IANA time zone (`Europe/Paris`), in which an organization's days and weeks are counted. Holds the zone
+/// itself, so a stored name is parsed once, when its row is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TimeZoneName(String);
+pub struct TimeZoneName(chrono_tz::Tz);
 
 impl TimeZoneName {
     /// Checks the name against the IANA database.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         raw.parse::<chrono_tz::Tz>()
-            .map(|tz| Self(tz.name().to_owned()))
+            .map(Self)
             .map_err(|_| ParseError(format!("`{raw}` is not an IANA time zone such as Europe/Paris")))
     }
 
     /// The zone itself.
     pub fn tz(&self) -> chrono_tz::Tz {
-        self.0.parse().unwrap_or(chrono_tz::UTC)
+        self.0
     }
 }
-string_newtype!(TimeZoneName);
+
+impl AsRef<str> for TimeZoneName {
+    fn as_ref(&self) -> &str {
+        self.0.name()
+    }
+}
+
+impl fmt::Display for TimeZoneName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+impl TryFrom<String> for TimeZoneName {
+    type Error = ParseError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<TimeZoneName> for String {
+    fn from(value: TimeZoneName) -> Self {
+        value.0.name().to_owned()
+    }
+}
 
 impl Default for TimeZoneName {
     fn default() -> Self {
-        Self("UTC".into())
+        Self(chrono_tz::UTC)
     }
 }
 

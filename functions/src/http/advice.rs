@@ -77,7 +77,7 @@ impl From<RefreshError> for ApiError {
 }
 
 fn currency(tenant: &Tenant) -> CurrencyCode {
-    CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default()
+    tenant.organization.currency.clone()
 }
 
 /// How long a first read waits for a refresh another instance is running.
@@ -475,7 +475,7 @@ async fn snooze(
 async fn briefing_facts(state: &AppState, tenant: &Tenant) -> Result<BriefingFacts, ApiError> {
     let computed_at = ensure_computed(state, tenant).await?;
     let currency = currency(tenant);
-    let zone = analytics::zone(&tenant.organization.timezone);
+    let zone = tenant.organization.timezone.tz();
     let today = analytics::local_day(Utc::now(), zone);
     let yesterday = today.pred_opt().unwrap_or(today);
     let last =
@@ -498,7 +498,7 @@ async fn briefing_facts(state: &AppState, tenant: &Tenant) -> Result<BriefingFac
     Ok(BriefingFacts {
         organization: tenant.organization.name.clone(),
         today,
-        timezone: tenant.organization.timezone.clone(),
+        timezone: tenant.organization.timezone.to_string(),
         currency: currency.to_string(),
         computed_at,
         revenue: RevenueFacts::new(period(last), revenue, period(previous), before, orders, &currency),

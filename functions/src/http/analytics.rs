@@ -184,7 +184,7 @@ struct Money {
 
 impl Money {
     fn of(tenant: &Tenant) -> Self {
-        Self { currency: CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default() }
+        Self { currency: tenant.organization.currency.clone() }
     }
 
     fn format(&self, minor: i64) -> String {
@@ -315,7 +315,7 @@ async fn timeseries(
     let mut errors = FieldErrors::default();
     let params =
         QueryParams::parse(pairs, &["metric", "bucket", "from", "to", "product", "category", "compare"], &mut errors);
-    let zone = analytics::zone(&tenant.organization.timezone);
+    let zone = tenant.organization.timezone.tz();
     let metric = params.read("metric", Metric::parse, None, &mut errors);
     let bucket = params.read("bucket", Bucket::parse, Some(Bucket::Day), &mut errors);
     let range = params.range(zone, &mut errors);
@@ -366,7 +366,7 @@ async fn timeseries(
         metric: metric.as_str(),
         bucket: bucket.as_str(),
         product_id: product,
-        timezone: tenant.organization.timezone.clone(),
+        timezone: tenant.organization.timezone.to_string(),
         currency: metric.is_money().then(|| money.currency.to_string()),
         period: period(range),
         next_cursor: None,
@@ -471,7 +471,7 @@ async fn overview(
 ) -> Result<Json<Overview>, ApiError> {
     let mut errors = FieldErrors::default();
     let params = QueryParams::parse(pairs, &["bucket", "from", "to"], &mut errors);
-    let zone = analytics::zone(&tenant.organization.timezone);
+    let zone = tenant.organization.timezone.tz();
     let bucket = params.read("bucket", Bucket::parse, Some(Bucket::Day), &mut errors);
     let range = params.range(zone, &mut errors);
     errors.into_result()?;
@@ -496,7 +496,7 @@ async fn overview(
     };
     Ok(Json(Overview {
         bucket: bucket.as_str(),
-        timezone: tenant.organization.timezone.clone(),
+        timezone: tenant.organization.timezone.to_string(),
         currency: money.currency.to_string(),
         from: range.from(),
         to: range.to(),
@@ -596,7 +596,7 @@ async fn top_products(
 ) -> Result<Json<TopProducts>, ApiError> {
     let mut errors = FieldErrors::default();
     let params = QueryParams::parse(pairs, &["by", "from", "to", "limit", "category"], &mut errors);
-    let zone = analytics::zone(&tenant.organization.timezone);
+    let zone = tenant.organization.timezone.tz();
     let by = params.read("by", RankBy::parse, Some(RankBy::Revenue), &mut errors);
     let range = params.range(zone, &mut errors);
     let limit = params.read("limit", parse_limit, Some(DEFAULT_TOP_LIMIT), &mut errors);
@@ -628,7 +628,7 @@ async fn top_products(
     Ok(Json(TopProducts {
         by: by.as_str(),
         category: category.map(str::to_owned),
-        timezone: tenant.organization.timezone.clone(),
+        timezone: tenant.organization.timezone.to_string(),
         currency: money.currency.to_string(),
         from: range.from(),
         to: range.to(),

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
     db::compliance::{ComplianceRequest, ComplianceTopic, HeldOrderLine},
-    domain::CurrencyCode,
     money::format_minor,
 };
 use utoipa::{IntoParams, ToSchema};
@@ -175,7 +174,7 @@ async fn show(
 ) -> Result<Json<Detail>, ApiError> {
     tenant.require_admin()?;
     let request = state.db.compliance_request(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
-    let currency = CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default();
+    let currency = tenant.organization.currency.clone();
     let held_orders = match ComplianceTopic::parse(&request.topic) {
         Some(ComplianceTopic::CustomerDataRequest) => {
             let lines = state.db.held_orders(tenant.id(), request.store_id, &request.orders()).await?;

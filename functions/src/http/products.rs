@@ -150,7 +150,7 @@ struct Formatter {
 
 impl Formatter {
     fn new(tenant: &Tenant) -> Self {
-        Self { currency: CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default() }
+        Self { currency: tenant.organization.currency.clone() }
     }
 
     fn money(&self, minor: i64) -> String {
@@ -282,7 +282,7 @@ async fn list(
     let query = params.into_query(&format.currency)?;
     let page = state.db.list_products(tenant.id(), &query).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
-    let zone = analytics::zone(&tenant.organization.timezone);
+    let zone = tenant.organization.timezone.tz();
     let window = DateRange::default_ending_before(analytics::local_day(Utc::now(), zone))
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("the 30-day window: {e}")))?;
     let mut figures = state.db.product_list_figures(tenant.id(), &ids, window).await?;

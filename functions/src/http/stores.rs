@@ -11,7 +11,6 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shared::{
     db::sync::NewConnection,
-    domain::CurrencyCode,
     egress::EgressError,
     money::format_minor,
     onboarding::subscriptions::{SHOPIFY_DELIVERY_PATH, Subscriber, woocommerce_delivery_path},
@@ -261,7 +260,7 @@ fn view(record: StoreRecord) -> StoreView {
 }
 
 fn totals_view(totals: StoreTotals, tenant: &Tenant) -> TotalsView {
-    let currency = CurrencyCode::parse(&tenant.organization.currency).unwrap_or_default();
+    let currency = tenant.organization.currency.clone();
     TotalsView {
         products: totals.products,
         variants: totals.variants,

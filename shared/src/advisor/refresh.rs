@@ -21,14 +21,13 @@ use super::rules::{
     price_suggestion, product_recommendations, revenue_anomalies, video_fitness,
 };
 use crate::{
-    analytics::{local_day, zone},
+    analytics::local_day,
     config::AdvisorSettings,
     db::{
         Database, DbError,
         advice::{AdviceRun, FactWindows, PriceDay, RefreshCandidate, StoreReport},
         rollups::FoldMode,
     },
-    domain::CurrencyCode,
 };
 
 /// How long a refresh may hold an organization before another instance may take it over.
@@ -76,11 +75,11 @@ pub async fn refresh_organization(
 ) -> Result<RefreshReport, RefreshError> {
     let started = Instant::now();
     let org = db.advice_organization(organization).await?.ok_or(RefreshError::NoSuchOrganization(organization))?;
-    let zone = zone(&org.timezone);
+    let zone = org.timezone.tz();
     let today = local_day(now, zone);
     let context = Context {
         today,
-        currency: CurrencyCode::parse(&org.currency).unwrap_or_default(),
+        currency: org.currency.clone(),
         default_lead_time_days: settings.default_lead_time_days,
         default_target_cover_days: settings.default_target_cover_days,
     };
@@ -212,7 +211,7 @@ pub async fn refresh_leased(
 pub fn is_due(candidate: &RefreshCandidate, now: DateTime<Utc>) -> bool {
     let Some(run) = &candidate.run else { return true };
     let (Some(_), Some(day)) = (run.computed_at, run.local_day) else { return true };
-    if day != local_day(now, zone(&candidate.timezone)) {
+    if day != local_day(now, candidate.timezone.tz()) {
         return true;
     }
     match (candidate.data_changed_at, run.watermark) {

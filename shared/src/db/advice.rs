@@ -30,6 +30,7 @@ use crate::{
         rules::{CostSource, KindTotal, ProductFacts, VideoFacts},
     },
     analytics::{Tz, local_day},
+    domain::TimeZoneName,
     video::VideoProbe,
 };
 
@@ -231,7 +232,7 @@ pub struct RefreshCandidate {
     /// The organization.
     pub organization: Uuid,
     /// Its time zone.
-    pub timezone: String,
+    pub timezone: TimeZoneName,
     /// Its last refresh.
     pub run: Option<AdviceRun>,
     /// The latest write to its data (products, orders, storefront events, videos).
@@ -674,9 +675,7 @@ impl Database {
     /// The organization (its time zone and currency shape the advice), if it exists.
     pub async fn advice_organization(&self, organization: Uuid) -> Result<Option<Organization>, DbError> {
         const SQL: &str = "SELECT id, name, timezone, currency FROM organizations WHERE id = $1";
-        let row: Option<(Uuid, String, String, String)> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).bind(organization).fetch_optional(pool).await?);
-        Ok(row.map(|(id, name, timezone, currency)| Organization { id, name, timezone, currency }))
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL).bind(organization).fetch_optional(pool).await?))
     }
 
     /// The organization's last refresh.
@@ -715,7 +714,8 @@ impl Database {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: Uuid,
-            timezone: String,
+            #[sqlx(try_from = "String")]
+            timezone: TimeZoneName,
             has_run: bool,
             computed_at: Option<DateTime<Utc>>,
             local_day: Option<NaiveDate>,

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::{
     catalogue::{ProductInput, UpsertCounts},
+    domain::CurrencyCode,
     platforms::{PlatformOrder, PlatformProduct},
     sync::{
         CredentialsState, JobProgress, JobStatus, JobTrigger, LeasedStore, StoreConnection, StoreRecord, StoreTotals,
@@ -310,11 +311,14 @@ impl Database {
     }
 
     /// The organization's currency code.
-    pub async fn organization_currency(&self, organization: Uuid) -> Result<Option<String>, DbError> {
-        Ok(on_pool!(self, |pool| sqlx::query_scalar("SELECT currency FROM organizations WHERE id = $1")
-            .bind(organization)
-            .fetch_optional(pool)
-            .await?))
+    pub async fn organization_currency(&self, organization: Uuid) -> Result<Option<CurrencyCode>, DbError> {
+        let code: Option<String> =
+            on_pool!(self, |pool| sqlx::query_scalar("SELECT currency FROM organizations WHERE id = $1")
+                .bind(organization)
+                .fetch_optional(pool)
+                .await?);
+        code.map(|code| CurrencyCode::parse(&code).map_err(|e| DbError::Sqlx(sqlx::Error::Decode(e.into()))))
+            .transpose()
     }
 
     /// Leases the enabled store that has been due longest (due at `due_by` at the latest) and is not leased, for

@@ -35,10 +35,14 @@ pub struct Organization {
     pub id: Uuid,
     /// Display name.
     pub name: String,
-    /// IANA time zone.
-    pub timezone: String,
-    /// ISO 4217 code.
-    pub currency: String,
+    /// IANA time zone, parsed when the row is read (a stored name the database no longer knows fails the read).
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub timezone: TimeZoneName,
+    /// ISO 4217 code, parsed when the row is read.
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub currency: CurrencyCode,
 }
 
 /// Member roles.

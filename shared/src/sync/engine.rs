@@ -15,7 +15,6 @@ use crate::{
         Database, DbError, now_micros,
         sync::{Durability, LeaseAttempt, RunEnd},
     },
-    domain::CurrencyCode,
     egress::EgressError,
     platforms::{
         Credentials, Page, Platform, PlatformError, PlatformOrder, PlatformProduct, Platforms, Resource,
@@ -400,8 +399,8 @@ impl SyncEngine {
         deadline: Instant,
     ) -> Result<PassEnd, RunError> {
         let connection = &lease.connection;
-        let currency = self.db.organization_currency(connection.organization_id).await?.unwrap_or_default();
-        let digits = CurrencyCode::parse(&currency).unwrap_or_default().minor_digits();
+        let digits =
+            self.db.organization_currency(connection.organization_id).await?.unwrap_or_default().minor_digits();
         let context = RunContext { lease, job };
         let mut connector = self.connect(lease, digits, deadline).await?;
         let result = async {

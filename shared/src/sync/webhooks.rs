@@ -18,7 +18,6 @@ use super::{
 };
 use crate::{
     db::{DbError, compliance::ComplianceTopic, rollups::FoldMode, sync::DeliveryClaim},
-    domain::CurrencyCode,
     platforms::{
         Credentials, PlatformError,
         address::{ShopDomain, SiteUrl},
@@ -116,8 +115,7 @@ fn is_ping(body: &[u8]) -> bool {
 
 impl SyncEngine {
     async fn digits(&self, organization: Uuid) -> Result<u32, DbError> {
-        let currency = self.db().organization_currency(organization).await?.unwrap_or_default();
-        Ok(CurrencyCode::parse(&currency).unwrap_or_default().minor_digits())
+        Ok(self.db().organization_currency(organization).await?.unwrap_or_default().minor_digits())
     }
 
     /// Handles a Shopify delivery.
