@@ -35,6 +35,9 @@ param corsAllowedOrigins string = ''
 @description('Requests per organization per minute on one instance (0: no limit).')
 param rateLimitPerMinute int = 600
 
+@description('Apply pending migrations when an instance starts (AUTO_MIGRATE). Only for an app held to one instance; otherwise run `handler migrate` before switching traffic.')
+param autoMigrate bool = false
+
 @description('Azure OpenAI endpoint, e.g. https://<resource>.openai.azure.com (empty: the rules engine writes the advice text). The app calls it with its identity: grant it Cognitive Services OpenAI User on that resource.')
 param azureOpenAiEndpoint string = ''
 
@@ -252,6 +255,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'RATE_LIMIT_PER_MINUTE', value: string(rateLimitPerMinute) }
         { name: 'TRUSTED_PROXY_HOPS', value: '1' }
         { name: 'LOG_FORMAT', value: 'json' }
+        { name: 'AUTO_MIGRATE', value: autoMigrate ? 'true' : 'false' }
         { name: 'AZURE_OPENAI_ENDPOINT', value: azureOpenAiEndpoint }
         { name: 'AZURE_OPENAI_DEPLOYMENT', value: azureOpenAiDeployment }
       ]

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
+use shared::db::PendingMigrations;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -100,12 +101,11 @@ async fn database(state: &AppState) -> (Check, Check) {
     }
 }
 
-fn schema(pending: &[String]) -> Check {
+fn schema(pending: &PendingMigrations) -> Check {
     if pending.is_empty() {
         return Check { status: "ok", detail: "every migration applied".into(), latency_ms: None };
     }
-    let detail = format!("{} migration(s) pending: {}; run `handler migrate`", pending.len(), pending.join(", "));
-    Check { status: "behind", detail, latency_ms: None }
+    Check { status: "behind", detail: pending.to_string(), latency_ms: None }
 }
 
 /// Reaches the video store: the container in Azure, the folder locally.

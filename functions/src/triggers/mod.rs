@@ -16,6 +16,8 @@ use axum::{
     routing::{MethodRouter, post},
 };
 
+use shared::db::PendingMigrations;
+
 use crate::{
     error::Problem,
     protocol::{INVOCATION_ID_HEADER, InvocationRequest, InvocationResponse, PayloadError},
@@ -55,13 +57,24 @@ pub struct Invocation {
     pub request: InvocationRequest,
 }
 
-impl<S: Send + Sync> FromRequest<S> for Invocation {
+/// An invocation is taken only when the database holds every migration this binary embeds: on an older schema the
+/// work would fail halfway on missing tables, so it fails at once, naming the pending migrations, and the host's
+/// retry (or the next tick) succeeds once `handler migrate` has run.
+impl FromRequest<AppState> for Invocation {
     type Rejection = TriggerError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let id = req.headers().get(INVOCATION_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = Bytes::from_request(req, state).await.map_err(|e| TriggerError::Malformed(e.body_text()))?;
         let request = serde_json::from_slice(&body).map_err(|e| TriggerError::Malformed(format!("body: {e}")))?;
+        let pending = state
+            .db
+            .pending_migrations()
+            .await
+            .map_err(|error| TriggerError::Transient(anyhow::Error::new(error).context("checking the schema")))?;
+        if !pending.is_empty() {
+            return Err(TriggerError::SchemaBehind(pending));
+        }
         Ok(Self { id, request })
     }
 }
@@ -75,6 +88,9 @@ pub enum TriggerError {
     /// A dependency failed; a retry may succeed.
     #[error(transparent)]
     Transient(#[from] anyhow::Error),
+    /// The database lacks migrations this binary needs; a retry succeeds once they are applied.
+    #[error("the database schema is behind this binary: {0}")]
+    SchemaBehind(PendingMigrations),
 }
 
 impl From<PayloadError> for TriggerError {
@@ -94,6 +110,10 @@ impl IntoResponse for TriggerError {
                 tracing::error!(error = format!("{error:#}"), "invocation failed; the host will retry");
                 Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR, "the invocation failed and may be retried")
                     .into_response()
+            }
+            Self::SchemaBehind(pending) => {
+                tracing::error!(%pending, "invocation refused: the database schema is behind this binary");
+                Problem::for_status(StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response()
             }
         }
     }

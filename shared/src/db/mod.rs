@@ -159,9 +159,9 @@ impl Database {
         Ok(())
     }
 
-    /// The embedded migrations this database has not applied yet, oldest first, as `0015_performance`. A binary
-    /// running on an older schema fails on missing tables, so health reports these instead of `ok`.
-    pub async fn pending_migrations(&self) -> Result<Vec<String>, DbError> {
+    /// The embedded migrations this database has not applied yet. A binary running on an older schema fails on
+    /// missing tables, so health reports these instead of `ok` and the triggers refuse to start their work.
+    pub async fn pending_migrations(&self) -> Result<PendingMigrations, DbError> {
         const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
         let migrator = match self {
             Self::Postgres(_) => &POSTGRES_MIGRATIONS,
@@ -173,11 +173,15 @@ impl Database {
             Err(sqlx::Error::Database(error)) if is_missing_table(error.as_ref()) => Vec::new(),
             Err(error) => return Err(error.into()),
         };
-        Ok(migrator
-            .iter()
-            .filter(|migration| !migration.migration_type.is_down_migration() && !applied.contains(&migration.version))
-            .map(|migration| format!("{:04}_{}", migration.version, migration.description.replace(' ', "_")))
-            .collect())
+        Ok(PendingMigrations(
+            migrator
+                .iter()
+                .filter(|migration| {
+                    !migration.migration_type.is_down_migration() && !applied.contains(&migration.version)
+                })
+                .map(|migration| format!("{:04}_{}", migration.version, migration.description.replace(' ', "_")))
+                .collect(),
+        ))
     }
 
     /// Closes every connection; waits for checked-out ones to come back.
@@ -186,6 +190,24 @@ impl Database {
             Self::Postgres(pool) => pool.close().await,
             Self::Sqlite(pool) => pool.close().await,
         }
+    }
+}
+
+/// The embedded migrations a database has not applied, oldest first, named as their files are (`0015_performance`).
+/// Displayed as the operator's next step: how many, which, and `handler migrate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMigrations(Vec<String>);
+
+impl PendingMigrations {
+    /// Whether the schema is as new as the binary.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for PendingMigrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} migration(s) pending: {}; run `handler migrate`", self.0.len(), self.0.join(", "))
     }
 }
 

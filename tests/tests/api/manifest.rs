@@ -72,20 +72,29 @@ fn the_manifest_has_each_trigger_kind_we_deploy() {
     assert!(has(|t| matches!(t, Trigger::EventGrid { .. })), "eventGridTrigger");
 }
 
-/// `func start` reads `local.settings.json`, made from the example: a schedule setting missing there leaves the
-/// timer without a schedule and the host refuses to start it.
+/// `func start` reads `local.settings.json`, made from the example: a setting a binding names (`%NAME%`, or a
+/// `connection`) missing there leaves it unresolved, and the host refuses to start that function.
 #[test]
 fn local_settings_example_holds_every_setting_a_function_json_names() {
     let example: serde_json::Value =
         serde_json::from_str(include_str!("../../../local.settings.example.json")).expect("example parses");
     let values = example["Values"].as_object().expect("a Values object");
-    let mut named = Vec::new();
+    let value = |setting: &str| values.get(setting).and_then(serde_json::Value::as_str).unwrap_or_default();
+    let mut named = BTreeSet::new();
     for function in manifest::functions().expect("manifest parses") {
+        for setting in function.json.split('%').skip(1).step_by(2) {
+            assert!(!value(setting).is_empty(), "{}: {setting} is not in local.settings.example.json", function.name);
+            named.insert(setting.to_owned());
+        }
+        let json: serde_json::Value = serde_json::from_str(function.json).expect("function.json parses");
+        for connection in json["bindings"].as_array().into_iter().flatten().filter_map(|b| b["connection"].as_str()) {
+            // A connection is one setting, or settings sharing its name as a prefix (`<name>__accountName`).
+            let set = !value(connection).is_empty() || values.keys().any(|k| k.starts_with(&format!("{connection}__")));
+            assert!(set, "{}: connection {connection} is not in local.settings.example.json", function.name);
+        }
         if let Trigger::Timer { schedule: manifest::ScheduleSource::Setting(setting), .. } = &function.trigger {
-            named.push(setting.clone());
-            let value = values.get(setting).and_then(serde_json::Value::as_str).unwrap_or_default();
-            assert!(!value.is_empty(), "{}: {setting} is not in local.settings.example.json", function.name);
-            assert!(shared::schedule::Schedule::parse(value).is_ok(), "{setting}: {value:?} is no NCRONTAB schedule");
+            let schedule = value(setting);
+            assert!(shared::schedule::Schedule::parse(schedule).is_ok(), "{setting}: {schedule:?} is no NCRONTAB");
         }
     }
     assert!(named.len() >= 2, "the timers name their schedule settings: {named:?}");
