@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds a release `handler` and zips a deployable artifact.
+# Builds a release `handler` without the demo dataset (`--no-default-features`) and zips a deployable artifact.
 #
 #   infra/package.sh azure  [--target TRIPLE] [--out DIR] [--binary PATH]   # Functions app → DIR/function-app.zip
 #   infra/package.sh lambda [--target TRIPLE] [--out DIR] [--binary PATH]   # Lambda runtime → DIR/lambda.zip
@@ -35,11 +35,11 @@ if [[ -n $prebuilt ]]; then
     binary=$prebuilt
     host_binary=$prebuilt
 else
-    cargo build --release --locked --bin handler --target "$target"
+    cargo build --release --locked --no-default-features --bin handler --target "$target"
     binary="${CARGO_TARGET_DIR:-target}/$target/release/handler"
     host_binary="${CARGO_TARGET_DIR:-target}/release/handler"
     [[ $target == "$(rustc -vV | sed -n 's/^host: //p')" ]] && host_binary=$binary
-    [[ -x $host_binary ]] || cargo build --release --locked --bin handler
+    [[ -x $host_binary ]] || cargo build --release --locked --no-default-features --bin handler
 fi
 
 mkdir -p "$out"

@@ -30,6 +30,7 @@ pub mod catalogue;
 pub mod config;
 pub mod costs;
 pub mod db;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
 pub mod egress;

@@ -156,6 +156,8 @@ pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow
     let dev_mode = crate::state::DevMode { user: dev_user(&options.data_dir)? };
     let state = AppState::build(environment.settings()?)?.with_dev_mode(dev_mode);
     state.db.migrate().await.context("applying migrations")?;
+    ensure_demo_built(options.demo_token.is_some())?;
+    #[cfg(feature = "demo")]
     let demo = match options.demo_token.clone() {
         Some(token) => Some(DemoBanner::load(&state, &options.data_dir, token).await?),
         None => None,
@@ -187,6 +189,7 @@ pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow
     );
     println!("  me:      curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/me");
     println!("  blobs:   drop files under {} to raise BlobCreated events", options.data_dir.join("blobs").display());
+    #[cfg(feature = "demo")]
     if let Some(demo) = demo {
         demo.print(&base_url);
     }
@@ -197,7 +200,20 @@ pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow
     served
 }
 
+/// Refuses `--demo` on a binary built without the `demo` cargo feature (the deployable packages), before anything
+/// is started or minted, rather than serving an empty store as if the demo had loaded.
+pub fn ensure_demo_built(demo: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !demo || cfg!(feature = "demo"),
+        "this handler was built without the demo dataset (cargo feature `demo`, left out of infra/package.sh \
+         builds): run `cargo run --release -- dev --demo` from a clone of the repository, or build with the \
+         default features"
+    );
+    Ok(())
+}
+
 /// What `--demo` loaded, and what it takes to query it.
+#[cfg(feature = "demo")]
 struct DemoBanner {
     load: shared::demo::DemoLoad,
     token: String,
@@ -205,6 +221,7 @@ struct DemoBanner {
     organization_header: Option<uuid::Uuid>,
 }
 
+#[cfg(feature = "demo")]
 impl DemoBanner {
     async fn load(state: &AppState, data_dir: &Path, token: String) -> anyhow::Result<Self> {
         let admin = dev_user(data_dir)?;
