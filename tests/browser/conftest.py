@@ -1,6 +1,7 @@
 """Browser tests of the merchant dashboard: Playwright driving Debian's Chromium against a real `handler dev --demo`
 on a free loopback port with its own data directory, beside the WooCommerce and Supabase Auth protocol fakes
-(`tests/src/bin`). Screenshots of every page, desktop and phone width, go to `tests/browser/artifacts/` (or
+(`tests/src/bin`), and the Shopify fake, whose approval page the dashboard's "Install on Shopify" goes through
+(its authorize, token and Admin API URLs configured as the handler's templates). Screenshots of every page, desktop and phone width, go to `tests/browser/artifacts/` (or
 `$BROWSER_ARTIFACTS`), which is not committed.
 
 Environment: `HANDLER_BIN` and `FAKES_DIR` (default: target/debug), `CHROMIUM` (default: /usr/bin/chromium).
@@ -77,9 +78,10 @@ def stop(process):
 class Stack:
     """The running app and fakes, with a small API client for checking what the page shows."""
 
-    def __init__(self, base, woo, gotrue_url, anon_key):
+    def __init__(self, base, woo, shopify, gotrue_url, anon_key):
         self.base = base
         self.woo = woo
+        self.shopify = shopify
         self.gotrue_url = gotrue_url
         self.anon_key = anon_key
         self.token = self.post("/api/v1/dev/sign-in", {})["access_token"]
@@ -123,6 +125,7 @@ def stack():
         "GOTRUE_FAKE_USERS": f"{SUPABASE_USER[0]}:{SUPABASE_USER[1]}",
     })
     woo, woo_info = spawn_fake("woocommerce_fake", {})
+    shopify, shopify_info = spawn_fake("shopify_fake", {})
     data_dir = tempfile.mkdtemp(prefix="dashboard-browser-")
     port = free_port()
     log = open(Path(data_dir) / "handler.log", "w")
@@ -137,6 +140,11 @@ def stack():
             "SUPABASE_URL": gotrue_info["url"],
             "SUPABASE_ANON_KEY": anon_key,
             "SUPABASE_JWT_SECRET": jwt_secret,
+            "SHOPIFY_CLIENT_ID": shopify_info["client_id"],
+            "SHOPIFY_CLIENT_SECRET": shopify_info["client_secret"],
+            "SHOPIFY_AUTHORIZE_URL_TEMPLATE": shopify_info["authorize_url_template"],
+            "SHOPIFY_TOKEN_URL_TEMPLATE": shopify_info["token_url_template"],
+            "SHOPIFY_ADMIN_URL_TEMPLATE": shopify_info["admin_url_template"],
             "RUST_LOG": "warn",
         },
     )
@@ -153,10 +161,11 @@ def stack():
                 raise RuntimeError("handler dev did not answer within 180 s")
             time.sleep(0.2)
     try:
-        yield Stack(base, woo_info, gotrue_info["url"], anon_key)
+        yield Stack(base, woo_info, shopify_info, gotrue_info["url"], anon_key)
     finally:
         stop(handler)
         stop(woo)
+        stop(shopify)
         stop(gotrue)
         log.close()
 

@@ -99,6 +99,7 @@ def test_a_woocommerce_store_connects_and_its_sync_completes(stack, open_page):
     page = open_page()
     sign_in_as_developer(page, stack)
     go_to(page, "Stores")
+    page.page.get_by_text("Advanced: paste credentials").click()
     form = page.page.get_by_role("form", name="Connect a store")
     form.get_by_text("WooCommerce").click()
     form.get_by_label("Site URL").fill("ftp://shop.example.com")
@@ -118,6 +119,60 @@ def test_a_woocommerce_store_connects_and_its_sync_completes(stack, open_page):
     expect(store.locator("tr[data-job-status=succeeded]").first).to_be_visible()
     expect(store.locator("[data-total-products]")).to_have_attribute("data-total-products", str(stack.woo["products"]))
     page.shot("stores-desktop")
+
+
+def test_installing_on_shopify_approves_and_comes_back_connected(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    go_to(page, "Stores")
+    form = page.page.get_by_role("form", name="Install on Shopify")
+    # A bare name is taken as <name>.myshopify.com; through the fake's approval page and the callback, back here.
+    form.get_by_label("Shop name").fill(stack.shopify["shop"].removesuffix(".myshopify.com"))
+    form.get_by_role("button", name="Install on Shopify").click()
+    page.page.wait_for_url(re.compile(r"/api/app/#/stores$"))
+    banner = page.page.locator("[data-install-result=connected]")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("Store connected")
+    store = page.page.locator("article.store[data-platform=shopify]")
+    expect(store).to_contain_text(stack.shopify["shop"])
+    shops = [s for s in stack.get("/api/v1/stores")["items"] if s["address"] == stack.shopify["shop"]]
+    assert len(shops) == 1 and shops[0]["status"] == "enabled", shops
+    page.shot("stores-shopify-installed-desktop", full_page=True)
+    # The banner is for the return only: a reload shows none.
+    page.page.reload()
+    expect(page.page.locator("article.store[data-platform=shopify]")).to_be_visible()
+    expect(page.page.locator("[data-install-result]")).to_have_count(0)
+
+
+def test_an_invalid_shop_name_shows_a_readable_message(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    go_to(page, "Stores")
+    form = page.page.get_by_role("form", name="Install on Shopify")
+    form.get_by_label("Shop name").fill("not a shop!")
+    form.get_by_role("button", name="Install on Shopify").click()
+    error = form.locator(".field[data-field=shop] .field-error")
+    expect(error).to_be_visible()
+    assert "{" not in error.inner_text() and error.inner_text().strip(), error.inner_text()
+    expect(form.get_by_label("Shop name")).to_have_value("not a shop!")
+    assert "/api/app/" in page.page.url or page.page.url.startswith(stack.base)
+    page.shot("stores-install-error-phone")
+
+
+def test_connecting_woocommerce_through_key_approval(stack, open_page):
+    page = open_page(viewport=PHONE)
+    sign_in_as_developer(page, stack)
+    go_to(page, "Stores")
+    form = page.page.get_by_role("form", name="Connect WooCommerce")
+    form.get_by_label("Site URL").fill(stack.woo["approval_site_url"])
+    form.get_by_role("button", name="Connect WooCommerce").click()
+    page.page.wait_for_url(re.compile(r"#/stores$"))
+    expect(page.page.locator("[data-install-result=connected]")).to_be_visible()
+    assert "success=" not in page.page.url, page.page.url
+    expect(page.page.locator("article.store[data-platform=woocommerce]", has_text="approval")).to_be_visible()
+    page.shot("stores-woocommerce-approved-phone", full_page=True)
+    width = page.page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the Stores page scrolls sideways at phone width ({width}px)"
 
 
 def test_a_hostile_product_title_stays_text(stack, open_page):

@@ -24,8 +24,12 @@ export function configure(options) {
   Object.assign(context, options);
 }
 
-/** Calls the API. `body` is sent as JSON; the answer's JSON is returned (`null` for 204). */
-export async function api(path, { method = "GET", body, signal, organization = true } = {}) {
+/**
+ * Calls the API. `body` is sent as JSON; the answer's JSON is returned (`null` for 204). Cookies are neither sent nor
+ * kept unless `credentials: "same-origin"` asks (only the Shopify install, whose answer sets the cookie that binds
+ * the install to this browser).
+ */
+export async function api(path, { method = "GET", body, signal, organization = true, credentials = "omit" } = {}) {
   const headers = { Accept: "application/json" };
   const token = context.token();
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -34,7 +38,7 @@ export async function api(path, { method = "GET", body, signal, organization = t
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal, credentials: "omit" });
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal, credentials });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiProblem(0, { title: "Network error", detail: "The app could not be reached. Check your connection and try again." });

@@ -1,7 +1,8 @@
 //! The WooCommerce REST API fake as a standalone process, for the browser tests: serves one site with a small
 //! catalogue (one product titled like an HTML injection, to prove the dashboard renders it as text) and prints one
-//! JSON line, `{"site_url", "consumer_key", "consumer_secret", "products", "orders"}`, then serves until its stdin
-//! closes (so it ends with the test that started it).
+//! JSON line, `{"site_url", "consumer_key", "consumer_secret", "products", "orders", "hostile_title",
+//! "approval_site_url"}`, then serves until its stdin closes (so it ends with the test that started it). The second
+//! site, `approval_site_url`, has no keys yet: the dashboard connects it through the fake's key-approval page.
 
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
@@ -51,6 +52,19 @@ async fn main() {
     let site =
         WooSite { products, orders, consumer_key: KEY.into(), consumer_secret: SECRET.into(), ..WooSite::default() };
     let site_url = fake.add_site("shop", site);
+    let approval_product = WooProduct {
+        id: 800,
+        name: "Approved teapot".into(),
+        status: "publish",
+        price_cents: 3200,
+        stock: Some(5),
+        category: "Teapots".into(),
+        modified: base,
+        variations: Vec::new(),
+        cost_cents: None,
+    };
+    let approval_site_url =
+        fake.add_site("approval", WooSite { products: vec![approval_product], ..WooSite::default() });
     println!(
         "{}",
         json!({
@@ -60,6 +74,7 @@ async fn main() {
             "products": product_count,
             "orders": order_count,
             "hostile_title": HOSTILE_TITLE,
+            "approval_site_url": approval_site_url,
         })
     );
     // Serves until the parent closes our stdin (or exits).

@@ -1,10 +1,11 @@
 // Stores: each connected store's sync state (progress while a pass runs, the last run, the next one), its run
-// history, "Sync now" and "Disconnect"; and the connect form (store-connect.js).
+// history, "Sync now" and "Disconnect"; the ways to connect one (store-connect.js), for admins; and, back from a
+// platform's approval page, whether the store it was for is connected now.
 import { api, ApiProblem, query } from "../api.js";
 import { h, replace } from "../dom.js";
 import * as format from "../format.js";
 import { announce, badge, button, card, emptyState, pageHeader, problemBanner, progress } from "../ui.js";
-import { connectForm } from "./store-connect.js";
+import { connectPanel, sameAddress, takePendingInstall } from "./store-connect.js";
 
 const PLATFORM = { shopify: "Shopify", woocommerce: "WooCommerce", demo: "Sample data" };
 const STATUS_TONE = { enabled: "good", disabled: "bad", not_connected: "neutral" };
@@ -120,12 +121,32 @@ function storeCard(store, { admin, onChanged }) {
   return element;
 }
 
+/** The banner for an install this tab left for: connected when its store is in the list, a clear message otherwise. */
+function returnBanner(pending, stores, params) {
+  const platform = PLATFORM[pending.platform] ?? pending.platform;
+  const store = stores.find((s) => s.platform === pending.platform && sameAddress(s.address, pending.address) && s.status === "enabled");
+  if (store) {
+    return h("div", { class: "banner banner-info", role: "status", dataset: { installResult: "connected" } },
+      h("strong", {}, "Store connected"),
+      h("p", {}, `${store.name} is connected through ${platform}. Its first sync has started; the figures follow once it completes.`));
+  }
+  // WooCommerce sends `success=0` when the merchant declines.
+  const declined = params.get("success") === "0" || new URLSearchParams(location.search).get("success") === "0";
+  return h("div", { class: "banner banner-error", role: "alert", dataset: { installResult: "missing" } },
+    h("strong", {}, declined ? "The approval was declined" : "The store is not connected yet"),
+    h("p", {}, declined
+      ? `${pending.address} did not approve the app. Try again and choose “Approve” on ${platform}.`
+      : `We could not find ${pending.address} among your stores. If you approved the app on ${platform}, reload this page in a moment; otherwise start the connection again.`));
+}
+
 export async function storesPage(params, app) {
   const admin = app.organization?.role === "admin";
   const list = h("div", { class: "stores" });
   const notice = h("div", { "aria-live": "polite" });
+  const pending = takePendingInstall();
   const load = async () => {
     const page = await api("/api/v1/stores");
+    if (pending && !notice.hasChildNodes()) replace(notice, returnBanner(pending, page.items, params));
     replace(list, page.items.length
       ? page.items.map((s) => storeCard(s, { admin, onChanged: load }))
       : card(null, emptyState("No store connected yet", admin
@@ -133,8 +154,9 @@ export async function storesPage(params, app) {
         : "Ask an admin of your organization to connect the store.")));
   };
   await load();
+  if (pending && location.search) history.replaceState(null, "", `${location.pathname}${location.hash}`);
   const connect = admin
-    ? card("Connect a store", connectForm((store) => {
+    ? card("Connect a store", connectPanel((store) => {
       replace(notice, h("div", { class: "banner banner-info" },
         h("strong", {}, `${store.name} is connected.`),
         h("p", {}, "Press “Sync now” to bring its catalogue in, or wait for the next scheduled sync."),
@@ -142,6 +164,6 @@ export async function storesPage(params, app) {
         store.webhook ? h("p", { class: "muted" }, `Deliver webhooks to ${store.webhook.url} (topics: ${store.webhook.topics.join(", ")}).`) : null));
       load();
     }))
-    : null;
+    : card("Connect a store", h("p", { class: "muted", dataset: { adminOnly: "" } }, "Only admins of your organization can connect stores. Ask one to connect your Shopify shop or WooCommerce site."));
   return h("div", { class: "page" }, pageHeader("Stores", "Where your catalogue and orders come from."), notice, list, connect);
 }
