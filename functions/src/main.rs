@@ -161,7 +161,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let environment = DevEnvironment::load(&data_dir)?;
             telemetry::init(environment.settings()?.log_format, "info,sqlx=warn", std::io::stdout);
             // The token `handler token --data-dir <dir>` prints: the demo's admin is that data directory's user.
-            host::local::ensure_demo_built(demo)?;
             let demo_token = if demo {
                 Some(mint_dev_token(environment.settings()?, &data_dir, None, None, None, 24, false).await?)
             } else {

@@ -65,7 +65,7 @@ function approvalForm({ title, description, control, submitLabel, platform, addr
     submit.disabled = true;
     try {
       const { authorize_url: url } = await ask(value);
-      sessionStorage.setItem(PENDING_KEY, JSON.stringify({ platform, address: value, started_at: Date.now() }));
+      sessionStorage.setItem(PENDING_KEY, JSON.stringify({ platform, address: value }));
       window.location.assign(url);
     } catch (problem) {
       if (!(problem instanceof ApiProblem)) throw problem;

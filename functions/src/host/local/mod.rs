@@ -147,6 +147,7 @@ pub fn dev_user(data_dir: &Path) -> anyhow::Result<uuid::Uuid> {
 
 /// Runs the dev host until Ctrl-C.
 pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow::Result<()> {
+    ensure_demo_built(options.demo_token.is_some())?;
     // Bound first: the app's public address defaults to this one, which settings need.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
         .await
@@ -156,7 +157,6 @@ pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow
     let dev_mode = crate::state::DevMode { user: dev_user(&options.data_dir)? };
     let state = AppState::build(environment.settings()?)?.with_dev_mode(dev_mode);
     state.db.migrate().await.context("applying migrations")?;
-    ensure_demo_built(options.demo_token.is_some())?;
     #[cfg(feature = "demo")]
     let demo = match options.demo_token.clone() {
         Some(token) => Some(DemoBanner::load(&state, &options.data_dir, token).await?),
@@ -201,8 +201,8 @@ pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow
 }
 
 /// Refuses `--demo` on a binary built without the `demo` cargo feature (the deployable packages), before anything
-/// is started or minted, rather than serving an empty store as if the demo had loaded.
-pub fn ensure_demo_built(demo: bool) -> anyhow::Result<()> {
+/// is bound or migrated, rather than serving an empty store as if the demo had loaded.
+fn ensure_demo_built(demo: bool) -> anyhow::Result<()> {
     anyhow::ensure!(
         !demo || cfg!(feature = "demo"),
         "this handler was built without the demo dataset (cargo feature `demo`, left out of infra/package.sh \
