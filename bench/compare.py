@@ -272,14 +272,29 @@ class Server:
         return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def ticks(pid):
-    """CPU ticks of a process and its threads (utime + stime)."""
+def ticks(pid, reaped=False):
+    """CPU ticks of a process and its threads (utime + stime); with `reaped`, also those of its exited children
+    that it has waited for (cutime + cstime)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        own = int(fields[11]) + int(fields[12])
+        return own + int(fields[13]) + int(fields[14]) if reaped else own
     except OSError:
         return 0
+
+
+def tree_ticks(pid):
+    """The root's ticks, with its reaped children's, and each live child's ticks by pid."""
+    return ticks(pid, reaped=True), {c: ticks(c) for c in children(pid)}
+
+
+def tree_delta(a, b):
+    """CPU a process tree took between two `tree_ticks`: a child that exited in between counts with what it took
+    after `a` (the root's reaped time holds its whole life), a new one with all of its time."""
+    (root_a, kids_a), (root_b, kids_b) = a, b
+    exited = sum(t for pid, t in kids_a.items() if pid not in kids_b)
+    return root_b - root_a - exited + sum(t - kids_a.get(pid, 0) for pid, t in kids_b.items())
 
 
 def children(pid):
@@ -304,15 +319,16 @@ def snapshot(server_pid, pg_pid):
     me = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "t": time.monotonic(), "busy": machine_busy(),
-        "server": sum(ticks(p) for p in [server_pid, *children(server_pid)]),
-        "pg": ticks(pg_pid) + sum(ticks(c) for c in children(pg_pid)),
+        "server": tree_ticks(server_pid),
+        "pg": tree_ticks(pg_pid),
         "mine": (usage.ru_utime + usage.ru_stime + me.ru_utime + me.ru_stime) * HZ,
     }
 
 
 def cpu_shares(a, b):
     wall = (b["t"] - a["t"]) * HZ
-    d = {k: b[k] - a[k] for k in ("busy", "server", "pg", "mine")}
+    d = {k: b[k] - a[k] for k in ("busy", "mine")}
+    d.update({k: tree_delta(a[k], b[k]) for k in ("server", "pg")})
     other = d["busy"] - d["server"] - d["pg"] - d["mine"]
     return {"server_pct": 100 * d["server"] / wall, "pg_pct": 100 * d["pg"] / wall,
             "wrk_pct": 100 * d["mine"] / wall, "other_pct": max(0.0, 100 * other / (wall * NCPU))}
@@ -559,7 +575,8 @@ def main():
                                 args.warmup, server.proc.pid, pg_pid)
                         results.setdefault((label, name), []).append(r)
                         print(f"  {name:4s} {label:48s} {r['rps']:9.0f} req/s  p50 {r['p50']:7.1f} ms  "
-                              f"p99 {r['p99']:7.1f} ms  errors {r['errors']}  other {r['other_pct']:.0f}%",
+                              f"p99 {r['p99']:7.1f} ms  errors {r['errors']}  cpu server {r['server_pct']:.0f}% "
+                              f"pg {r['pg_pct']:.0f}% wrk {r['wrk_pct']:.0f}% other {r['other_pct']:.0f}%",
                               flush=True)
                 if any(c[5] for c in cases):
                     reset_events(cluster, env)

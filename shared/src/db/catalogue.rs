@@ -558,7 +558,8 @@ fn ordering(sort: ProductSort) -> (&'static str, &'static str, &'static str) {
 
 /// Matches ranked by relevance, at most: a broad word can match a large part of a catalogue, and ranking reads every
 /// ranked row's text vector. The first matches the index yields are ranked; a narrower search ranks all of its own.
-pub const SEARCH_CANDIDATES: i64 = 500;
+/// On 50,000 products a word in 6% of them costs PostgreSQL 3.4× more at 500 than at 200 (docs/performance.md).
+pub const SEARCH_CANDIDATES: i64 = 200;
 
 /// The words of a search: each alphanumeric run is a term that must match (so no input can inject query syntax),
 /// the last one as a prefix, so results follow a search box as it is typed.
@@ -592,11 +593,22 @@ struct Source {
     tail: &'static str,
     /// Rank at most this many matches (relevance order only).
     candidates: Option<i64>,
+    /// Plan the statement for its actual search terms on every call instead of reusing a prepared plan: a generic
+    /// plan cannot know how common the words are, and builds the whole match bitmap where walking the table until
+    /// enough candidates are found is several times cheaper for a common word (docs/performance.md).
+    plan_each_time: bool,
 }
 
 impl Source {
     fn everything(rank: &'static str) -> Self {
-        Self { rank, head: "FROM products p WHERE true", search: None, tail: "", candidates: None }
+        Self {
+            rank,
+            head: "FROM products p WHERE true",
+            search: None,
+            tail: "",
+            candidates: None,
+            plan_each_time: false,
+        }
     }
 }
 
@@ -672,7 +684,7 @@ macro_rules! list_query {
             qb.push(" AND ").push(id_op).push(" ").push_bind(cursor.id).push("))");
         }
         qb.push(" ORDER BY ").push(order).push(" LIMIT ").push_bind(i64::from(query.limit) + 1);
-        qb.build_query_as::<ProductSummary>().fetch_all($pool).await?
+        qb.build_query_as::<ProductSummary>().persistent(!source.plan_each_time).fetch_all($pool).await?
     }};
 }
 
@@ -691,6 +703,7 @@ impl Database {
                     search: Some(tsquery_terms(&terms)),
                     tail: ") AS q (query) JOIN products p ON p.search @@ q.query WHERE true",
                     candidates: Some(SEARCH_CANDIDATES),
+                    plan_each_time: true,
                 };
                 list_query!(pool, sqlx::Postgres, organization, query, source, "p.title COLLATE \"C\"")
             }
@@ -711,6 +724,8 @@ impl Database {
                     search: Some(fts5_terms(&terms)),
                     tail: "",
                     candidates: Some(SEARCH_CANDIDATES),
+                    // SQLite plans every statement the same way whatever its parameters.
+                    plan_each_time: false,
                 };
                 list_query!(pool, sqlx::Sqlite, organization, query, source, "p.title")
             }
