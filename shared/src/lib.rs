@@ -37,6 +37,7 @@ pub mod egress;
 pub mod money;
 pub mod onboarding;
 pub mod platforms;
+pub mod retry;
 pub mod schedule;
 pub mod secrets;
 pub mod sync;

@@ -27,13 +27,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::{config::AzureOpenAiSettings, egress::EgressPolicy};
+use crate::{
+    config::AzureOpenAiSettings,
+    egress::EgressPolicy,
+    retry::{self, Backoff, GiveUp, Retries},
+};
 
 /// The token scope of Azure OpenAI for Microsoft Entra tokens.
 const SCOPE: &str = "https://cognitiveservices.azure.com/.default";
-/// The first backoff; each retry doubles it, up to [`MAX_BACKOFF`].
-const BASE_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Backoff from 0.5 s, doubling up to 8 s (openai-python's figures).
+const BACKOFF: Backoff = Backoff { base: Duration::from_millis(500), max: Duration::from_secs(8) };
 /// A server-named wait longer than this is not trusted (openai-python's rule); backoff applies instead.
 const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
 
@@ -284,28 +287,28 @@ impl AzureOpenAi {
 
     async fn chat_until(&self, request: &ChatRequest, deadline: Instant) -> Result<Reply, AiError> {
         let body = self.body(request);
+        let mut retries = Retries::new(self.max_retries, BACKOFF, MAX_SERVER_WAIT, deadline);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let outcome = self.send(&body, deadline).await;
-            let (error, server_wait) = match outcome {
+            let (error, server_wait) = match self.send(&body, deadline).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry { error: AiError::RateLimited { .. }, wait } => {
                     (AiError::RateLimited { attempts: attempt }, wait)
                 }
                 Attempt::Retry { error, wait } => (error, wait),
             };
-            if attempt > self.max_retries {
-                return Err(error);
+            match retries.after_failure(server_wait) {
+                Ok(wait) => {
+                    tracing::info!(%error, attempt, wait_ms = wait.as_millis() as u64, "Azure OpenAI: retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(GiveUp::OutOfTime) => {
+                    tracing::warn!(%error, "Azure OpenAI: no time left to retry");
+                    return Err(error);
+                }
+                Err(GiveUp::Exhausted { .. }) => return Err(error),
             }
-            let wait =
-                server_wait.filter(|w| !w.is_zero() && *w <= MAX_SERVER_WAIT).unwrap_or_else(|| backoff(attempt));
-            if Instant::now() + wait >= deadline {
-                tracing::warn!(%error, wait_ms = wait.as_millis() as u64, "Azure OpenAI: no time left to retry");
-                return Err(error);
-            }
-            tracing::info!(%error, attempt, wait_ms = wait.as_millis() as u64, "Azure OpenAI: retrying");
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -329,7 +332,7 @@ impl AzureOpenAi {
             Err(e) => return Attempt::Retry { error: AiError::Transport(without_url(&e)), wait: None },
         };
         let status = response.status().as_u16();
-        let wait = retry_after(response.headers());
+        let wait = retry::retry_after(response.headers());
         let text = match response.text().await {
             Ok(text) => text,
             Err(e) if e.is_timeout() => return Attempt::Done(Err(AiError::Timeout(self.budget))),
@@ -365,32 +368,6 @@ fn without_url(error: &reqwest::Error) -> String {
         text = text.replace(url.as_str(), "<endpoint>");
     }
     text
-}
-
-/// The wait a response asks for: `retry-after-ms` (milliseconds), else `retry-after` (seconds, or an HTTP date).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    // A figure too large for a `Duration` (or negative, or not finite) is no wait at all, never a panic; a merely
-    // long one is judged against `MAX_SERVER_WAIT` by the caller.
-    let seconds = |value: f64| Duration::try_from_secs_f64(value).ok();
-    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
-        && let Some(wait) = seconds(ms / 1000.0)
-    {
-        return Some(wait);
-    }
-    let value = header("retry-after")?;
-    if let Ok(value) = value.parse::<f64>() {
-        return seconds(value);
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
-}
-
-/// `0.5 s × 2^(attempt − 1)`, at most 8 s, minus up to a quarter of jitter so retrying clients spread out.
-fn backoff(attempt: u32) -> Duration {
-    let full = BASE_BACKOFF.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))).min(MAX_BACKOFF);
-    let jitter = 1.0 - rand::random::<f64>() * 0.25;
-    full.mul_f64(jitter)
 }
 
 fn error_code(body: &str) -> Option<String> {
@@ -462,29 +439,7 @@ fn parse_completion(text: &str) -> Result<Reply, AiError> {
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::{HeaderMap, HeaderValue};
-
     use super::*;
-
-    #[test]
-    fn retry_after_ms_wins_over_retry_after_which_may_be_a_date() {
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert("retry-after-ms", HeaderValue::from_static("250.5"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_micros(250_500)));
-        let mut dated = HeaderMap::new();
-        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
-        dated.insert("retry-after", HeaderValue::from_str(&later).expect("header"));
-        assert!(retry_after(&dated).is_some_and(|d| d > Duration::from_secs(25) && d <= Duration::from_secs(30)));
-        assert_eq!(retry_after(&HeaderMap::new()), None);
-        for hostile in ["1e300", "-1", "NaN", "inf"] {
-            let mut headers = HeaderMap::new();
-            headers.insert("retry-after-ms", HeaderValue::from_static(hostile));
-            headers.insert("retry-after", HeaderValue::from_static(hostile));
-            assert_eq!(retry_after(&headers), None, "{hostile}");
-        }
-    }
 
     #[test]
     fn completions_are_read_leniently_and_filters_and_cut_offs_are_errors() {
@@ -514,12 +469,5 @@ mod tests {
         let inner = block.strip_prefix("<data>\n").and_then(|b| b.strip_suffix("\n</data>")).expect("delimited");
         assert!(!inner.contains(['<', '>', '&']), "{inner}");
         assert_eq!(serde_json::from_str::<Value>(inner).expect("JSON"), hostile);
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_a_cap_with_jitter() {
-        assert!((Duration::from_millis(375)..=Duration::from_millis(500)).contains(&backoff(1)));
-        assert!((Duration::from_millis(750)..=Duration::from_secs(1)).contains(&backoff(2)));
-        assert!(backoff(30) <= MAX_BACKOFF);
     }
 }

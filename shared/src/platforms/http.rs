@@ -1,15 +1,22 @@
-//! One platform request, retried when retrying can help: a 5xx, a timeout or a dropped connection, with exponential
-//! backoff and full jitter, never past the caller's deadline. Every other answer (2xx, 4xx, 429) goes back to the
-//! connector, which knows what it means on its platform.
+//! One platform request, retried when retrying can help: a 5xx, a timeout or a dropped connection, after the wait
+//! the server asks for or with exponential backoff and full jitter ([`crate::retry`]), never past the caller's
+//! deadline. Every other answer (2xx, 4xx, 429) goes back to the connector, which knows what it means on its platform.
 
 use std::time::Duration;
 
-use rand::Rng;
 use reqwest::{RequestBuilder, StatusCode, header::HeaderMap};
 use tokio::time::Instant;
 
 use super::{PlatformError, excerpt};
-use crate::egress::EgressPolicy;
+use crate::{
+    egress::EgressPolicy,
+    retry::{self, Backoff, GiveUp, Retries},
+};
+
+/// The longest backoff between two attempts, and the longest wait a 5xx's `Retry-After` may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The longest wait a throttling answer's `Retry-After` is taken at.
+const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(3600);
 
 /// How a request is retried.
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +41,9 @@ pub struct Fetched {
 }
 
 impl Fetched {
-    /// `Retry-After` in seconds (fractions allowed: Shopify sends `2.0`), when present and sane.
+    /// The wait `Retry-After` asks for (see [`retry::retry_after`]), at most an hour.
     pub fn retry_after(&self) -> Option<Duration> {
-        let value = self.headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-        let seconds: f64 = value.trim().parse().ok()?;
-        (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
+        retry::retry_after(&self.headers).map(|wait| wait.min(MAX_THROTTLE_WAIT))
     }
 }
 
@@ -49,44 +54,36 @@ pub async fn send(
     deadline: Instant,
     build: impl Fn() -> Result<RequestBuilder, PlatformError>,
 ) -> Result<Fetched, PlatformError> {
-    let mut retries = 0;
+    let backoff = Backoff { base: policy.base, max: MAX_WAIT };
+    let mut retries = Retries::new(policy.max_retries, backoff, MAX_WAIT, deadline);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(PlatformError::OutOfTime);
         }
-        let failure = match build()?.timeout(policy.timeout.min(remaining)).send().await {
+        let (failure, server_wait) = match build()?.timeout(policy.timeout.min(remaining)).send().await {
             Ok(response) => {
                 let (status, headers) = (response.status(), response.headers().clone());
                 match response.bytes().await {
-                    Ok(body) if status.is_server_error() => format!("HTTP {status} ({})", excerpt(&body)),
+                    Ok(body) if status.is_server_error() => {
+                        (format!("HTTP {status} ({})", excerpt(&body)), retry::retry_after(&headers))
+                    }
                     Ok(body) => return Ok(Fetched { status, headers, body: body.to_vec() }),
-                    Err(error) => transport_failure(&error)?,
+                    Err(error) => (transport_failure(&error)?, None),
                 }
             }
-            Err(error) => transport_failure(&error)?,
+            Err(error) => (transport_failure(&error)?, None),
         };
-        if Instant::now() >= deadline {
-            return Err(PlatformError::OutOfTime);
-        }
-        retries += 1;
-        if retries > policy.max_retries {
-            return Err(PlatformError::Unavailable(format!("{failure}, after {retries} attempts")));
-        }
-        let delay = backoff(policy.base, retries);
-        if Instant::now() + delay >= deadline {
-            return Err(PlatformError::OutOfTime);
-        }
-        tracing::debug!(retries, ?delay, failure, "platform request failed; retrying");
+        let delay = match retries.after_failure(server_wait) {
+            Ok(delay) => delay,
+            Err(GiveUp::OutOfTime) => return Err(PlatformError::OutOfTime),
+            Err(GiveUp::Exhausted { attempts }) => {
+                return Err(PlatformError::Unavailable(format!("{failure}, after {attempts} attempts")));
+            }
+        };
+        tracing::debug!(?delay, failure, "platform request failed; retrying");
         tokio::time::sleep(delay).await;
     }
-}
-
-/// Full jitter: a random delay up to `base * 2^(attempt-1)`, at least a tenth of it (capped at a minute).
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let ceiling = base.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(Duration::from_secs(60));
-    let floor = ceiling / 10;
-    floor + ceiling.saturating_sub(floor).mul_f64(rand::rng().random::<f64>())
 }
 
 /// A retryable failure's description, or the error to give up with. Messages come from `without_url`, so query
@@ -126,21 +123,4 @@ fn strip_url(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_jittered_within_bounds() {
-        for attempt in 1..6 {
-            let ceiling = Duration::from_millis(100) * (1 << (attempt - 1));
-            for _ in 0..50 {
-                let delay = backoff(Duration::from_millis(100), attempt);
-                assert!(delay <= ceiling && delay >= ceiling / 10, "attempt {attempt}: {delay:?}");
-            }
-        }
-        assert!(backoff(Duration::from_secs(10), 30) <= Duration::from_secs(60));
-    }
 }
