@@ -23,7 +23,11 @@ use shared::{
     config::AppUrl,
     db::tenants::Role,
     onboarding::{self, PendingInstall, STATE_LIFETIME, StateError, subscriptions::Subscriber},
-    platforms::{Platform, PlatformError, address::ShopDomain, shopify},
+    platforms::{
+        Platform, PlatformError,
+        address::{ShopDomain, StoreAddress},
+        shopify,
+    },
     sync::CredentialsState,
 };
 use utoipa::{IntoParams, ToSchema};
@@ -349,9 +353,8 @@ async fn shopify_callback(
             }
         })?;
     let connection = Connection {
-        platform: Platform::Shopify,
         name: shop.to_string(),
-        address: shop.to_string(),
+        address: StoreAddress::Shop(shop.clone()),
         credentials,
         // The merchant approved this app for this shop, and Shopify issued the token for it.
         proof: CredentialsState::Verified,

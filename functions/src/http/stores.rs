@@ -16,12 +16,12 @@ use shared::{
     onboarding::subscriptions::{SHOPIFY_DELIVERY_PATH, Subscriber, woocommerce_delivery_path},
     platforms::{
         self, Credentials, Platform, PlatformError,
-        address::{ShopDomain, SiteUrl},
+        address::{ShopDomain, SiteUrl, StoreAddress},
         shopify::{self, ShopifyConnector},
         woocommerce,
     },
     secrets::SecretName,
-    sync::{Checkpoint, CredentialsState, StoreRecord, StoreTotals, SyncJob, engine::SyncNowError},
+    sync::{Checkpoint, ConnectionStatus, CredentialsState, StoreRecord, StoreTotals, SyncJob, engine::SyncNowError},
 };
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -309,9 +309,8 @@ pub(crate) fn store_name(given: Option<String>, default: &str) -> Result<String,
 
 /// What a validated connect request (or a completed install) amounts to.
 pub(crate) struct Connection {
-    pub(crate) platform: Platform,
     pub(crate) name: String,
-    pub(crate) address: String,
+    pub(crate) address: StoreAddress,
     pub(crate) credentials: Credentials,
     /// Verified when the credentials were proven before anything is stored.
     pub(crate) proof: CredentialsState,
@@ -364,9 +363,8 @@ async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connectio
             let credentials = Credentials::Shopify { access_token, refresh_token, expires_at };
             verify_shopify(state, &shop, &credentials).await?;
             Ok(Connection {
-                platform: Platform::Shopify,
                 name,
-                address: shop.to_string(),
+                address: StoreAddress::Shop(shop),
                 credentials,
                 proof: CredentialsState::Verified,
                 generated_webhook_secret: None,
@@ -410,9 +408,8 @@ pub(crate) fn woocommerce_connection(
     };
     let host = site.url().host_str().unwrap_or("WooCommerce store").to_owned();
     Ok(Connection {
-        platform: Platform::Woocommerce,
         name: store_name(name, &host)?,
-        address: site.to_string(),
+        address: StoreAddress::Site(site.clone()),
         credentials: Credentials::Woocommerce { consumer_key, consumer_secret, webhook_secret },
         // Deliveries are signed with this store's own secret; the keys are proven by the first sync.
         proof: CredentialsState::Unverified,
@@ -468,10 +465,10 @@ pub(crate) async fn save_connection(
     connection: &Connection,
     when_connected: WhenConnected,
 ) -> Result<Uuid, ApiError> {
-    let platform = connection.platform.as_str();
-    let existing = state.db.find_connection(organization, platform, &connection.address).await?;
+    let platform = connection.address.platform().as_str();
+    let existing = state.db.find_connection(organization, &connection.address).await?;
     let (store, enabled) = match &existing {
-        Some((store, status)) => (*store, status == "enabled"),
+        Some((store, status)) => (*store, *status == ConnectionStatus::Enabled),
         None => (Uuid::new_v4(), false),
     };
     if enabled && when_connected == WhenConnected::Conflict {
@@ -490,16 +487,15 @@ pub(crate) async fn save_connection(
     state.secrets.put(&secret_name, connection.credentials.to_secret()).await.map_err(secrets_failure)?;
     let stored = match existing {
         Some(_) => {
-            let (name, credential_ref) = (&connection.name, secret_name.as_ref());
-            state.db.reconnect_store(organization, store, name, credential_ref, connection.proof).await.map(|_| ())
+            let name = &connection.name;
+            state.db.reconnect_store(organization, store, name, &secret_name, connection.proof).await.map(|_| ())
         }
         None => {
             let new = NewConnection {
                 store,
-                platform,
                 name: &connection.name,
                 address: &connection.address,
-                credential_ref: secret_name.as_ref(),
+                credential_ref: &secret_name,
                 credentials: connection.proof,
             };
             state.db.create_connected_store(organization, &new).await
@@ -552,7 +548,7 @@ async fn connect(
     let store = save_connection(&state, tenant.id(), &connection, WhenConnected::Conflict).await?;
     let record = state.db.store_record(tenant.id(), store).await?.ok_or(ApiError::NotFound)?;
     let mut body = view(record);
-    body.webhook = Some(webhook_view(connection.platform, store, connection.generated_webhook_secret));
+    body.webhook = Some(webhook_view(connection.address.platform(), store, connection.generated_webhook_secret));
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -660,18 +656,11 @@ async fn remove_subscriptions(state: &AppState, organization: Uuid, store: Uuid,
         let connection = connection.ok_or("the connection vanished")?;
         let secret = state.secrets.get(name).await.map_err(|e| e.to_string())?.ok_or("no credentials are stored")?;
         let mut credentials = Credentials::from_secret(&secret).map_err(|e| e.to_string())?;
-        if connection.platform == Platform::Shopify.as_str() {
-            let shop = ShopDomain::parse(&connection.address).map_err(|e| e.to_string())?;
-            credentials = shopify::fresh_credentials(
-                &state.platforms,
-                &shop,
-                credentials,
-                state.secrets.as_ref(),
-                name,
-                deadline,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        if let StoreAddress::Shop(shop) = &connection.address {
+            credentials =
+                shopify::fresh_credentials(&state.platforms, shop, credentials, state.secrets.as_ref(), name, deadline)
+                    .await
+                    .map_err(|e| e.to_string())?;
         }
         let subscriber = Subscriber {
             platforms: &state.platforms,

@@ -20,11 +20,12 @@ use super::{
 };
 use crate::{
     catalogue::{ProductInput, UpsertCounts},
-    domain::CurrencyCode,
-    platforms::{PlatformOrder, PlatformProduct},
+    domain::{CurrencyCode, ParseError},
+    platforms::{PlatformOrder, PlatformProduct, address::StoreAddress},
+    secrets::SecretName,
     sync::{
-        CredentialsState, JobProgress, JobStatus, JobTrigger, LeasedStore, StoreConnection, StoreRecord, StoreTotals,
-        SyncJob,
+        ConnectionStatus, CredentialsState, JobProgress, JobStatus, JobTrigger, LeasedStore, StoreConnection,
+        StoreRecord, StoreTotals, SyncJob,
     },
 };
 
@@ -43,6 +44,43 @@ pub enum Durability {
 
 const CONNECTION_COLUMNS: &str = "store_id, organization_id, platform, address, credential_ref, status, checkpoint, \
      consecutive_failures, credentials_verified_at";
+
+/// A `store_connections` row as read, before its values are parsed into a [`StoreConnection`].
+#[derive(sqlx::FromRow)]
+struct ConnectionRow {
+    store_id: Uuid,
+    organization_id: Uuid,
+    platform: String,
+    address: String,
+    credential_ref: String,
+    status: String,
+    checkpoint: String,
+    consecutive_failures: i32,
+    credentials_verified_at: Option<DateTime<Utc>>,
+}
+
+/// A stored value that no longer parses: every value was parsed before it was written, so this is a corrupt row,
+/// never a default.
+fn corrupt(error: ParseError) -> DbError {
+    DbError::Sqlx(sqlx::Error::Decode(Box::new(error)))
+}
+
+impl TryFrom<ConnectionRow> for StoreConnection {
+    type Error = DbError;
+
+    fn try_from(row: ConnectionRow) -> Result<Self, DbError> {
+        Ok(Self {
+            store_id: row.store_id,
+            organization_id: row.organization_id,
+            address: StoreAddress::parse(&row.platform, &row.address).map_err(corrupt)?,
+            credential_ref: SecretName::parse(&row.credential_ref).map_err(corrupt)?,
+            status: ConnectionStatus::parse(&row.status).map_err(corrupt)?,
+            checkpoint: row.checkpoint,
+            consecutive_failures: row.consecutive_failures,
+            credentials_verified_at: row.credentials_verified_at,
+        })
+    }
+}
 
 /// Disables a connection (`$1` organization, `$2` store, `$3` reason, `$4` now) and returns its credential reference.
 const DISCONNECT: &str = "UPDATE store_connections SET status = 'disabled', disabled_reason = $3, updated_at = $4 \
@@ -84,8 +122,8 @@ fn sqlite_list(items: &[String]) -> String {
 /// The outcome of trying to lease one store.
 #[derive(Debug)]
 pub enum LeaseAttempt {
-    /// Ours until the expiry.
-    Leased(LeasedStore),
+    /// Ours until the expiry (boxed: a connection is large beside the other answers).
+    Leased(Box<LeasedStore>),
     /// Another instance holds it.
     Busy,
     /// Disconnected (or not this organization's).
@@ -120,14 +158,12 @@ pub struct RunEnd {
 pub struct NewConnection<'a> {
     /// The new store's id.
     pub store: Uuid,
-    /// `shopify` or `woocommerce`.
-    pub platform: &'a str,
     /// Display name.
     pub name: &'a str,
-    /// Shop domain or site URL.
-    pub address: &'a str,
+    /// Where the store is, on which platform.
+    pub address: &'a StoreAddress,
     /// The credentials' name in the secrets port.
-    pub credential_ref: &'a str,
+    pub credential_ref: &'a SecretName,
     /// Whether the credentials were already proven.
     pub credentials: CredentialsState,
 }
@@ -142,24 +178,26 @@ impl Database {
     pub async fn find_connection(
         &self,
         organization: Uuid,
-        platform: &str,
-        address: &str,
-    ) -> Result<Option<(Uuid, String)>, DbError> {
-        Ok(on_pool!(self, |pool| sqlx::query_as(
+        address: &StoreAddress,
+    ) -> Result<Option<(Uuid, ConnectionStatus)>, DbError> {
+        let found: Option<(Uuid, String)> = on_pool!(self, |pool| sqlx::query_as(
             "SELECT store_id, status FROM store_connections \
              WHERE organization_id = $1 AND platform = $2 AND address = $3"
         )
         .bind(organization)
-        .bind(platform)
-        .bind(address)
+        .bind(address.platform().as_str())
+        .bind(address.to_string())
         .fetch_optional(pool)
-        .await?))
+        .await?);
+        found.map(|(store, status)| Ok((store, ConnectionStatus::parse(&status).map_err(corrupt)?))).transpose()
     }
 
     /// Creates a store and its connection, due at once. A second unproven enabled connection of one Shopify shop is
     /// refused by a unique index ([`DbError::is_unique_violation`]).
     pub async fn create_connected_store(&self, organization: Uuid, new: &NewConnection<'_>) -> Result<(), DbError> {
-        let NewConnection { store, platform, name, address, credential_ref, credentials } = *new;
+        let NewConnection { store, name, address, credential_ref, credentials } = *new;
+        let (platform, address, credential_ref) =
+            (address.platform().as_str(), address.to_string(), credential_ref.as_ref());
         let now = now_micros();
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -181,7 +219,7 @@ impl Database {
             .bind(store)
             .bind(organization)
             .bind(platform)
-            .bind(address)
+            .bind(&address)
             .bind(credential_ref)
             .bind(now)
             .bind(verified_at(credentials, now))
@@ -198,7 +236,7 @@ impl Database {
         organization: Uuid,
         store: Uuid,
         name: &str,
-        credential_ref: &str,
+        credential_ref: &SecretName,
         credentials: CredentialsState,
     ) -> Result<bool, DbError> {
         let now = now_micros();
@@ -211,7 +249,7 @@ impl Database {
             )
             .bind(organization)
             .bind(store)
-            .bind(credential_ref)
+            .bind(credential_ref.as_ref())
             .bind(now)
             .bind(verified_at(credentials, now))
             .execute(&mut *tx)
@@ -333,7 +371,7 @@ impl Database {
     ) -> Result<Option<LeasedStore>, DbError> {
         let candidate = "SELECT store_id FROM store_connections WHERE status = 'enabled' AND next_sync_at <= $4 \
              AND (lease_expires_at IS NULL OR lease_expires_at <= $3) ORDER BY next_sync_at, store_id LIMIT 1";
-        let row: Option<StoreConnection> = match self {
+        let row: Option<ConnectionRow> = match self {
             Self::Postgres(pool) => {
                 let sql = format!(
                     "UPDATE store_connections SET lease_owner = $1, lease_expires_at = $2 \
@@ -349,7 +387,8 @@ impl Database {
                 sqlx::query_as(&sql).bind(owner).bind(until).bind(now).bind(due_by).fetch_optional(pool).await?
             }
         };
-        Ok(row.map(|connection| LeasedStore { connection, owner }))
+        let connection = row.map(StoreConnection::try_from).transpose()?;
+        Ok(connection.map(|connection| LeasedStore { connection, owner }))
     }
 
     /// Leases one store of the organization (for "sync now"), unless someone holds it.
@@ -366,7 +405,7 @@ impl Database {
              WHERE organization_id = $1 AND store_id = $2 AND status = 'enabled' \
              AND (lease_expires_at IS NULL OR lease_expires_at <= $5) RETURNING {CONNECTION_COLUMNS}"
         );
-        let row: Option<StoreConnection> = on_pool!(self, |pool| sqlx::query_as(&sql)
+        let row: Option<ConnectionRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(organization)
             .bind(store)
             .bind(owner)
@@ -374,8 +413,8 @@ impl Database {
             .bind(now)
             .fetch_optional(pool)
             .await?);
-        if let Some(connection) = row {
-            return Ok(LeaseAttempt::Leased(LeasedStore { connection, owner }));
+        if let Some(connection) = row.map(StoreConnection::try_from).transpose()? {
+            return Ok(LeaseAttempt::Leased(Box::new(LeasedStore { connection, owner })));
         }
         let status: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT status FROM store_connections WHERE organization_id = $1 AND store_id = $2"
@@ -527,23 +566,30 @@ impl Database {
 
     /// Connections at a platform address, across organizations (webhook routing: a shop may be connected by more
     /// than one organization). Every row is then handled within its own organization.
-    pub async fn connections_at(&self, platform: &str, address: &str) -> Result<Vec<StoreConnection>, DbError> {
+    pub async fn connections_at(&self, address: &StoreAddress) -> Result<Vec<StoreConnection>, DbError> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM store_connections WHERE platform = $1 AND address = $2");
-        Ok(on_pool!(self, |pool| sqlx::query_as(&sql).bind(platform).bind(address).fetch_all(pool).await?))
+        let (platform, address) = (address.platform().as_str(), address.to_string());
+        let rows: Vec<ConnectionRow> =
+            on_pool!(self, |pool| sqlx::query_as(&sql).bind(platform).bind(&address).fetch_all(pool).await?);
+        rows.into_iter().map(StoreConnection::try_from).collect()
     }
 
     /// One connection of the organization.
     pub async fn connection(&self, organization: Uuid, store: Uuid) -> Result<Option<StoreConnection>, DbError> {
         let sql =
             format!("SELECT {CONNECTION_COLUMNS} FROM store_connections WHERE organization_id = $1 AND store_id = $2");
-        Ok(on_pool!(self, |pool| sqlx::query_as(&sql).bind(organization).bind(store).fetch_optional(pool).await?))
+        let row: Option<ConnectionRow> =
+            on_pool!(self, |pool| sqlx::query_as(&sql).bind(organization).bind(store).fetch_optional(pool).await?);
+        row.map(StoreConnection::try_from).transpose()
     }
 
     /// A store without a connection (a demo store) has no stored webhook secret; one with a connection may be found
     /// by id alone for webhook routing, which then checks the signature before anything else.
     pub async fn connection_by_store(&self, store: Uuid) -> Result<Option<StoreConnection>, DbError> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM store_connections WHERE store_id = $1");
-        Ok(on_pool!(self, |pool| sqlx::query_as(&sql).bind(store).fetch_optional(pool).await?))
+        let row: Option<ConnectionRow> =
+            on_pool!(self, |pool| sqlx::query_as(&sql).bind(store).fetch_optional(pool).await?);
+        row.map(StoreConnection::try_from).transpose()
     }
 
     /// Claims webhook delivery `key` for a store: the row is inserted if absent, in a transaction that the delivery

@@ -8,9 +8,7 @@ use uuid::Uuid;
 use crate::{
     config::AppUrl,
     platforms::{
-        Credentials, PlatformError, Platforms,
-        address::{ShopDomain, SiteUrl},
-        shopify::ShopifyConnector,
+        Credentials, PlatformError, Platforms, address::StoreAddress, shopify::ShopifyConnector,
         woocommerce::WooConnector,
     },
 };
@@ -31,8 +29,8 @@ pub struct Subscriber<'a> {
     pub app_url: &'a AppUrl,
     /// The store.
     pub store: Uuid,
-    /// Its shop domain or site URL, as stored.
-    pub address: &'a str,
+    /// Where it is, on which platform.
+    pub address: &'a StoreAddress,
     /// Its current credentials.
     pub credentials: &'a Credentials,
 }
@@ -67,12 +65,20 @@ impl Subscriber<'_> {
     }
 
     fn shopify(&self) -> Result<ShopifyConnector, PlatformError> {
-        let shop = ShopDomain::parse(self.address).map_err(|e| PlatformError::Credentials(e.to_string()))?;
-        ShopifyConnector::new(self.platforms, &shop, self.credentials, 0)
+        match self.address {
+            StoreAddress::Shop(shop) => ShopifyConnector::new(self.platforms, shop, self.credentials, 0),
+            StoreAddress::Site(_) => {
+                Err(PlatformError::Credentials("Shopify credentials for a WooCommerce site".into()))
+            }
+        }
     }
 
     fn woocommerce(&self) -> Result<WooConnector, PlatformError> {
-        let site = SiteUrl::parse(self.address).map_err(|e| PlatformError::Credentials(e.to_string()))?;
-        WooConnector::new(self.platforms, &site, self.credentials, 0)
+        match self.address {
+            StoreAddress::Site(site) => WooConnector::new(self.platforms, site, self.credentials, 0),
+            StoreAddress::Shop(_) => {
+                Err(PlatformError::Credentials("WooCommerce credentials for a Shopify shop".into()))
+            }
+        }
     }
 }

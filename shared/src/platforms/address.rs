@@ -5,6 +5,7 @@ use std::fmt;
 
 use reqwest::Url;
 
+use super::Platform;
 use crate::domain::ParseError;
 
 /// A Shopify store's permanent domain, `<name>.myshopify.com`, lower case.
@@ -106,6 +107,43 @@ impl SiteUrl {
 impl fmt::Display for SiteUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.as_str().trim_end_matches('/'))
+    }
+}
+
+/// A connected store's address on its platform: the platform and the address always agree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StoreAddress {
+    /// A Shopify store.
+    Shop(ShopDomain),
+    /// A WooCommerce site.
+    Site(SiteUrl),
+}
+
+impl StoreAddress {
+    /// Reads a stored platform name and address.
+    pub fn parse(platform: &str, address: &str) -> Result<Self, ParseError> {
+        match Platform::parse(platform)? {
+            Platform::Shopify => ShopDomain::parse(address).map(Self::Shop),
+            Platform::Woocommerce => SiteUrl::parse(address).map(Self::Site),
+        }
+    }
+
+    /// The platform the store is on.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Self::Shop(_) => Platform::Shopify,
+            Self::Site(_) => Platform::Woocommerce,
+        }
+    }
+}
+
+/// The stored text: the shop domain or the site URL.
+impl fmt::Display for StoreAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shop(shop) => shop.fmt(f),
+            Self::Site(site) => site.fmt(f),
+        }
     }
 }
 

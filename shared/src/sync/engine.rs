@@ -17,12 +17,12 @@ use crate::{
     },
     egress::EgressError,
     platforms::{
-        Credentials, Page, Platform, PlatformError, PlatformOrder, PlatformProduct, Platforms, Resource,
-        address::{ShopDomain, SiteUrl},
+        Credentials, Page, PlatformError, PlatformOrder, PlatformProduct, Platforms, Resource,
+        address::StoreAddress,
         shopify::{self, ShopifyConnector},
         woocommerce::WooConnector,
     },
-    secrets::{SecretName, Secrets},
+    secrets::Secrets,
 };
 
 /// A new pass asks for records changed since the last watermark minus this, so a record committed on the
@@ -303,7 +303,7 @@ impl SyncEngine {
     pub async fn sync_now(&self, organization: Uuid, store: Uuid, budget: Duration) -> Result<RunReport, SyncNowError> {
         let deadline = Instant::now() + budget;
         match self.db.lease_store(organization, store, Uuid::new_v4(), now_micros(), self.lease_until()).await? {
-            LeaseAttempt::Leased(lease) => Ok(self.run(lease, JobTrigger::Manual, deadline).await?),
+            LeaseAttempt::Leased(lease) => Ok(self.run(*lease, JobTrigger::Manual, deadline).await?),
             LeaseAttempt::Busy => Err(SyncNowError::Busy),
             LeaseAttempt::Unavailable => Err(SyncNowError::NotConnected),
         }
@@ -423,33 +423,28 @@ impl SyncEngine {
     async fn connect(&self, lease: &LeasedStore, digits: u32, deadline: Instant) -> Result<Connector, RunError> {
         let connection = &lease.connection;
         let credentials_problem = |detail: String| RunError::Platform(PlatformError::Credentials(detail));
-        let name = SecretName::parse(&connection.credential_ref).map_err(|e| credentials_problem(e.to_string()))?;
+        let name = &connection.credential_ref;
         let secret = self
             .secrets
-            .get(&name)
+            .get(name)
             .await
             .map_err(|e| credentials_problem(e.to_string()))?
             .ok_or_else(|| credentials_problem("no credentials are stored for this store".into()))?;
         let credentials = Credentials::from_secret(&secret)?;
-        let platform = Platform::parse(&connection.platform).map_err(|e| credentials_problem(e.to_string()))?;
-        Ok(match platform {
-            Platform::Shopify => {
-                let shop = ShopDomain::parse(&connection.address)
-                    .map_err(|e| RunError::Platform(PlatformError::ForbiddenAddress(e.to_string())))?;
+        Ok(match &connection.address {
+            StoreAddress::Shop(shop) => {
                 let credentials = shopify::fresh_credentials(
                     &self.platforms,
-                    &shop,
+                    shop,
                     credentials,
                     self.secrets.as_ref(),
-                    &name,
+                    name,
                     deadline,
                 )
                 .await?;
-                Connector::Shopify(Box::new(ShopifyConnector::new(&self.platforms, &shop, &credentials, digits)?))
+                Connector::Shopify(Box::new(ShopifyConnector::new(&self.platforms, shop, &credentials, digits)?))
             }
-            Platform::Woocommerce => {
-                let site = SiteUrl::parse(&connection.address)
-                    .map_err(|e| RunError::Platform(PlatformError::ForbiddenAddress(e.to_string())))?;
+            StoreAddress::Site(site) => {
                 // Checked again on every run: where a name points can change after the store was connected.
                 self.platforms.sync.store_egress().check_url(site.url()).await.map_err(|error| {
                     RunError::Platform(match error {
@@ -459,7 +454,7 @@ impl SyncEngine {
                         }
                     })
                 })?;
-                Connector::Woo(Box::new(WooConnector::new(&self.platforms, &site, &credentials, digits)?))
+                Connector::Woo(Box::new(WooConnector::new(&self.platforms, site, &credentials, digits)?))
             }
         })
     }

@@ -22,7 +22,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::platforms::Resource;
+use crate::{
+    domain::ParseError,
+    platforms::{Platform, Resource, address::StoreAddress},
+    secrets::SecretName,
+};
 
 pub mod compliance;
 pub mod engine;
@@ -30,21 +34,19 @@ pub mod webhooks;
 
 pub use engine::{RunReport, SyncEngine, TickReport};
 
-/// A store's connection as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A store's connection as stored, its values parsed when the row is read (see `db::sync`).
+#[derive(Debug, Clone)]
 pub struct StoreConnection {
     /// The store.
     pub store_id: Uuid,
     /// Its organization.
     pub organization_id: Uuid,
-    /// `shopify` or `woocommerce`.
-    pub platform: String,
-    /// Shop domain or site URL.
-    pub address: String,
+    /// Where the store is, on which platform.
+    pub address: StoreAddress,
     /// The credentials' name in the secrets port.
-    pub credential_ref: String,
-    /// `enabled` or `disabled`.
-    pub status: String,
+    pub credential_ref: SecretName,
+    /// Whether it syncs and takes webhooks.
+    pub status: ConnectionStatus,
     /// The checkpoint JSON.
     pub checkpoint: String,
     /// Failed runs in a row.
@@ -54,9 +56,34 @@ pub struct StoreConnection {
 }
 
 impl StoreConnection {
+    /// The platform the store is on.
+    pub fn platform(&self) -> Platform {
+        self.address.platform()
+    }
+
     /// Whether the connection has proven its credentials: only then does it receive webhooks.
     pub fn credentials(&self) -> CredentialsState {
         CredentialsState::of(self.credentials_verified_at)
+    }
+}
+
+/// Whether a connection is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// Synced and taking webhooks.
+    Enabled,
+    /// Left alone until the merchant reconnects it (`disabled_reason` says why).
+    Disabled,
+}
+
+impl ConnectionStatus {
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        match text {
+            "enabled" => Ok(Self::Enabled),
+            "disabled" => Ok(Self::Disabled),
+            _ => Err(ParseError::new(format!("`{text}` is not one of enabled, disabled"))),
+        }
     }
 }
 

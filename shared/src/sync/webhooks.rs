@@ -13,17 +13,16 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    CredentialsState, StoreConnection, SyncEngine,
+    ConnectionStatus, CredentialsState, StoreConnection, SyncEngine,
     compliance::{self, ComplianceRequest},
 };
 use crate::{
     db::{DbError, compliance::ComplianceTopic, rollups::FoldMode, sync::DeliveryClaim},
     platforms::{
-        Credentials, PlatformError,
-        address::{ShopDomain, SiteUrl},
+        Credentials, Platform, PlatformError,
+        address::{ShopDomain, SiteUrl, StoreAddress},
         shopify, woocommerce,
     },
-    secrets::SecretName,
 };
 
 /// What a delivery led to.
@@ -137,7 +136,7 @@ impl SyncEngine {
         let shop = ShopDomain::parse(delivery.shop_domain)
             .map_err(|_| WebhookError::BadRequest("X-Shopify-Shop-Domain is not a myshopify.com domain".into()))?;
         // The signature proves the shop, not the organization: only connections that proved their token get data.
-        let connections = proven(self.db().connections_at("shopify", shop.as_ref()).await?);
+        let connections = proven(self.db().connections_at(&StoreAddress::Shop(shop.clone())).await?);
         if connections.is_empty() {
             return Ok(WebhookOutcome::Ignored("no store with verified credentials is connected for this shop"));
         }
@@ -214,9 +213,7 @@ impl SyncEngine {
 
     /// After a disconnect has committed: the credentials go too.
     async fn forget_credentials(&self, connection: &StoreConnection, reason: &str) {
-        if let Ok(name) = SecretName::parse(&connection.credential_ref)
-            && let Err(error) = self.secrets().delete(&name).await
-        {
+        if let Err(error) = self.secrets().delete(&connection.credential_ref).await {
             tracing::warn!(%error, "the credentials of a disconnected store could not be deleted");
         }
         tracing::info!(tenant = %connection.organization_id, store = %connection.store_id, reason, "store disconnected");
@@ -234,15 +231,14 @@ impl SyncEngine {
         let candidates = match (delivery.store, delivery.source) {
             (Some(store), _) => self.db().connection_by_store(store).await?.into_iter().collect(),
             (None, Some(source)) => match SiteUrl::parse(source) {
-                Ok(site) => self.db().connections_at("woocommerce", &site.to_string()).await?,
+                Ok(site) => self.db().connections_at(&StoreAddress::Site(site)).await?,
                 Err(_) => Vec::new(),
             },
             (None, None) => Vec::new(),
         };
         let mut verified = Vec::new();
-        for connection in candidates.into_iter().filter(|c| c.platform == "woocommerce") {
-            let Ok(name) = SecretName::parse(&connection.credential_ref) else { continue };
-            let secret = match self.secrets().get(&name).await {
+        for connection in candidates.into_iter().filter(|c| c.platform() == Platform::Woocommerce) {
+            let secret = match self.secrets().get(&connection.credential_ref).await {
                 Ok(Some(secret)) => secret,
                 Ok(None) => continue,
                 Err(error) => {
@@ -297,13 +293,13 @@ async fn apply_shopify(
     digits: u32,
 ) -> Result<WebhookOutcome, WebhookError> {
     if topic == "app/uninstalled" {
-        if connection.status == "enabled" {
+        if connection.status == ConnectionStatus::Enabled {
             claim.disconnect(UNINSTALLED).await?;
             return Ok(WebhookOutcome::Applied(1));
         }
         return Ok(WebhookOutcome::Ignored("the store was already disconnected"));
     }
-    if connection.status != "enabled" {
+    if connection.status != ConnectionStatus::Enabled {
         return Ok(WebhookOutcome::Ignored("the store is disconnected"));
     }
     let unreadable = |error: PlatformError| WebhookError::BadRequest(error.to_string());
@@ -355,7 +351,7 @@ async fn apply_woocommerce(
     payload: &Value,
     digits: u32,
 ) -> Result<WebhookOutcome, WebhookError> {
-    if connection.status != "enabled" {
+    if connection.status != ConnectionStatus::Enabled {
         return Ok(WebhookOutcome::Ignored("the store is disconnected"));
     }
     let unreadable = |error: PlatformError| WebhookError::BadRequest(error.to_string());

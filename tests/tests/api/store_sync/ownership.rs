@@ -7,7 +7,15 @@ use chrono::Utc;
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::{db::sync::NewConnection, platforms::Credentials, secrets::SecretName, sync::CredentialsState};
+use shared::{
+    db::sync::NewConnection,
+    platforms::{
+        Credentials,
+        address::{ShopDomain, StoreAddress},
+    },
+    secrets::SecretName,
+    sync::CredentialsState,
+};
 use tests::{
     Backend, TestApp,
     platform_fakes::shopify::{FakeProduct, FakeShop, FakeShopify, FakeVariant, ShopifyConfig},
@@ -55,12 +63,12 @@ async fn legacy_unverified_connection(app: &TestApp, m: &Merchant, token: &str) 
         expires_at: None,
     };
     app.state.secrets.put(&name, credentials.to_secret()).await.expect("store the credentials");
+    let address = StoreAddress::Shop(ShopDomain::parse(SHOP).expect("a shop domain"));
     let new = NewConnection {
         store,
-        platform: "shopify",
         name: "Globex (typed in)",
-        address: SHOP,
-        credential_ref: name.as_ref(),
+        address: &address,
+        credential_ref: &name,
         credentials: CredentialsState::Unverified,
     };
     app.state.db.create_connected_store(m.organization, &new).await.expect("a legacy connection");
@@ -167,12 +175,12 @@ async fn one_shop_has_at_most_one_enabled_unproven_connection() {
 
         let store = Uuid::new_v4();
         let credential_ref = SecretName::for_store(store);
+        let address = StoreAddress::Shop(ShopDomain::parse(SHOP).expect("a shop domain"));
         let second = NewConnection {
             store,
-            platform: "shopify",
             name: "Another",
-            address: SHOP,
-            credential_ref: credential_ref.as_ref(),
+            address: &address,
+            credential_ref: &credential_ref,
             credentials: CredentialsState::Unverified,
         };
         let refused = app.state.db.create_connected_store(b.organization, &second).await;
