@@ -24,10 +24,29 @@ export function configure(options) {
   Object.assign(context, options);
 }
 
+/** How often a request the rate limiter refused (429) is sent again, and the longest `Retry-After` waited for. */
+const RATE_LIMIT_RETRIES = 3;
+const MAX_RATE_LIMIT_WAIT_MS = 5000;
+
+/** Resolves after `ms`, or rejects with the abort when `signal` fires first. */
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason ?? new DOMException("aborted", "AbortError"));
+    }, { once: true });
+  });
+}
+
 /**
  * Calls the API. `body` is sent as JSON; the answer's JSON is returned (`null` for 204). Cookies are neither sent nor
  * kept unless `credentials: "same-origin"` asks (only the Shopify install, whose answer sets the cookie that binds
  * the install to this browser).
+ *
+ * A page loads several resources at once and a merchant may click through tabs faster than the organization's
+ * request budget refills: a 429 is answered by the rate limiter before anything is done, so the same request is
+ * sent again after its `Retry-After` (a few seconds at most, a few times), and only then shown as a problem.
  */
 export async function api(path, { method = "GET", body, signal, organization = true, credentials = "omit" } = {}) {
   const headers = { Accept: "application/json" };
@@ -37,11 +56,16 @@ export async function api(path, { method = "GET", body, signal, organization = t
   if (org) headers["X-Organization-Id"] = org;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
-  try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal, credentials });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiProblem(0, { title: "Network error", detail: "The app could not be reached. Check your connection and try again." });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal, credentials });
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      throw new ApiProblem(0, { title: "Network error", detail: "The app could not be reached. Check your connection and try again." });
+    }
+    const waitMs = Number(response.headers.get("retry-after")) * 1000;
+    if (response.status !== 429 || attempt >= RATE_LIMIT_RETRIES || !(waitMs >= 0 && waitMs <= MAX_RATE_LIMIT_WAIT_MS)) break;
+    await pause(Math.max(waitMs, 250), signal);
   }
   if (response.status === 204) return null;
   const type = response.headers.get("content-type") || "";
