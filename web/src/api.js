@@ -63,7 +63,8 @@ export async function api(path, { method = "GET", body, signal, organization = t
       if (error.name === "AbortError") throw error;
       throw new ApiProblem(0, { title: "Network error", detail: "The app could not be reached. Check your connection and try again." });
     }
-    const waitMs = Number(response.headers.get("retry-after")) * 1000;
+    const retryAfter = response.headers.get("retry-after");
+    const waitMs = retryAfter === null ? NaN : Number(retryAfter) * 1000;
     if (response.status !== 429 || attempt >= RATE_LIMIT_RETRIES || !(waitMs >= 0 && waitMs <= MAX_RATE_LIMIT_WAIT_MS)) break;
     await pause(Math.max(waitMs, 250), signal);
   }

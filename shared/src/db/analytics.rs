@@ -111,11 +111,11 @@ pub(super) async fn known_products(
 
 /// Reads an order status written by this crate.
 pub(super) fn stored_status(text: &str) -> Result<OrderStatus, DbError> {
-    OrderStatus::parse(text).map_err(|e| DbError::Sqlx(sqlx::Error::Decode(Box::new(e))))
+    OrderStatus::parse(text).map_err(DbError::corrupt)
 }
 
 fn stored_kind(text: &str) -> Result<EventKind, DbError> {
-    EventKind::parse(text).map_err(|e| DbError::Sqlx(sqlx::Error::Decode(Box::new(e))))
+    EventKind::parse(text).map_err(DbError::corrupt)
 }
 
 /// Orders read per round trip while recomputing.

@@ -69,6 +69,12 @@ impl DbError {
         matches!(self, Self::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed))
     }
 
+    /// A stored value that no longer parses into its domain type. Every value is parsed before it is written, so this is
+    /// a corrupt row, reported as the driver's decode error, never read as a default.
+    pub(crate) fn corrupt(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Sqlx(sqlx::Error::Decode(Box::new(error)))
+    }
+
     /// A unique constraint refused the write: the row exists already (a concurrent writer got there first).
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Self::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation())

@@ -20,12 +20,6 @@ pub(super) struct ConnectionRow {
     credentials_verified_at: Option<DateTime<Utc>>,
 }
 
-/// A stored value that no longer parses: every value was parsed before it was written, so this is a corrupt row,
-/// never a default.
-fn corrupt(error: ParseError) -> DbError {
-    DbError::Sqlx(sqlx::Error::Decode(Box::new(error)))
-}
-
 impl TryFrom<ConnectionRow> for StoreConnection {
     type Error = DbError;
 
@@ -33,9 +27,9 @@ impl TryFrom<ConnectionRow> for StoreConnection {
         Ok(Self {
             store_id: row.store_id,
             organization_id: row.organization_id,
-            address: StoreAddress::parse(&row.platform, &row.address).map_err(corrupt)?,
-            credential_ref: SecretName::parse(&row.credential_ref).map_err(corrupt)?,
-            status: ConnectionStatus::parse(&row.status).map_err(corrupt)?,
+            address: StoreAddress::parse(&row.platform, &row.address).map_err(DbError::corrupt)?,
+            credential_ref: SecretName::parse(&row.credential_ref).map_err(DbError::corrupt)?,
+            status: ConnectionStatus::parse(&row.status).map_err(DbError::corrupt)?,
             checkpoint: row.checkpoint,
             consecutive_failures: row.consecutive_failures,
             credentials_verified_at: row.credentials_verified_at,
@@ -83,7 +77,9 @@ impl Database {
         .bind(address.to_string())
         .fetch_optional(pool)
         .await?);
-        found.map(|(store, status)| Ok((store, ConnectionStatus::parse(&status).map_err(corrupt)?))).transpose()
+        found
+            .map(|(store, status)| Ok((store, ConnectionStatus::parse(&status).map_err(DbError::corrupt)?)))
+            .transpose()
     }
 
     /// Creates a store and its connection, due at once. A second unproven enabled connection of one Shopify shop is

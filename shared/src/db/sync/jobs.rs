@@ -129,7 +129,8 @@ impl Database {
         .bind(store)
         .fetch_optional(pool)
         .await?);
-        Ok(if status.as_deref() == Some("enabled") { LeaseAttempt::Busy } else { LeaseAttempt::Unavailable })
+        let status = status.as_deref().map(ConnectionStatus::parse).transpose().map_err(DbError::corrupt)?;
+        Ok(if status == Some(ConnectionStatus::Enabled) { LeaseAttempt::Busy } else { LeaseAttempt::Unavailable })
     }
 
     /// Opens a job for a leased store. Jobs left `running` by an owner that lost the store (a killed instance) are

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     catalogue::{ProductInput, UpsertCounts},
-    domain::{CurrencyCode, ParseError},
+    domain::CurrencyCode,
     platforms::{PlatformOrder, PlatformProduct, address::StoreAddress},
     secrets::SecretName,
     sync::{
