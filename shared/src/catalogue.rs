@@ -89,7 +89,7 @@ pub struct UpsertCounts {
 }
 
 /// Sort orders for product lists. Each is a total order (ties broken by id), which keyset pagination needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductSort {
     /// Best full-text match first (requires a search).

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::{
     advisor::{
-        Evidence, Kind, Subject, Value as FigureValue,
+        Evidence, Kind, Value as FigureValue,
         briefing::{BriefItem, Briefing, BriefingFacts, KindCount, RevenueFacts},
         evidence::{Period, money},
-        narrator::{self, Answer, LanguageModel, Source, Summary},
+        narrator::{self, LanguageModel, Source, Summary},
         refresh::{RefreshError, RefreshReport, refresh_leased},
         tools::AnalyticsTools,
     },
@@ -45,6 +45,7 @@ use crate::{
         BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
     },
+    http::views::advice::{self as wire, Answer, EvidencePeriod},
     state::AppState,
     whole_number::Whole,
 };
@@ -120,7 +121,7 @@ struct FigureView {
 #[derive(Serialize, ToSchema)]
 #[schema(as = Evidence)]
 struct EvidenceView {
-    period: Option<Period>,
+    period: Option<EvidencePeriod>,
     formula: String,
     figures: Vec<FigureView>,
     notes: Vec<String>,
@@ -141,9 +142,9 @@ struct ImpactView {
 #[schema(as = Advice)]
 struct AdviceView {
     id: Uuid,
-    kind: Kind,
-    status: AdviceStatus,
-    subject: Subject,
+    kind: wire::Kind,
+    status: wire::AdviceStatus,
+    subject: wire::Subject,
     title: String,
     action: String,
     impact: Option<ImpactView>,
@@ -174,7 +175,7 @@ fn figure_value(value: &FigureValue, currency: &CurrencyCode) -> Value {
 
 fn evidence_view(evidence: &Evidence, currency: &CurrencyCode) -> EvidenceView {
     EvidenceView {
-        period: evidence.period,
+        period: evidence.period.map(EvidencePeriod::from),
         formula: evidence.formula.clone(),
         figures: evidence
             .figures
@@ -199,15 +200,15 @@ fn advice_view(item: StoredAdvice, currency: &CurrencyCode) -> AdviceView {
     let r = item.recommendation;
     AdviceView {
         id: item.id,
-        kind: r.kind,
-        status: item.status,
+        kind: r.kind.into(),
+        status: item.status.into(),
         impact: r.impact.map(|i| ImpactView {
             amount: format_minor(i.minor, currency.minor_digits()),
             currency: currency.to_string(),
             basis: i.basis,
         }),
         evidence: evidence_view(&r.evidence, currency),
-        subject: r.subject,
+        subject: r.subject.into(),
         title: r.title,
         action: r.action,
         created_at: item.created_at,
@@ -223,7 +224,7 @@ fn advice_view(item: StoredAdvice, currency: &CurrencyCode) -> AdviceView {
 #[into_params(parameter_in = Query)]
 struct ListParams {
     /// Only this kind.
-    #[param(value_type = Option<Kind>, inline)]
+    #[param(value_type = Option<wire::Kind>, inline)]
     kind: Option<String>,
     /// `open` (default), `snoozed` (open, but snoozed), `dismissed` or `done`.
     #[param(value_type = Option<StatusFilter>, inline)]
@@ -382,7 +383,7 @@ async fn show(
 #[serde(deny_unknown_fields)]
 #[schema(as = AdviceStatusChange)]
 struct StatusBody {
-    #[schema(value_type = AdviceStatus)]
+    #[schema(value_type = wire::AdviceStatus)]
     status: String,
 }
 
@@ -527,7 +528,7 @@ struct SummaryView {
     as_of: NaiveDate,
     computed_at: Option<DateTime<Utc>>,
     #[serde(flatten)]
-    summary: Summary,
+    summary: wire::Summary,
     /// Open recommendations by kind.
     #[schema(value_type = HashMap<String, u64>)]
     open: serde_json::Map<String, Value>,
@@ -585,7 +586,7 @@ async fn summary(State(state): State<AppState>, tenant: Tenant) -> Result<Json<S
         }
     };
     let open = facts.open_by_kind.iter().map(|k| (k.kind.as_str().to_owned(), json!(k.open))).collect();
-    Ok(Json(SummaryView { as_of: facts.today, computed_at: facts.computed_at, summary, open }))
+    Ok(Json(SummaryView { as_of: facts.today, computed_at: facts.computed_at, summary: summary.into(), open }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -632,7 +633,7 @@ async fn ask(
     }
     let facts = briefing_facts(&state, &tenant).await?;
     let tools = AnalyticsTools { db: &state.db, organization: tenant.id(), currency: currency(&tenant) };
-    Ok(Json(narrator::answer(&state.language_model, &tools, &facts, question).await))
+    Ok(Json(narrator::answer(&state.language_model, &tools, &facts, question).await.into()))
 }
 
 /// What a refresh found and changed.

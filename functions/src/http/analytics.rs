@@ -34,6 +34,7 @@ use crate::{
         BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType, client_id, figure,
     },
+    http::views::analytics as wire,
     rankings::RankingKey,
     state::AppState,
 };
@@ -289,8 +290,8 @@ struct UnknownCost {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("metric" = inline(Metric), Query, description = "What to chart; `profit` and `margin` cover the lines with a known unit cost."),
-        ("bucket" = inline(Option<Bucket>), Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
+        ("metric" = inline(wire::Metric), Query, description = "What to chart; `profit` and `margin` cover the lines with a known unit cost."),
+        ("bucket" = inline(Option<wire::Bucket>), Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
         ("product" = Option<Uuid>, Query, description = "One of the organization's products."),
@@ -450,7 +451,7 @@ fn relative_change(value: MetricValue, previous: MetricValue) -> Option<f64> {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("bucket" = inline(Option<Bucket>), Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
+        ("bucket" = inline(Option<wire::Bucket>), Query, description = "`day` (default), `week` (ISO) or `month`, local time."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
     ),
@@ -573,7 +574,7 @@ struct TopProduct {
     security(("bearer" = [])),
     params(
         Tenant,
-        ("by" = inline(Option<RankBy>), Query, description = "`revenue` (default), `units`, `growth` or `profit`."),
+        ("by" = inline(Option<wire::RankBy>), Query, description = "`revenue` (default), `units`, `growth` or `profit`."),
         ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
         ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100 (default 10)."),

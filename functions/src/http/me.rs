@@ -2,7 +2,6 @@
 
 use axum::{Json, extract::State};
 use serde::Serialize;
-use shared::db::tenants::Membership;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -10,7 +9,10 @@ use uuid::Uuid;
 use crate::{
     auth::AuthUser,
     error::ApiError,
-    http::openapi::{TooManyRequests, Unauthorized, Unavailable},
+    http::{
+        openapi::{TooManyRequests, Unauthorized, Unavailable},
+        views::tenancy::Membership,
+    },
     state::AppState,
 };
 
@@ -41,6 +43,6 @@ struct Me {
 )]
 #[tracing::instrument(name = "describing the caller", skip_all, fields(user = %user.user_id))]
 async fn me(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Json<Me>, ApiError> {
-    let organizations = state.db.memberships(user.user_id).await?;
+    let organizations = state.db.memberships(user.user_id).await?.into_iter().map(Membership::from).collect();
     Ok(Json(Me { user_id: user.user_id, email: user.email, is_super_admin: user.is_super_admin, organizations }))
 }

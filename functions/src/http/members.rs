@@ -4,7 +4,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use shared::db::tenants::{Member, Role};
+use shared::db::tenants::{self, Role};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -17,6 +17,7 @@ use crate::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
         Unprocessable, UnsupportedMediaType,
     },
+    http::views::tenancy::{self as wire, Member},
     state::AppState,
 };
 
@@ -37,11 +38,11 @@ struct NewMember {
     user_id: Uuid,
     /// Default `member`.
     #[serde(default = "default_role")]
-    role: Role,
+    role: wire::Role,
 }
 
-fn default_role() -> Role {
-    Role::Member
+fn default_role() -> wire::Role {
+    wire::Role::Member
 }
 
 /// The caller must be an admin of the organization; a non-member gets the same 404 as a missing organization.
@@ -83,7 +84,8 @@ async fn list(
     AppPath(organization_id): AppPath<Uuid>,
 ) -> Result<Json<Members>, ApiError> {
     as_admin(&state, user.user_id, organization_id).await?;
-    Ok(Json(Members { items: state.db.members(organization_id).await?, next_cursor: None }))
+    let items = state.db.members(organization_id).await?.into_iter().map(Member::from).collect();
+    Ok(Json(Members { items, next_cursor: None }))
 }
 
 /// Adds a member or changes a member's role (admins only). Demoting the last admin is a 409.
@@ -116,13 +118,13 @@ async fn add(
     AppJson(body): AppJson<NewMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
     as_admin(&state, user.user_id, organization_id).await?;
-    let member = Member { user_id: body.user_id, role: body.role };
+    let member = tenants::Member { user_id: body.user_id, role: body.role.into() };
     if member.role == Role::Member && is_last_admin(&state, organization_id, member.user_id).await? {
         return Err(ApiError::Conflict("an organization keeps at least one admin".into()));
     }
     state.db.put_member(organization_id, &member).await?;
     tracing::info!(target: "audit", event = "member_added", organization = %organization_id, member = %member.user_id, role = member.role.as_str(), by = %user.user_id, "member added");
-    Ok((StatusCode::CREATED, Json(member)))
+    Ok((StatusCode::CREATED, Json(Member::from(member))))
 }
 
 /// Removes a member (admins only). Removing the last admin is a 409.

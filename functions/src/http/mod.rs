@@ -26,6 +26,7 @@ mod products;
 mod sign_in;
 mod stores;
 pub(crate) mod videos;
+mod views;
 mod webhooks;
 
 /// All HTTP routes.

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 use shared::{
-    db::tenants::{NewOrganization, Organization},
+    db::tenants::NewOrganization,
     domain::{CurrencyCode, OrganizationName, TimeZoneName},
 };
 use utoipa::ToSchema;
@@ -22,6 +22,7 @@ use crate::{
         BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable, UnsupportedMediaType,
         currency_code, display_name, time_zone,
     },
+    http::views::tenancy::Organization,
     state::AppState,
 };
 
@@ -74,5 +75,5 @@ async fn create(
     let organization = state.db.create_organization(user.user_id, &new).await?;
     tracing::info!(target: "audit", event = "organization_created", organization = %organization.id, "organization created");
     let location = format!("/api/v1/organizations/{}", organization.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(organization)))
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Organization::from(organization))))
 }

@@ -27,6 +27,7 @@ use crate::{
         BadRequest, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
     },
+    http::views::catalogue as wire,
     state::AppState,
     whole_number::Whole,
 };
@@ -64,7 +65,7 @@ struct ListParams {
     max_price: Option<String>,
     /// Default `relevance` with `q`, else `updated`; `relevance` without `q` is `updated`.
     #[param(inline)]
-    sort: Option<ProductSort>,
+    sort: Option<wire::ProductSort>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
@@ -205,7 +206,7 @@ impl ListParams {
             return Err(ApiError::bad_field("q", format!("at most {MAX_SEARCH_CHARS} characters")));
         }
         // Without a search text nothing ranks by relevance: the list is then the newest first.
-        let sort = match (self.sort, &search) {
+        let sort = match (self.sort.map(ProductSort::from), &search) {
             (Some(ProductSort::Relevance), None) | (None, None) => ProductSort::Updated,
             (Some(sort), _) => sort,
             (None, Some(_)) => ProductSort::Relevance,

@@ -19,7 +19,7 @@ use shared::{
     blob::{BlobError, BlobStore, sas},
     config::AppUrl,
     db::videos::{NewVideo, Video},
-    video::{UploadFormat, VIDEOS_CONTAINER, VideoProbe, VideoStatus, blob_name, fitness},
+    video::{UploadFormat, VIDEOS_CONTAINER, blob_name, fitness},
 };
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -34,6 +34,7 @@ use crate::{
         BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
     },
+    http::views::video::{ChannelFitness, VideoProbe, VideoStatus},
     state::AppState,
     whole_number::Whole,
 };
@@ -90,7 +91,7 @@ struct VideoView {
     size_bytes: i64,
     product_id: Option<Uuid>,
     probe: Option<VideoProbe>,
-    fitness: Option<Vec<fitness::ChannelFitness>>,
+    fitness: Option<Vec<ChannelFitness>>,
     failure_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -99,15 +100,16 @@ struct VideoView {
 
 impl VideoView {
     fn new(video: Video) -> Self {
-        let fitness = video.probe.as_ref().map(fitness::assess);
+        let fitness =
+            video.probe.as_ref().map(|probe| fitness::assess(probe).into_iter().map(ChannelFitness::from).collect());
         Self {
             id: video.id,
-            status: video.status,
+            status: video.status.into(),
             file_name: video.file_name,
             content_type: video.content_type,
             size_bytes: video.size_bytes,
             product_id: video.product_id,
-            probe: video.probe,
+            probe: video.probe.map(VideoProbe::from),
             fitness,
             failure_reason: video.failure_reason,
             created_at: video.created_at,

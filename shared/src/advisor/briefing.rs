@@ -201,7 +201,7 @@ impl BriefingFacts {
 }
 
 /// A short briefing: a headline, a few paragraphs, and the first things to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Briefing {
     /// One sentence.
     pub headline: String,
@@ -212,8 +212,7 @@ pub struct Briefing {
 }
 
 /// One thing to do first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = BriefingPriority)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Priority {
     /// The recommendation.
     pub recommendation_id: Uuid,

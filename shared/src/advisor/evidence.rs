@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// What a recommendation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Stock runs out within the lead time (plus a week): reorder, with the quantity.
@@ -92,7 +92,7 @@ impl Kind {
 }
 
 /// What a recommendation is about: a product, a day or week of the organization's revenue, or a video.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Subject {
     /// One product.
@@ -303,8 +303,7 @@ impl Figure {
 }
 
 /// The days a figure was measured over, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = EvidencePeriod)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Period {
     /// First day.
     pub from: NaiveDate,

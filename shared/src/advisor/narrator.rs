@@ -12,7 +12,7 @@
 
 use std::{collections::HashSet, future::Future, sync::Arc};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -47,9 +47,7 @@ impl LanguageModel {
 }
 
 /// Where a text came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = TextSource)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// The deterministic templates.
     Rules,
@@ -58,10 +56,9 @@ pub enum Source {
 }
 
 /// A briefing and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     /// The briefing.
-    #[serde(flatten)]
     pub briefing: Briefing,
     /// Who wrote it.
     pub source: Source,
@@ -72,7 +69,7 @@ pub struct Summary {
 }
 
 /// An answer and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// The answer.
     pub answer: String,

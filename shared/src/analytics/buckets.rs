@@ -3,8 +3,7 @@
 use super::*;
 
 /// How days group into the points of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
     /// One calendar day.
     Day,

@@ -3,8 +3,7 @@
 use super::*;
 
 /// What a time series measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
     /// Sum of line totals of counting orders.
     Revenue,

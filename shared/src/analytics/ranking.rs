@@ -6,8 +6,7 @@ use super::*;
 pub const MAX_TOP_PRODUCTS: u32 = 100;
 
 /// What a product ranking orders by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RankBy {
     /// Revenue in the range, highest first.
     Revenue,

@@ -1,20 +1,20 @@
 //! Organizations (tenants) and their members.
 
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Database, DbError, on_pool};
-use crate::domain::{CurrencyCode, OrganizationName, TimeZoneName};
+use crate::domain::{CurrencyCode, OrganizationName, ParseError, TimeZoneName};
 
 /// A user's membership in one organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Membership {
     /// The organization.
     pub organization_id: Uuid,
     /// Its display name.
     pub name: String,
-    /// `member` or `admin`.
-    pub role: String,
+    /// The user's role in it, parsed when the row is read.
+    #[sqlx(try_from = "String")]
+    pub role: Role,
 }
 
 /// What it takes to create an organization.
@@ -29,7 +29,7 @@ pub struct NewOrganization {
 }
 
 /// A stored organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Organization {
     /// Its id.
     pub id: Uuid,
@@ -37,17 +37,14 @@ pub struct Organization {
     pub name: String,
     /// IANA time zone, parsed when the row is read (a stored name the database no longer knows fails the read).
     #[sqlx(try_from = "String")]
-    #[schema(value_type = String)]
     pub timezone: TimeZoneName,
     /// ISO 4217 code, parsed when the row is read.
     #[sqlx(try_from = "String")]
-    #[schema(value_type = String)]
     pub currency: CurrencyCode,
 }
 
 /// Member roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Reads and works with the organization's data.
     Member,
@@ -56,8 +53,13 @@ pub enum Role {
 }
 
 impl Role {
-    fn parse(text: &str) -> Self {
-        if text == "admin" { Self::Admin } else { Self::Member }
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        match text {
+            "member" => Ok(Self::Member),
+            "admin" => Ok(Self::Admin),
+            _ => Err(ParseError::new(format!("`{text}` is not one of member, admin"))),
+        }
     }
 
     /// The stored name.
@@ -66,6 +68,14 @@ impl Role {
             Self::Member => "member",
             Self::Admin => "admin",
         }
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = ParseError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
     }
 }
 
@@ -81,7 +91,7 @@ pub enum ActingMembership {
 }
 
 /// A member as listed to admins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The user's id (JWT `sub`).
     pub user_id: Uuid,
@@ -121,7 +131,8 @@ impl Database {
         struct Row {
             #[sqlx(flatten)]
             organization: Organization,
-            role: String,
+            #[sqlx(try_from = "String")]
+            role: Role,
         }
         let mut rows: Vec<Row> =
             on_pool!(self, |pool| sqlx::query_as(ACTING_MEMBERSHIP).bind(user_id).bind(named).fetch_all(pool).await?);
@@ -129,7 +140,7 @@ impl Database {
             0 => ActingMembership::NotAMember,
             1 => {
                 let row = rows.remove(0);
-                ActingMembership::One(row.organization, Role::parse(&row.role))
+                ActingMembership::One(row.organization, row.role)
             }
             _ => ActingMembership::Several,
         })
@@ -146,7 +157,8 @@ impl Database {
         struct Row {
             #[sqlx(flatten)]
             organization: Organization,
-            role: String,
+            #[sqlx(try_from = "String")]
+            role: Role,
         }
         let row: Option<Row> = match self {
             Self::Postgres(pool) => {
@@ -156,7 +168,7 @@ impl Database {
                 sqlx::query_as(ORGANIZATION_OF_MEMBER).bind(user_id).bind(organization_id).fetch_optional(pool).await?
             }
         };
-        Ok(row.map(|r| (r.organization, Role::parse(&r.role))))
+        Ok(row.map(|r| (r.organization, r.role)))
     }
 
     /// The members of an organization.
@@ -165,7 +177,9 @@ impl Database {
             Self::Postgres(pool) => sqlx::query_as(MEMBERS).bind(organization_id).fetch_all(pool).await?,
             Self::Sqlite(pool) => sqlx::query_as(MEMBERS).bind(organization_id).fetch_all(pool).await?,
         };
-        Ok(rows.into_iter().map(|(user_id, role)| Member { user_id, role: Role::parse(&role) }).collect())
+        rows.into_iter()
+            .map(|(user_id, role)| Ok(Member { user_id, role: Role::parse(&role).map_err(DbError::corrupt)? }))
+            .collect()
     }
 
     /// Adds a member, or changes their role.

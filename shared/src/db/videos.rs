@@ -6,7 +6,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::{Database, DbError, now_micros, on_pool};
-use crate::video::{VideoProbe, VideoStatus};
+use crate::{
+    domain::ParseError,
+    video::{VideoProbe, VideoStatus},
+};
 
 /// A video as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,9 +62,13 @@ struct StoredVideo {
     analyzed_at: Option<DateTime<Utc>>,
 }
 
-impl From<StoredVideo> for Video {
-    fn from(row: StoredVideo) -> Self {
-        Self {
+impl TryFrom<StoredVideo> for Video {
+    type Error = DbError;
+
+    fn try_from(row: StoredVideo) -> Result<Self, DbError> {
+        let status = VideoStatus::parse(&row.status)
+            .ok_or_else(|| DbError::corrupt(ParseError::new(format!("`{}` is not a video status", row.status))))?;
+        Ok(Self {
             id: row.id,
             organization_id: row.organization_id,
             product_id: row.product_id,
@@ -69,7 +76,7 @@ impl From<StoredVideo> for Video {
             content_type: row.content_type,
             size_bytes: row.size_bytes,
             blob_name: row.blob_name,
-            status: VideoStatus::parse(&row.status).unwrap_or(VideoStatus::Failed),
+            status,
             etag: row.etag,
             // A result written by an older probe version that no longer parses reads as absent, not as an error.
             probe: row.probe.and_then(|json| serde_json::from_str(&json).ok()),
@@ -77,7 +84,7 @@ impl From<StoredVideo> for Video {
             created_at: row.created_at,
             updated_at: row.updated_at,
             analyzed_at: row.analyzed_at,
-        }
+        })
     }
 }
 
@@ -160,7 +167,7 @@ impl Database {
         let sql = format!("SELECT {COLUMNS} FROM videos WHERE organization_id = $1 AND id = $2");
         let row: Option<StoredVideo> =
             on_pool!(self, |pool| sqlx::query_as(&sql).bind(organization).bind(id).fetch_optional(pool).await?);
-        Ok(row.map(Video::from))
+        row.map(Video::try_from).transpose()
     }
 
     /// An organization's videos, newest first, `limit` at a time after the `(created_at, id)` of the previous page.
@@ -196,7 +203,7 @@ impl Database {
                     .await?)
             }
         };
-        Ok(rows.into_iter().map(Video::from).collect())
+        rows.into_iter().map(Video::try_from).collect()
     }
 
     /// Claims the analysis of blob version `etag` (Event Grid order `sequencer`) for a video, in one conditional

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::VideoProbe;
 
 /// Where a video may be published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Vertical short-form feeds: TikTok, Instagram Reels, YouTube Shorts.
@@ -36,8 +36,7 @@ impl Channel {
 }
 
 /// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(as = FitnessStatus)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The rule is met.
@@ -49,8 +48,7 @@ pub enum Status {
 }
 
 /// What a check looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(as = FitnessAspect)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Aspect {
     /// Display width over height.
@@ -70,8 +68,7 @@ pub enum Aspect {
 }
 
 /// One rule applied to one video.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-#[schema(as = FitnessCheck)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     /// What was checked.
     pub aspect: Aspect,
@@ -82,12 +79,11 @@ pub struct Check {
     /// The measured value, in words.
     pub measured: String,
     /// What to change, when the status is not `pass`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
 
 /// A channel's overall verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every check passes.
@@ -99,7 +95,7 @@ pub enum Verdict {
 }
 
 /// Fitness for one channel.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChannelFitness {
     /// The channel.
     pub channel: Channel,

@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 pub mod fitness;
 pub mod probe;
 
@@ -26,8 +24,7 @@ pub fn parse_blob_name(tenant: &str, file: &str) -> Option<(uuid::Uuid, uuid::Uu
 }
 
 /// Where a video is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoStatus {
     /// Created; the upload has not arrived yet.
     Pending,

@@ -14,7 +14,7 @@ pub(super) const UPSERT_CHUNK: usize = 200;
 pub(super) const ID_CHUNK: usize = 500;
 
 /// Where a recommendation stands for the merchant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdviceStatus {
     /// To do.

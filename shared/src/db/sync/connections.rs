@@ -249,7 +249,7 @@ impl Database {
                 .bind(organization)
                 .fetch_optional(pool)
                 .await?);
-        code.map(|code| CurrencyCode::parse(&code).map_err(|e| DbError::Sqlx(sqlx::Error::Decode(e.into()))))
+        code.map(|code| CurrencyCode::parse(&code).map_err(DbError::corrupt))
             .transpose()
     }
 }

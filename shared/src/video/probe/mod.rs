@@ -23,7 +23,7 @@ mod isobmff;
 mod matroska;
 
 /// What a probe found out about a video.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoProbe {
     /// Container family: `mp4`, `mov`, `m4v`, `3gp`, `webm` or `matroska`.
     pub container: String,
@@ -59,7 +59,7 @@ pub struct VideoProbe {
 }
 
 /// The audio track of a video.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AudioTrack {
     /// The codec, named as ffprobe names it (`aac`, `opus`, …).
     pub codec: String,
