@@ -249,8 +249,7 @@ impl Database {
                 .bind(organization)
                 .fetch_optional(pool)
                 .await?);
-        code.map(|code| CurrencyCode::parse(&code).map_err(DbError::corrupt))
-            .transpose()
+        code.map(|code| CurrencyCode::parse(&code).map_err(DbError::corrupt)).transpose()
     }
 }
 
