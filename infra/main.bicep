@@ -29,6 +29,9 @@ param syncStoresSchedule string = '0 */5 * * * *'
 @description('NCRONTAB schedule of the RefreshAdvice timer.')
 param refreshAdviceSchedule string = '0 0 * * * *'
 
+@description('NCRONTAB schedule of the SendAlerts timer (urgent alerts and the weekly digest).')
+param sendAlertsSchedule string = '0 */5 * * * *'
+
 @description('Origins allowed to call the API from a browser, comma-separated (empty: none).')
 param corsAllowedOrigins string = ''
 
@@ -244,6 +247,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'SUPABASE_URL', value: supabaseUrl }
         { name: 'SYNC_STORES_SCHEDULE', value: syncStoresSchedule }
         { name: 'REFRESH_ADVICE_SCHEDULE', value: refreshAdviceSchedule }
+        { name: 'SEND_ALERTS_SCHEDULE', value: sendAlertsSchedule }
         { name: 'VIDEO_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
         { name: 'CORS_ALLOWED_ORIGINS', value: corsAllowedOrigins }
         // Links the app hands out start here, never from a request's Host header.

@@ -148,6 +148,12 @@ impl ApiError {
         Self::BadRequest { detail: format!("{field}: {message}"), errors: vec![FieldError { field, message }] }
     }
 
+    /// A 422 naming one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let (field, message) = (field.into(), message.into());
+        Self::Unprocessable { detail: format!("{field}: {message}"), errors: vec![FieldError { field, message }] }
+    }
+
     fn problem(&self) -> Problem {
         match self {
             Self::BadRequest { detail, errors } => {

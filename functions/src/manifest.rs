@@ -244,6 +244,7 @@ mod tests {
                 "OpenApi",
                 "Problems",
                 "RefreshAdvice",
+                "SendAlerts",
                 "ShopifyCallback",
                 "SyncStores",
                 "VideoUploaded",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use shared::{
     advisor::{narrator::LanguageModel, openai::AiError},
+    alerts::sender::{AlertSender, AlertSetupError},
     auth::{AuthError, TokenVerifier},
     blob::{BlobError, BlobStore},
     config::Settings,
@@ -44,6 +45,8 @@ pub struct AppState {
     pub folder: Arc<RollupFolder>,
     /// Product rankings computed by this instance.
     pub rankings: Arc<RankingCache>,
+    /// Sends alerts to Slack, Teams and e-mail.
+    pub alerts: AlertSender,
 }
 
 /// What only the local all-in-one host has.
@@ -74,6 +77,9 @@ pub enum BuildError {
     /// The Azure OpenAI client.
     #[error("Azure OpenAI: {0}")]
     LanguageModel(#[from] AiError),
+    /// The alert sender.
+    #[error(transparent)]
+    Alerts(#[from] AlertSetupError),
 }
 
 impl AppState {
@@ -91,6 +97,7 @@ impl AppState {
             client_address: ClientAddress::for_settings(&settings.http),
             folder: Arc::default(),
             rankings: Arc::default(),
+            alerts: AlertSender::from_settings(&settings.alerts, settings.sync.store_egress())?,
             settings: Arc::new(settings),
         })
     }

@@ -142,6 +142,35 @@ impl Default for CurrencyCode {
     }
 }
 
+/// An e-mail address as a mail system takes it: `local@domain`, at most 254 characters, no white space or control
+/// characters, a domain of dot-separated labels. Deliverability is the mail service's to judge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// Trims and checks an address.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let address = raw.trim();
+        let refused = || ParseError(format!("`{address}` is not an e-mail address such as ops@example.com"));
+        let (local, domain) = address.rsplit_once('@').ok_or_else(refused)?;
+        let printable = |text: &str| !text.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+        let labels_ok = domain.split('.').count() >= 2
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if address.len() > 254 || local.len() > 64 || !printable(local) || local.contains('@') || !labels_ok {
+            return Err(refused());
+        }
+        Ok(Self(address.to_owned()))
+    }
+}
+string_newtype!(EmailAddress);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +186,12 @@ mod tests {
         assert_eq!(CurrencyCode::parse("eur").map(String::from), Ok("EUR".to_owned()));
         for bad in ["EU", "EURO", "E1R", "€UR"] {
             assert!(CurrencyCode::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(EmailAddress::parse(" ops@beans.example ").map(String::from), Ok("ops@beans.example".to_owned()));
+        for bad in
+            ["ops", "ops@", "@beans.example", "ops@beans", "o ps@beans.example", "a@b@beans.example", "ops@-x.example"]
+        {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
     }
 }
@@ -179,6 +214,11 @@ impl SecretName {
     /// The name of a store's credentials.
     pub fn for_store(store: uuid::Uuid) -> Self {
         Self(format!("store-{store}"))
+    }
+
+    /// The name of an alert channel's webhook URL.
+    pub fn for_alert_channel(channel: uuid::Uuid) -> Self {
+        Self(format!("alert-channel-{channel}"))
     }
 }
 

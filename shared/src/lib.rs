@@ -23,6 +23,7 @@
 //! - [`db`]: the database port: PostgreSQL in production, SQLite on embedded defaults, embedded migrations.
 
 pub mod advisor;
+pub mod alerts;
 pub mod analytics;
 pub mod auth;
 pub mod blob;

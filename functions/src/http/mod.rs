@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 mod advice;
+mod alerts;
 mod analytics;
 pub mod app;
 mod compliance;
@@ -53,6 +54,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(stores::router())
         .merge(onboarding::router())
         .merge(advice::router())
+        .merge(alerts::router())
         .merge(webhooks::router())
         .merge(compliance::router())
 }

@@ -291,18 +291,10 @@ pub(crate) fn credential(field: &str, value: &str) -> Result<SecretString, ApiEr
     Ok(SecretString::from(value.to_owned()))
 }
 
-fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
-    let message = message.into();
-    ApiError::Unprocessable {
-        detail: format!("{field}: {message}"),
-        errors: vec![crate::error::FieldError { field: field.into(), message }],
-    }
-}
-
 pub(crate) fn store_name(given: Option<String>, default: &str) -> Result<String, ApiError> {
     let name = given.map(|n| n.trim().to_owned()).unwrap_or_else(|| default.to_owned());
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(unprocessable("name", "must be 1 to 200 printable characters"));
+        return Err(ApiError::invalid_field("name", "must be 1 to 200 printable characters"));
     }
     Ok(name)
 }
@@ -329,24 +321,27 @@ pub(crate) enum WhenConnected {
 async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connection, ApiError> {
     match request {
         ConnectRequest::Shopify { name, shop_domain, access_token, refresh_token, expires_in, expires_at } => {
-            let shop = ShopDomain::parse(&shop_domain).map_err(|e| unprocessable("shop_domain", e.to_string()))?;
+            let shop =
+                ShopDomain::parse(&shop_domain).map_err(|e| ApiError::invalid_field("shop_domain", e.to_string()))?;
             let access_token = credential("access_token", &access_token)?;
             let refresh_token = refresh_token.map(|t| credential("refresh_token", &t)).transpose()?;
             let now = Utc::now();
             let expires_at = match (expires_in, expires_at) {
                 (Some(_), Some(_)) => {
-                    return Err(unprocessable("expires_in", "give expires_in or expires_at, not both"));
+                    return Err(ApiError::invalid_field("expires_in", "give expires_in or expires_at, not both"));
                 }
                 (Some(seconds), None) => Some(
-                    platforms::token_expiry(seconds, now).map_err(|e| unprocessable("expires_in", e.to_string()))?,
+                    platforms::token_expiry(seconds, now)
+                        .map_err(|e| ApiError::invalid_field("expires_in", e.to_string()))?,
                 ),
                 (None, Some(at)) => Some(
-                    platforms::check_token_expiry(at, now).map_err(|e| unprocessable("expires_at", e.to_string()))?,
+                    platforms::check_token_expiry(at, now)
+                        .map_err(|e| ApiError::invalid_field("expires_at", e.to_string()))?,
                 ),
                 (None, None) => None,
             };
             if refresh_token.is_some() != expires_at.is_some() {
-                return Err(unprocessable(
+                return Err(ApiError::invalid_field(
                     "refresh_token",
                     "an expiring token needs both its refresh_token and its expiry (expires_in or expires_at)",
                 ));
@@ -382,10 +377,10 @@ async fn validate(state: &AppState, request: ConnectRequest) -> Result<Connectio
 
 /// A site URL from outside, parsed and checked against the SSRF rules for store addresses.
 pub(crate) async fn checked_site(state: &AppState, site_url: &str) -> Result<SiteUrl, ApiError> {
-    let site = SiteUrl::parse(site_url).map_err(|e| unprocessable("site_url", e.to_string()))?;
+    let site = SiteUrl::parse(site_url).map_err(|e| ApiError::invalid_field("site_url", e.to_string()))?;
     state.settings.sync.store_egress().check_url(site.url()).await.map_err(|error| match error {
-        EgressError::Refused(refused) => unprocessable("site_url", refused.to_string()),
-        EgressError::Unresolvable(host) => unprocessable("site_url", format!("{host} does not resolve")),
+        EgressError::Refused(refused) => ApiError::invalid_field("site_url", refused.to_string()),
+        EgressError::Unresolvable(host) => ApiError::invalid_field("site_url", format!("{host} does not resolve")),
     })?;
     Ok(site)
 }
@@ -430,12 +425,16 @@ async fn verify_shopify(state: &AppState, shop: &ShopDomain, credentials: &Crede
         Ok(()) => Ok(()),
         Err(PlatformError::Unauthorized(detail)) => {
             tracing::info!(target: "audit", event = "store_token_refused", platform = "shopify", %shop);
-            Err(unprocessable("access_token", format!("Shopify refused this access token for {shop}: {detail}")))
+            Err(ApiError::invalid_field(
+                "access_token",
+                format!("Shopify refused this access token for {shop}: {detail}"),
+            ))
         }
-        Err(PlatformError::Rejected(detail)) => {
-            Err(unprocessable("access_token", format!("Shopify refused the verification with this token: {detail}")))
-        }
-        Err(PlatformError::ForbiddenAddress(detail)) => Err(unprocessable("shop_domain", detail)),
+        Err(PlatformError::Rejected(detail)) => Err(ApiError::invalid_field(
+            "access_token",
+            format!("Shopify refused the verification with this token: {detail}"),
+        )),
+        Err(PlatformError::ForbiddenAddress(detail)) => Err(ApiError::invalid_field("shop_domain", detail)),
         Err(error) => {
             tracing::warn!(%error, %shop, "the Shopify token could not be verified");
             Err(ApiError::Unavailable("Shopify could not be reached to verify the access token; retry shortly".into()))

@@ -223,6 +223,15 @@ impl Value {
         Self::Text { value: value.into() }
     }
 
+    /// The value as a number, where it is one (a count, a number, a ratio).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Self::Count { value } => Some(*value as f64),
+            Self::Number { value, .. } | Self::Ratio { value } => Some(*value),
+            Self::Money { .. } | Self::Date { .. } | Self::Text { .. } => None,
+        }
+    }
+
     /// The value as the evidence writes it (money without its currency code).
     pub fn display(&self, currency: &CurrencyCode) -> String {
         match self {

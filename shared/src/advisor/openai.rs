@@ -327,16 +327,16 @@ impl AzureOpenAi {
             Err(e) if e.is_timeout() => return Attempt::Done(Err(AiError::Timeout(self.budget))),
             // A refused address stays refused: no retry.
             Err(e) if EgressPolicy::refusal_in(&e).is_some() => {
-                return Attempt::Done(Err(AiError::Transport(without_url(&e))));
+                return Attempt::Done(Err(AiError::Transport(EgressPolicy::describe(&e))));
             }
-            Err(e) => return Attempt::Retry { error: AiError::Transport(without_url(&e)), wait: None },
+            Err(e) => return Attempt::Retry { error: AiError::Transport(EgressPolicy::describe(&e)), wait: None },
         };
         let status = response.status().as_u16();
         let wait = retry::retry_after(response.headers());
         let text = match response.text().await {
             Ok(text) => text,
             Err(e) if e.is_timeout() => return Attempt::Done(Err(AiError::Timeout(self.budget))),
-            Err(e) => return Attempt::Retry { error: AiError::Transport(without_url(&e)), wait: None },
+            Err(e) => return Attempt::Retry { error: AiError::Transport(EgressPolicy::describe(&e)), wait: None },
         };
         match status {
             200 => Attempt::Done(parse_completion(&text)),
@@ -355,19 +355,6 @@ impl AzureOpenAi {
 enum Attempt {
     Done(Result<Reply, AiError>),
     Retry { error: AiError, wait: Option<Duration> },
-}
-
-/// Reqwest errors print the URL; ours holds no secret, but the query may name the api-version: keep logs short. A
-/// refused address is named as such.
-fn without_url(error: &reqwest::Error) -> String {
-    if let Some(refused) = EgressPolicy::refusal_in(error) {
-        return refused.to_string();
-    }
-    let mut text = error.to_string();
-    if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), "<endpoint>");
-    }
-    text
 }
 
 fn error_code(body: &str) -> Option<String> {

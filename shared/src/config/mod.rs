@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use crate::{egress::EgressPolicy, telemetry::LogFormat};
 
 mod advisor;
+mod alerts;
 mod auth;
 mod database;
 mod http;
@@ -18,6 +19,7 @@ mod sync;
 mod video;
 
 pub use advisor::*;
+pub use alerts::*;
 pub use auth::*;
 pub use database::*;
 pub use http::*;
@@ -86,6 +88,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// The advisor: refresh budget, default lead time and cover, and Azure OpenAI when configured.
     pub advisor: AdvisorSettings,
+    /// Alerts: cooldown, retries, and Azure Communication Services Email when configured.
+    pub alerts: AlertSettings,
     /// `APP_URL`: where clients and platforms reach this app (`handler dev` defaults it to its own address).
     /// Links the app hands out are built from it, never from a request's `Host` header, which the caller controls.
     pub app_url: Option<AppUrl>,
@@ -156,6 +160,7 @@ impl Settings {
             secrets: SecretsSettings::load(lookup)?,
             http: HttpSettings::load(lookup)?,
             advisor: AdvisorSettings::load(lookup)?,
+            alerts: AlertSettings::load(lookup)?,
             app_url: lookup
                 .get("APP_URL")
                 .map(|raw| AppUrl::parse(&raw).map_err(|reason| ConfigError::Invalid { name: "APP_URL", reason }))

@@ -14,6 +14,7 @@ use sqlx::{
 use crate::config::DatabaseSettings;
 
 pub mod advice;
+pub mod alerts;
 pub mod analytics;
 pub mod catalogue;
 pub mod compliance;

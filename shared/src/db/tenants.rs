@@ -171,6 +171,13 @@ impl Database {
         Ok(row.map(|r| (r.organization, r.role)))
     }
 
+    /// One organization by id. For work that is not a caller's request (timers): a request finds its organization
+    /// through the caller's membership.
+    pub async fn organization(&self, id: Uuid) -> Result<Option<Organization>, DbError> {
+        const SQL: &str = "SELECT id, name, timezone, currency FROM organizations WHERE id = $1";
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?))
+    }
+
     /// The members of an organization.
     pub async fn members(&self, organization_id: Uuid) -> Result<Vec<Member>, DbError> {
         let rows: Vec<(Uuid, String)> = match self {

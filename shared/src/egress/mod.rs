@@ -123,6 +123,19 @@ impl EgressPolicy {
         reqwest::Client::builder().dns_resolver(GuardedResolver::new(self, lookup)).redirect(redirects)
     }
 
+    /// A failed request in words, without its URL (a webhook's URL is its credential): the refusal when the policy
+    /// refused the address, else the error with the URL replaced by `<endpoint>`.
+    pub fn describe(error: &reqwest::Error) -> String {
+        if let Some(refused) = Self::refusal_in(error) {
+            return refused.to_string();
+        }
+        let mut text = error.to_string();
+        if let Some(url) = error.url() {
+            text = text.replace(url.as_str(), "<endpoint>");
+        }
+        text
+    }
+
     /// The refusal inside a failed request's error chain, if that is why it failed.
     pub fn refusal_in<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a RefusedAddress> {
         let mut source = Some(error);

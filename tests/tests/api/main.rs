@@ -2,6 +2,7 @@
 
 mod advice;
 mod advice_demo;
+mod alerts;
 mod analytics;
 mod auth;
 mod blob_store;

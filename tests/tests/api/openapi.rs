@@ -36,6 +36,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/advice/{id}"),
     ("POST", "/api/v1/advice/{id}/status"),
     ("POST", "/api/v1/advice/{id}/snooze"),
+    ("GET", "/api/v1/alerts/channels"),
+    ("POST", "/api/v1/alerts/channels"),
+    ("DELETE", "/api/v1/alerts/channels/{id}"),
+    ("POST", "/api/v1/alerts/channels/{id}/test"),
+    ("GET", "/api/v1/alerts/deliveries"),
     ("GET", "/api/v1/stores"),
     ("POST", "/api/v1/stores"),
     ("GET", "/api/v1/stores/{id}"),
@@ -277,8 +282,14 @@ async fn operations_acting_within_an_organization_name_its_header() {
     let app = spawn_app_on(Backend::Sqlite).await;
     let document = document(&app).await;
 
-    let tenant_scoped =
-        ["/api/v1/products", "/api/v1/videos", "/api/v1/analytics/", "/api/v1/advice", "/api/v1/stores"];
+    let tenant_scoped = [
+        "/api/v1/products",
+        "/api/v1/videos",
+        "/api/v1/analytics/",
+        "/api/v1/advice",
+        "/api/v1/alerts",
+        "/api/v1/stores",
+    ];
     for (method, path) in operations(&document) {
         if !tenant_scoped.iter().any(|prefix| path.starts_with(prefix)) || path.ends_with("/content") {
             continue;

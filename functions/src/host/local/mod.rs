@@ -66,6 +66,7 @@ impl DevEnvironment {
                 ("LOG_FORMAT", "pretty".to_owned()),
                 ("SYNC_STORES_SCHEDULE", DEFAULT_SYNC_STORES_SCHEDULE.to_owned()),
                 ("REFRESH_ADVICE_SCHEDULE", DEFAULT_REFRESH_ADVICE_SCHEDULE.to_owned()),
+                ("SEND_ALERTS_SCHEDULE", DEFAULT_SEND_ALERTS_SCHEDULE.to_owned()),
                 ("VIDEO_STORAGE_DIR", data_dir.join("blobs").display().to_string()),
                 ("SECRETS_DIR", data_dir.join("secrets").display().to_string()),
                 // A local WooCommerce (a container on this machine) is the usual dev store.
@@ -92,6 +93,8 @@ impl Lookup for DevEnvironment {
 const DEFAULT_SYNC_STORES_SCHEDULE: &str = "0 */5 * * * *";
 /// Hourly, on the hour.
 const DEFAULT_REFRESH_ADVICE_SCHEDULE: &str = "0 0 * * * *";
+/// Every five minutes.
+const DEFAULT_SEND_ALERTS_SCHEDULE: &str = "0 */5 * * * *";
 
 /// `Values` of a `local.settings.json`, or nothing if the file does not exist.
 fn local_settings_values(path: &Path) -> anyhow::Result<HashMap<String, String>> {

@@ -3,6 +3,7 @@
 //! database, and a change there cannot change the wire without a change here.
 
 pub mod advice;
+pub mod alerts;
 pub mod analytics;
 pub mod catalogue;
 pub mod tenancy;
