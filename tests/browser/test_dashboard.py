@@ -1,7 +1,10 @@
 """The merchant dashboard in a real browser, page by page, against `handler dev --demo` (see conftest.py). The tests
 run in file order: the WooCommerce store connected early is the source of the hostile product title checked later."""
 
+import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from playwright.sync_api import expect
 
@@ -295,6 +298,51 @@ def test_a_magic_link_signs_in_with_pkce_and_no_token_in_the_url(stack, open_pag
     assert "grant_type=pkce" in stack.gotrue_requests()
 
 
+class SlackWebhook(BaseHTTPRequestHandler):
+    """A Slack incoming webhook on loopback: records each JSON body and answers `ok`, as Slack does."""
+
+    received = []
+
+    def do_POST(self):  # noqa: N802 (the standard library's name)
+        length = int(self.headers.get("content-length", "0"))
+        SlackWebhook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("content-type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_alert_channel_is_added_refused_tested_and_listed(stack, open_page):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlackWebhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = open_page()
+        sign_in_as_developer(page, stack)
+        go_to(page, "Alerts")
+        form = page.page.get_by_role("form", name="Add an alert channel")
+        form.get_by_label("Name").fill("#ops")
+        form.get_by_label("Incoming webhook URL").fill("https://169.254.169.254/latest/meta-data")
+        form.get_by_role("button", name="Add channel").click()
+        url_error = form.locator(".field[data-field=url] .field-error")
+        expect(url_error).to_contain_text("metadata")
+        expect(form.get_by_label("Name")).to_have_value("#ops")
+
+        form.get_by_label("Incoming webhook URL").fill(f"http://127.0.0.1:{server.server_port}/hook")
+        form.get_by_role("button", name="Add channel").click()
+        channel = page.page.locator("li.channel[data-kind=slack]")
+        expect(channel).to_contain_text("#ops")
+        expect(channel).not_to_contain_text(str(server.server_port))
+        channel.get_by_role("button", name="Send test").click()
+        expect(page.page.locator("tr[data-delivery-status=sent]").first).to_contain_text("test alert")
+        assert SlackWebhook.received and SlackWebhook.received[-1]["text"].startswith("Retail AI Advisor test alert")
+        page.shot("alerts-desktop")
+    finally:
+        server.shutdown()
+
+
 def test_every_page_at_desktop_and_phone_width(stack, open_page):
     for label, viewport, scheme in [("desktop", DESKTOP, "light"), ("phone", PHONE, "light"), ("desktop-dark", DESKTOP, "dark")]:
         page = open_page(viewport=viewport, color_scheme=scheme)
@@ -305,7 +353,7 @@ def test_every_page_at_desktop_and_phone_width(stack, open_page):
         expect(page.page.locator(".advice-summary .headline")).to_be_visible(timeout=60_000)
         page.shot(f"overview-{label}")
         for section, ready in [("products", "#product-table tbody tr"), ("advice", "article.advice-item"),
-                               ("stores", "article.store"), ("videos", "article.video")]:
+                               ("stores", "article.store"), ("videos", "article.video"), ("alerts", "li.channel")]:
             page.page.goto(f"{stack.base}/#/{section}")
             expect(page.page.locator(ready).first).to_be_visible()
             page.shot(f"{section}-{label}")

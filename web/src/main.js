@@ -11,6 +11,7 @@ import { overviewPage } from "./pages/overview.js";
 import { productsPage } from "./pages/products.js";
 import { productPage } from "./pages/product.js";
 import { advicePage } from "./pages/advice.js";
+import { alertsPage } from "./pages/alerts.js";
 import { storesPage } from "./pages/stores.js";
 import { videosPage } from "./pages/videos.js";
 
@@ -23,6 +24,7 @@ const sections = [
   { path: "overview", label: "Overview", render: overviewPage },
   { path: "products", label: "Products", render: (params, parts) => (parts[1] ? productPage(parts[1]) : productsPage(params)) },
   { path: "advice", label: "Advice", render: advicePage },
+  { path: "alerts", label: "Alerts", render: (params) => alertsPage(params, state) },
   { path: "stores", label: "Stores", render: (params) => storesPage(params, state) },
   { path: "videos", label: "Videos", render: videosPage },
 ];
