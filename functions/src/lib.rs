@@ -28,6 +28,7 @@ pub mod problem_types;
 pub mod protocol;
 pub mod rankings;
 pub mod rate_limit;
+pub mod request_metrics;
 pub mod state;
 pub mod triggers;
 pub mod whole_number;

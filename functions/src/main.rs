@@ -128,7 +128,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // Spans and metrics still pending go out before the process ends.
+    telemetry::otlp::shutdown();
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "exiting");

@@ -43,5 +43,21 @@ pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Resul
             run.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
         )
     }));
+    record_sync_lag(&state).await;
     Ok(InvocationResponse::logged(logs))
+}
+
+/// Reports each enabled store's `sync.lag` after the tick; a failed read costs the metric, not the invocation.
+async fn record_sync_lag(state: &AppState) {
+    match state.db.sync_freshness().await {
+        Ok(stores) => {
+            let now = chrono::Utc::now();
+            let lag = &shared::telemetry::metrics::metrics().sync_lag;
+            for (store, synced) in stores {
+                let seconds = (now - synced).num_milliseconds().max(0) as f64 / 1000.0;
+                lag.record(seconds, &[opentelemetry::KeyValue::new("store.id", store.to_string())]);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "sync lag not recorded"),
+    }
 }

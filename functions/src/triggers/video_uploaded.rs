@@ -122,6 +122,7 @@ async fn analyse(
     let source = BlobVersion { store, container: VIDEOS_CONTAINER, name, etag: &properties.etag };
     let limits = ProbeLimits { max_bytes: state.settings.video.probe_max_bytes, max_requests: MAX_PROBE_REQUESTS };
     let report = probe(&source, properties.length, limits).await;
+    shared::telemetry::metrics::metrics().probe_bytes_read.add(report.bytes_read, &[]);
     let cost = format!("read {} bytes in {} requests", report.bytes_read, report.requests);
     let analysis = match report.result {
         Ok(found) => Analysis::Ready(found),

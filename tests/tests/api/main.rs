@@ -26,6 +26,7 @@ mod problems;
 mod profit;
 mod protocol;
 mod store_sync;
+mod telemetry;
 mod tenancy;
 mod video_probe;
 mod video_probe_ffprobe;

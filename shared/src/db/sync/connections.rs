@@ -254,6 +254,14 @@ impl Database {
 }
 
 impl Database {
+    /// Every enabled store with when it last completed a sync (or was connected, if never): what the `sync.lag`
+    /// metric reports. A cross-tenant read for the operator; nothing of it reaches a tenant.
+    pub async fn sync_freshness(&self) -> Result<Vec<(Uuid, DateTime<Utc>)>, DbError> {
+        const SQL: &str = "SELECT store_id, COALESCE(last_completed_at, created_at) FROM store_connections \
+             WHERE status = 'enabled' ORDER BY store_id";
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await?))
+    }
+
     /// Connections at a platform address, across organizations (webhook routing: a shop may be connected by more
     /// than one organization). Every row is then handled within its own organization.
     pub async fn connections_at(&self, address: &StoreAddress) -> Result<Vec<StoreConnection>, DbError> {
