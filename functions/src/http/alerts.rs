@@ -38,15 +38,15 @@ use crate::{
         cursor,
         openapi::{
             BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
-            Unprocessable, UnsupportedMediaType,
+            Unprocessable, UnsupportedMediaType, display_name,
         },
         stores::secrets_failure,
-        views::alerts::{self as wire, AlertChannelView, DeliveryView},
+        views::alerts::{AlertChannelView, DeliveryView},
     },
     state::AppState,
 };
 
-const MAX_NAME_CHARS: usize = 100;
+const MAX_NAME_CHARS: usize = 200;
 const MAX_LIMIT: u32 = 100;
 const DEFAULT_LIMIT: u32 = 20;
 
@@ -58,19 +58,41 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_deliveries))
 }
 
+/// A channel to add, by `kind`.
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[schema(as = NewAlertChannel)]
-struct CreateBody {
-    kind: wire::ChannelKind,
-    /// 1 to 100 printable characters: how the channel is named in lists.
-    #[schema(example = "#ops")]
-    name: String,
-    /// The webhook URL (Slack, Teams): https, reachable under the store-URL rules.
-    #[schema(example = "https://hooks.slack.com/services/T000/B000/XXXX")]
-    url: Option<String>,
-    /// 1 to 10 addresses (e-mail).
-    recipients: Option<Vec<String>>,
+enum CreateBody {
+    /// A Slack incoming webhook.
+    Slack {
+        /// How the channel is named in lists: 1 to 200 characters after trimming, no control characters.
+        #[schema(schema_with = display_name)]
+        name: String,
+        /// The webhook URL: https, resolving only to addresses the app may reach (the store-URL rules).
+        #[schema(pattern = "^https?://[^/?#@\\s]+", example = "https://hooks.slack.com/services/T000/B000/XXXX")]
+        url: String,
+    },
+    /// A Microsoft Teams workflow webhook.
+    Teams {
+        /// How the channel is named in lists: 1 to 200 characters after trimming, no control characters.
+        #[schema(schema_with = display_name)]
+        name: String,
+        /// The webhook URL: https, resolving only to addresses the app may reach (the store-URL rules).
+        #[schema(
+            pattern = "^https?://[^/?#@\\s]+",
+            example = "https://prod-00.westeurope.logic.azure.com/workflows/…"
+        )]
+        url: String,
+    },
+    /// E-mail through Azure Communication Services (when the app has it configured).
+    Email {
+        /// How the channel is named in lists: 1 to 200 characters after trimming, no control characters.
+        #[schema(schema_with = display_name)]
+        name: String,
+        /// 1 to 10 addresses; repeats are dropped.
+        #[schema(min_items = 1, max_items = 10, value_type = Vec<String>, format = Email, example = json!(["ops@your-shop.example"]))]
+        recipients: Vec<String>,
+    },
 }
 
 #[derive(Serialize, ToSchema)]
@@ -132,32 +154,19 @@ async fn create_channel(
     AppJson(body): AppJson<CreateBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     tenant.require_admin()?;
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field("name", format!("1 to {MAX_NAME_CHARS} printable characters")));
-    }
-    let kind = ChannelKind::from(body.kind);
     let id = Uuid::new_v4();
-    let (target, webhook) = match kind {
-        ChannelKind::Email => {
-            if body.url.is_some() {
-                return Err(ApiError::invalid_field("url", "an e-mail channel takes `recipients`, not a URL"));
-            }
+    let (kind, name, target, webhook) = match body {
+        CreateBody::Email { name, recipients: addresses } => {
             if !state.alerts.email_configured() {
                 return Err(ApiError::invalid_field(
                     "kind",
                     "this app has no e-mail service configured (ACS_EMAIL_ENDPOINT); use Slack or Teams",
                 ));
             }
-            (ChannelTarget::Email(recipients(body.recipients)?), None)
+            (ChannelKind::Email, channel_name(&name)?, ChannelTarget::Email(recipients(addresses)?), None)
         }
-        ChannelKind::Slack | ChannelKind::Teams => {
-            if body.recipients.is_some() {
-                return Err(ApiError::invalid_field("recipients", "a webhook channel takes a `url`, not recipients"));
-            }
-            let url = checked_webhook(&state, body.url.as_deref()).await?;
-            (ChannelTarget::Webhook(SecretName::for_alert_channel(id)), Some(url))
-        }
+        CreateBody::Slack { name, url } => webhook_channel(&state, ChannelKind::Slack, &name, &url, id).await?,
+        CreateBody::Teams { name, url } => webhook_channel(&state, ChannelKind::Teams, &name, &url, id).await?,
     };
     let channel = AlertChannel { id, organization_id: tenant.id(), kind, name, target, created_at: now_micros() };
     if let (ChannelTarget::Webhook(secret_name), Some(url)) = (&channel.target, &webhook) {
@@ -176,8 +185,29 @@ async fn create_channel(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(AlertChannelView::from(channel))))
 }
 
-fn recipients(raw: Option<Vec<String>>) -> Result<Vec<EmailAddress>, ApiError> {
-    let raw = raw.ok_or_else(|| ApiError::invalid_field("recipients", "an e-mail channel needs recipients"))?;
+/// A channel's name, trimmed: 1 to 200 printable characters.
+fn channel_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field("name", format!("1 to {MAX_NAME_CHARS} printable characters")));
+    }
+    Ok(name.to_owned())
+}
+
+/// A Slack or Teams channel's parts: its name, where its URL will be kept, and the checked URL.
+async fn webhook_channel(
+    state: &AppState,
+    kind: ChannelKind,
+    name: &str,
+    url: &str,
+    id: Uuid,
+) -> Result<(ChannelKind, String, ChannelTarget, Option<WebhookUrl>), ApiError> {
+    let name = channel_name(name)?;
+    let url = checked_webhook(state, url).await?;
+    Ok((kind, name, ChannelTarget::Webhook(SecretName::for_alert_channel(id)), Some(url)))
+}
+
+fn recipients(raw: Vec<String>) -> Result<Vec<EmailAddress>, ApiError> {
     if raw.is_empty() || raw.len() > MAX_RECIPIENTS {
         return Err(ApiError::invalid_field("recipients", format!("1 to {MAX_RECIPIENTS} addresses")));
     }
@@ -193,8 +223,7 @@ fn recipients(raw: Option<Vec<String>>) -> Result<Vec<EmailAddress>, ApiError> {
 }
 
 /// A webhook URL from outside, parsed and checked against the SSRF rules for store addresses.
-async fn checked_webhook(state: &AppState, raw: Option<&str>) -> Result<WebhookUrl, ApiError> {
-    let raw = raw.ok_or_else(|| ApiError::invalid_field("url", "a Slack or Teams channel needs its webhook URL"))?;
+async fn checked_webhook(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
     let egress = state.alerts.webhook_egress();
     let webhook = WebhookUrl::parse(raw, egress).map_err(|e| ApiError::invalid_field("url", e.to_string()))?;
     let url = webhook.url().map_err(|e| ApiError::invalid_field("url", e.to_string()))?;
@@ -289,6 +318,7 @@ struct ListParams {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
 }
 
