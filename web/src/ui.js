@@ -1,5 +1,6 @@
 // Building blocks every page shares: cards, empty states, form fields that show the API's field errors beside
 // themselves, problem banners and a polite status region.
+import { ApiProblem } from "./api.js";
 import { h, replace, uid } from "./dom.js";
 
 export function card(title, ...children) {
@@ -100,6 +101,26 @@ export function showProblem(form, problem) {
   const first = form.querySelector("[aria-invalid=true]");
   if (first) first.focus();
   return placed;
+}
+
+/**
+ * Runs `action()` on each submit of `form`, with `submit` disabled meanwhile; a problem from the API shows on the form
+ * (beside the fields it names; nothing typed is cleared). Anything else is a bug and propagates.
+ */
+export function onSubmit(form, submit, action) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearProblem(form);
+    submit.disabled = true;
+    try {
+      await action();
+    } catch (problem) {
+      if (!(problem instanceof ApiProblem)) throw problem;
+      showProblem(form, problem);
+    } finally {
+      submit.disabled = false;
+    }
+  });
 }
 
 export function clearProblem(form) {

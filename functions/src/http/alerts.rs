@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     alerts::{
         channel::{AlertChannel, ChannelKind, ChannelTarget, MAX_RECIPIENTS, Purpose, WebhookUrl},
-        dispatch,
+        dispatch::{self, Draft},
         notice::{self, Notice},
     },
     db::now_micros,
@@ -295,17 +295,9 @@ async fn test_channel(
     tenant.require_admin()?;
     let channel = state.db.alert_channel(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
     let notice = Notice::sample(&channel.name, notice::advice_link(state.settings.app_url.as_ref()));
-    let delivery = dispatch::deliver(
-        state.secrets.as_ref(),
-        &state.alerts,
-        &channel,
-        Purpose::Test,
-        "test".to_owned(),
-        None,
-        &notice,
-        now_micros(),
-    )
-    .await;
+    let draft =
+        Draft { channel: &channel, purpose: Purpose::Test, subject: "test".to_owned(), recommendation_id: None };
+    let delivery = dispatch::deliver(state.secrets.as_ref(), &state.alerts, draft, &notice, now_micros()).await;
     state.db.record_alert_delivery(&delivery).await?;
     Ok(Json(DeliveryView::from(delivery)))
 }

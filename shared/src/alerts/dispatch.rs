@@ -85,15 +85,16 @@ impl Dispatcher<'_> {
                     report.cooled_down += 1;
                     continue;
                 }
-                let link = notice::advice_link(self.app_url);
-                let notice = Notice::alert(advice, &organization.currency, link);
-                self.send(channel, Purpose::Alert, subject, Some(advice.id), &notice, now, report).await?;
+                let notice = Notice::alert(advice, &organization.currency, notice::advice_link(self.app_url));
+                let draft = Draft { channel, purpose: Purpose::Alert, subject, recommendation_id: Some(advice.id) };
+                self.send(draft, &notice, now, report).await?;
             }
             if channel.created_at < week_start {
                 let subject = format!("digest:{}", week_start.date_naive());
                 if self.due(channel, &subject, week_start, now).await? {
                     let notice = Notice::digest(&open, &organization.currency, notice::advice_link(self.app_url));
-                    self.send(channel, Purpose::Digest, subject, None, &notice, now, report).await?;
+                    let draft = Draft { channel, purpose: Purpose::Digest, subject, recommendation_id: None };
+                    self.send(draft, &notice, now, report).await?;
                 }
             }
         }
@@ -131,19 +132,14 @@ impl Dispatcher<'_> {
         })
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one delivery's facts, each needed in its record")]
     async fn send(
         &self,
-        channel: &AlertChannel,
-        purpose: Purpose,
-        subject: String,
-        recommendation_id: Option<Uuid>,
+        draft: Draft<'_>,
         notice: &Notice,
         now: DateTime<Utc>,
         report: &mut DispatchReport,
     ) -> Result<(), DbError> {
-        let delivery =
-            deliver(self.secrets, self.sender, channel, purpose, subject, recommendation_id, notice, now).await;
+        let delivery = deliver(self.secrets, self.sender, draft, notice, now).await;
         match delivery.outcome {
             Outcome::Sent => report.sent += 1,
             Outcome::Failed(_) => report.failed += 1,
@@ -152,19 +148,29 @@ impl Dispatcher<'_> {
     }
 }
 
-/// Sends `notice` to `channel` and answers the delivery's record (not yet stored): a webhook URL missing from the
+/// What a delivery is, before it is made.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    /// Where it goes.
+    pub channel: &'a AlertChannel,
+    /// Why.
+    pub purpose: Purpose,
+    /// What about: the cooldown's key.
+    pub subject: String,
+    /// The recommendation it tells of, if one.
+    pub recommendation_id: Option<Uuid>,
+}
+
+/// Sends `notice` as `draft` says and answers the delivery's record (not yet stored): a webhook URL missing from the
 /// secret store is a failed delivery, like a channel that refuses.
-#[allow(clippy::too_many_arguments, reason = "one delivery's facts, each needed in its record")]
 pub async fn deliver(
     secrets: &dyn Secrets,
     sender: &AlertSender,
-    channel: &AlertChannel,
-    purpose: Purpose,
-    subject: String,
-    recommendation_id: Option<Uuid>,
+    draft: Draft<'_>,
     notice: &Notice,
     now: DateTime<Utc>,
 ) -> AlertDelivery {
+    let channel = draft.channel;
     let (attempts, result) = match destination(secrets, channel, sender).await {
         Ok(destination) => {
             let delivered = sender.deliver(&destination, notice).await;
@@ -176,9 +182,9 @@ pub async fn deliver(
         id: Uuid::new_v4(),
         organization_id: channel.organization_id,
         channel_id: channel.id,
-        purpose,
-        subject,
-        recommendation_id,
+        purpose: draft.purpose,
+        subject: draft.subject,
+        recommendation_id: draft.recommendation_id,
         title: notice.title.clone(),
         outcome: match result {
             Ok(()) => Outcome::Sent,

@@ -3,7 +3,7 @@
 import { api, ApiProblem, query } from "../api.js";
 import { h, replace } from "../dom.js";
 import * as format from "../format.js";
-import { announce, badge, button, card, clearProblem, emptyState, field, pageHeader, problemBanner, showProblem } from "../ui.js";
+import { announce, badge, button, card, emptyState, field, onSubmit, pageHeader, problemBanner } from "../ui.js";
 
 const KIND = { slack: "Slack", teams: "Microsoft Teams", email: "E-mail" };
 const PURPOSE = { alert: "Alert", digest: "Weekly digest", test: "Test" };
@@ -90,26 +90,16 @@ function addChannelForm(onAdded) {
   };
   draw();
   const form = h("form", { class: "stack connect", "aria-label": "Add an alert channel" }, h("div", { class: "form-problem" }), choices, name, slot, h("div", { class: "row" }, submit));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearProblem(form);
+  onSubmit(form, submit, async () => {
     const body = { kind, name: name.input.value.trim() };
     for (const f of fields) {
       const value = f.input.value.trim();
       body[f.dataset.field] = f.dataset.field === "recipients" ? value.split(/[\s,;]+/).filter(Boolean) : value;
     }
-    submit.disabled = true;
-    try {
-      const channel = await api("/api/v1/alerts/channels", { method: "POST", body });
-      for (const f of fields) f.input.value = "";
-      name.input.value = "";
-      onAdded(channel);
-    } catch (problem) {
-      if (!(problem instanceof ApiProblem)) throw problem;
-      showProblem(form, problem);
-    } finally {
-      submit.disabled = false;
-    }
+    const channel = await api("/api/v1/alerts/channels", { method: "POST", body });
+    for (const f of fields) f.input.value = "";
+    name.input.value = "";
+    onAdded(channel);
   });
   return form;
 }

@@ -4,7 +4,7 @@
 // leaving, the install is remembered in sessionStorage, so the Stores page can say on return whether it worked.
 import { api, ApiProblem, query } from "../api.js";
 import { h, replace } from "../dom.js";
-import { button, clearProblem, field, showProblem } from "../ui.js";
+import { button, clearProblem, field, onSubmit, showProblem } from "../ui.js";
 
 const PENDING_KEY = "raa.pendingInstall";
 
@@ -117,24 +117,14 @@ function pasteForm(onConnected) {
   };
   draw();
   const form = h("form", { class: "stack connect", "aria-label": "Connect a store" }, h("div", { class: "form-problem" }), choices, slot, name, h("div", { class: "row" }, submit));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearProblem(form);
+  onSubmit(form, submit, async () => {
     const body = { platform };
     for (const f of fields) body[f.dataset.field] = f.input.value.trim();
     if (name.input.value.trim()) body.name = name.input.value.trim();
-    submit.disabled = true;
-    try {
-      const store = await api("/api/v1/stores", { method: "POST", body });
-      for (const f of fields) f.input.value = "";
-      name.input.value = "";
-      onConnected(store);
-    } catch (problem) {
-      if (!(problem instanceof ApiProblem)) throw problem;
-      showProblem(form, problem);
-    } finally {
-      submit.disabled = false;
-    }
+    const store = await api("/api/v1/stores", { method: "POST", body });
+    for (const f of fields) f.input.value = "";
+    name.input.value = "";
+    onConnected(store);
   });
   return form;
 }
