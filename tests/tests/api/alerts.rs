@@ -33,8 +33,10 @@ struct Fake {
     received: Arc<Mutex<Vec<Value>>>,
     /// Statuses to answer, first to last; 200 (202 for ACS) once they run out.
     script: Arc<Mutex<VecDeque<u16>>>,
-    /// ACS's access key; requests not signed with it are refused with a 401.
+    /// ACS's access key; requests not signed with it are refused with a 401. Without one, a bearer token is taken.
     acs_key: Option<Arc<Vec<u8>>>,
+    /// The bearer tokens ACS was sent.
+    tokens: Arc<Mutex<Vec<String>>>,
 }
 
 impl Fake {
@@ -71,7 +73,15 @@ async fn hook(State(fake): State<Fake>, body: Bytes) -> StatusCode {
 async fn acs(State(fake): State<Fake>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let content_hash = STANDARD.encode(Sha256::digest(&body));
-    let key = fake.acs_key.as_ref().expect("an ACS fake has a key");
+    let Some(key) = fake.acs_key.as_ref() else {
+        // Without a key, ACS takes a Microsoft Entra token; the fake records it for the test to check.
+        let Some(token) = header("authorization").strip_prefix("Bearer ").map(str::to_owned) else {
+            return StatusCode::UNAUTHORIZED;
+        };
+        fake.tokens.lock().expect("tokens").push(token);
+        fake.received.lock().expect("received").push(serde_json::from_slice(&body).expect("a JSON body"));
+        return fake.next_status(202);
+    };
     let signed = format!(
         "POST\n{}\n{};{};{}",
         uri.path_and_query().map(|pq| pq.as_str()).unwrap_or_default(),
@@ -385,4 +395,70 @@ async fn channels_and_deliveries_are_the_organizations_own() {
     let (_, after) = shop.get("/api/v1/alerts/channels").await;
     assert_eq!(after["items"], json!([]));
     assert_eq!(shop.deliveries().await.len(), 1, "the test delivery stays on record");
+}
+
+#[tokio::test]
+async fn without_a_key_e_mail_carries_a_managed_identity_token() {
+    // Arrange: the real binary under `dev`, the App Service identity endpoint faked on loopback, ACS without a key.
+    let identity = tests::azure_fakes::AzureFakes::start().await;
+    let (acs, acs_url) = Fake::default().start(&[]).await;
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let port = tests::free_port();
+    let environment = [
+        ("ACS_EMAIL_ENDPOINT", acs_url.as_str()),
+        ("ACS_EMAIL_SENDER", "DoNotReply@advisor.example"),
+        ("IDENTITY_ENDPOINT", identity.identity_endpoint.as_str()),
+        ("IDENTITY_HEADER", identity.identity_header.as_str()),
+        ("LOG_FORMAT", "json"),
+    ];
+    let command = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(tests::handler_binary());
+        command.args(args).current_dir(workdir.path()).envs(environment).kill_on_drop(true);
+        for name in ["DATABASE_URL", "SUPABASE_JWT_SECRET", "SUPABASE_URL", "AUTH_ISSUER", "ACS_EMAIL_KEY"] {
+            command.env_remove(name);
+        }
+        command
+    };
+    let token = command(&["token", "--data-dir", "data", "--org", "Beans & Co"]).output().await.expect("handler token");
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let token = String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned();
+    let mut dev = command(&["dev", "--port", &port.to_string(), "--data-dir", "data"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("handler dev");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    tests::wait_until_answering(&client, &format!("{base}/api/health"), std::time::Duration::from_secs(60)).await;
+
+    // Act
+    let channel: Value = client
+        .post(format!("{base}/api/v1/alerts/channels"))
+        .bearer_auth(&token)
+        .json(&json!({ "kind": "email", "name": "Ops", "recipients": ["ops@beans.example"] }))
+        .send()
+        .await
+        .expect("add a channel")
+        .json()
+        .await
+        .expect("JSON");
+    let id = channel["id"].as_str().unwrap_or_default();
+    let delivery: Value = client
+        .post(format!("{base}/api/v1/alerts/channels/{id}/test"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("test")
+        .json()
+        .await
+        .expect("JSON");
+    dev.kill().await.expect("stop handler dev");
+
+    // Assert: sent, authorized by a token the identity endpoint issued for Communication Services.
+    assert_eq!(delivery["status"], "sent", "{delivery} {channel}");
+    assert_eq!(acs.received().len(), 1);
+    let sent = acs.tokens.lock().expect("tokens").clone();
+    assert!(sent.len() == 1 && sent[0].starts_with("token-"), "{sent:?}");
+    let asked: Vec<(String, bool)> = identity.lock().token_log.clone();
+    assert_eq!(asked, [("https://communication.azure.com".to_owned(), true)]);
 }
