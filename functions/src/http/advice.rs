@@ -589,12 +589,28 @@ async fn summary(State(state): State<AppState>, tenant: Tenant) -> Result<Json<S
     Ok(Json(SummaryView { as_of: facts.today, computed_at: facts.computed_at, summary: summary.into(), open }))
 }
 
+/// At least one character outside Unicode's White_Space (what `str::trim` removes), as a JSON Schema pattern.
+const NOT_ONLY_WHITE_SPACE: &str = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
+fn question_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("1 to 500 characters, not all white space."))
+        .min_length(Some(1))
+        .max_length(Some(MAX_QUESTION_CHARS))
+        .pattern(Some(NOT_ONLY_WHITE_SPACE))
+        .examples(["What should I reorder this week?"])
+        .build()
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = AdviceQuestion)]
 struct AskBody {
-    /// 1 to 500 characters, not all white space.
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S", example = "What should I reorder this week?")]
+    /// 1 to 500 characters, not all white space: Unicode's White_Space, the set the server trims, which counts
+    /// U+0085 where a JSON Schema `\s` does not ([`NOT_ONLY_WHITE_SPACE`]).
+    #[schema(schema_with = question_schema)]
     question: String,
 }
 
@@ -687,4 +703,56 @@ async fn refresh(State(state): State<AppState>, tenant: Tenant) -> Result<Json<R
         resolved: report.store.resolved,
         elapsed_ms: report.elapsed.as_millis() as u64,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The characters the pattern's class names, read back from its escapes and ranges.
+    fn white_space_in_pattern() -> Vec<(u32, u32)> {
+        let class = NOT_ONLY_WHITE_SPACE.trim_start_matches("[^").trim_end_matches(']');
+        let mut chars = Vec::new();
+        let mut rest = class;
+        while !rest.is_empty() {
+            let (c, tail) = match rest.strip_prefix('\\') {
+                Some(escaped) => match escaped.chars().next() {
+                    Some('t') => (0x09, &escaped[1..]),
+                    Some('n') => (0x0A, &escaped[1..]),
+                    Some('f') => (0x0C, &escaped[1..]),
+                    Some('r') => (0x0D, &escaped[1..]),
+                    Some('u') => (u32::from_str_radix(&escaped[1..5], 16).expect("hex"), &escaped[5..]),
+                    other => panic!("unexpected escape {other:?}"),
+                },
+                None => (u32::from(rest.chars().next().expect("a char")), &rest[1..]),
+            };
+            chars.push(c);
+            rest = tail;
+            if let Some(range) = rest.strip_prefix('-') {
+                rest = range;
+                chars.push(u32::MAX);
+            }
+        }
+        let mut ranges = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars.get(i + 1) == Some(&u32::MAX) {
+                ranges.push((chars[i], chars[i + 2]));
+                i += 3;
+            } else {
+                ranges.push((chars[i], chars[i]));
+                i += 1;
+            }
+        }
+        ranges
+    }
+
+    #[test]
+    fn the_documented_white_space_is_what_the_server_trims() {
+        let ranges = white_space_in_pattern();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let listed = ranges.iter().any(|(from, to)| (*from..=*to).contains(&u32::from(c)));
+            assert_eq!(listed, c.is_whitespace(), "U+{:04X}", u32::from(c));
+        }
+    }
 }
