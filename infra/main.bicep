@@ -47,6 +47,12 @@ param azureOpenAiEndpoint string = ''
 @description('Azure OpenAI chat deployment name (required with azureOpenAiEndpoint).')
 param azureOpenAiDeployment string = ''
 
+@description('Azure Communication Services endpoint for e-mail alerts, e.g. https://<resource>.communication.azure.com (empty: e-mail channels are refused; Slack and Teams need nothing). The app sends with its identity: grant it a role on that resource that allows sending e-mail.')
+param acsEmailEndpoint string = ''
+
+@description('Verified sender address for e-mail alerts, e.g. DoNotReply@<your verified domain> (required with acsEmailEndpoint).')
+param acsEmailSender string = ''
+
 @description('The app\'s public base URL (APP_URL), e.g. a custom domain; empty: the function app\'s own https://<app>.azurewebsites.net.')
 param appUrl string = ''
 
@@ -262,6 +268,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'AUTO_MIGRATE', value: autoMigrate ? 'true' : 'false' }
         { name: 'AZURE_OPENAI_ENDPOINT', value: azureOpenAiEndpoint }
         { name: 'AZURE_OPENAI_DEPLOYMENT', value: azureOpenAiDeployment }
+        { name: 'ACS_EMAIL_ENDPOINT', value: acsEmailEndpoint }
+        { name: 'ACS_EMAIL_SENDER', value: acsEmailSender }
       ]
     }
   }
