@@ -44,7 +44,6 @@ pub fn wrap(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     // after it, so a method a path does not accept is a 405 with `Allow` whatever the body, never a 413.
     let router = router
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_request_bodies))
-        .route_layer(middleware::from_fn(crate::request_metrics::record))
         .method_not_allowed_fallback(wrong_method)
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(state.clone(), limit_anonymous_callers))

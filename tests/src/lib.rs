@@ -330,6 +330,15 @@ fn decode_chunked(mut body: &str) -> String {
 }
 
 impl TestApp {
+    /// Sends `function`'s timer invocation as the Functions host does and returns the invocation's log lines.
+    pub async fn invoke_timer(&self, function: &str) -> Vec<String> {
+        let invocation: serde_json::Value = serde_json::from_str(worker::TIMER_INVOCATION).expect("the timer fixture");
+        let response = self.post_json(&format!("/{function}"), &invocation).await;
+        assert_eq!(response.status(), 200, "{function} completes");
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        body["Logs"].as_array().expect("logs").iter().map(|l| l.as_str().unwrap_or_default().to_owned()).collect()
+    }
+
     /// Creates an organization as `token`'s user (who becomes its admin) and returns its id.
     pub async fn create_organization(&self, token: &str, name: &str, timezone: &str) -> Uuid {
         let response = self

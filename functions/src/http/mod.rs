@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
     let (router, _) = documented().split_for_parts();
     // The one part left out of the document: the dashboard's page and assets are HTML, scripts and styles for a
     // browser, not the API (the page itself is a client of the documented routes).
-    router.merge(app::router())
+    router.merge(app::router()).route_layer(axum::middleware::from_fn(crate::request_metrics::record_request))
 }
 
 /// The documented routes: the router and its OpenAPI document, from the same registrations.

@@ -47,7 +47,10 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 /// Routes `POST /<FunctionName>` for each trigger. `GET /`, which the host polls until the worker answers, is the
 /// dashboard's page ([`crate::http::app`]).
 pub fn router() -> Router<AppState> {
-    triggers().into_iter().fold(Router::new(), |router, (name, handler)| router.route(&format!("/{name}"), handler))
+    triggers()
+        .into_iter()
+        .fold(Router::new(), |router, (name, handler)| router.route(&format!("/{name}"), handler))
+        .route_layer(axum::middleware::from_fn(crate::request_metrics::record_invocation))
 }
 
 /// One invocation as the host sent it.

@@ -24,5 +24,4 @@ CREATE TABLE alert_deliveries (
     error             TEXT,
     created_at        TEXT NOT NULL
 ) STRICT;
-CREATE INDEX alert_deliveries_by_subject ON alert_deliveries (channel_id, subject, created_at DESC);
 CREATE INDEX alert_deliveries_by_organization ON alert_deliveries (organization_id, created_at DESC, id DESC);

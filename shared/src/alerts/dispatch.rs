@@ -3,6 +3,8 @@
 //! Every delivery, sent or failed, is recorded; the records are the cooldown, so a redelivered or overlapping tick
 //! sends nothing twice within it, and a failed delivery is tried again [`RETRY_FAILED_AFTER`] later.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, Days, NaiveTime, TimeDelta, Utc};
 use uuid::Uuid;
 
@@ -77,11 +79,19 @@ impl Dispatcher<'_> {
         let urgent: Vec<&StoredAdvice> = open.iter().filter(|a| notice::is_urgent(&a.recommendation)).collect();
         let cooldown = TimeDelta::from_std(self.settings.cooldown).unwrap_or(TimeDelta::days(1));
         let week_start = digest_slot(&organization, now);
+        let recent = self.db.alert_deliveries_since(id, (now - cooldown).min(week_start)).await?;
+        let mut latest: HashMap<(Uuid, &str), &AlertDelivery> = HashMap::new();
+        for delivery in &recent {
+            latest.entry((delivery.channel_id, delivery.subject.as_str())).or_insert(delivery);
+        }
+        let due = |channel: &AlertChannel, subject: &str, since: DateTime<Utc>| {
+            due(latest.get(&(channel.id, subject)).copied(), since, now)
+        };
         for channel in &channels {
             for advice in &urgent {
                 let subject =
                     format!("{}:{}", advice.recommendation.kind.as_str(), advice.recommendation.subject.key());
-                if !self.due(channel, &subject, now - cooldown, now).await? {
+                if !due(channel, &subject, now - cooldown) {
                     report.cooled_down += 1;
                     continue;
                 }
@@ -91,7 +101,7 @@ impl Dispatcher<'_> {
             }
             if channel.created_at < week_start {
                 let subject = format!("digest:{}", week_start.date_naive());
-                if self.due(channel, &subject, week_start, now).await? {
+                if due(channel, &subject, week_start) {
                     let notice = Notice::digest(&open, &organization.currency, notice::advice_link(self.app_url));
                     let draft = Draft { channel, purpose: Purpose::Digest, subject, recommendation_id: None };
                     self.send(draft, &notice, now, report).await?;
@@ -114,24 +124,6 @@ impl Dispatcher<'_> {
         Ok(self.db.list_advice(organization, &query).await?.items)
     }
 
-    /// Whether `subject` may be sent to `channel`: nothing sent about it since `since`, and no failure just now.
-    async fn due(
-        &self,
-        channel: &AlertChannel,
-        subject: &str,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, DbError> {
-        let latest = self.db.latest_alert_delivery(channel.organization_id, channel.id, subject, since).await?;
-        Ok(match latest {
-            None => true,
-            Some(delivery) => match delivery.outcome {
-                Outcome::Sent => false,
-                Outcome::Failed(_) => delivery.created_at <= now - RETRY_FAILED_AFTER,
-            },
-        })
-    }
-
     async fn send(
         &self,
         draft: Draft<'_>,
@@ -145,6 +137,18 @@ impl Dispatcher<'_> {
             Outcome::Failed(_) => report.failed += 1,
         }
         self.db.record_alert_delivery(&delivery).await
+    }
+}
+
+/// Whether a subject may be sent again, given the latest delivery about it: nothing sent since `since`, and no
+/// failure in the last [`RETRY_FAILED_AFTER`].
+fn due(latest: Option<&AlertDelivery>, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    match latest.filter(|delivery| delivery.created_at > since) {
+        None => true,
+        Some(delivery) => match delivery.outcome {
+            Outcome::Sent => false,
+            Outcome::Failed(_) => delivery.created_at <= now - RETRY_FAILED_AFTER,
+        },
     }
 }
 

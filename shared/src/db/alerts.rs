@@ -175,26 +175,19 @@ impl Database {
         Ok(())
     }
 
-    /// The latest delivery to `channel` about `subject` made after `since`: what the cooldown looks at.
-    pub async fn latest_alert_delivery(
+    /// The organization's deliveries made after `since`, newest first: what the cooldown looks at, read once a tick.
+    pub async fn alert_deliveries_since(
         &self,
         organization: Uuid,
-        channel: Uuid,
-        subject: &str,
         since: DateTime<Utc>,
-    ) -> Result<Option<AlertDelivery>, DbError> {
+    ) -> Result<Vec<AlertDelivery>, DbError> {
         let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries WHERE organization_id = $1 AND channel_id = $2 \
-             AND subject = $3 AND created_at > $4 ORDER BY created_at DESC, id DESC LIMIT 1"
+            "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries WHERE organization_id = $1 AND created_at > $2 \
+             ORDER BY created_at DESC, id DESC"
         );
-        let row: Option<DeliveryRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(organization)
-            .bind(channel)
-            .bind(subject)
-            .bind(since)
-            .fetch_optional(pool)
-            .await?);
-        row.map(AlertDelivery::try_from).transpose()
+        let rows: Vec<DeliveryRow> =
+            on_pool!(self, |pool| sqlx::query_as(&sql).bind(organization).bind(since).fetch_all(pool).await?);
+        rows.into_iter().map(AlertDelivery::try_from).collect()
     }
 
     /// The organization's deliveries, newest first, `limit` after the position `after` (created, id).

@@ -79,11 +79,3 @@ pub fn shutdown() {
         let _ = meter_provider.shutdown();
     }
 }
-
-/// Exports what is pending now, without stopping: where the process may be frozen between invocations (Lambda).
-pub fn flush() {
-    if let Some((tracer_provider, meter_provider)) = PROVIDERS.get() {
-        let _ = tracer_provider.force_flush();
-        let _ = meter_provider.force_flush();
-    }
-}

@@ -387,24 +387,15 @@ async fn without_openai_the_summary_and_answers_come_from_templates_and_say_so()
     assert_eq!(answer["recommendation_ids"], json!([id]));
 }
 
-async fn invoke_refresh_timer(app: &TestApp) -> Vec<String> {
-    let invocation: Value =
-        serde_json::from_str(include_str!("../../fixtures/functions-host/timer.json")).expect("the timer fixture");
-    let response = app.post_json("/RefreshAdvice", &invocation).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.expect("JSON");
-    body["Logs"].as_array().expect("logs").iter().map(|l| l.as_str().unwrap_or_default().to_owned()).collect()
-}
-
 async fn the_timer_refreshes_only_organizations_whose_facts_may_have_changed(backend: Backend) {
     // Arrange
     let (shop, beans) = Shop::with_beans(backend, &[]).await;
 
     // Act and assert: the first tick computes, the second finds nothing new, a new order makes it due again.
-    let first = invoke_refresh_timer(&shop.app).await;
+    let first = shop.app.invoke_timer("RefreshAdvice").await;
     assert!(first[0].contains("1 organization(s), 1 refreshed, 0 up to date"), "{first:?}");
     assert!(first[1].contains("1 products, ") && first[1].contains("1 new"), "{first:?}");
-    let second = invoke_refresh_timer(&shop.app).await;
+    let second = shop.app.invoke_timer("RefreshAdvice").await;
     assert!(second[0].contains("0 refreshed, 1 up to date"), "{second:?}");
     let today_order = OrderInput {
         external_id: "walk-in".into(),
@@ -414,7 +405,7 @@ async fn the_timer_refreshes_only_organizations_whose_facts_may_have_changed(bac
         lines: vec![OrderLineInput { product_id: Some(beans), variant_id: None, quantity: 1, total_minor: 1_250 }],
     };
     shop.app.state.db.upsert_orders(shop.organization, shop.store, &[today_order]).await.expect("an order");
-    let third = invoke_refresh_timer(&shop.app).await;
+    let third = shop.app.invoke_timer("RefreshAdvice").await;
     assert!(third[0].contains("1 refreshed"), "{third:?}");
     assert!(third[1].contains("1 unchanged"), "today's order is not in the complete days yet: {third:?}");
 }

@@ -123,15 +123,6 @@ impl Shop {
         assert_eq!(status, 200, "{page}");
         page["items"].as_array().cloned().unwrap_or_default()
     }
-
-    async fn alerts_tick(&self) -> Vec<String> {
-        let invocation: Value =
-            serde_json::from_str(include_str!("../../fixtures/functions-host/timer.json")).expect("the timer fixture");
-        let response = self.app.post_json("/SendAlerts", &invocation).await;
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.expect("JSON");
-        body["Logs"].as_array().expect("logs").iter().map(|l| l.as_str().unwrap_or_default().to_owned()).collect()
-    }
 }
 
 async fn an_urgent_restock_reaches_slack_and_teams_once_per_cooldown(backend: Backend) {
@@ -145,8 +136,8 @@ async fn an_urgent_restock_reaches_slack_and_teams_once_per_cooldown(backend: Ba
     shop.add_channel(json!({ "kind": "teams", "name": "Buying", "url": format!("{teams_url}/hook") })).await;
 
     // Act
-    let first = shop.alerts_tick().await;
-    let second = shop.alerts_tick().await;
+    let first = shop.app.invoke_timer("SendAlerts").await;
+    let second = shop.app.invoke_timer("SendAlerts").await;
 
     // Assert: one message each, naming the product and the order to place, with a link to the advice page.
     let slack_messages = slack.received();
@@ -197,8 +188,8 @@ async fn a_failing_channel_is_retried_with_backoff_and_every_delivery_is_recorde
         shop.add_channel(json!({ "kind": "slack", "name": "gone", "url": format!("{gone_url}/hook") })).await;
 
     // Act
-    shop.alerts_tick().await;
-    let again = shop.alerts_tick().await;
+    shop.app.invoke_timer("SendAlerts").await;
+    let again = shop.app.invoke_timer("SendAlerts").await;
 
     // Assert: the flaky channel got it on the third attempt; the refusal is not retried, and not again just now.
     assert_eq!(flaky.received().len(), 1);
@@ -338,8 +329,8 @@ async fn the_weekly_digest_goes_once_a_week_to_channels_older_than_the_week() {
         .expect("backdate the channel");
 
     // Act
-    shop.alerts_tick().await;
-    shop.alerts_tick().await;
+    shop.app.invoke_timer("SendAlerts").await;
+    shop.app.invoke_timer("SendAlerts").await;
 
     // Assert: the old channel has the alert and one digest; the new one only the alert.
     let titles = |fake: &Fake| {
