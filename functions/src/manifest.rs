@@ -2,6 +2,9 @@
 //! `functions/azure/<FunctionName>/`; the binary embeds them so that `handler package` writes them out, the local
 //! host reads timer schedules and blob paths from them, and a test checks them against the router.
 //!
+//! Queue bindings (a `queueTrigger`, and `queue` outputs whose values are the messages to send) name a queue; the
+//! local host runs those queues itself, and the Azure host on the app's storage account.
+//!
 //! `eventGridTrigger` bindings carry one key of ours, `path` (`<container>/{name}/{pattern}`): the blobs whose
 //! `BlobCreated` events the function takes. The Functions host ignores it; the local host watches that container,
 //! and the Bicep template derives the Event Grid subscription's subject filter from it.
@@ -23,6 +26,17 @@ pub struct Function {
     pub json: &'static str,
     /// What triggers it.
     pub trigger: Trigger,
+    /// Its queue output bindings: an invocation's `Outputs.<binding>` are messages for `queue`.
+    pub queue_outputs: Vec<QueueOutput>,
+}
+
+/// A `queue` output binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueOutput {
+    /// The binding's `name` (the key under `Outputs`).
+    pub binding: String,
+    /// The queue its messages go to.
+    pub queue: String,
 }
 
 /// The trigger binding of a function.
@@ -43,6 +57,13 @@ pub enum Trigger {
         schedule: ScheduleSource,
         /// Fire once when the host starts.
         run_on_startup: bool,
+    },
+    /// A message on a storage queue.
+    Queue {
+        /// The binding's `name` (the key under `Data`).
+        binding: String,
+        /// The queue it takes messages from.
+        queue: String,
     },
     /// An Event Grid event about a blob.
     EventGrid {
@@ -74,6 +95,16 @@ enum BindingJson {
         #[serde(default)]
         run_on_startup: bool,
     },
+    #[serde(rename_all = "camelCase")]
+    QueueTrigger {
+        name: String,
+        queue_name: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Queue {
+        name: String,
+        queue_name: String,
+    },
     EventGridTrigger {
         name: String,
         path: String,
@@ -93,6 +124,35 @@ pub enum ManifestError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl Function {
+    /// The messages an invocation's `outputs` hold for this function's queue output bindings, with their queue: an
+    /// array is one message per element (as the Functions host writes it), `null` none.
+    pub fn queued_messages(
+        &self,
+        outputs: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<(&str, serde_json::Value)> {
+        let mut messages = Vec::new();
+        for output in &self.queue_outputs {
+            match outputs.get(&output.binding) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::Array(items)) => {
+                    messages.extend(items.iter().map(|item| (output.queue.as_str(), item.clone())));
+                }
+                Some(item) => messages.push((output.queue.as_str(), item.clone())),
+            }
+        }
+        messages
+    }
+}
+
+/// The function triggered by `queue`, with its binding name.
+pub fn consumer_of(queue: &str) -> Option<(&'static Function, &'static str)> {
+    FUNCTIONS.as_ref().ok()?.iter().find_map(|function| match &function.trigger {
+        Trigger::Queue { binding, queue: taken } if taken == queue => Some((function, binding.as_str())),
+        _ => None,
+    })
 }
 
 /// The embedded manifest, parsed once.
@@ -119,27 +179,32 @@ pub fn functions() -> Result<Vec<Function>, ManifestError> {
 fn parse(name: String, json: &'static str) -> Result<Function, ManifestError> {
     let invalid = |reason: String| ManifestError::Invalid { function: name.clone(), reason };
     let parsed: FunctionJson = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-    let mut triggers = parsed.bindings.into_iter().filter_map(|binding| match binding {
-        BindingJson::HttpTrigger { route, methods } => {
-            Some(Ok(Trigger::Http { route, methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect() }))
-        }
-        BindingJson::TimerTrigger { name, schedule, run_on_startup } => {
-            Some(ScheduleSource::parse(&schedule).map(|schedule| Trigger::Timer {
-                binding: name,
-                schedule,
-                run_on_startup,
-            }))
-        }
-        BindingJson::EventGridTrigger { name, path } => {
-            Some(BlobPath::parse(&path).map(|path| Trigger::EventGrid { binding: name, path }))
-        }
-        BindingJson::Output => None,
-    });
+    let mut queue_outputs = Vec::new();
+    let mut triggers = Vec::new();
+    for binding in parsed.bindings {
+        triggers.push(match binding {
+            BindingJson::HttpTrigger { route, methods } => {
+                Ok(Trigger::Http { route, methods: methods.iter().map(|m| m.to_ascii_uppercase()).collect() })
+            }
+            BindingJson::TimerTrigger { name, schedule, run_on_startup } => ScheduleSource::parse(&schedule)
+                .map(|schedule| Trigger::Timer { binding: name, schedule, run_on_startup }),
+            BindingJson::QueueTrigger { name, queue_name } => Ok(Trigger::Queue { binding: name, queue: queue_name }),
+            BindingJson::EventGridTrigger { name, path } => {
+                BlobPath::parse(&path).map(|path| Trigger::EventGrid { binding: name, path })
+            }
+            BindingJson::Queue { name, queue_name } => {
+                queue_outputs.push(QueueOutput { binding: name, queue: queue_name });
+                continue;
+            }
+            BindingJson::Output => continue,
+        });
+    }
+    let mut triggers = triggers.into_iter();
     let trigger = triggers.next().ok_or_else(|| invalid("no trigger binding".into()))?.map_err(&invalid)?;
     if triggers.next().is_some() {
         return Err(invalid("more than one trigger binding".into()));
     }
-    Ok(Function { name, json, trigger })
+    Ok(Function { name, json, trigger, queue_outputs })
 }
 
 /// A timer's `schedule`: an NCRONTAB expression, or `%NAME%`, which the host resolves from the app setting `NAME`
@@ -246,12 +311,47 @@ mod tests {
                 "RefreshAdvice",
                 "SendAlerts",
                 "ShopifyCallback",
+                "SyncStore",
                 "SyncStores",
                 "VideoUploaded",
                 "Webhooks",
                 "WooCommerceCallback"
             ]
         );
+    }
+
+    #[test]
+    fn the_sync_tick_queues_for_the_function_that_syncs_one_store() {
+        let tick = function("SyncStores").expect("SyncStores");
+        let consumer = function("SyncStore").expect("SyncStore");
+        let Trigger::Queue { queue, .. } = &consumer.trigger else { panic!("SyncStore is queue-triggered") };
+        assert_eq!(tick.queue_outputs, [QueueOutput { binding: "stores".into(), queue: queue.clone() }]);
+        assert_eq!(consumer.queue_outputs, [QueueOutput { binding: "next".into(), queue: queue.clone() }]);
+        assert_eq!(consumer_of(queue).map(|(f, binding)| (f.name.as_str(), binding)), Some(("SyncStore", "message")));
+    }
+
+    #[test]
+    fn every_queue_written_to_has_a_consumer() {
+        for function in functions().expect("valid manifest") {
+            for output in &function.queue_outputs {
+                assert!(consumer_of(&output.queue).is_some(), "{}: nobody takes {}", function.name, output.queue);
+            }
+        }
+    }
+
+    #[test]
+    fn queue_outputs_are_one_message_per_array_element() {
+        let tick = function("SyncStores").expect("SyncStores");
+        let outputs = serde_json::json!({ "stores": [{ "a": 1 }, { "a": 2 }], "other": [3] });
+        let messages = tick.queued_messages(outputs.as_object().expect("object"));
+        assert_eq!(
+            messages,
+            [("sync-stores", serde_json::json!({ "a": 1 })), ("sync-stores", serde_json::json!({ "a": 2 }))]
+        );
+        let single = serde_json::json!({ "stores": { "a": 1 } });
+        assert_eq!(tick.queued_messages(single.as_object().expect("object")).len(), 1);
+        let none = serde_json::json!({ "stores": null });
+        assert!(tick.queued_messages(none.as_object().expect("object")).is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The Azure Functions custom-handler protocol for non-HTTP triggers: the invocation the host POSTs to
-//! `/<FunctionName>` and the reply it expects, with the payloads our triggers receive (timer, Event Grid).
+//! `/<FunctionName>` and the reply it expects, with the payloads our triggers receive (timer, queue, Event Grid).
 //!
 //! The host's encoding has quirks that these types absorb (see `shared/reference/functions-host-protocol.md` §5):
 //! plain values in `Data`/`Metadata` may arrive JSON-encoded a second time (`"\"clip.mp4\""`), keys ending in
@@ -63,12 +63,17 @@ impl InvocationRequest {
     }
 }
 
-/// Decodes `value` as `T`; if that fails and the value is a string, decodes the JSON inside the string.
+/// Decodes `value` as `T`; if that fails and the value is a string, decodes the JSON inside the string (again, if
+/// that is a string too: a queue message's JSON text may arrive JSON-encoded once more).
 fn decode_layered<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
     match T::deserialize(value) {
         Ok(decoded) => Ok(decoded),
         Err(direct) => match value {
-            Value::String(s) => serde_json::from_str(s).map_err(|inner| format!("{inner} (in JSON string)")),
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(inner @ Value::String(_)) => decode_layered(&inner),
+                Ok(inner) => T::deserialize(inner).map_err(|error| format!("{error} (in JSON string)")),
+                Err(error) => Err(format!("{error} (in JSON string)")),
+            },
             _ => Err(direct.to_string()),
         },
     }
@@ -115,6 +120,12 @@ impl InvocationResponse {
     /// A completed invocation with these log lines and no outputs.
     pub fn logged(logs: Vec<String>) -> Self {
         Self { logs, ..Self::default() }
+    }
+
+    /// Adds the value of output binding `name` (for a queue binding, an array is one message per element).
+    pub fn with_output(mut self, name: &str, value: Value) -> Self {
+        self.outputs.insert(name.to_owned(), value);
+        self
     }
 }
 

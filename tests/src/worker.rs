@@ -9,6 +9,92 @@ use tokio::process::{Child, Command};
 /// A timer invocation as the host sends it (`tests/fixtures/functions-host/timer.json`).
 pub const TIMER_INVOCATION: &str = include_str!("../fixtures/functions-host/timer.json");
 
+/// What a scheduled sync did: the timer's reply and the reply of each `SyncStore` delivery, in order.
+#[derive(Debug)]
+pub struct SyncTick {
+    /// The `SyncStores` reply.
+    pub timer: Value,
+    /// One reply per queued message (continuations included).
+    pub deliveries: Vec<Value>,
+}
+
+impl SyncTick {
+    /// The log lines of the deliveries, one per message.
+    pub fn delivery_logs(&self) -> Vec<String> {
+        self.deliveries
+            .iter()
+            .flat_map(|reply| reply["Logs"].as_array().cloned().unwrap_or_default())
+            .map(|line| line.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+/// Plays the Functions host for one scheduled sync against `base`: POSTs the `SyncStores` timer invocation, then
+/// delivers each message of its `stores` output to `SyncStore` (one at a time), and the `next` messages those
+/// deliveries queue, until the queue is empty. Every invocation must complete.
+pub async fn sync_tick(client: &reqwest::Client, base: &str) -> Result<SyncTick, reqwest::Error> {
+    let timer = invoke_function(client, base, "SyncStores", TIMER_INVOCATION.to_owned()).await?;
+    let mut queue: std::collections::VecDeque<Value> = messages(&timer, "stores").into();
+    let mut deliveries = Vec::new();
+    while let Some(message) = queue.pop_front() {
+        let reply = deliver_store_message(client, base, &message).await?;
+        queue.extend(messages(&reply, "next"));
+        deliveries.push(reply);
+    }
+    Ok(SyncTick { timer, deliveries })
+}
+
+/// The `SyncStores` timer alone: its reply, with the messages it queued (`Outputs.stores`).
+pub async fn sync_timer(client: &reqwest::Client, base: &str) -> Result<(Value, Vec<Value>), reqwest::Error> {
+    let timer = invoke_function(client, base, "SyncStores", TIMER_INVOCATION.to_owned()).await?;
+    let queued = messages(&timer, "stores");
+    Ok((timer, queued))
+}
+
+/// Delivers one `sync-stores` message to `SyncStore` as the host does (the message as JSON text, double-encoded
+/// metadata) and returns the reply.
+pub async fn deliver_store_message(
+    client: &reqwest::Client,
+    base: &str,
+    message: &Value,
+) -> Result<Value, reqwest::Error> {
+    let invocation = serde_json::json!({
+        "Data": { "message": message.to_string() },
+        "Metadata": {
+            "DequeueCount": "1",
+            "Id": format!("\"{}\"", uuid::Uuid::new_v4()),
+            "sys": { "MethodName": "SyncStore", "UtcNow": chrono::Utc::now(), "RandGuid": uuid::Uuid::new_v4() }
+        }
+    });
+    invoke_function(client, base, "SyncStore", invocation.to_string()).await
+}
+
+/// The messages of queue output `binding` in an invocation reply (an array, or one value).
+pub fn messages(reply: &Value, binding: &str) -> Vec<Value> {
+    match &reply["Outputs"][binding] {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items.clone(),
+        item => vec![item.clone()],
+    }
+}
+
+async fn invoke_function(
+    client: &reqwest::Client,
+    base: &str,
+    function: &str,
+    body: String,
+) -> Result<Value, reqwest::Error> {
+    let response = client
+        .post(format!("{base}/{function}"))
+        .header("content-type", "application/json; charset=utf-8")
+        .header("x-azure-functions-invocationid", uuid::Uuid::new_v4().to_string())
+        .body(body)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200, "{function} completes");
+    response.json().await
+}
+
 /// A running worker process.
 pub struct Worker {
     child: Child,
@@ -47,18 +133,9 @@ impl Worker {
         Self { child, base, client }
     }
 
-    /// Sends the `SyncStores` timer invocation and returns the invocation reply.
-    pub async fn tick(&self) -> Result<Value, reqwest::Error> {
-        let response = self
-            .client
-            .post(format!("{}/SyncStores", self.base))
-            .header("content-type", "application/json; charset=utf-8")
-            .header("x-azure-functions-invocationid", uuid::Uuid::new_v4().to_string())
-            .body(TIMER_INVOCATION)
-            .send()
-            .await?;
-        assert_eq!(response.status(), 200, "the tick completes");
-        response.json().await
+    /// One scheduled sync, as the Functions host runs it: the `SyncStores` timer, then each message it queued.
+    pub async fn tick(&self) -> Result<SyncTick, reqwest::Error> {
+        sync_tick(&self.client, &self.base).await
     }
 
     /// The worker's process id.

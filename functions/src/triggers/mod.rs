@@ -26,14 +26,16 @@ use crate::{
 
 mod refresh_advice;
 mod send_alerts;
+mod sync_store;
 mod sync_stores;
 mod video_uploaded;
 
 /// Every non-HTTP function and its handler. Names must equal the `functions/azure/<Name>` folders.
-fn triggers() -> [(&'static str, MethodRouter<AppState>); 4] {
+fn triggers() -> [(&'static str, MethodRouter<AppState>); 5] {
     [
         ("RefreshAdvice", post(refresh_advice::run)),
         ("SendAlerts", post(send_alerts::run)),
+        ("SyncStore", post(sync_store::run)),
         ("SyncStores", post(sync_stores::run)),
         ("VideoUploaded", post(video_uploaded::run)),
     ]

@@ -1,11 +1,10 @@
-//! `SyncStores` (timer): one tick of the store sync engine. It leases due stores one at a time, syncs each within
-//! `SYNC_TIME_BUDGET_SECS` from its last checkpoint, and leaves the rest for the next tick or another instance. A
-//! store's own failure is recorded on its sync job and does not fail the invocation; a database outage does (the
-//! host logs it and the next tick tries again).
+//! `SyncStores` (timer): finds the due stores and queues one `SyncStore` message for each (the `stores` queue
+//! output), so the platform spreads the syncs over as many instances as the queue needs. The tick also forgets old
+//! webhook deliveries. Only a database outage fails it (the next tick tries again).
 
 use axum::extract::State;
 
-use super::{Invocation, TriggerError};
+use super::{Invocation, TriggerError, sync_store::StoreMessage};
 use crate::{
     protocol::{InvocationResponse, TimerInfo},
     state::AppState,
@@ -13,38 +12,27 @@ use crate::{
 
 /// The timer binding's `name` in `function.json`.
 const BINDING: &str = "timer";
+/// The queue output binding's `name`: one message per due store.
+const STORES_OUTPUT: &str = "stores";
 
 #[tracing::instrument(name = "syncing stores", skip_all, fields(invocation = invocation.id.as_deref()))]
 pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Result<InvocationResponse, TriggerError> {
     let timer: TimerInfo = invocation.request.binding(BINDING)?;
     let scheduled = timer.schedule_status.as_ref().and_then(|s| s.next).map(|t| t.to_rfc3339());
-    let report = state
+    let due = state
         .sync_engine()
-        .tick(state.settings.sync.time_budget)
+        .tick()
         .await
         .map_err(|error| TriggerError::Transient(anyhow::Error::new(error).context("store sync tick")))?;
-    let mut logs = vec![format!(
-        "store sync tick (scheduled {}, past due: {}): {} store run(s)",
+    let logs = vec![format!(
+        "store sync tick (scheduled {}, past due: {}): {} due store(s) queued",
         scheduled.as_deref().unwrap_or("unknown"),
         timer.is_past_due,
-        report.runs.len()
+        due.len()
     )];
-    logs.extend(report.runs.iter().map(|run| {
-        let p = run.progress;
-        format!(
-            "store {}: {} ({} pages; {} created, {} updated, {} unchanged, {} failed){}",
-            run.store,
-            run.status.as_str(),
-            p.pages,
-            p.created,
-            p.updated,
-            p.unchanged,
-            p.failed,
-            run.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
-        )
-    }));
     record_sync_lag(&state).await;
-    Ok(InvocationResponse::logged(logs))
+    let messages = due.into_iter().map(|store| StoreMessage::from(store).to_json()).collect();
+    Ok(InvocationResponse::logged(logs).with_output(STORES_OUTPUT, serde_json::Value::Array(messages)))
 }
 
 /// Reports each enabled store's `sync.lag` after the tick; a failed read costs the metric, not the invocation.

@@ -5,9 +5,9 @@ use super::*;
 /// How store syncs run.
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
-    /// `SYNC_TIME_BUDGET_SECS` (default 240, fractions allowed): how long one `SyncStores` tick may work. Below the
-    /// function timeout (10 minutes in `host.json`) and the 5-minute schedule, so ticks rarely overlap; whatever is
-    /// left waits for the next tick.
+    /// `SYNC_TIME_BUDGET_SECS` (default 240, fractions allowed): how long one `SyncStore` message's run may work
+    /// on its store, well below the function timeout (10 minutes in `host.json`); a run that needs longer queues
+    /// its message again and the next run goes on from the checkpoint.
     pub time_budget: Duration,
     /// `SYNC_REQUEST_BUDGET_SECS` (default 20): how long `POST /api/v1/stores/{id}/sync` works before answering.
     pub request_budget: Duration,

@@ -1,5 +1,5 @@
-//! The sync engine: a tick leases due stores one after another until its time budget is spent; a run syncs one
-//! leased store (queued refreshes, then products, then orders), page by page. While a page is written, the next one
+//! The sync engine: a tick claims the due stores for the queue, one message each; a message's run leases its store
+//! and syncs it (queued refreshes, then products, then orders), page by page, within its time budget. While a page is written, the next one
 //! is already being fetched, so a run waits on the platform or on the database, not on both in turn.
 
 use std::{sync::Arc, time::Duration};
@@ -13,7 +13,7 @@ use crate::{
     catalogue::UpsertCounts,
     db::{
         Database, DbError, now_micros,
-        sync::{Durability, LeaseAttempt, RunEnd},
+        sync::{Durability, LeaseAttempt, LeaseWhen, QueuedStore, RunEnd},
     },
     egress::EgressError,
     platforms::{
@@ -28,8 +28,11 @@ use crate::{
 /// A new pass asks for records changed since the last watermark minus this, so a record committed on the
 /// platform a little after it was stamped is not missed; re-reading a few records is harmless.
 const WATERMARK_OVERLAP: TimeDelta = TimeDelta::minutes(2);
-/// A tick does not lease another store with less time than this left.
-const MIN_RUN_TIME: Duration = Duration::from_millis(500);
+/// How long a store stays claimed once its message is queued: enough for a long queue to reach it. A message that
+/// never arrives (a local queue lost with its process) delays the store by this much at most.
+const QUEUE_CLAIM: TimeDelta = TimeDelta::minutes(15);
+/// The most messages one tick enqueues; the rest wait for the next tick.
+const MAX_QUEUED_PER_TICK: u32 = 10_000;
 /// Pages a fetcher may read ahead of the writer: enough to keep both busy, few enough to bound memory.
 const PAGES_AHEAD: usize = 8;
 /// The most records one write groups (pages that queued up while the previous write ran).
@@ -66,11 +69,17 @@ pub struct RunReport {
     pub error: Option<String>,
 }
 
-/// What one tick did.
-#[derive(Debug, Clone, Default)]
-pub struct TickReport {
-    /// One entry per store run.
-    pub runs: Vec<RunReport>,
+/// What a queued message's run came to.
+#[derive(Debug, Clone)]
+pub enum QueuedRun {
+    /// The store was synced; a [`JobStatus::Partial`] run wants its message queued again to go on.
+    Ran(RunReport),
+    /// Synced since the message was sent (a duplicate delivery, a manual sync): nothing to do.
+    NotDue,
+    /// Another worker holds the store; its run covers this message.
+    Busy,
+    /// Disconnected, disabled or deleted since.
+    Unavailable,
 }
 
 /// Why "sync now" could not start.
@@ -269,43 +278,40 @@ impl SyncEngine {
         now_micros() + TimeDelta::from_std(self.platforms.sync.lease).unwrap_or(TimeDelta::minutes(2))
     }
 
-    /// One timer tick: syncs due stores, one lease at a time, until none is due or `budget` is spent. A store's
-    /// failure is recorded on its job; only a database failure fails the tick.
+    /// One timer tick: forgets old webhook deliveries and claims the due stores, one queue message each.
     #[tracing::instrument(name = "running a sync tick", skip(self))]
-    pub async fn tick(&self, budget: Duration) -> Result<TickReport, DbError> {
-        let deadline = Instant::now() + budget;
-        let owner = Uuid::new_v4();
-        // A tick syncs the stores due when it started: one it finished (or left partial) is due again only later,
-        // so no store runs twice in one tick however short SYNC_MIN_INTERVAL_SECS is.
-        let started = now_micros();
+    pub async fn tick(&self) -> Result<Vec<QueuedStore>, DbError> {
         let pruned = self.db.prune_deliveries(now_micros() - DELIVERY_MEMORY).await?;
         if pruned > 0 {
             tracing::debug!(pruned, "forgot old webhook deliveries");
         }
-        let mut report = TickReport::default();
-        while deadline.saturating_duration_since(Instant::now()) > MIN_RUN_TIME {
-            let Some(lease) = self.db.lease_due_store(owner, started, now_micros(), self.lease_until()).await? else {
-                break;
-            };
-            let run = self.run(lease, JobTrigger::Timer, deadline).await?;
-            // A partial run spent the budget (or met a platform wait longer than what is left): it stays due, and
-            // leasing it again in this tick would only repeat that.
-            let partial = run.status == JobStatus::Partial;
-            report.runs.push(run);
-            if partial {
-                break;
-            }
-        }
-        Ok(report)
+        let now = now_micros();
+        self.db.claim_due_stores(now, now + QUEUE_CLAIM, MAX_QUEUED_PER_TICK).await
+    }
+
+    /// Syncs the store a queue message names, within `budget`, if it is still due and free. Only a database
+    /// failure is an error (the message is then delivered again).
+    pub async fn sync_queued(&self, queued: QueuedStore, budget: Duration) -> Result<QueuedRun, DbError> {
+        let deadline = Instant::now() + budget;
+        let lease = self
+            .db
+            .lease_store(queued.organization, queued.store, Uuid::new_v4(), LeaseWhen::Due, self.lease_until())
+            .await?;
+        Ok(match lease {
+            LeaseAttempt::Leased(lease) => QueuedRun::Ran(self.run(*lease, JobTrigger::Timer, deadline).await?),
+            LeaseAttempt::NotDue => QueuedRun::NotDue,
+            LeaseAttempt::Busy => QueuedRun::Busy,
+            LeaseAttempt::Unavailable => QueuedRun::Unavailable,
+        })
     }
 
     /// Syncs one store now (`POST …/sync`), within `budget`.
     pub async fn sync_now(&self, organization: Uuid, store: Uuid, budget: Duration) -> Result<RunReport, SyncNowError> {
         let deadline = Instant::now() + budget;
-        match self.db.lease_store(organization, store, Uuid::new_v4(), now_micros(), self.lease_until()).await? {
+        match self.db.lease_store(organization, store, Uuid::new_v4(), LeaseWhen::Now, self.lease_until()).await? {
             LeaseAttempt::Leased(lease) => Ok(self.run(*lease, JobTrigger::Manual, deadline).await?),
             LeaseAttempt::Busy => Err(SyncNowError::Busy),
-            LeaseAttempt::Unavailable => Err(SyncNowError::NotConnected),
+            LeaseAttempt::Unavailable | LeaseAttempt::NotDue => Err(SyncNowError::NotConnected),
         }
     }
 
@@ -365,6 +371,8 @@ impl SyncEngine {
             checkpoint: checkpoint.to_json(),
             credentials_verified,
             disabled_reason: disabled_reason.clone(),
+            // A scheduled run that ran out of time goes on from its message, queued again by the trigger.
+            queued_until: (trigger == JobTrigger::Timer && status == JobStatus::Partial).then(|| now + QUEUE_CLAIM),
         };
         self.db.finish_sync(&lease, job, &end).await?;
         if let Some(reason) = &disabled_reason {

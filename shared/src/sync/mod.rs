@@ -1,14 +1,14 @@
-//! Store sync: how merchant data gets in. A `SyncStores` timer tick leases due stores one at a time
-//! (`FOR UPDATE SKIP LOCKED` with a lease expiry on PostgreSQL; a single conditional `UPDATE` on SQLite), syncs
-//! each within the tick's time budget, checkpoints the cursor after every page it writes (renewing the lease in the
-//! same transaction, fenced on the lease owner), and leaves the rest for the next tick or another instance. When
-//! the database falls behind the platform, the pages that queued up meanwhile are written together and the cursor
+//! Store sync: how merchant data gets in. A `SyncStores` timer tick claims the due stores (`FOR UPDATE SKIP LOCKED`
+//! on PostgreSQL) and queues one message each; the queue-triggered `SyncStore` leases its store (a lease expiry,
+//! fenced on the owner: the guard against two workers on one store), syncs it within the run's time budget (a run
+//! that runs out queues its message again) and checkpoints the cursor after every page it writes (renewing the lease
+//! in the same transaction). When the database falls behind the platform, the pages that queued up meanwhile are written together and the cursor
 //! after the last of them is checkpointed. Webhooks bring near-real-time changes between ticks through the same
 //! upsert path.
 //!
 //! # Layout
 //! - this module: what is stored about a connection and its runs ([`StoreRecord`], [`SyncJob`], [`Checkpoint`]).
-//! - [`engine`]: the tick, one run of one store, the pages and their checkpoints.
+//! - [`engine`]: the tick, one queued run of one store, the pages and their checkpoints.
 //! - [`webhooks`]: HMAC verification, dedup and application of Shopify and WooCommerce deliveries.
 //! - [`compliance`]: Shopify's mandatory compliance requests (data requests and erasures), recorded and audited.
 //!
@@ -32,7 +32,7 @@ pub mod compliance;
 pub mod engine;
 pub mod webhooks;
 
-pub use engine::{RunReport, SyncEngine, TickReport};
+pub use engine::{QueuedRun, RunReport, SyncEngine};
 
 /// A store's connection as stored, its values parsed when the row is read (see `db::sync`).
 #[derive(Debug, Clone)]
@@ -203,7 +203,7 @@ pub struct StoreTotals {
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobTrigger {
-    /// The `SyncStores` timer.
+    /// The schedule: a `SyncStore` message the `SyncStores` timer queued (or its continuation).
     Timer,
     /// `POST /api/v1/stores/{id}/sync`.
     Manual,

@@ -1,5 +1,6 @@
-//! `handler dev` on embedded defaults: serves the API on SQLite, fires timers on their schedule and raises
-//! `BlobCreated` events for files in the blob folder, through the same invocation protocol as Azure.
+//! `handler dev` on embedded defaults: serves the API on SQLite, fires timers on their schedule, runs the queues
+//! between functions and raises `BlobCreated` events for files in the blob folder, through the same invocation
+//! protocol as Azure.
 
 use std::{
     path::Path,
@@ -335,4 +336,59 @@ async fn handler_dev_answers_413_to_a_client_that_writes_the_whole_body_first() 
     crate::hardening::over_limit_bodies_are_answered_413_to_clients_that_write_first(&format!("127.0.0.1:{port}"))
         .await;
     host.stop().await;
+}
+
+#[tokio::test]
+async fn in_dev_the_sync_timer_queues_a_connected_store_and_the_queue_function_syncs_it() {
+    use tests::platform_fakes::{
+        shopify::{FakeShop, FakeShopify, ShopifyConfig},
+        shopify_catalogue, shopify_totals,
+    };
+    let fake = FakeShopify::start(ShopifyConfig::default()).await;
+    let shop = "dev-shop.myshopify.com";
+    let (products, orders) = shopify_catalogue(120, 3, 2, 40, 7);
+    let expected = shopify_totals(&products, &orders);
+    fake.add_shop(shop, FakeShop { products, orders, access_token: "shpat_dev".to_owned(), ..FakeShop::default() });
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let (admin, token_url) = (fake.admin_url_template(), fake.token_url_template());
+    let env = [("SHOPIFY_ADMIN_URL_TEMPLATE", admin.as_str()), ("SHOPIFY_TOKEN_URL_TEMPLATE", token_url.as_str())];
+    let dev = start_with(workdir.path(), tests::free_port(), &env).await;
+    let token = Command::new(tests::handler_binary())
+        .args(["token", "--data-dir", "data", "--org", "Acme"])
+        .current_dir(workdir.path())
+        .env_remove("SUPABASE_JWT_SECRET")
+        .env_remove("DATABASE_URL")
+        .output()
+        .await
+        .expect("handler token");
+    let token = String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned();
+    let client = reqwest::Client::new();
+
+    let connected = client
+        .post(format!("{}/api/v1/stores", dev.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "platform": "shopify", "shop_domain": shop, "access_token": "shpat_dev" }))
+        .send()
+        .await
+        .expect("connect");
+    assert_eq!(connected.status(), 201);
+    let store = connected.json::<serde_json::Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+
+    dev.wait_for(&format!("store {store} (delivery 1): succeeded"), Duration::from_secs(30)).await;
+    let shown: serde_json::Value = client
+        .get(format!("{}/api/v1/stores/{store}", dev.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("store")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(shown["totals"]["products"], expected.products, "{shown}");
+    assert_eq!(shown["totals"]["orders"], expected.orders, "{shown}");
+    assert_eq!(shown["sync"]["last_job"]["trigger"], "timer", "{shown}");
+    // Ticks every second go on, but the store is not due again for a minute: it ran once.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(dev.count(&format!("store {store} (delivery")), 1, "{:#?}", dev.lines.lock());
+    dev.stop().await;
 }

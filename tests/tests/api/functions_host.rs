@@ -1,6 +1,6 @@
 //! The real binary under a simulated Azure Functions host: started as the host starts a custom handler (port in
 //! `FUNCTIONS_CUSTOMHANDLER_PORT`, arguments from `host.json`), probed on `GET /` until it answers, then sent a
-//! timer invocation, an Event Grid invocation and forwarded HTTP requests, and finally stopped with SIGTERM.
+//! timer invocation, a queue message, an Event Grid invocation and forwarded HTTP requests, and finally stopped with SIGTERM.
 
 use std::{collections::HashMap, process::Stdio, time::Duration};
 
@@ -9,6 +9,7 @@ use tokio::process::{Child, Command};
 
 const TIMER: &str = include_str!("../../fixtures/functions-host/timer.json");
 const BLOB_CREATED: &str = include_str!("../../fixtures/functions-host/blob-created.json");
+const QUEUE_MESSAGE: &str = include_str!("../../fixtures/functions-host/queue-message.json");
 const HOST_VERSION: &str = "4.1040.300.1";
 
 struct Worker {
@@ -100,6 +101,10 @@ async fn a_simulated_functions_host_drives_every_trigger_kind_through_the_real_b
 
     let timer = worker.invoke("SyncStores", TIMER).await;
     assert!(timer["Logs"][0].as_str().expect("log").contains("past due: false"), "{timer}");
+    assert_eq!(timer["Outputs"]["stores"], serde_json::json!([]), "no store is due: {timer}");
+
+    let message = worker.invoke("SyncStore", QUEUE_MESSAGE).await;
+    assert!(message["Logs"][0].as_str().expect("log").ends_with("no longer connected; message dropped"), "{message}");
 
     let event = worker.invoke("VideoUploaded", BLOB_CREATED).await;
     assert!(event["Logs"][0].as_str().expect("log").starts_with("video upload received: tenant t-42"), "{event}");

@@ -40,7 +40,7 @@ async fn every_function_json_is_answered_by_the_router() {
                 let detail = body["detail"].as_str().unwrap_or_default();
                 assert!(!detail.starts_with("no route"), "{}: {method} {path} has no route", function.name);
             }
-            Trigger::Timer { .. } | Trigger::EventGrid { .. } => {
+            Trigger::Timer { .. } | Trigger::Queue { .. } | Trigger::EventGrid { .. } => {
                 // An empty invocation reaches the handler, which rejects it for its missing binding.
                 let response = app.post_json(&format!("/{}", function.name), &serde_json::json!({})).await;
                 assert_eq!(response.status(), 400, "{} is not routed", function.name);
@@ -69,6 +69,7 @@ fn the_manifest_has_each_trigger_kind_we_deploy() {
     let has = |pred: fn(&Trigger) -> bool| functions.iter().any(|f| pred(&f.trigger));
     assert!(has(|t| matches!(t, Trigger::Http { .. })), "httpTrigger");
     assert!(has(|t| matches!(t, Trigger::Timer { .. })), "timerTrigger");
+    assert!(has(|t| matches!(t, Trigger::Queue { .. })), "queueTrigger");
     assert!(has(|t| matches!(t, Trigger::EventGrid { .. })), "eventGridTrigger");
 }
 

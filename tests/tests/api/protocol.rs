@@ -7,6 +7,7 @@ use tests::{Backend, TestApp, spawn_app_on};
 const TIMER: &str = include_str!("../../fixtures/functions-host/timer.json");
 const TIMER_NO_MONITOR: &str = include_str!("../../fixtures/functions-host/timer-no-monitor.json");
 const BLOB_CREATED: &str = include_str!("../../fixtures/functions-host/blob-created.json");
+const QUEUE_MESSAGE: &str = include_str!("../../fixtures/functions-host/queue-message.json");
 
 fn fixture(text: &str) -> Value {
     serde_json::from_str(text).expect("fixture is JSON")
@@ -69,6 +70,25 @@ async fn a_binding_value_encoded_as_a_json_string_is_read_the_same() {
     invocation["Metadata"]["RetryContext"] = json!({ "RetryCount": 1, "MaxRetryCount": 3, "Exception": null });
     let logs = invoke(&app, "SyncStores", &invocation).await;
     assert!(logs.iter().any(|l| l.contains("past due: false")), "{logs:?}");
+}
+
+#[tokio::test]
+async fn a_queue_message_arrives_as_json_text_once_or_twice_encoded_or_as_an_object() {
+    let app = app().await;
+    let as_text = fixture(QUEUE_MESSAGE);
+    let text = as_text["Data"]["message"].as_str().expect("JSON text").to_owned();
+    let mut twice = as_text.clone();
+    twice["Data"]["message"] = Value::String(Value::String(text.clone()).to_string());
+    let mut as_object = as_text.clone();
+    as_object["Data"]["message"] = serde_json::from_str(&text).expect("JSON");
+    for invocation in [as_text, twice, as_object] {
+        let logs = invoke(&app, "SyncStore", &invocation).await;
+        assert_eq!(
+            logs,
+            ["store 1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f: no longer connected; message dropped"],
+            "{invocation}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -136,6 +156,9 @@ async fn malformed_invocations_fail_with_a_problem_so_the_host_records_a_failure
         ("VideoUploaded", not_a_blob, "subject is not a blob"),
         ("SyncStores", json!({ "Data": { "timer": 42 }, "Metadata": {} }), "Data.timer"),
         ("SyncStores", json!([1, 2]), "body"),
+        ("SyncStore", json!({ "Data": {}, "Metadata": {} }), "Data.message: missing"),
+        ("SyncStore", json!({ "Data": { "message": "not json" }, "Metadata": {} }), "Data.message"),
+        ("SyncStore", json!({ "Data": { "message": { "store": "x" } }, "Metadata": {} }), "Data.message"),
     ];
     for (function, body, expected) in cases {
         let response = app.post_json(&format!("/{function}"), &body).await;

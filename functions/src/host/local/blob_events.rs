@@ -12,7 +12,6 @@ use std::{
     time::{Duration, Instant, UNIX_EPOCH},
 };
 
-use axum::Router;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -41,7 +40,7 @@ impl Stamp {
 
 /// Watches `<data-dir>/blobs/<container>` for one Event Grid function.
 pub struct BlobWatch {
-    router: Router,
+    invoker: super::Invoker,
     function: String,
     binding: String,
     container: String,
@@ -57,12 +56,12 @@ struct Retry {
 
 impl BlobWatch {
     /// A watch for the container of `path`.
-    pub fn new(router: Router, function: String, binding: String, path: BlobPath, data_dir: &Path) -> Self {
+    pub fn new(invoker: super::Invoker, function: String, binding: String, path: BlobPath, data_dir: &Path) -> Self {
         let container = path.container().to_owned();
         Self {
             root: data_dir.join("blobs").join(&container),
             ledger: data_dir.join(format!("delivered-{function}.json")),
-            router,
+            invoker,
             function,
             binding,
             container,
@@ -143,7 +142,7 @@ impl BlobWatch {
             }
         });
         let data = serde_json::Map::from_iter([(self.binding.clone(), event)]);
-        super::invoke(&self.router, &self.function, data).await.map(drop)
+        self.invoker.invoke(&self.function, data, serde_json::Map::new()).await.map(drop)
     }
 
     fn save(&self, delivered: &HashMap<String, Stamp>) {

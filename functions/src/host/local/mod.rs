@@ -1,8 +1,8 @@
 //! `handler dev`: the local all-in-one host. It serves the same router as Azure on embedded defaults (a SQLite file
 //! and a blob folder under the data directory, secrets from the environment or `local.settings.json`, a generated
-//! token secret) and plays the Functions host's part itself: it fires each timer on its `function.json` schedule and
-//! raises `BlobCreated` events when files appear under the blob folder, always by POSTing the invocation JSON the
-//! Azure host would send, through the same router.
+//! token secret) and plays the Functions host's part itself: it fires each timer on its `function.json` schedule,
+//! runs the storage queues between functions in process, and raises `BlobCreated` events when files appear under
+//! the blob folder, always by POSTing the invocation JSON the Azure host would send, through the same router.
 
 use std::{
     collections::HashMap,
@@ -29,6 +29,7 @@ use crate::{
 };
 
 mod blob_events;
+mod queues;
 mod timers;
 
 /// What `handler dev` was asked for.
@@ -167,16 +168,27 @@ pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow
     };
     let router = app(state.clone());
 
+    let functions = manifest::functions()?;
+    let (queues, mut receivers) = queues::LocalQueues::new(functions.iter().filter_map(|f| match &f.trigger {
+        Trigger::Queue { queue, .. } => Some(queue.as_str()),
+        _ => None,
+    }));
+    let invoker = Invoker { router: router.clone(), queues };
     let mut background = JoinSet::new();
-    for function in manifest::functions()? {
+    for function in functions {
         match function.trigger {
             Trigger::Timer { binding, schedule, run_on_startup } => {
                 let schedule = schedule.resolve(&environment).map_err(|e| anyhow::anyhow!("{}: {e}", function.name))?;
-                background.spawn(timers::run(router.clone(), function.name, binding, schedule, run_on_startup));
+                background.spawn(timers::run(invoker.clone(), function.name, binding, schedule, run_on_startup));
+            }
+            Trigger::Queue { binding, queue } => {
+                let receiver = receivers.remove(&queue).context("one function per queue")?;
+                let poison_dir = options.data_dir.join("poison");
+                background.spawn(queues::consume(invoker.clone(), function.name, binding, queue, receiver, poison_dir));
             }
             Trigger::EventGrid { binding, path } => {
                 let watch =
-                    blob_events::BlobWatch::new(router.clone(), function.name, binding, path, &options.data_dir);
+                    blob_events::BlobWatch::new(invoker.clone(), function.name, binding, path, &options.data_dir);
                 background.spawn(watch.run());
             }
             Trigger::Http { .. } => {}
@@ -266,38 +278,58 @@ impl DemoBanner {
     }
 }
 
-/// POSTs one invocation through the router exactly as the Functions host would, and reads the reply. `Err` is a
-/// failed invocation (non-2xx or an unreadable reply), which the caller may retry.
-async fn invoke(
-    router: &Router,
-    function: &str,
-    data: serde_json::Map<String, serde_json::Value>,
-) -> Result<InvocationResponse, String> {
-    let sys = Sys {
-        method_name: function.to_owned(),
-        utc_now: Some(Utc::now()),
-        rand_guid: Some(uuid::Uuid::new_v4().to_string()),
-    };
-    let mut metadata = serde_json::Map::new();
-    metadata.insert("sys".into(), serde_json::to_value(sys).map_err(|e| e.to_string())?);
-    let body = serde_json::to_vec(&InvocationRequest { data, metadata }).map_err(|e| e.to_string())?;
-    let request = Request::post(format!("/{function}"))
-        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-        .header(INVOCATION_ID_HEADER, uuid::Uuid::new_v4().to_string())
-        .header("x-azure-functions-hostversion", HOST_VERSION)
-        .header(header::USER_AGENT, format!("Azure-Functions-Host/{HOST_VERSION}"))
-        .body(Body::from(body))
-        .map_err(|e| e.to_string())?;
-    let response = router.clone().oneshot(request).await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{function} answered {status}: {}", String::from_utf8_lossy(&bytes)));
+/// Sends invocations through the router exactly as the Functions host would, and queues the messages their queue
+/// outputs hold. Cheap to clone.
+#[derive(Clone)]
+pub struct Invoker {
+    router: Router,
+    queues: queues::LocalQueues,
+}
+
+impl Invoker {
+    /// The queues outputs go to.
+    fn queues(&self) -> &queues::LocalQueues {
+        &self.queues
     }
-    let reply: InvocationResponse =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{function} answered with an unreadable body: {e}"))?;
-    for line in &reply.logs {
-        tracing::info!(function, "{line}");
+
+    /// POSTs one invocation (`metadata` is the trigger's binding data; `sys` is added) and reads the reply. `Err` is a
+    /// failed invocation (non-2xx or an unreadable reply), which the caller may retry.
+    async fn invoke(
+        &self,
+        function: &str,
+        data: serde_json::Map<String, serde_json::Value>,
+        mut metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<InvocationResponse, String> {
+        let sys = Sys {
+            method_name: function.to_owned(),
+            utc_now: Some(Utc::now()),
+            rand_guid: Some(uuid::Uuid::new_v4().to_string()),
+        };
+        metadata.insert("sys".into(), serde_json::to_value(sys).map_err(|e| e.to_string())?);
+        let body = serde_json::to_vec(&InvocationRequest { data, metadata }).map_err(|e| e.to_string())?;
+        let request = Request::post(format!("/{function}"))
+            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+            .header(INVOCATION_ID_HEADER, uuid::Uuid::new_v4().to_string())
+            .header("x-azure-functions-hostversion", HOST_VERSION)
+            .header(header::USER_AGENT, format!("Azure-Functions-Host/{HOST_VERSION}"))
+            .body(Body::from(body))
+            .map_err(|e| e.to_string())?;
+        let response = self.router.clone().oneshot(request).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{function} answered {status}: {}", String::from_utf8_lossy(&bytes)));
+        }
+        let reply: InvocationResponse =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{function} answered with an unreadable body: {e}"))?;
+        for line in &reply.logs {
+            tracing::info!(function, "{line}");
+        }
+        if let Some(manifest) = manifest::function(function) {
+            for (queue, message) in manifest.queued_messages(&reply.outputs) {
+                self.queues.send(queue, message);
+            }
+        }
+        Ok(reply)
     }
-    Ok(reply)
 }

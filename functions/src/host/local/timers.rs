@@ -1,9 +1,9 @@
 //! Fires a timer function on its NCRONTAB schedule, as the Functions host does.
 
-use axum::Router;
 use chrono::{DateTime, Utc};
 use shared::schedule::Schedule;
 
+use super::Invoker;
 use crate::protocol::{ScheduleStatus, TimerInfo, TimerSchedule};
 
 /// Lateness beyond which an occurrence counts as past due (the process was suspended, or the previous run overran).
@@ -11,22 +11,22 @@ const PAST_DUE_AFTER: chrono::Duration = chrono::Duration::seconds(5);
 
 /// Runs forever: one invocation per occurrence, never two at once (like the host, the next occurrence is computed
 /// after the previous invocation returns).
-pub async fn run(router: Router, function: String, binding: String, schedule: Schedule, run_on_startup: bool) {
+pub async fn run(invoker: Invoker, function: String, binding: String, schedule: Schedule, run_on_startup: bool) {
     let mut last: Option<DateTime<Utc>> = None;
     if run_on_startup {
-        fire(&router, &function, &binding, None, Utc::now()).await;
+        fire(&invoker, &function, &binding, None, Utc::now()).await;
     }
     loop {
         let next = schedule.next_after(Utc::now());
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
         let status = ScheduleStatus { last, next: Some(next), last_updated: Some(Utc::now()) };
-        fire(&router, &function, &binding, Some(status), next).await;
+        fire(&invoker, &function, &binding, Some(status), next).await;
         last = Some(next);
     }
 }
 
-async fn fire(router: &Router, function: &str, binding: &str, status: Option<ScheduleStatus>, due: DateTime<Utc>) {
+async fn fire(invoker: &Invoker, function: &str, binding: &str, status: Option<ScheduleStatus>, due: DateTime<Utc>) {
     let timer = TimerInfo {
         schedule: TimerSchedule { adjust_for_dst: true },
         schedule_status: status,
@@ -40,7 +40,7 @@ async fn fire(router: &Router, function: &str, binding: &str, status: Option<Sch
         }
     };
     // Timers are not retried: a failed occurrence is logged and the next one comes on schedule.
-    if let Err(error) = super::invoke(router, function, data).await {
+    if let Err(error) = invoker.invoke(function, data, serde_json::Map::new()).await {
         tracing::error!(function, error, "timer invocation failed");
     }
 }

@@ -39,6 +39,26 @@ pub enum LeaseAttempt {
     Busy,
     /// Disconnected (or not this organization's).
     Unavailable,
+    /// Not due ([`LeaseWhen::Due`] only): synced since the message was sent.
+    NotDue,
+}
+
+/// When [`Database::lease_store`] takes a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseWhen {
+    /// Whenever it is free ("sync now").
+    Now,
+    /// Only while it is due (a queued message).
+    Due,
+}
+
+/// A store the timer claimed for the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedStore {
+    /// Its organization.
+    pub organization: Uuid,
+    /// The store.
+    pub store: Uuid,
 }
 
 /// How a run ended, as stored on its job and its store.
@@ -62,54 +82,55 @@ pub struct RunEnd {
     pub credentials_verified: bool,
     /// The platform refused the store's credentials: the store is disabled with this reason.
     pub disabled_reason: Option<String>,
+    /// A continuation is queued: the store stays claimed until then, so no tick enqueues it beside that message.
+    pub queued_until: Option<DateTime<Utc>>,
 }
 
 impl Database {
-    /// Leases the enabled store that has been due longest (due at `due_by` at the latest) and is not leased, for
-    /// `owner` until `until`. On PostgreSQL concurrent callers skip each other's candidate rows instead of waiting
-    /// for them.
-    pub async fn lease_due_store(
+    /// Claims the enabled stores that are due at `now`, neither leased nor already claimed, longest due first (at
+    /// most `limit`), until `until`: the timer enqueues one message for each. On PostgreSQL concurrent ticks skip
+    /// each other's candidate rows, so no store is claimed twice.
+    pub async fn claim_due_stores(
         &self,
-        owner: Uuid,
-        due_by: DateTime<Utc>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<Option<LeasedStore>, DbError> {
-        let candidate = "SELECT store_id FROM store_connections WHERE status = 'enabled' AND next_sync_at <= $4 \
-             AND (lease_expires_at IS NULL OR lease_expires_at <= $3) ORDER BY next_sync_at, store_id LIMIT 1";
-        let row: Option<ConnectionRow> = match self {
-            Self::Postgres(pool) => {
-                let sql = format!(
-                    "UPDATE store_connections SET lease_owner = $1, lease_expires_at = $2 \
-                     WHERE store_id = ({candidate} FOR UPDATE SKIP LOCKED) RETURNING {CONNECTION_COLUMNS}"
-                );
-                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).bind(due_by).fetch_optional(pool).await?
-            }
-            Self::Sqlite(pool) => {
-                let sql = format!(
-                    "UPDATE store_connections SET lease_owner = $1, lease_expires_at = $2 \
-                     WHERE store_id = ({candidate}) RETURNING {CONNECTION_COLUMNS}"
-                );
-                sqlx::query_as(&sql).bind(owner).bind(until).bind(now).bind(due_by).fetch_optional(pool).await?
-            }
-        };
-        let connection = row.map(StoreConnection::try_from).transpose()?;
-        Ok(connection.map(|connection| LeasedStore { connection, owner }))
+        limit: u32,
+    ) -> Result<Vec<QueuedStore>, DbError> {
+        let candidates = "SELECT store_id FROM store_connections WHERE status = 'enabled' AND next_sync_at <= $1 \
+             AND (lease_expires_at IS NULL OR lease_expires_at <= $1) AND (queued_until IS NULL OR queued_until <= $1) \
+             ORDER BY next_sync_at, store_id LIMIT $3";
+        let locking = if matches!(self, Self::Postgres(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE store_connections SET queued_until = $2 WHERE store_id IN ({candidates}{locking}) \
+             RETURNING organization_id, store_id"
+        );
+        let claimed: Vec<(Uuid, Uuid)> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(now)
+            .bind(until)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
+        Ok(claimed.into_iter().map(|(organization, store)| QueuedStore { organization, store }).collect())
     }
 
-    /// Leases one store of the organization (for "sync now"), unless someone holds it.
+    /// Leases one store of the organization unless someone holds it: for "sync now" whenever it is asked
+    /// ([`LeaseWhen::Now`]), for a queued message only while the store is still due ([`LeaseWhen::Due`]), since
+    /// a message delivered twice, or after a manual sync, has nothing left to do. Taking the lease ends the
+    /// store's queue claim.
     pub async fn lease_store(
         &self,
         organization: Uuid,
         store: Uuid,
         owner: Uuid,
-        now: DateTime<Utc>,
+        when: LeaseWhen,
         until: DateTime<Utc>,
     ) -> Result<LeaseAttempt, DbError> {
+        let now = now_micros();
         let sql = format!(
-            "UPDATE store_connections SET lease_owner = $3, lease_expires_at = $4 \
+            "UPDATE store_connections SET lease_owner = $3, lease_expires_at = $4, queued_until = NULL \
              WHERE organization_id = $1 AND store_id = $2 AND status = 'enabled' \
-             AND (lease_expires_at IS NULL OR lease_expires_at <= $5) RETURNING {CONNECTION_COLUMNS}"
+             AND (lease_expires_at IS NULL OR lease_expires_at <= $5) AND (NOT $6 OR next_sync_at <= $5) \
+             RETURNING {CONNECTION_COLUMNS}"
         );
         let row: Option<ConnectionRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(organization)
@@ -117,20 +138,30 @@ impl Database {
             .bind(owner)
             .bind(until)
             .bind(now)
+            .bind(when == LeaseWhen::Due)
             .fetch_optional(pool)
             .await?);
         if let Some(connection) = row.map(StoreConnection::try_from).transpose()? {
             return Ok(LeaseAttempt::Leased(Box::new(LeasedStore { connection, owner })));
         }
-        let status: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT status FROM store_connections WHERE organization_id = $1 AND store_id = $2"
+        let found: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT status, next_sync_at, lease_expires_at FROM store_connections \
+             WHERE organization_id = $1 AND store_id = $2"
         )
         .bind(organization)
         .bind(store)
         .fetch_optional(pool)
         .await?);
-        let status = status.as_deref().map(ConnectionStatus::parse).transpose().map_err(DbError::corrupt)?;
-        Ok(if status == Some(ConnectionStatus::Enabled) { LeaseAttempt::Busy } else { LeaseAttempt::Unavailable })
+        let Some((status, next_sync_at, lease_expires_at)) = found else {
+            return Ok(LeaseAttempt::Unavailable);
+        };
+        Ok(match ConnectionStatus::parse(&status).map_err(DbError::corrupt)? {
+            ConnectionStatus::Disabled => LeaseAttempt::Unavailable,
+            ConnectionStatus::Enabled if lease_expires_at.is_some_and(|expiry| expiry > now) => LeaseAttempt::Busy,
+            ConnectionStatus::Enabled if when == LeaseWhen::Due && next_sync_at > now => LeaseAttempt::NotDue,
+            // Leased or due again in the moment between the two statements.
+            ConnectionStatus::Enabled => LeaseAttempt::Busy,
+        })
     }
 
     /// Opens a job for a leased store. Jobs left `running` by an owner that lost the store (a killed instance) are
@@ -226,7 +257,7 @@ impl Database {
                  credentials_verified_at = CASE WHEN $9 THEN coalesce(credentials_verified_at, $8) \
                      ELSE credentials_verified_at END, \
                  status = CASE WHEN $10 IS NULL THEN status ELSE 'disabled' END, \
-                 disabled_reason = coalesce($10, disabled_reason) \
+                 disabled_reason = coalesce($10, disabled_reason), queued_until = $11 \
                  WHERE organization_id = $1 AND store_id = $2 AND lease_owner = $3",
             )
             .bind(organization)
@@ -239,6 +270,7 @@ impl Database {
             .bind(now)
             .bind(end.credentials_verified)
             .bind(end.disabled_reason.as_deref())
+            .bind(end.queued_until)
             .execute(&mut *tx)
             .await?;
             update_job!(&mut *tx, organization, job, &end.progress, Some((end.status, now)), end.error.as_deref());

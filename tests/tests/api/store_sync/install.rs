@@ -214,15 +214,7 @@ async fn install_end_to_end(backend: Backend) {
     assert!(subscriptions.iter().all(|s| s.uri == delivery_uri), "{subscriptions:?}");
 
     // The first sync is due at once: the timer's next tick runs it.
-    let tick = app
-        .client
-        .post(format!("{}/SyncStores", app.address))
-        .header("content-type", "application/json")
-        .body(tests::worker::TIMER_INVOCATION)
-        .send()
-        .await
-        .expect("invocation");
-    assert!(tick.status().is_success());
+    tests::worker::sync_tick(&app.client, &app.address).await.expect("a scheduled sync");
     let jobs: Value = call(&app, &m, Method::GET, &format!("/api/v1/stores/{store}/sync-jobs"), None)
         .await
         .json()

@@ -154,15 +154,7 @@ async fn approval_end_to_end(backend: Backend) {
         assert_eq!(webhook.ping_status, Some(200), "the creation ping is answered");
     }
 
-    let tick = app
-        .client
-        .post(format!("{}/SyncStores", app.address))
-        .header("content-type", "application/json")
-        .body(tests::worker::TIMER_INVOCATION)
-        .send()
-        .await
-        .expect("invocation");
-    assert!(tick.status().is_success());
+    tests::worker::sync_tick(&app.client, &app.address).await.expect("a scheduled sync");
     assert_eq!(title_of(&app, m.organization, "502").await.as_deref(), Some("Plain mug"), "the first sync ran");
 
     let renamed = json!({ "id": 502, "name": "Glazed mug", "type": "simple", "status": "publish", "price": "9.50",

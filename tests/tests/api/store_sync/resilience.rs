@@ -128,15 +128,15 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     let (organization, stores) = connect_shops(&first, &d.token, &[shop]).await;
     let store = stores[0];
 
-    // Arrange: a tick in flight, killed once a few product pages are checkpointed.
-    let (client, base) = (first.client.clone(), first.base.clone());
-    let in_flight = tokio::spawn(async move {
-        client
-            .post(format!("{base}/SyncStores"))
-            .header("content-type", "application/json")
-            .body(tests::worker::TIMER_INVOCATION)
-            .send()
-            .await
+    // Arrange: the store's queued run in flight, killed once a few product pages are checkpointed.
+    let (_, queued) = tests::worker::sync_timer(&first.client, &first.base).await.expect("the timer");
+    assert_eq!(queued.len(), 1, "the new store is queued");
+    let in_flight = tokio::spawn({
+        let (client, base) = (first.client.clone(), first.base.clone());
+        let body = serde_json::json!({ "Data": { "message": queued[0].to_string() }, "Metadata": {} });
+        async move {
+            client.post(format!("{base}/SyncStore")).header("content-type", "application/json").json(&body).send().await
+        }
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let at_kill = loop {
@@ -172,7 +172,7 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     assert_eq!(first_products.after.as_deref(), Some(resume_from.as_str()), "resumed from the checkpoint, not page 1");
     assert!(after_kill.iter().filter(|r| r.operation == "SyncProducts").all(|r| r.after.is_some()));
     let statuses: Vec<String> = jobs(&d.pool, store).await.into_iter().map(|(status, _)| status).collect();
-    assert_eq!(statuses, ["interrupted", "succeeded"], "{reply}");
+    assert_eq!(statuses, ["interrupted", "succeeded"], "{reply:?}");
     let shown = get_json(&second, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
     let totals = &shown["totals"];
     assert_eq!(totals["products"], expected.products);
@@ -195,7 +195,7 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
 }
 
 #[tokio::test]
-async fn two_instances_ticking_at_once_never_sync_the_same_store() {
+async fn two_instances_ticking_and_taking_the_same_messages_at_once_never_sync_the_same_store() {
     let fake =
         FakeShopify::start(ShopifyConfig { latency: Duration::from_millis(15), ..ShopifyConfig::default() }).await;
     let shops: Vec<String> = (0..6).map(|i| format!("shop-{i}.myshopify.com")).collect();
@@ -214,14 +214,37 @@ async fn two_instances_ticking_at_once_never_sync_the_same_store() {
     let names: Vec<&str> = shops.iter().map(String::as_str).collect();
     let (organization, stores) = connect_shops(&a, &d.token, &names).await;
 
-    let (from_a, from_b) = tokio::join!(a.tick(), b.tick());
+    // Two timers at once queue each due store once between them.
+    let (tick_a, tick_b) =
+        tokio::join!(tests::worker::sync_timer(&a.client, &a.base), tests::worker::sync_timer(&b.client, &b.base));
+    let mut queued = tick_a.expect("timer a").1;
+    queued.extend(tick_b.expect("timer b").1);
+    let mut queued_stores: Vec<String> =
+        queued.iter().map(|m| m["store"].as_str().expect("store").to_owned()).collect();
+    queued_stores.sort();
+    let mut expected_stores: Vec<String> = stores.iter().map(ToString::to_string).collect();
+    expected_stores.sort();
+    assert_eq!(queued_stores, expected_stores, "each store queued once");
 
-    let logs = |reply: Value| -> Vec<String> {
-        reply["Logs"].as_array().expect("logs").iter().skip(1).map(|l| l.as_str().expect("line").to_owned()).collect()
-    };
-    let (from_a, from_b) = (logs(from_a.expect("tick a")), logs(from_b.expect("tick b")));
-    assert_eq!(from_a.len() + from_b.len(), 6, "each store synced once across both: {from_a:?} {from_b:?}");
-    assert!(!from_a.is_empty() && !from_b.is_empty(), "both instances worked: {from_a:?} {from_b:?}");
+    // Every message delivered to both instances at once (an at-least-once queue may do that): the lease lets one
+    // run each store and the other find it busy or already synced.
+    let deliveries = queued.iter().flat_map(|message| {
+        [&a, &b].map(|worker| tests::worker::deliver_store_message(&worker.client, &worker.base, message))
+    });
+    let replies = futures::future::join_all(deliveries).await;
+    let lines: Vec<String> = replies
+        .into_iter()
+        .map(|reply| reply.expect("delivery")["Logs"][0].as_str().expect("line").to_owned())
+        .collect();
+    let synced = lines.iter().filter(|line| line.contains(": succeeded (")).count();
+    assert_eq!(synced, 6, "each store synced once: {lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .filter(|line| !line.contains(": succeeded ("))
+            .all(|line| { line.ends_with("another worker is syncing it") || line.ends_with("not due (synced since)") }),
+        "{lines:#?}"
+    );
     for (shop, store) in names.iter().zip(&stores) {
         let runs = jobs(&d.pool, *store).await;
         assert_eq!(runs.len(), 1, "{shop}: one run");
@@ -239,7 +262,7 @@ async fn two_instances_ticking_at_once_never_sync_the_same_store() {
 }
 
 #[tokio::test]
-async fn five_thousand_products_and_twenty_thousand_orders_sync_through_timer_invocations_under_throttling() {
+async fn five_thousand_products_and_twenty_thousand_orders_sync_through_queued_runs_under_throttling() {
     let config = ShopifyConfig {
         bucket_size: 1000.0,
         restore_rate: 25_000.0,
@@ -261,17 +284,13 @@ async fn five_thousand_products_and_twenty_thousand_orders_sync_through_timer_in
     let (organization, stores) = connect_shops(&worker, &d.token, &[shop]).await;
     let store = stores[0];
 
-    let mut ticks = 0;
-    loop {
-        ticks += 1;
-        assert!(ticks <= 30, "the store should be in after a few ticks");
-        worker.tick().await.expect("tick");
-        let shown = get_json(&worker, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
-        if shown["sync"]["last_job"]["status"] == "succeeded" {
-            break;
-        }
-        assert_eq!(shown["sync"]["last_job"]["status"], "partial", "{shown}");
-    }
+    // One scheduled sync: its message runs out of time, is queued again, and goes on until the store is in.
+    let tick = worker.tick().await.expect("tick");
+    let statuses: Vec<String> = jobs(&d.pool, store).await.into_iter().map(|(status, _)| status).collect();
+    let (last, earlier) = statuses.split_last().expect("runs");
+    assert_eq!(last, "succeeded", "{tick:?}");
+    assert!(earlier.iter().all(|status| status == "partial"), "{statuses:?}");
+    assert_eq!(tick.deliveries.len(), statuses.len(), "one delivery per run: {tick:?}");
 
     let shown = get_json(&worker, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
     let totals = &shown["totals"];
@@ -316,5 +335,5 @@ async fn five_thousand_products_and_twenty_thousand_orders_sync_through_timer_in
     assert!(requests.iter().any(|r| r.throttled && r.status == 429), "THROTTLED with HTTP 429 exercised");
     assert!(requests.iter().any(|r| r.status == 503), "5xx exercised");
     assert!(!requests.iter().any(|r| r.premature), "the client always waited for the bucket");
-    assert!(ticks > 1, "the work spanned several ticks, resumed from checkpoints");
+    assert!(statuses.len() > 1, "the work spanned several runs, resumed from checkpoints: {statuses:?}");
 }

@@ -246,24 +246,15 @@ async fn a_tick_runs_each_due_store_once_even_when_it_is_due_again_at_once() {
     let m = merchant(&app, "Acme").await;
     let store = connect_shopify(&app, &m, SHOP, "shpat_good").await;
 
-    let reply: Value = app
-        .client
-        .post(format!("{}/SyncStores", app.address))
-        .header("content-type", "application/json")
-        .body(tests::worker::TIMER_INVOCATION)
-        .send()
-        .await
-        .expect("invocation")
-        .json()
-        .await
-        .expect("JSON");
+    let reply = tests::worker::sync_tick(&app.client, &app.address).await.expect("a scheduled sync");
 
     let jobs: Value = call(&app, &m, reqwest::Method::GET, &format!("/api/v1/stores/{store}/sync-jobs"), None)
         .await
         .json()
         .await
         .expect("JSON");
-    assert_eq!(jobs["items"].as_array().expect("items").len(), 1, "{reply}");
+    assert_eq!(jobs["items"].as_array().expect("items").len(), 1, "{reply:?}");
+    assert_eq!(reply.deliveries.len(), 1, "one message, no continuation: {reply:?}");
     assert_eq!(jobs["items"][0]["trigger"], "timer");
     assert_eq!(jobs["items"][0]["status"], "succeeded");
 }
