@@ -30,17 +30,23 @@ pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Resul
         timer.is_past_due,
         due.len()
     )];
-    record_sync_lag(&state).await;
+    record_sync_metrics(&state).await;
     let messages = due.into_iter().map(|store| StoreMessage::from(store).to_json()).collect();
     Ok(InvocationResponse::logged(logs).with_output(STORES_OUTPUT, serde_json::Value::Array(messages)))
 }
 
-/// Reports each enabled store's `sync.lag` after the tick; a failed read costs the metric, not the invocation.
-async fn record_sync_lag(state: &AppState) {
+/// Reports each enabled store's `sync.lag` and the `sync.queue.depth` after the tick; a failed read costs the metric,
+/// not the invocation.
+async fn record_sync_metrics(state: &AppState) {
+    let metrics = shared::telemetry::metrics::metrics();
+    match state.db.queued_store_count(chrono::Utc::now()).await {
+        Ok(depth) => metrics.sync_queue_depth.record(depth, &[]),
+        Err(error) => tracing::warn!(%error, "sync queue depth not recorded"),
+    }
     match state.db.sync_freshness().await {
         Ok(stores) => {
             let now = chrono::Utc::now();
-            let lag = &shared::telemetry::metrics::metrics().sync_lag;
+            let lag = &metrics.sync_lag;
             for (store, synced) in stores {
                 let seconds = (now - synced).num_milliseconds().max(0) as f64 / 1000.0;
                 lag.record(seconds, &[opentelemetry::KeyValue::new("store.id", store.to_string())]);

@@ -19,6 +19,8 @@ pub struct Metrics {
     /// `sync.lag` (s): how long ago each enabled store last completed a sync (since it was connected, if never), by
     /// `store.id`.
     pub sync_lag: Gauge<f64>,
+    /// `sync.queue.depth` ({store}): stores queued for sync and not yet taken, after each tick.
+    pub sync_queue_depth: Gauge<u64>,
     /// `video.probe.bytes_read` (By): bytes the probe read from storage.
     pub probe_bytes_read: Counter<u64>,
 }
@@ -42,6 +44,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             .f64_gauge("sync.lag")
             .with_unit("s")
             .with_description("Time since each enabled store last completed a sync.")
+            .build(),
+        sync_queue_depth: meter
+            .u64_gauge("sync.queue.depth")
+            .with_unit("{store}")
+            .with_description("Stores queued for sync and not yet taken by a SyncStore run.")
             .build(),
         probe_bytes_read: meter
             .u64_counter("video.probe.bytes_read")

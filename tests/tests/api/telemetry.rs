@@ -97,7 +97,13 @@ fn gauge_values(export: &Value, name: &str) -> Vec<f64> {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .filter_map(|p| p["asDouble"].as_f64()),
+                        // OTLP/JSON writes int64 as a string; some exporters write a number.
+                        .filter_map(|p| {
+                            p["asDouble"]
+                                .as_f64()
+                                .or_else(|| p["asInt"].as_f64())
+                                .or_else(|| p["asInt"].as_str()?.parse().ok())
+                        }),
                 );
             }
         }
@@ -148,11 +154,28 @@ async fn request_trigger_and_sync_metrics_and_spans_reach_an_otlp_receiver() {
     .execute(&mut db)
     .await
     .expect("a connection");
+    // And one that is due: the tick queues it (its message is left undelivered, so it stays in the queue).
+    let due = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO stores (id, organization_id, platform, name) VALUES ($1, $2, 'woocommerce', 'Due')")
+        .bind(due)
+        .bind(organization)
+        .execute(&mut db)
+        .await
+        .expect("a due store");
+    sqlx::query(
+        "INSERT INTO store_connections (store_id, organization_id, platform, address, credential_ref, next_sync_at) \
+         VALUES ($1, $2, 'woocommerce', 'https://due.example', 'store-y', now() - interval '1 minute')",
+    )
+    .bind(due)
+    .bind(organization)
+    .execute(&mut db)
+    .await
+    .expect("a due connection");
 
     // Act
     let health = worker.client.get(format!("{}/api/health", worker.base)).send().await.expect("health");
     let refused = worker.client.get(format!("{}/api/v1/products", worker.base)).send().await.expect("products");
-    worker.tick().await.expect("a SyncStores tick");
+    let (_, queued) = tests::worker::sync_timer(&worker.client, &worker.base).await.expect("a SyncStores tick");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let (points, spans) = loop {
         let points = data_points(&received.metrics.lock().expect("metrics"));
@@ -160,6 +183,7 @@ async fn request_trigger_and_sync_metrics_and_spans_reach_an_otlp_receiver() {
         let complete = has_point(&points, "http.server.request.duration", &["http.route=/api/health"])
             && has_point(&points, "faas.invocations", &["faas.trigger=SyncStores", "outcome=ok"])
             && has_point(&points, "sync.lag", &[&format!("store.id={store}")])
+            && has_point(&points, "sync.queue.depth", &[])
             && spans.contains("syncing stores");
         if complete || tokio::time::Instant::now() > deadline {
             break (points, spans);
@@ -179,6 +203,15 @@ async fn request_trigger_and_sync_metrics_and_spans_reach_an_otlp_receiver() {
     let lag =
         received.metrics.lock().expect("metrics").iter().flat_map(|export| gauge_values(export, "sync.lag")).next();
     assert!(lag.is_some_and(|seconds| (90.0..120.0).contains(&seconds)), "sync.lag {lag:?}");
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let depth = received
+        .metrics
+        .lock()
+        .expect("metrics")
+        .iter()
+        .flat_map(|export| gauge_values(export, "sync.queue.depth"))
+        .next();
+    assert_eq!(depth, Some(1.0), "sync.queue.depth");
     let exports = received.metrics.lock().expect("metrics").clone();
     let service = attributes(&exports[0]["resourceMetrics"][0]["resource"]["attributes"]);
     assert!(service.contains("service.name=retail-ai-advisor"), "{service:?}");

@@ -262,6 +262,14 @@ impl Database {
         Ok(on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await?))
     }
 
+    /// Stores waiting in the sync queue at `now`: claimed by a tick and not yet leased by their message's run (the
+    /// `sync.queue.depth` metric; the storage queue itself also holds continuations and duplicates).
+    pub async fn queued_store_count(&self, now: DateTime<Utc>) -> Result<u64, DbError> {
+        const SQL: &str = "SELECT count(*) FROM store_connections WHERE status = 'enabled' AND queued_until > $1";
+        let count: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(now).fetch_one(pool).await?);
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
     /// Connections at a platform address, across organizations (webhook routing: a shop may be connected by more
     /// than one organization). Every row is then handled within its own organization.
     pub async fn connections_at(&self, address: &StoreAddress) -> Result<Vec<StoreConnection>, DbError> {
