@@ -309,6 +309,7 @@ mod tests {
                 "OpenApi",
                 "Problems",
                 "RefreshAdvice",
+                "RefreshOrganizationAdvice",
                 "SendAlerts",
                 "ShopifyCallback",
                 "SyncStore",

@@ -330,13 +330,13 @@ fn decode_chunked(mut body: &str) -> String {
 }
 
 impl TestApp {
-    /// Sends `function`'s timer invocation as the Functions host does and returns the invocation's log lines.
+    /// Runs one occurrence of timer `function` as the Functions host does (its queued messages delivered too, see
+    /// [`worker::run_timer`]) and returns the log lines: the timer's, then each delivery's.
     pub async fn invoke_timer(&self, function: &str) -> Vec<String> {
-        let invocation: serde_json::Value = serde_json::from_str(worker::TIMER_INVOCATION).expect("the timer fixture");
-        let response = self.post_json(&format!("/{function}"), &invocation).await;
-        assert_eq!(response.status(), 200, "{function} completes");
-        let body: serde_json::Value = response.json().await.expect("JSON");
-        body["Logs"].as_array().expect("logs").iter().map(|l| l.as_str().unwrap_or_default().to_owned()).collect()
+        let run = worker::run_timer(&self.client, &self.address, function).await.expect("the timer and its messages");
+        let timer =
+            run.timer["Logs"].as_array().expect("logs").iter().map(|l| l.as_str().unwrap_or_default().to_owned());
+        timer.chain(run.delivery_logs()).collect()
     }
 
     /// Creates an organization as `token`'s user (who becomes its admin) and returns its id.

@@ -9,12 +9,12 @@ use tokio::process::{Child, Command};
 /// A timer invocation as the host sends it (`tests/fixtures/functions-host/timer.json`).
 pub const TIMER_INVOCATION: &str = include_str!("../fixtures/functions-host/timer.json");
 
-/// What a scheduled sync did: the timer's reply and the reply of each `SyncStore` delivery, in order.
+/// What a timer occurrence did: the timer's reply and the reply of each queued message's delivery, in order.
 #[derive(Debug)]
 pub struct SyncTick {
-    /// The `SyncStores` reply.
+    /// The timer's reply.
     pub timer: Value,
-    /// One reply per queued message (continuations included).
+    /// One reply per queued message (those the deliveries queued included).
     pub deliveries: Vec<Value>,
 }
 
@@ -29,19 +29,34 @@ impl SyncTick {
     }
 }
 
-/// Plays the Functions host for one scheduled sync against `base`: POSTs the `SyncStores` timer invocation, then
-/// delivers each message of its `stores` output to `SyncStore` (one at a time), and the `next` messages those
-/// deliveries queue, until the queue is empty. Every invocation must complete.
+/// Plays the Functions host for one scheduled sync against `base`: the `SyncStores` timer, then each message it
+/// queued, as [`run_timer`] delivers them.
 pub async fn sync_tick(client: &reqwest::Client, base: &str) -> Result<SyncTick, reqwest::Error> {
-    let timer = invoke_function(client, base, "SyncStores", TIMER_INVOCATION.to_owned()).await?;
-    let mut queue: std::collections::VecDeque<Value> = messages(&timer, "stores").into();
+    run_timer(client, base, "SyncStores").await
+}
+
+/// Plays the Functions host for one occurrence of timer `function` against `base`: POSTs the timer invocation, then
+/// delivers each message its queue outputs hold to the function its queue triggers (one at a time, as the embedded
+/// manifest says), and the messages those deliveries queue, until no message is left. Every invocation must
+/// complete.
+pub async fn run_timer(client: &reqwest::Client, base: &str, function: &str) -> Result<SyncTick, reqwest::Error> {
+    let timer = invoke_function(client, base, function, TIMER_INVOCATION.to_owned()).await?;
+    let mut queue: std::collections::VecDeque<(String, Value)> = queued(function, &timer).into();
     let mut deliveries = Vec::new();
-    while let Some(message) = queue.pop_front() {
-        let reply = deliver_store_message(client, base, &message).await?;
-        queue.extend(messages(&reply, "next"));
+    while let Some((queue_name, message)) = queue.pop_front() {
+        let (consumer, binding) = functions::manifest::consumer_of(&queue_name).expect("a function takes the queue");
+        let reply = deliver(client, base, &consumer.name, binding, &message).await?;
+        queue.extend(queued(&consumer.name, &reply));
         deliveries.push(reply);
     }
     Ok(SyncTick { timer, deliveries })
+}
+
+/// The messages a reply of `function` queues, with their queues.
+fn queued(function: &str, reply: &Value) -> Vec<(String, Value)> {
+    let manifest = functions::manifest::function(function).expect("a function of the manifest");
+    let outputs = reply["Outputs"].as_object().cloned().unwrap_or_default();
+    manifest.queued_messages(&outputs).into_iter().map(|(queue, message)| (queue.to_owned(), message)).collect()
 }
 
 /// The `SyncStores` timer alone: its reply, with the messages it queued (`Outputs.stores`).
@@ -51,22 +66,32 @@ pub async fn sync_timer(client: &reqwest::Client, base: &str) -> Result<(Value, 
     Ok((timer, queued))
 }
 
-/// Delivers one `sync-stores` message to `SyncStore` as the host does (the message as JSON text, double-encoded
-/// metadata) and returns the reply.
+/// Delivers one `sync-stores` message to `SyncStore` as the host does, and returns the reply.
 pub async fn deliver_store_message(
     client: &reqwest::Client,
     base: &str,
     message: &Value,
 ) -> Result<Value, reqwest::Error> {
+    deliver(client, base, "SyncStore", "message", message).await
+}
+
+/// Delivers one queue message to `function` as the host does (the message as JSON text, double-encoded metadata).
+async fn deliver(
+    client: &reqwest::Client,
+    base: &str,
+    function: &str,
+    binding: &str,
+    message: &Value,
+) -> Result<Value, reqwest::Error> {
     let invocation = serde_json::json!({
-        "Data": { "message": message.to_string() },
+        "Data": { binding: message.to_string() },
         "Metadata": {
             "DequeueCount": "1",
             "Id": format!("\"{}\"", uuid::Uuid::new_v4()),
-            "sys": { "MethodName": "SyncStore", "UtcNow": chrono::Utc::now(), "RandGuid": uuid::Uuid::new_v4() }
+            "sys": { "MethodName": function, "UtcNow": chrono::Utc::now(), "RandGuid": uuid::Uuid::new_v4() }
         }
     });
-    invoke_function(client, base, "SyncStore", invocation.to_string()).await
+    invoke_function(client, base, function, invocation.to_string()).await
 }
 
 /// The messages of queue output `binding` in an invocation reply (an array, or one value).

@@ -2,9 +2,10 @@
 //! REST API router. Scheduled events (EventBridge Scheduler, as `infra/template.yaml` sets up) arrive through
 //! `lambda_http`'s pass-through as `POST /events`; this host turns one naming a timer function into the same timer
 //! invocation the Functions host sends, and hands it to the trigger router. The messages its queue outputs hold are
-//! delivered to their queue-triggered functions in the same invocation, one after another, until
-//! `SYNC_TIME_BUDGET_SECS` is spent; the rest are dropped, and their stores' queue claims let a later tick queue them
-//! again. Storage events stay on Azure.
+//! delivered to their queue-triggered functions in the same invocation, one after another, until the invocation's
+//! deadline is near (`DEADLINE_MARGIN` before it; without a runtime context, `SYNC_TIME_BUDGET_SECS` after the
+//! start); the rest are dropped, and a later tick queues them again (a store once its queue claim runs out, an
+//! organization whose advice is still due). Storage events stay on Azure.
 //!
 //! The trigger endpoints themselves are never routed from HTTP events: a function URL is public, and only an event
 //! that came through the runtime (not over HTTP) is marked pass-through, so no caller can fire a timer.
@@ -49,7 +50,20 @@ pub fn lambda_app(state: AppState) -> Router {
     http_app(state).route("/events", post(move |request: Request| scheduled(triggers.clone(), budget, request)))
 }
 
+/// Queued messages are no longer started this close to the invocation's deadline.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// When to stop delivering queued messages: shortly before the Lambda invocation's deadline, or `budget` from now.
+fn drain_deadline(request: &Request, budget: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let Some(context) = request.extensions().get::<lambda_http::Context>() else { return now + budget };
+    let left = std::time::UNIX_EPOCH + Duration::from_millis(context.deadline);
+    let left = left.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    now + left.saturating_sub(DEADLINE_MARGIN)
+}
+
 async fn scheduled(triggers: Router, budget: Duration, request: Request) -> Response {
+    let deadline = drain_deadline(&request, budget);
     if !matches!(request.extensions().get::<RequestContext>(), Some(RequestContext::PassThrough)) {
         let path = request.uri().path().to_owned();
         return Problem::for_status(StatusCode::NOT_FOUND, format!("no route for POST {path}")).into_response();
@@ -77,7 +91,6 @@ async fn scheduled(triggers: Router, budget: Duration, request: Request) -> Resp
         "Data": { binding: { "Schedule": { "AdjustForDST": true }, "ScheduleStatus": null, "IsPastDue": false } },
         "Metadata": { "sys": { "MethodName": name, "UtcNow": now, "RandGuid": uuid::Uuid::new_v4() } },
     });
-    let started = tokio::time::Instant::now();
     let response = invoke(&triggers, &name, &invocation).await;
     if !response.status().is_success() {
         tracing::error!(function = %name, status = %response.status(), "scheduled run failed");
@@ -87,7 +100,7 @@ async fn scheduled(triggers: Router, budget: Duration, request: Request) -> Resp
     let Ok(body) = to_bytes(body, usize::MAX).await else {
         return Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR, "unreadable invocation reply").into_response();
     };
-    drain(&triggers, &name, &body, started + budget).await;
+    drain(&triggers, &name, &body, deadline).await;
     Response::from_parts(parts, Body::from(body))
 }
 

@@ -25,15 +25,17 @@ use crate::{
 };
 
 mod refresh_advice;
+mod refresh_organization_advice;
 mod send_alerts;
 mod sync_store;
 mod sync_stores;
 mod video_uploaded;
 
 /// Every non-HTTP function and its handler. Names must equal the `functions/azure/<Name>` folders.
-fn triggers() -> [(&'static str, MethodRouter<AppState>); 5] {
+fn triggers() -> [(&'static str, MethodRouter<AppState>); 6] {
     [
         ("RefreshAdvice", post(refresh_advice::run)),
+        ("RefreshOrganizationAdvice", post(refresh_organization_advice::run)),
         ("SendAlerts", post(send_alerts::run)),
         ("SyncStore", post(sync_store::run)),
         ("SyncStores", post(sync_stores::run)),

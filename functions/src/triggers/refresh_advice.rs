@@ -1,11 +1,10 @@
-//! `RefreshAdvice` (timer, hourly by default): recomputes the advice of every organization that is due (never
-//! computed, a new local day, or data written since the last refresh), oldest first, within
-//! `ADVICE_REFRESH_BUDGET_SECS`; the rest waits for the next tick. One organization's failure is logged and does
-//! not fail the invocation; a database outage does (the host logs it and the next tick tries again).
+//! `RefreshAdvice` (timer, hourly by default): finds the organizations whose advice is due (never computed, a new
+//! local day, or data written since the last refresh), oldest first, and queues one `RefreshOrganizationAdvice`
+//! message for each (the `organizations` queue output). Only a database outage fails it.
 
 use axum::extract::State;
 
-use super::{Invocation, TriggerError};
+use super::{Invocation, TriggerError, refresh_organization_advice::OrganizationMessage};
 use crate::{
     protocol::{InvocationResponse, TimerInfo},
     state::AppState,
@@ -13,40 +12,22 @@ use crate::{
 
 /// The timer binding's `name` in `function.json`.
 const BINDING: &str = "timer";
+/// The queue output binding's `name`: one message per due organization.
+const ORGANIZATIONS_OUTPUT: &str = "organizations";
 
 #[tracing::instrument(name = "refreshing advice", skip_all, fields(invocation = invocation.id.as_deref()))]
 pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Result<InvocationResponse, TriggerError> {
     let timer: TimerInfo = invocation.request.binding(BINDING)?;
-    let advisor = &state.settings.advisor;
-    let report = shared::advisor::refresh::refresh_due(&state.db, advisor, advisor.refresh_budget)
+    let scan = shared::advisor::refresh::due_organizations(&state.db)
         .await
         .map_err(|error| TriggerError::Transient(anyhow::Error::new(error).context("advice refresh tick")))?;
-    let mut logs = vec![format!(
-        "advice refresh tick (past due: {}): {} organization(s), {} refreshed, {} up to date, {} leased elsewhere, \
-         {} failed, {} deferred",
+    let logs = vec![format!(
+        "advice refresh tick (past due: {}): {} organization(s), {} queued, {} up to date",
         timer.is_past_due,
-        report.organizations,
-        report.refreshed.len(),
-        report.up_to_date,
-        report.leased_elsewhere,
-        report.failed.len(),
-        report.deferred
+        scan.organizations,
+        scan.due.len(),
+        scan.organizations - scan.due.len()
     )];
-    logs.extend(report.refreshed.iter().map(|r| {
-        format!(
-            "organization {}: {} products, {} recommendations ({} new, {} changed, {} unchanged, {} reopened, {} \
-             resolved) in {} ms",
-            r.organization,
-            r.products,
-            r.kept,
-            r.store.created,
-            r.store.updated,
-            r.store.unchanged,
-            r.store.reopened,
-            r.store.resolved,
-            r.elapsed.as_millis()
-        )
-    }));
-    logs.extend(report.failed.iter().map(|(organization, error)| format!("organization {organization}: {error}")));
-    Ok(InvocationResponse::logged(logs))
+    let messages = scan.due.into_iter().map(|organization| OrganizationMessage { organization }.to_json()).collect();
+    Ok(InvocationResponse::logged(logs).with_output(ORGANIZATIONS_OUTPUT, serde_json::Value::Array(messages)))
 }

@@ -1,4 +1,5 @@
-//! One organization's recomputation, and the timer's pass over every organization.
+//! One organization's recomputation, the timer's scan for the organizations that are due (one queue message each),
+//! and the queued refresh of one.
 //!
 //! A refresh streams the product facts (one aggregate over the rollups), the price lookback of the few products
 //! whose history could support a price estimate, the daily revenue and the analysed videos through the rules,
@@ -8,7 +9,8 @@
 //!
 //! The timer refreshes an organization when it was never computed, when its local day has turned since (stock-out
 //! dates and windows move with the calendar), or when its data changed after the last refresh read it; otherwise
-//! nothing is recomputed. A lease keeps two instances off the same organization.
+//! nothing is recomputed; a queued message checks again, so a duplicate delivery computes nothing. A lease keeps two
+//! instances off the same organization.
 
 use std::time::{Duration, Instant};
 
@@ -221,49 +223,52 @@ pub fn is_due(candidate: &RefreshCandidate, now: DateTime<Utc>) -> bool {
     }
 }
 
-/// What one timer tick did.
+/// What one `RefreshAdvice` tick found.
 #[derive(Debug, Default)]
-pub struct TickReport {
+pub struct DueScan {
     /// Organizations looked at.
     pub organizations: usize,
-    /// Organizations whose advice was up to date.
-    pub up_to_date: usize,
-    /// Organizations another instance was refreshing.
-    pub leased_elsewhere: usize,
-    /// Refreshes done.
-    pub refreshed: Vec<RefreshReport>,
-    /// Refreshes that failed, with why.
-    pub failed: Vec<(Uuid, String)>,
-    /// Organizations left for the next tick when the budget ran out.
-    pub deferred: usize,
+    /// Those whose advice is out of date, oldest first: one queue message each.
+    pub due: Vec<Uuid>,
 }
 
-/// One `RefreshAdvice` tick: refreshes every organization that is due, oldest first, until `budget` is spent. An
-/// organization's failure is reported and the tick goes on; listing organizations failing fails the tick.
-#[tracing::instrument(name = "refreshing due advice", skip_all)]
-pub async fn refresh_due(db: &Database, settings: &AdvisorSettings, budget: Duration) -> Result<TickReport, DbError> {
-    let started = Instant::now();
-    let candidates = db.advice_refresh_candidates().await?;
-    let mut report = TickReport { organizations: candidates.len(), ..TickReport::default() };
-    for (index, candidate) in candidates.iter().enumerate() {
-        let now = crate::db::now_micros();
-        if !is_due(candidate, now) {
-            report.up_to_date += 1;
-            continue;
-        }
-        if started.elapsed() >= budget {
-            report.deferred = candidates[index..].iter().filter(|c| is_due(c, now)).count();
-            break;
-        }
-        match refresh_leased(db, settings, candidate.organization, now).await {
-            Ok(Some(done)) => report.refreshed.push(done),
-            Ok(None) => report.leased_elsewhere += 1,
-            Err(RefreshError::Db(error)) if error.is_unavailable() => return Err(error),
-            Err(error) => {
-                tracing::error!(tenant = %candidate.organization, error = %error, "advice refresh failed");
-                report.failed.push((candidate.organization, error.to_string()));
-            }
-        }
+/// One `RefreshAdvice` tick: the organizations whose advice is due, oldest first.
+pub async fn due_organizations(db: &Database) -> Result<DueScan, DbError> {
+    let candidates = db.advice_refresh_candidates(None).await?;
+    let now = crate::db::now_micros();
+    let due = candidates.iter().filter(|c| is_due(c, now)).map(|c| c.organization).collect();
+    Ok(DueScan { organizations: candidates.len(), due })
+}
+
+/// What a queued refresh came to.
+#[derive(Debug)]
+pub enum QueuedRefresh {
+    /// Recomputed.
+    Refreshed(RefreshReport),
+    /// Already up to date (refreshed since the message was sent, or delivered twice).
+    UpToDate,
+    /// Another instance is refreshing it.
+    LeasedElsewhere,
+    /// The organization is gone.
+    Gone,
+}
+
+/// Refreshes the organization a queue message names, if its advice is still due and nobody else is refreshing it.
+#[tracing::instrument(name = "refreshing queued advice", skip(db, settings))]
+pub async fn refresh_queued(
+    db: &Database,
+    settings: &AdvisorSettings,
+    organization: Uuid,
+) -> Result<QueuedRefresh, RefreshError> {
+    let now = crate::db::now_micros();
+    let Some(candidate) = db.advice_refresh_candidates(Some(organization)).await?.into_iter().next() else {
+        return Ok(QueuedRefresh::Gone);
+    };
+    if !is_due(&candidate, now) {
+        return Ok(QueuedRefresh::UpToDate);
     }
-    Ok(report)
+    Ok(match refresh_leased(db, settings, organization, now).await? {
+        Some(report) => QueuedRefresh::Refreshed(report),
+        None => QueuedRefresh::LeasedElsewhere,
+    })
 }

@@ -1,4 +1,4 @@
-//! Advisor settings: refresh budget, default lead time and cover, and Azure OpenAI.
+//! Advisor settings: default lead time and cover, and Azure OpenAI.
 
 use super::*;
 
@@ -7,9 +7,6 @@ use super::*;
 pub struct AdvisorSettings {
     /// Azure OpenAI, when `AZURE_OPENAI_ENDPOINT` is set; otherwise summaries and answers come from templates.
     pub openai: Option<AzureOpenAiSettings>,
-    /// `ADVICE_REFRESH_BUDGET_SECS` (default 240, fractions allowed): how long one `RefreshAdvice` tick may work;
-    /// organizations it does not reach wait for the next tick.
-    pub refresh_budget: Duration,
     /// `ADVICE_DEFAULT_LEAD_TIME_DAYS` (default 14): supplier lead time for products without one.
     pub default_lead_time_days: u32,
     /// `ADVICE_DEFAULT_TARGET_COVER_DAYS` (default 30): days of sales a reorder should cover after the lead time, for
@@ -52,13 +49,9 @@ impl AdvisorSettings {
         };
         let settings = Self {
             openai,
-            refresh_budget: seconds_or(lookup, "ADVICE_REFRESH_BUDGET_SECS", Duration::from_secs(240))?,
             default_lead_time_days: parse_or(lookup, "ADVICE_DEFAULT_LEAD_TIME_DAYS", 14)?,
             default_target_cover_days: parse_or(lookup, "ADVICE_DEFAULT_TARGET_COVER_DAYS", 30)?,
         };
-        if settings.refresh_budget.is_zero() {
-            return Err(ConfigError::Invalid { name: "ADVICE_REFRESH_BUDGET_SECS", reason: "must be positive".into() });
-        }
         if settings.default_lead_time_days > 365 {
             let reason = "between 0 and 365 days".to_owned();
             return Err(ConfigError::Invalid { name: "ADVICE_DEFAULT_LEAD_TIME_DAYS", reason });

@@ -152,7 +152,15 @@ async fn triggers_refuse_to_run_naming_the_pending_migration_until_it_is_applied
         serde_json::from_str(include_str!("../../fixtures/functions-host/timer.json")).expect("the timer fixture");
     let blob_created: serde_json::Value =
         serde_json::from_str(include_str!("../../fixtures/functions-host/blob-created.json")).expect("the fixture");
-    let invocations = [("SyncStores", &timer), ("RefreshAdvice", &timer), ("VideoUploaded", &blob_created)];
+    let message: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/functions-host/queue-message.json")).expect("the fixture");
+    let invocations = [
+        ("SyncStores", &timer),
+        ("SyncStore", &message),
+        ("RefreshAdvice", &timer),
+        ("RefreshOrganizationAdvice", &message),
+        ("VideoUploaded", &blob_created),
+    ];
     for backend in [Backend::Postgres, Backend::Sqlite] {
         let app = spawn_app_on(backend).await;
         let version = forget_the_newest_migration(&app.state.db).await;

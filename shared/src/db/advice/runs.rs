@@ -83,9 +83,9 @@ impl Database {
         Ok([a, b, c, d].into_iter().flatten().max())
     }
 
-    /// Every organization with its last refresh and latest data write, those never computed first, then the
-    /// longest ago.
-    pub async fn advice_refresh_candidates(&self) -> Result<Vec<RefreshCandidate>, DbError> {
+    /// Every organization (or only `only`) with its last refresh and latest data write, those never computed first,
+    /// then the longest ago.
+    pub async fn advice_refresh_candidates(&self, only: Option<Uuid>) -> Result<Vec<RefreshCandidate>, DbError> {
         const SQL: &str = "SELECT o.id, o.timezone, (r.organization_id IS NOT NULL) AS has_run, r.computed_at, \
              r.local_day, r.watermark, coalesce(r.recommendations, 0) AS recommendations, \
              coalesce(r.duration_ms, 0) AS duration_ms, \
@@ -94,7 +94,7 @@ impl Database {
              (SELECT max(received_at) FROM analytics_events x WHERE x.organization_id = o.id) AS events, \
              (SELECT max(updated_at) FROM videos x WHERE x.organization_id = o.id) AS videos \
              FROM organizations o LEFT JOIN advice_runs r ON r.organization_id = o.id \
-             ORDER BY r.computed_at NULLS FIRST, o.id";
+             WHERE $1 IS NULL OR o.id = $1 ORDER BY r.computed_at NULLS FIRST, o.id";
         #[derive(sqlx::FromRow)]
         struct Row {
             id: Uuid,
@@ -111,7 +111,7 @@ impl Database {
             events: Option<DateTime<Utc>>,
             videos: Option<DateTime<Utc>>,
         }
-        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await?);
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(SQL).bind(only).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
             .map(|row| RefreshCandidate {
