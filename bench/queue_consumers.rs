@@ -241,16 +241,16 @@ async fn main() {
     }
     let last = rows.last().expect("rows");
     let busy = last.cpu.machine / (last.seconds * cores);
+    let top = [("the consumers", last.cpu.consumers), ("PostgreSQL", last.cpu.postgres), ("the fake", last.cpu.bench)]
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or("?", |(name, _)| name);
     let limit = if busy > 0.85 {
-        let top =
-            [("the consumers", last.cpu.consumers), ("PostgreSQL", last.cpu.postgres), ("the fake", last.cpu.bench)]
-                .into_iter()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or("?", |(name, _)| name);
         format!("the CPUs (machine {:.0}% busy; most of it {top})", busy * 100.0)
     } else {
         format!(
-            "not the CPUs (machine {:.0}% busy): the platform's latency and the consumers' concurrency",
+            "not yet the CPUs (machine {:.0}% busy, {top} the largest share): the platform's latency and the \
+             consumers' concurrency",
             busy * 100.0
         )
     };
