@@ -99,6 +99,20 @@ impl DevHost {
     }
 }
 
+/// `handler token --org Acme` in `workdir`: the dev user's token, as admin of a new organization `Acme`.
+async fn dev_token(workdir: &Path) -> String {
+    let token = Command::new(tests::handler_binary())
+        .args(["token", "--data-dir", "data", "--org", "Acme"])
+        .current_dir(workdir)
+        .env_remove("SUPABASE_JWT_SECRET")
+        .env_remove("DATABASE_URL")
+        .output()
+        .await
+        .expect("handler token");
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned()
+}
+
 fn write_blob(workdir: &Path, name: &str) {
     let path = workdir.join("data/blobs/videos").join(name);
     std::fs::create_dir_all(path.parent().expect("parent")).expect("folder");
@@ -121,16 +135,7 @@ async fn the_dev_host_serves_fires_timers_raises_blob_events_and_loses_none_acro
     write_blob(workdir.path(), "t-1/clip.mp4");
     dev.wait_for("video upload received: tenant t-1, video clip.mp4", Duration::from_secs(10)).await;
 
-    let token = Command::new(tests::handler_binary())
-        .args(["token", "--data-dir", "data", "--org", "Acme"])
-        .current_dir(workdir.path())
-        .env_remove("SUPABASE_JWT_SECRET")
-        .env_remove("DATABASE_URL")
-        .output()
-        .await
-        .expect("handler token");
-    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
-    let token = String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned();
+    let token = dev_token(workdir.path()).await;
     let me =
         reqwest::Client::new().get(format!("{}/api/v1/me", dev.base)).bearer_auth(&token).send().await.expect("me");
     assert_eq!(me.status(), 200);
@@ -191,15 +196,7 @@ async fn in_dev_each_trigger_event_prints_one_line() {
 async fn in_dev_an_upload_to_the_local_url_is_announced_by_the_host_and_the_video_becomes_ready() {
     let workdir = tempfile::tempdir().expect("temporary folder");
     let dev = start(workdir.path(), tests::free_port()).await;
-    let token = Command::new(tests::handler_binary())
-        .args(["token", "--data-dir", "data", "--org", "Acme"])
-        .current_dir(workdir.path())
-        .env_remove("SUPABASE_JWT_SECRET")
-        .env_remove("DATABASE_URL")
-        .output()
-        .await
-        .expect("handler token");
-    let token = String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned();
+    let token = dev_token(workdir.path()).await;
     let client = reqwest::Client::new();
     let bytes = std::fs::read(crate::video_probe::fixtures_dir().join("vertical.webm")).expect("fixture");
 
@@ -353,15 +350,7 @@ async fn in_dev_the_sync_timer_queues_a_connected_store_and_the_queue_function_s
     let (admin, token_url) = (fake.admin_url_template(), fake.token_url_template());
     let env = [("SHOPIFY_ADMIN_URL_TEMPLATE", admin.as_str()), ("SHOPIFY_TOKEN_URL_TEMPLATE", token_url.as_str())];
     let dev = start_with(workdir.path(), tests::free_port(), &env).await;
-    let token = Command::new(tests::handler_binary())
-        .args(["token", "--data-dir", "data", "--org", "Acme"])
-        .current_dir(workdir.path())
-        .env_remove("SUPABASE_JWT_SECRET")
-        .env_remove("DATABASE_URL")
-        .output()
-        .await
-        .expect("handler token");
-    let token = String::from_utf8(token.stdout).expect("UTF-8").trim().to_owned();
+    let token = dev_token(workdir.path()).await;
     let client = reqwest::Client::new();
 
     let connected = client

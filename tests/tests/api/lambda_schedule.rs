@@ -1,6 +1,6 @@
 //! Scheduled events on Lambda: EventBridge Scheduler's input `{"retail-ai-advisor": "<timer>"}` arrives through
 //! `lambda_http`'s pass-through as `POST /events` and runs that timer like the Functions host would; the same path
-//! over HTTP (a function URL) fires nothing.
+//! over HTTP (a function URL) fires nothing. The messages the timer queues are delivered in the same invocation.
 
 use tests::{Backend, spawn_app_on};
 use tower::ServiceExt;
@@ -22,6 +22,25 @@ async fn a_scheduled_event_runs_the_timer_it_names() {
 
     assert_eq!(status, 200, "{reply}");
     assert!(reply.get("Logs").is_some_and(serde_json::Value::is_array), "the timer's invocation reply: {reply}");
+}
+
+#[tokio::test]
+async fn the_messages_a_scheduled_timer_queues_are_delivered_in_the_same_invocation() {
+    let app = spawn_app_on(Backend::Sqlite).await;
+    let admin = uuid::Uuid::new_v4();
+    let token = app.token_for(admin);
+    let organization = app.create_organization(&token, "Acme", "UTC").await;
+    assert!(app.state.db.advice_run(organization).await.expect("read").is_none(), "never computed");
+    let request = lambda_http::request::from_str(r#"{"retail-ai-advisor": "RefreshAdvice"}"#).expect("an event");
+
+    let response = functions::host::lambda::lambda_app(app.state.clone()).oneshot(request).await.expect("infallible");
+
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    let reply: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(reply["Outputs"]["organizations"], serde_json::json!([{ "organization": organization }]), "{reply}");
+    let run = app.state.db.advice_run(organization).await.expect("read").expect("refreshed by the queued message");
+    assert!(run.computed_at.is_some(), "{run:?}");
 }
 
 #[tokio::test]
