@@ -132,7 +132,85 @@ fn poison(dir: &std::path::Path, queue: &str, message: &Message) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::{Router, http::StatusCode, routing::post};
+
     use super::*;
+
+    /// A message its function always fails is delivered `MAX_DEQUEUE_COUNT` times, a visibility timeout apart, with
+    /// its dequeue count raised each time, then written to the poison file.
+    #[tokio::test(start_paused = true)]
+    async fn a_message_that_keeps_failing_is_retried_then_poisoned() {
+        let counts = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = counts.clone();
+        let router = Router::new().route(
+            "/Failing",
+            post(move |axum::Json(body): axum::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().expect("lock").push(body["Metadata"]["DequeueCount"].as_u64().unwrap_or(0));
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            }),
+        );
+        let (queues, mut receivers) = LocalQueues::new(["q"]);
+        let invoker = Invoker { router, queues: queues.clone() };
+        let poison_dir = tempfile::tempdir().expect("temporary folder");
+        let receiver = receivers.remove("q").expect("receiver");
+        let started = tokio::time::Instant::now();
+        tokio::spawn(consume(
+            invoker,
+            "Failing".into(),
+            "message".into(),
+            "q".into(),
+            receiver,
+            poison_dir.path().into(),
+        ));
+
+        queues.send("q", json!({ "store": 7 }));
+
+        let file = poison_dir.path().join("q-poison.jsonl");
+        while !file.exists() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert_eq!(*counts.lock().expect("lock"), [1, 2, 3, 4, 5]);
+        assert!(started.elapsed() >= VISIBILITY_TIMEOUT * (MAX_DEQUEUE_COUNT - 1), "{:?}", started.elapsed());
+        let line: Value = serde_json::from_str(std::fs::read_to_string(&file).expect("poison").trim()).expect("JSON");
+        assert_eq!((line["message"].clone(), line["dequeue_count"].clone()), (json!({ "store": 7 }), json!(5)));
+    }
+
+    /// A message that succeeds is delivered once.
+    #[tokio::test(start_paused = true)]
+    async fn a_message_that_succeeds_is_delivered_once() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let seen = calls.clone();
+        let router = Router::new().route(
+            "/Working",
+            post(move || {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async { axum::Json(json!({ "Outputs": {}, "Logs": [], "ReturnValue": null })) }
+            }),
+        );
+        let (queues, mut receivers) = LocalQueues::new(["q"]);
+        let invoker = Invoker { router, queues: queues.clone() };
+        let receiver = receivers.remove("q").expect("receiver");
+        let poison_dir = tempfile::tempdir().expect("temporary folder");
+        tokio::spawn(consume(
+            invoker,
+            "Working".into(),
+            "message".into(),
+            "q".into(),
+            receiver,
+            poison_dir.path().into(),
+        ));
+
+        queues.send("q", json!({ "store": 8 }));
+        tokio::time::sleep(VISIBILITY_TIMEOUT * 3).await;
+
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(!poison_dir.path().join("q-poison.jsonl").exists());
+    }
 
     #[test]
     fn the_local_queues_behave_as_host_json_configures_the_azure_host() {
