@@ -132,15 +132,15 @@ impl Function {
     pub fn queued_messages(
         &self,
         outputs: &serde_json::Map<String, serde_json::Value>,
-    ) -> Vec<(&str, serde_json::Value)> {
+    ) -> Vec<(String, serde_json::Value)> {
         let mut messages = Vec::new();
         for output in &self.queue_outputs {
             match outputs.get(&output.binding) {
                 None | Some(serde_json::Value::Null) => {}
                 Some(serde_json::Value::Array(items)) => {
-                    messages.extend(items.iter().map(|item| (output.queue.as_str(), item.clone())));
+                    messages.extend(items.iter().map(|item| (output.queue.clone(), item.clone())));
                 }
-                Some(item) => messages.push((output.queue.as_str(), item.clone())),
+                Some(item) => messages.push((output.queue.clone(), item.clone())),
             }
         }
         messages
@@ -347,7 +347,10 @@ mod tests {
         let messages = tick.queued_messages(outputs.as_object().expect("object"));
         assert_eq!(
             messages,
-            [("sync-stores", serde_json::json!({ "a": 1 })), ("sync-stores", serde_json::json!({ "a": 2 }))]
+            [
+                ("sync-stores".to_owned(), serde_json::json!({ "a": 1 })),
+                ("sync-stores".to_owned(), serde_json::json!({ "a": 2 }))
+            ]
         );
         let single = serde_json::json!({ "stores": { "a": 1 } });
         assert_eq!(tick.queued_messages(single.as_object().expect("object")).len(), 1);

@@ -56,7 +56,7 @@ pub async fn run_timer(client: &reqwest::Client, base: &str, function: &str) -> 
 fn queued(function: &str, reply: &Value) -> Vec<(String, Value)> {
     let manifest = functions::manifest::function(function).expect("a function of the manifest");
     let outputs = reply["Outputs"].as_object().cloned().unwrap_or_default();
-    manifest.queued_messages(&outputs).into_iter().map(|(queue, message)| (queue.to_owned(), message)).collect()
+    manifest.queued_messages(&outputs)
 }
 
 /// The `SyncStores` timer alone: its reply, with the messages it queued (`Outputs.stores`).

@@ -146,7 +146,5 @@ async fn drain(triggers: &Router, function: &str, reply: &[u8], deadline: tokio:
 /// The messages a reply of `function` queues, with their queues.
 fn queued(function: &str, reply: &[u8]) -> Vec<(String, serde_json::Value)> {
     let outputs = serde_json::from_slice::<InvocationResponse>(reply).map(|r| r.outputs).unwrap_or_default();
-    manifest::function(function).map_or_else(Vec::new, |manifest| {
-        manifest.queued_messages(&outputs).into_iter().map(|(queue, message)| (queue.to_owned(), message)).collect()
-    })
+    manifest::function(function).map_or_else(Vec::new, |manifest| manifest.queued_messages(&outputs))
 }

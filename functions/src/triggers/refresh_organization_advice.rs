@@ -4,7 +4,7 @@
 //! it, so the host delivers it again (and, after `maxDequeueCount` deliveries, moves it to the poison queue).
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::advisor::refresh::{self, QueuedRefresh, RefreshError};
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use crate::{protocol::InvocationResponse, state::AppState};
 const BINDING: &str = "message";
 
 /// A `refresh-advice` message: whose advice to recompute.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationMessage {
     /// The organization.

@@ -6,7 +6,7 @@
 //! `maxDequeueCount` deliveries, moves it to the poison queue).
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::{
     db::sync::QueuedStore,
     sync::{JobStatus, QueuedRun, RunReport},
@@ -22,7 +22,7 @@ const BINDING: &str = "message";
 const NEXT_OUTPUT: &str = "next";
 
 /// A `sync-stores` message: which store to sync.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreMessage {
     /// The store's organization.

@@ -287,11 +287,6 @@ pub struct Invoker {
 }
 
 impl Invoker {
-    /// The queues outputs go to.
-    fn queues(&self) -> &queues::LocalQueues {
-        &self.queues
-    }
-
     /// POSTs one invocation (`metadata` is the trigger's binding data; `sys` is added) and reads the reply. `Err` is a
     /// failed invocation (non-2xx or an unreadable reply), which the caller may retry.
     async fn invoke(
@@ -327,7 +322,7 @@ impl Invoker {
         }
         if let Some(manifest) = manifest::function(function) {
             for (queue, message) in manifest.queued_messages(&reply.outputs) {
-                self.queues.send(queue, message);
+                self.queues.send(&queue, message);
             }
         }
         Ok(reply)

@@ -21,7 +21,7 @@ pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const BATCH_SIZE: usize = 4;
 
 /// One queued message.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Message {
     id: Uuid,
     body: Value,
@@ -30,7 +30,7 @@ pub struct Message {
 }
 
 /// The sending side of every queue some function takes. Cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LocalQueues {
     senders: Arc<HashMap<String, mpsc::UnboundedSender<Message>>>,
 }
@@ -109,7 +109,7 @@ pub async fn consume(
                     "message failed; delivered again later"
                 );
                 tokio::time::sleep(VISIBILITY_TIMEOUT).await;
-                invoker.queues().resend(&queue, message);
+                invoker.queues.resend(&queue, message);
             }
         });
     }
