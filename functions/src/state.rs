@@ -11,6 +11,7 @@ use shared::{
     config::Settings,
     db::Database,
     platforms::{PlatformError, Platforms},
+    queue::{Outbox, QueueError, StorageQueues},
     secrets::{Secrets, SecretsError},
     sync::SyncEngine,
 };
@@ -47,6 +48,9 @@ pub struct AppState {
     pub rankings: Arc<RankingCache>,
     /// Sends alerts to Slack, Teams and e-mail.
     pub alerts: AlertSender,
+    /// Where HTTP functions send messages for queue functions: the host's storage queues in Azure, the local host's
+    /// queues in `dev`, none on Lambda.
+    pub outbox: Outbox,
 }
 
 /// What only the local all-in-one host has.
@@ -74,6 +78,9 @@ pub enum BuildError {
     /// The platform HTTP clients.
     #[error(transparent)]
     Platforms(#[from] PlatformError),
+    /// The host storage account's queues.
+    #[error(transparent)]
+    Queues(#[from] QueueError),
     /// The Azure OpenAI client.
     #[error("Azure OpenAI: {0}")]
     LanguageModel(#[from] AiError),
@@ -98,6 +105,8 @@ impl AppState {
             folder: Arc::default(),
             rankings: Arc::default(),
             alerts: AlertSender::from_settings(&settings.alerts, settings.sync.store_egress())?,
+            outbox: StorageQueues::from_settings(&settings.queues)?
+                .map_or(Outbox::Deferred, |queues| Outbox::Storage(Arc::new(queues))),
             settings: Arc::new(settings),
         })
     }
@@ -112,6 +121,12 @@ impl AppState {
     /// The same state on the local host, whose development user may sign in from the dashboard.
     pub fn with_dev_mode(mut self, dev_mode: DevMode) -> Self {
         self.dev_mode = Some(dev_mode);
+        self
+    }
+
+    /// The same state sending queue messages through `outbox` (the local host's queues).
+    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = outbox;
         self
     }
 

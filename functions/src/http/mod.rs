@@ -4,11 +4,22 @@
 //! Resource routers are `OpenApiRouter`s: `utoipa_axum::routes!` routes a handler and adds its `#[utoipa::path]`
 //! to the OpenAPI document in one call, so `GET /api/openapi.json` describes exactly what is routed.
 
+use std::sync::LazyLock;
+
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
+
+/// Signs the folder store's upload and download URLs (the dev host's stand-in for a SAS). Random per process: a dev
+/// host restart only voids outstanding URLs, which live minutes.
+pub(crate) static LOCAL_SIGNING_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    key
+});
 
 mod advice;
 mod alerts;
@@ -16,6 +27,7 @@ mod analytics;
 pub mod app;
 mod compliance;
 mod cursor;
+pub(crate) mod exports;
 mod health;
 mod me;
 mod members;
@@ -49,6 +61,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(members::router())
         .merge(products::router())
         .merge(videos::router())
+        .merge(exports::router())
         .merge(analytics::router())
         .merge(sign_in::router())
         .merge(stores::router())

@@ -3,8 +3,6 @@
 //! signed URL of this app taking the same `PUT`. The upload raises `BlobCreated`, and the `VideoUploaded` trigger
 //! probes the file; `GET /api/v1/videos[/{id}]` then shows the status, the probe's facts and channel fitness.
 
-use std::sync::LazyLock;
-
 use axum::{
     Json,
     body::Body,
@@ -16,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use shared::{
-    blob::{BlobError, BlobStore, sas},
+    blob::{BlobError, BlobStore, sas::LocalGrant},
     config::AppUrl,
     db::videos::{NewVideo, Video},
     video::{UploadFormat, VIDEOS_CONTAINER, blob_name, fitness},
@@ -29,7 +27,7 @@ use crate::{
     auth::Tenant,
     error::{ApiError, FieldError},
     extract::{AppJson, AppPath, AppQuery},
-    http::cursor,
+    http::{LOCAL_SIGNING_KEY, cursor},
     http::openapi::{
         BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
@@ -42,15 +40,6 @@ use crate::{
 const MAX_LIMIT: u32 = 100;
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_FILE_NAME_CHARS: usize = 255;
-
-/// Signs the folder store's upload URLs. Random per process: a dev host restart only voids outstanding upload URLs,
-/// which live minutes.
-static LOCAL_UPLOAD_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-    key[16..].copy_from_slice(Uuid::new_v4().as_bytes());
-    key
-});
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show)).routes(routes!(upload_local))
@@ -264,8 +253,9 @@ fn local_upload(
     expires_at: DateTime<Utc>,
 ) -> Upload {
     let expires = expires_at.timestamp();
-    let signature =
-        sas::local_upload_signature(&*LOCAL_UPLOAD_KEY, &organization.to_string(), &video.to_string(), expires);
+    let (organization_text, video_text) = (organization.to_string(), video.to_string());
+    let grant = LocalGrant { method: "PUT", organization: &organization_text, resource: &video_text, expires };
+    let signature = grant.sign(&*LOCAL_SIGNING_KEY);
     Upload {
         url: app_url.join(&format!(
             "/api/v1/videos/{video}/content?organization={organization}&expires={expires}&signature={signature}"
@@ -318,13 +308,9 @@ async fn upload_local(
     let Some(BlobStore::Local(store)) = &state.blobs else {
         return Err(ApiError::NotFoundWith("uploads go to Blob Storage directly, with the URL from POST".into()));
     };
-    let valid = sas::verify_local_upload_signature(
-        &*LOCAL_UPLOAD_KEY,
-        &params.organization.to_string(),
-        &id.to_string(),
-        params.expires,
-        &params.signature,
-    );
+    let (organization, video) = (params.organization.to_string(), id.to_string());
+    let grant = LocalGrant { method: "PUT", organization: &organization, resource: &video, expires: params.expires };
+    let valid = grant.verify(&*LOCAL_SIGNING_KEY, &params.signature);
     if !valid || params.expires < Utc::now().timestamp() {
         return Err(ApiError::Forbidden("the upload URL is invalid or has expired".into()));
     }

@@ -27,19 +27,23 @@ use crate::{
 mod refresh_advice;
 mod refresh_organization_advice;
 mod send_alerts;
+mod sweep_exports;
 mod sync_store;
 mod sync_stores;
 mod video_uploaded;
+mod write_export;
 
 /// Every non-HTTP function and its handler. Names must equal the `functions/azure/<Name>` folders.
-fn triggers() -> [(&'static str, MethodRouter<AppState>); 6] {
+fn triggers() -> [(&'static str, MethodRouter<AppState>); 8] {
     [
         ("RefreshAdvice", post(refresh_advice::run)),
         ("RefreshOrganizationAdvice", post(refresh_organization_advice::run)),
         ("SendAlerts", post(send_alerts::run)),
+        ("SweepExports", post(sweep_exports::run)),
         ("SyncStore", post(sync_store::run)),
         ("SyncStores", post(sync_stores::run)),
         ("VideoUploaded", post(video_uploaded::run)),
+        ("WriteExport", post(write_export::run)),
     ]
 }
 

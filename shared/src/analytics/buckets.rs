@@ -3,7 +3,8 @@
 use super::*;
 
 /// How days group into the points of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Bucket {
     /// One calendar day.
     Day,

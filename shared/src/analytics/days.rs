@@ -15,6 +15,20 @@ pub fn local_day(at: DateTime<Utc>, zone: Tz) -> NaiveDate {
     at.with_timezone(&zone).date_naive()
 }
 
+/// The UTC instants a range's local days cover, `[start, end)`: from the first moment of `from` to the first
+/// moment of the day after `to` in `zone`. A day whose midnight a daylight-saving change skips starts at the first
+/// local time it has.
+pub fn utc_bounds(range: DateRange, zone: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start_of = |day: NaiveDate| {
+        use chrono::TimeZone;
+        (0..24)
+            .find_map(|hour| day.and_hms_opt(hour, 0, 0).and_then(|t| zone.from_local_datetime(&t).earliest()))
+            .map_or_else(|| day.and_time(chrono::NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+    };
+    let after = range.to().succ_opt().unwrap_or(range.to());
+    (start_of(range.from()), start_of(after))
+}
+
 /// The earliest day a query may name.
 pub fn earliest_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN)
@@ -41,11 +55,27 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, ParseError> {
     Ok(day)
 }
 
-/// An inclusive range of local calendar days, `from..=to`, at most [`MAX_RANGE_DAYS`] long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An inclusive range of local calendar days, `from..=to`, at most [`MAX_RANGE_DAYS`] long. Stored as
+/// `{"from", "to"}` and checked again when read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "StoredRange")]
 pub struct DateRange {
     from: NaiveDate,
     to: NaiveDate,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredRange {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+impl TryFrom<StoredRange> for DateRange {
+    type Error = RangeError;
+
+    fn try_from(stored: StoredRange) -> Result<Self, RangeError> {
+        Self::new(stored.from, stored.to)
+    }
 }
 
 /// Why a range was refused.
@@ -145,6 +175,21 @@ mod tests {
         }
         assert_eq!(local_day(at("2024-03-10T04:59:59Z"), Tz::UTC), day("2024-03-10"), "UTC organizations");
         assert_eq!(zone("Not/AZone"), Tz::UTC, "an unreadable stored zone falls back to UTC");
+    }
+
+    #[test]
+    fn a_range_covers_its_local_days_in_utc_across_daylight_saving_and_reads_back_checked() {
+        let spring = DateRange::new(day("2024-03-10"), day("2024-03-10")).expect("valid");
+        assert_eq!(utc_bounds(spring, new_york()), (at("2024-03-10T05:00:00Z"), at("2024-03-11T04:00:00Z")));
+        // Havana skips midnight on 10 March 2024: that day starts at 01:00 CDT.
+        let havana: Tz = "America/Havana".parse().expect("zone");
+        let (start, _) = utc_bounds(spring, havana);
+        assert_eq!(start, at("2024-03-10T05:00:00Z"));
+
+        let stored = serde_json::to_string(&spring).expect("JSON");
+        assert_eq!(stored, r#"{"from":"2024-03-10","to":"2024-03-10"}"#);
+        assert_eq!(serde_json::from_str::<DateRange>(&stored).expect("reads back"), spring);
+        assert!(serde_json::from_str::<DateRange>(r#"{"from":"2024-03-11","to":"2024-03-10"}"#).is_err(), "reversed");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use super::*;
 
 /// Where an order stands on its platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed, not yet paid.
     Open,

@@ -18,7 +18,7 @@ use azure_storage_blob::{
     BlobServiceClientOptions,
     models::{
         BlobClientDownloadOptions, BlobClientGetPropertiesResultHeaders, BlobClientUploadOptions,
-        BlobContainerClientListBlobsOptions, KeyInfo,
+        BlobContainerClientListBlobsOptions, BlockBlobClientCommitBlockListOptions, BlockLookupList, KeyInfo,
     },
 };
 use azure_storage_common::models::UserDelegationKey;
@@ -76,6 +76,8 @@ pub struct ConnectionString {
     pub key: AccountKey,
     /// `BlobEndpoint`, or the one derived from the protocol, account and endpoint suffix.
     pub blob_endpoint: String,
+    /// `QueueEndpoint`, or the one derived like the blob endpoint's; none when only a blob endpoint is named.
+    pub queue_endpoint: Option<String>,
 }
 
 /// Azurite's well-known development account and key (published by Microsoft; not a secret).
@@ -89,27 +91,34 @@ impl ConnectionString {
             text.split(';').filter_map(|part| part.split_once('=')).map(|(k, v)| (k.trim(), v.trim())).collect();
         let get = |name: &str| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
         if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            return Self::azurite("http://127.0.0.1:10000/devstoreaccount1");
+            let mut azurite = Self::azurite("http://127.0.0.1:10000/devstoreaccount1")?;
+            azurite.queue_endpoint = Some("http://127.0.0.1:10001/devstoreaccount1".into());
+            return Ok(azurite);
         }
         let invalid = |what: &str| BlobError::Config(format!("the connection string has no {what}"));
         let account = get("AccountName").ok_or_else(|| invalid("AccountName"))?.to_owned();
         let key =
             AccountKey::parse(get("AccountKey").ok_or_else(|| invalid("AccountKey"))?).map_err(BlobError::Config)?;
-        let blob_endpoint = match get("BlobEndpoint") {
-            Some(endpoint) => endpoint.to_owned(),
-            None => format!(
-                "{}://{account}.blob.{}",
+        let derived = |service: &str| {
+            format!(
+                "{}://{account}.{service}.{}",
                 get("DefaultEndpointsProtocol").unwrap_or("https"),
                 get("EndpointSuffix").unwrap_or("core.windows.net")
-            ),
+            )
         };
-        Ok(Self { account, key, blob_endpoint })
+        let blob_endpoint = get("BlobEndpoint").map_or_else(|| derived("blob"), str::to_owned);
+        let queue_endpoint = match (get("QueueEndpoint"), get("BlobEndpoint")) {
+            (Some(endpoint), _) => Some(endpoint.to_owned()),
+            (None, Some(_)) => None,
+            (None, None) => Some(derived("queue")),
+        };
+        Ok(Self { account, key, blob_endpoint, queue_endpoint })
     }
 
     /// Azurite's development account at `blob_endpoint` (e.g. `http://127.0.0.1:10000/devstoreaccount1`).
     pub fn azurite(blob_endpoint: &str) -> Result<Self, BlobError> {
         let key = AccountKey::parse(DEV_KEY).map_err(BlobError::Config)?;
-        Ok(Self { account: DEV_ACCOUNT.to_owned(), key, blob_endpoint: blob_endpoint.to_owned() })
+        Ok(Self { account: DEV_ACCOUNT.to_owned(), key, blob_endpoint: blob_endpoint.to_owned(), queue_endpoint: None })
     }
 
     /// The connection string for Azurite's development account at `blob_endpoint`.
@@ -302,6 +311,51 @@ impl AzureBlobStore {
         Ok(items)
     }
 
+    /// Stages one block of a blob being written in blocks; [`Self::commit_blocks`] makes them the blob. A fresh
+    /// client per block: with an account key each request carries a newly signed SAS, so a long export never
+    /// outlives its signature.
+    pub(super) async fn stage_block(
+        &self,
+        container: &str,
+        name: &str,
+        block_id: &[u8],
+        bytes: Vec<u8>,
+    ) -> Result<(), BlobError> {
+        let length = bytes.len() as u64;
+        self.blob(container, name)?
+            .block_blob_client()
+            .stage_block(block_id, length, RequestContent::from(bytes), None)
+            .await
+            .map_err(azure_error)?;
+        Ok(())
+    }
+
+    /// Commits the staged blocks, in order, as the blob's content.
+    pub(super) async fn commit_blocks(
+        &self,
+        container: &str,
+        name: &str,
+        blocks: Vec<Vec<u8>>,
+        content_type: &str,
+    ) -> Result<BlobProperties, BlobError> {
+        let list = BlockLookupList { latest: Some(blocks), ..Default::default() };
+        let options = BlockBlobClientCommitBlockListOptions {
+            blob_content_type: Some(content_type.to_owned()),
+            ..Default::default()
+        };
+        self.blob(container, name)?
+            .block_blob_client()
+            .commit_block_list(list.try_into().map_err(azure_error)?, Some(options))
+            .await
+            .map_err(azure_error)?;
+        self.properties(container, name).await
+    }
+
+    pub(super) async fn delete(&self, container: &str, name: &str) -> Result<(), BlobError> {
+        self.blob(container, name)?.delete(None).await.map_err(azure_error)?;
+        Ok(())
+    }
+
     pub(super) async fn upload_url(
         &self,
         container: &str,
@@ -309,6 +363,21 @@ impl AzureBlobStore {
         content_type: &str,
         ttl: Duration,
     ) -> Result<SignedUpload, BlobError> {
+        let url = self.signed_url(container, name, Access::Upload, ttl).await?;
+        Ok(SignedUpload {
+            url: url.to_string(),
+            method: "PUT",
+            headers: vec![("x-ms-blob-type", "BlockBlob".to_owned()), ("content-type", content_type.to_owned())],
+        })
+    }
+
+    pub(super) async fn download_url(&self, container: &str, name: &str, ttl: Duration) -> Result<String, BlobError> {
+        Ok(self.signed_url(container, name, Access::Download, ttl).await?.to_string())
+    }
+
+    /// A URL that grants `access` to exactly one blob until `ttl` from now, signed with the account key or, with
+    /// managed identity, a user delegation key.
+    async fn signed_url(&self, container: &str, name: &str, access: Access, ttl: Duration) -> Result<Url, BlobError> {
         check_name(container)?;
         check_name(name)?;
         let mut url = self.endpoint.clone();
@@ -323,29 +392,25 @@ impl AzureBlobStore {
         let https_only = url.scheme() == "https";
         match &self.auth {
             Auth::AccountKey { account, key } => {
-                let sas =
-                    BlobSas { account, container, blob: name, permissions: "cw", start, expiry, https_only }.sign(key);
+                let permissions = access.permissions();
+                let sas = BlobSas { account, container, blob: name, permissions, start, expiry, https_only }.sign(key);
                 url.query_pairs_mut().extend_pairs(sas);
             }
             Auth::Token(_) => {
                 // A user delegation SAS, built by the SDK's own `azure_storage_sas` from a key our identity obtains.
                 let key = self.delegation_key(expiry).await?;
-                let sas = user_delegation_sas(&key, &self.account_name()?, container, name, start, expiry)?;
+                let sas = user_delegation_sas(&key, &self.account_name()?, container, name, access, start, expiry)?;
                 url.set_query(Some(&sas));
             }
             Auth::Sas(_) => {
                 return Err(BlobError::Unsupported(
-                    "upload URLs need the storage account key (VIDEO_STORAGE_CONNECTION_STRING) or managed identity \
+                    "signed URLs need the storage account key (VIDEO_STORAGE_CONNECTION_STRING) or managed identity \
                      (VIDEO_STORAGE_ACCOUNT_URL); a SAS URL cannot sign others"
                         .into(),
                 ));
             }
         }
-        Ok(SignedUpload {
-            url: url.to_string(),
-            method: "PUT",
-            headers: vec![("x-ms-blob-type", "BlockBlob".to_owned()), ("content-type", content_type.to_owned())],
-        })
+        Ok(url)
     }
 
     /// The account's name: the first label of `<account>.blob.core.windows.net`.
@@ -402,23 +467,44 @@ impl AzureBlobStore {
     }
 }
 
-/// A write-only (create + write), https-only user delegation SAS query for one blob.
+/// What a signed URL lets its holder do with its one blob.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Create and write, no read.
+    Upload,
+    /// Read only.
+    Download,
+}
+
+impl Access {
+    /// The service SAS `sp`.
+    fn permissions(self) -> &'static str {
+        match self {
+            Self::Upload => "cw",
+            Self::Download => "r",
+        }
+    }
+}
+
+/// An https-only user delegation SAS query granting `access` to one blob.
 fn user_delegation_sas(
     key: &UserDelegationKey,
     account: &str,
     container: &str,
     name: &str,
+    access: Access,
     start: chrono::DateTime<Utc>,
     expiry: chrono::DateTime<Utc>,
 ) -> Result<String, BlobError> {
-    Ok(SasBuilder::new(account, key, offset_time(expiry)?)
+    let builder = SasBuilder::new(account, key, offset_time(expiry)?)
         .map_err(|e| BlobError::Failed(format!("user delegation key: {e}")))?
         .start(offset_time(start)?)
         .protocol(SasProtocol::Https)
-        .blob(container, name)
-        .create()
-        .write()
-        .build())
+        .blob(container, name);
+    Ok(match access {
+        Access::Upload => builder.create().write().build(),
+        Access::Download => builder.read().build(),
+    })
 }
 
 fn offset_time(t: chrono::DateTime<Utc>) -> Result<time::OffsetDateTime, BlobError> {
@@ -459,12 +545,16 @@ mod tests {
         ))
         .expect("valid");
         assert_eq!(azure.blob_endpoint, "https://acme.blob.core.windows.net");
+        assert_eq!(azure.queue_endpoint.as_deref(), Some("https://acme.queue.core.windows.net"));
+        assert_eq!(azurite.queue_endpoint, None, "only a blob endpoint named");
+        let development = ConnectionString::parse("UseDevelopmentStorage=true").expect("valid");
+        assert_eq!(development.queue_endpoint.as_deref(), Some("http://127.0.0.1:10001/devstoreaccount1"));
         assert!(ConnectionString::parse("AccountName=acme").is_err(), "no key");
         assert!(!format!("{azure:?}").contains(DEV_KEY), "the key never prints");
     }
 
     #[test]
-    fn a_user_delegation_upload_sas_is_write_only_https_only_and_names_the_key() {
+    fn user_delegation_sas_uploads_are_write_only_downloads_read_only_https_only_and_name_the_key() {
         let now = Utc::now();
         let key = UserDelegationKey {
             signed_oid: Some("11111111-1111-1111-1111-111111111111".into()),
@@ -477,17 +567,23 @@ mod tests {
             ..Default::default()
         };
 
+        let expiry = now + chrono::Duration::minutes(15);
         let sas =
-            user_delegation_sas(&key, "acme", "videos", "org/video.mp4", now, now + chrono::Duration::minutes(15))
-                .expect("signs");
+            user_delegation_sas(&key, "acme", "videos", "org/video.mp4", Access::Upload, now, expiry).expect("signs");
+        let download = user_delegation_sas(&key, "acme", "exports", "org/e.csv", Access::Download, now, expiry)
+            .expect("signs");
 
-        let pairs: Vec<(String, String)> = Url::parse(&format!("https://x/?{sas}"))
-            .expect("query")
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let pairs = |sas: &str| -> Vec<(String, String)> {
+            Url::parse(&format!("https://x/?{sas}"))
+                .expect("query")
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        };
+        let (pairs, download) = (pairs(&sas), pairs(&download));
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         assert_eq!(get("sp"), Some("cw"), "{sas}");
+        assert_eq!(download.iter().find(|(k, _)| k == "sp").map(|(_, v)| v.as_str()), Some("r"), "read only");
         assert_eq!(get("sr"), Some("b"));
         assert_eq!(get("spr"), Some("https"));
         assert_eq!(get("skoid"), Some("11111111-1111-1111-1111-111111111111"));

@@ -89,6 +89,10 @@ impl LocalBlobStore {
         Ok(StagedBlob { file: Some(file), temporary, target, name: name.to_owned(), written: 0 })
     }
 
+    pub(super) async fn delete(&self, container: &str, name: &str) -> Result<(), BlobError> {
+        tokio::fs::remove_file(self.path(container, name)?).await.map_err(io_error)
+    }
+
     pub(super) async fn list(&self, container: &str, prefix: &str) -> Result<Vec<BlobItem>, BlobError> {
         check_name(container)?;
         let root = self.root.join(container);

@@ -1,10 +1,12 @@
 //! The blob store port: Azure Blob Storage in production (the official `azure_storage_blob` crate), a folder on
 //! embedded defaults (`handler dev`). Both offer the same operations — ranged read, properties with ETag and length,
-//! write, list — and a conformance test runs one body against both (Azure through Azurite).
+//! write (whole, or streamed in pieces through a [`BlobWriter`]), list, delete — and a conformance test runs one
+//! body against both (Azure through Azurite).
 //!
-//! Uploads never pass through the function app in Azure: [`BlobStore::upload_url`] signs a short-lived, write-only
-//! SAS URL for exactly one blob, and the client PUTs the file to Storage directly. The folder store has no such
-//! URLs; the HTTP layer offers its own signed upload route for it instead.
+//! Uploads and downloads never pass through the function app in Azure: [`BlobStore::upload_url`] and
+//! [`BlobStore::download_url`] sign a short-lived SAS URL for exactly one blob (write-only, or read-only), and the
+//! client talks to Storage directly. The folder store has no such URLs; the HTTP layer offers its own signed routes
+//! for it instead.
 
 use std::{ops::Range, path::PathBuf, sync::Arc, time::Duration};
 
@@ -182,6 +184,45 @@ impl BlobStore {
         }
     }
 
+    /// A URL valid for `ttl` that reads exactly this blob; `None` for the folder store, whose downloads go through
+    /// the app.
+    pub async fn download_url(&self, container: &str, name: &str, ttl: Duration) -> Result<Option<String>, BlobError> {
+        match self {
+            Self::Azure(store) => store.download_url(container, name, ttl).await.map(Some),
+            Self::Local(_) => Ok(None),
+        }
+    }
+
+    /// Deletes a blob; one already gone is not an error.
+    pub async fn delete(&self, container: &str, name: &str) -> Result<(), BlobError> {
+        let deleted = match self {
+            Self::Azure(store) => store.delete(container, name).await,
+            Self::Local(store) => store.delete(container, name).await,
+        };
+        match deleted {
+            Err(BlobError::NotFound) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Starts writing a blob piece by piece, for content too large to hold in memory. Nothing is visible under
+    /// `name` until [`BlobWriter::commit`]; a writer dropped uncommitted leaves the previous version, if any.
+    pub async fn writer(&self, container: &str, name: &str, content_type: &str) -> Result<BlobWriter, BlobError> {
+        check_name(container)?;
+        check_name(name)?;
+        Ok(match self {
+            Self::Azure(store) => BlobWriter::Blocks(BlockWriter {
+                store: store.clone(),
+                container: container.to_owned(),
+                name: name.to_owned(),
+                content_type: content_type.to_owned(),
+                pending: Vec::with_capacity(BLOCK_BYTES),
+                blocks: Vec::new(),
+            }),
+            Self::Local(store) => BlobWriter::Staged(store.stage(container, name).await?),
+        })
+    }
+
     /// Creates the container if it does not exist. Deployments create it with the storage account (infra); `dev`, the
     /// tests and the benchmark call this.
     pub async fn create_container(&self, container: &str) -> Result<(), BlobError> {
@@ -196,6 +237,71 @@ impl BlobStore {
         match self {
             Self::Azure(store) => store.check(container).await,
             Self::Local(store) => store.check(container).await,
+        }
+    }
+}
+
+/// Bytes gathered before an Azure writer stages them as one block: a blob holds at most 50,000 blocks, so 4 MiB
+/// blocks allow files up to about 195 GiB while bounding the writer's memory.
+const BLOCK_BYTES: usize = 4 * 1024 * 1024;
+
+/// A blob being written; see [`BlobStore::writer`].
+#[derive(Debug)]
+pub enum BlobWriter {
+    /// Azure: uncommitted blocks, committed as a block list at the end.
+    Blocks(BlockWriter),
+    /// The folder store: a hidden temporary file, renamed into place at the end.
+    Staged(StagedBlob),
+}
+
+/// The Azure side of a [`BlobWriter`].
+#[derive(Debug)]
+pub struct BlockWriter {
+    store: Arc<AzureBlobStore>,
+    container: String,
+    name: String,
+    content_type: String,
+    pending: Vec<u8>,
+    blocks: Vec<Vec<u8>>,
+}
+
+impl BlockWriter {
+    async fn stage_pending(&mut self) -> Result<(), BlobError> {
+        // Block ids must all have the same length within a blob.
+        let id = format!("{:08}", self.blocks.len()).into_bytes();
+        let bytes = std::mem::replace(&mut self.pending, Vec::with_capacity(BLOCK_BYTES));
+        self.store.stage_block(&self.container, &self.name, &id, bytes).await?;
+        self.blocks.push(id);
+        Ok(())
+    }
+}
+
+impl BlobWriter {
+    /// Appends bytes.
+    pub async fn append(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
+        match self {
+            Self::Blocks(writer) => {
+                writer.pending.extend_from_slice(bytes);
+                if writer.pending.len() >= BLOCK_BYTES {
+                    writer.stage_pending().await?;
+                }
+                Ok(())
+            }
+            Self::Staged(staged) => staged.append(bytes).await,
+        }
+    }
+
+    /// Makes what was appended the blob's content.
+    pub async fn commit(self) -> Result<BlobProperties, BlobError> {
+        match self {
+            Self::Blocks(mut writer) => {
+                if !writer.pending.is_empty() || writer.blocks.is_empty() {
+                    writer.stage_pending().await?;
+                }
+                let blocks = std::mem::take(&mut writer.blocks);
+                writer.store.commit_blocks(&writer.container, &writer.name, blocks, &writer.content_type).await
+            }
+            Self::Staged(staged) => staged.commit().await,
         }
     }
 }

@@ -49,7 +49,27 @@ pub fn account_sas(
     start: DateTime<Utc>,
     expiry: DateTime<Utc>,
 ) -> Vec<(&'static str, String)> {
-    let (permissions, services, resource_types, protocol) = ("rwdlac", "b", "sco", "https,http");
+    signed_account_sas(account, key, ("b", "rwdlac"), start, expiry)
+}
+
+/// An account SAS over the queue service: every resource type, read/write/delete/list/add/create/update/process.
+pub fn queue_account_sas(
+    account: &str,
+    key: &AccountKey,
+    start: DateTime<Utc>,
+    expiry: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    signed_account_sas(account, key, ("q", "rwdlacup"), start, expiry)
+}
+
+fn signed_account_sas(
+    account: &str,
+    key: &AccountKey,
+    (services, permissions): (&'static str, &'static str),
+    start: DateTime<Utc>,
+    expiry: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let (resource_types, protocol) = ("sco", "https,http");
     let (start, expiry) = (time(start), time(expiry));
     let string_to_sign =
         [account, permissions, services, resource_types, &start, &expiry, "", protocol, SAS_VERSION, "", ""].join("\n");
@@ -123,30 +143,41 @@ impl BlobSas<'_> {
     }
 }
 
-/// The signature of a folder-store upload URL (the dev host's stand-in for a SAS): HMAC-SHA256 over the video's
-/// organization, id and expiry, base64url without padding.
-pub fn local_upload_signature(key: &[u8], organization: &str, video: &str, expires: i64) -> String {
-    #[allow(clippy::expect_used)]
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(format!("PUT\n{organization}\n{video}\n{expires}").as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+/// What a folder-store URL signs: the dev host's stand-in for a SAS on one resource (a video's upload, an export's
+/// download).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalGrant<'a> {
+    /// The request method it allows (`PUT` to upload, `GET` to download).
+    pub method: &'a str,
+    /// Whose resource.
+    pub organization: &'a str,
+    /// Which.
+    pub resource: &'a str,
+    /// Until when, Unix seconds.
+    pub expires: i64,
 }
 
-/// Checks a folder-store upload signature in constant time.
-pub fn verify_local_upload_signature(
-    key: &[u8],
-    organization: &str,
-    video: &str,
-    expires: i64,
-    signature: &str,
-) -> bool {
-    let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature) else {
-        return false;
-    };
-    #[allow(clippy::expect_used)]
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(format!("PUT\n{organization}\n{video}\n{expires}").as_bytes());
-    mac.verify_slice(&given).is_ok()
+impl LocalGrant<'_> {
+    fn mac(&self, key: &[u8]) -> Hmac<Sha256> {
+        #[allow(clippy::expect_used)]
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+        let Self { method, organization, resource, expires } = self;
+        mac.update(format!("{method}\n{organization}\n{resource}\n{expires}").as_bytes());
+        mac
+    }
+
+    /// HMAC-SHA256 over the grant, base64url without padding.
+    pub fn sign(&self, key: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.mac(key).finalize().into_bytes())
+    }
+
+    /// Checks a signature of this grant in constant time.
+    pub fn verify(&self, key: &[u8], signature: &str) -> bool {
+        let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        self.mac(key).verify_slice(&given).is_ok()
+    }
 }
 
 #[cfg(test)]
@@ -181,12 +212,14 @@ mod tests {
     }
 
     #[test]
-    fn local_upload_signatures_bind_the_video_and_the_expiry() {
-        let signature = local_upload_signature(b"key", "org", "video", 100);
-        assert!(verify_local_upload_signature(b"key", "org", "video", 100, &signature));
-        assert!(!verify_local_upload_signature(b"key", "org", "video", 101, &signature), "another expiry");
-        assert!(!verify_local_upload_signature(b"key", "org", "other", 100, &signature), "another video");
-        assert!(!verify_local_upload_signature(b"other", "org", "video", 100, &signature), "another key");
-        assert!(!verify_local_upload_signature(b"key", "org", "video", 100, "not base64!"), "garbage");
+    fn local_signatures_bind_the_method_the_resource_and_the_expiry() {
+        let grant = LocalGrant { method: "PUT", organization: "org", resource: "video", expires: 100 };
+        let signature = grant.sign(b"key");
+        assert!(grant.verify(b"key", &signature));
+        assert!(!LocalGrant { expires: 101, ..grant }.verify(b"key", &signature), "another expiry");
+        assert!(!LocalGrant { resource: "other", ..grant }.verify(b"key", &signature), "another resource");
+        assert!(!LocalGrant { method: "GET", ..grant }.verify(b"key", &signature), "another method");
+        assert!(!grant.verify(b"other", &signature), "another key");
+        assert!(!grant.verify(b"key", "not base64!"), "garbage");
     }
 }

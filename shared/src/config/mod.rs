@@ -13,6 +13,7 @@ mod alerts;
 mod auth;
 mod database;
 mod http;
+mod queues;
 mod secrets;
 mod shopify;
 mod sync;
@@ -23,6 +24,7 @@ pub use alerts::*;
 pub use auth::*;
 pub use database::*;
 pub use http::*;
+pub use queues::*;
 pub use secrets::*;
 pub use shopify::*;
 pub use sync::*;
@@ -78,6 +80,8 @@ pub struct Settings {
     pub max_request_body_bytes: usize,
     /// Video uploads: where they are stored and what is accepted.
     pub video: VideoSettings,
+    /// The host storage account's queues, for messages an HTTP function sends (`AzureWebJobsStorage`).
+    pub queues: QueueSettings,
     /// Store sync: time budget, leases, retries, which store addresses are reachable.
     pub sync: SyncSettings,
     /// Shopify's endpoints, API version and app credentials.
@@ -155,6 +159,7 @@ impl Settings {
             },
             max_request_body_bytes: parse_or(lookup, "MAX_REQUEST_BODY_BYTES", 1024 * 1024)?,
             video: VideoSettings::load(lookup)?,
+            queues: QueueSettings::load(lookup)?,
             sync: SyncSettings::load(lookup)?,
             shopify: ShopifySettings::load(lookup)?,
             secrets: SecretsSettings::load(lookup)?,

@@ -19,6 +19,7 @@ pub mod analytics;
 pub mod catalogue;
 pub mod compliance;
 pub mod costs;
+pub mod exports;
 pub mod onboarding;
 pub mod orders;
 pub mod product_figures;

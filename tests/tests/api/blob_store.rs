@@ -43,6 +43,26 @@ async fn conformance(store: &BlobStore, container: &str) {
     assert_eq!(listed[0].properties.length, 11);
     assert!(same_etag(&listed[0].properties.etag, &replaced.etag));
 
+    // A streamed write: nothing under the name until it is committed, then every piece in order. 9 MiB of pieces
+    // make Azure stage three blocks.
+    let piece: Vec<u8> = (0..1_048_576u32).map(|i| (i % 253) as u8).collect();
+    let mut writer = store.writer(container, "t3/big.csv", "text/csv").await.expect("writer");
+    for _ in 0..9 {
+        writer.append(&piece).await.expect("append");
+    }
+    assert!(matches!(store.properties(container, "t3/big.csv").await, Err(BlobError::NotFound)), "not yet");
+    let streamed = writer.commit().await.expect("commit");
+    assert_eq!(streamed.length, 9 * 1_048_576);
+    let seam = store.read_range(container, "t3/big.csv", 4_194_300..4_194_310, None).await.expect("across a block");
+    assert_eq!(seam, [&piece[1_048_572..], &piece[..6]].concat());
+    let empty = store.writer(container, "t3/empty.csv", "text/csv").await.expect("writer");
+    assert_eq!(empty.commit().await.expect("an empty blob").length, 0);
+
+    // Deleting: gone afterwards, and deleting again is no error.
+    store.delete(container, "t3/big.csv").await.expect("delete");
+    assert!(matches!(store.properties(container, "t3/big.csv").await, Err(BlobError::NotFound)));
+    store.delete(container, "t3/big.csv").await.expect("deleting what is gone");
+
     // Missing blobs.
     assert!(matches!(store.properties(container, "t1/missing.mp4").await, Err(BlobError::NotFound)));
     assert!(matches!(store.read_range(container, "t1/missing.mp4", 0..1, None).await, Err(BlobError::NotFound)));

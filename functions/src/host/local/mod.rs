@@ -8,6 +8,7 @@ use std::{
     collections::HashMap,
     net::Ipv4Addr,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use anyhow::Context;
@@ -18,7 +19,10 @@ use axum::{
 };
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
-use shared::config::{Env, Lookup, Settings};
+use shared::{
+    config::{Env, Lookup, Settings},
+    queue::Outbox,
+};
 use tokio::{net::TcpListener, task::JoinSet};
 use tower::ServiceExt;
 
@@ -68,6 +72,7 @@ impl DevEnvironment {
                 ("SYNC_STORES_SCHEDULE", DEFAULT_SYNC_STORES_SCHEDULE.to_owned()),
                 ("REFRESH_ADVICE_SCHEDULE", DEFAULT_REFRESH_ADVICE_SCHEDULE.to_owned()),
                 ("SEND_ALERTS_SCHEDULE", DEFAULT_SEND_ALERTS_SCHEDULE.to_owned()),
+                ("SWEEP_EXPORTS_SCHEDULE", DEFAULT_SWEEP_EXPORTS_SCHEDULE.to_owned()),
                 ("VIDEO_STORAGE_DIR", data_dir.join("blobs").display().to_string()),
                 ("SECRETS_DIR", data_dir.join("secrets").display().to_string()),
                 // A local WooCommerce (a container on this machine) is the usual dev store.
@@ -96,6 +101,8 @@ const DEFAULT_SYNC_STORES_SCHEDULE: &str = "0 */5 * * * *";
 const DEFAULT_REFRESH_ADVICE_SCHEDULE: &str = "0 0 * * * *";
 /// Every five minutes.
 const DEFAULT_SEND_ALERTS_SCHEDULE: &str = "0 */5 * * * *";
+/// Every five minutes.
+const DEFAULT_SWEEP_EXPORTS_SCHEDULE: &str = "0 */5 * * * *";
 
 /// `Values` of a `local.settings.json`, or nothing if the file does not exist.
 fn local_settings_values(path: &Path) -> anyhow::Result<HashMap<String, String>> {
@@ -166,13 +173,14 @@ pub async fn run(mut environment: DevEnvironment, options: DevOptions) -> anyhow
         Some(token) => Some(DemoBanner::load(&state, &options.data_dir, token).await?),
         None => None,
     };
-    let router = app(state.clone());
-
     let functions = manifest::functions()?;
     let (queues, mut receivers) = queues::LocalQueues::new(functions.iter().filter_map(|f| match &f.trigger {
         Trigger::Queue { queue, .. } => Some(queue.as_str()),
         _ => None,
     }));
+    let outbox = queues.clone();
+    let state = state.with_outbox(Outbox::InProcess(Arc::new(move |queue, message| outbox.send(queue, message))));
+    let router = app(state.clone());
     let invoker = Invoker { router: router.clone(), queues };
     let mut background = JoinSet::new();
     for function in functions {

@@ -6,6 +6,7 @@ pub mod advice;
 pub mod alerts;
 pub mod analytics;
 pub mod catalogue;
+pub mod exports;
 pub mod tenancy;
 pub mod video;
 
