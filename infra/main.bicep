@@ -1,6 +1,6 @@
 // Retail AI Advisor on Azure: a Linux Consumption function app running the `handler` custom handler with a
-// system-assigned identity; a storage account (identity-only) holding the host's state, the `videos` container and
-// the deployed packages; an Event Grid system topic sending BlobCreated events for uploaded videos to VideoUploaded;
+// system-assigned identity; a storage account (identity-only) holding the host's state and queues, the `videos` and
+// `exports` containers and the deployed packages; an Event Grid system topic sending BlobCreated events for uploaded videos to VideoUploaded;
 // a Key Vault (RBAC, purge protection) read by the app's identity; Application Insights on a Log Analytics workspace.
 // Deploy step by step: infra/README.md.
 
@@ -31,6 +31,9 @@ param refreshAdviceSchedule string = '0 0 * * * *'
 
 @description('NCRONTAB schedule of the SendAlerts timer (urgent alerts and the weekly digest).')
 param sendAlertsSchedule string = '0 */5 * * * *'
+
+@description('NCRONTAB schedule of the SweepExports timer (queues lost exports again, deletes expired files).')
+param sweepExportsSchedule string = '0 */5 * * * *'
 
 @description('Origins allowed to call the API from a browser, comma-separated (empty: none).')
 param corsAllowedOrigins string = ''
@@ -78,6 +81,9 @@ var appName = 'func-${name}-${suffix}'
 var deploymentsContainer = 'deployments'
 // Events Event Grid could not deliver after every retry land here instead of being dropped.
 var deadLetterContainer = 'eventgrid-deadletter'
+// CSV exports (`<organization>/<export>.csv`); SweepExports deletes each a day after it is written, and a lifecycle
+// rule deletes whatever it missed a day later.
+var exportsContainer = 'exports'
 
 // Built-in role definition ids.
 var roles = {
@@ -169,6 +175,32 @@ resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@
   properties: { publicAccess: 'None' }
 }
 
+resource exports 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: exportsContainer
+  properties: { publicAccess: 'None' }
+}
+
+resource exportsLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'delete-old-exports'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: { blobTypes: [ 'blockBlob' ], prefixMatch: [ '${exportsContainer}/' ] }
+            actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: 2 } } }
+          }
+        }
+      ]
+    }
+  }
+}
+
 resource deadLetters 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deadLetterContainer
@@ -254,6 +286,7 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'SYNC_STORES_SCHEDULE', value: syncStoresSchedule }
         { name: 'REFRESH_ADVICE_SCHEDULE', value: refreshAdviceSchedule }
         { name: 'SEND_ALERTS_SCHEDULE', value: sendAlertsSchedule }
+        { name: 'SWEEP_EXPORTS_SCHEDULE', value: sweepExportsSchedule }
         { name: 'VIDEO_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
         { name: 'CORS_ALLOWED_ORIGINS', value: corsAllowedOrigins }
         // Links the app hands out start here, never from a request's Host header.

@@ -13,8 +13,10 @@
 #                       127.0.0.1:5432 when it answers, else a throwaway cluster (initdb in a temp dir,
 #                       trust auth, fsync off, 127.0.0.1 only) that is removed on exit.
 #   AZURITE_BLOB_URL    Azurite blob endpoint including the account, e.g.
-#                       http://127.0.0.1:10000/devstoreaccount1. If unset: node_modules/.bin/azurite-blob
-#                       (`npm ci` first when missing or outdated) on a free port, stopped on exit.
+#                       http://127.0.0.1:10000/devstoreaccount1, and AZURITE_QUEUE_URL its queue endpoint
+#                       (http://127.0.0.1:10001/devstoreaccount1). If unset: node_modules/.bin/azurite (`npm ci`
+#                       first when missing or outdated) with its blob and queue services on free ports, stopped
+#                       on exit.
 #
 # Without arguments it also checks that the committed dashboard build (web/dist) matches a fresh `web/build.sh`
 # (when node is installed) and runs the browser tests (tests/browser, Playwright driving /usr/bin/chromium against
@@ -117,7 +119,7 @@ TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/retail-test.XXXXXX")
 
 # --- Azurite (launched first: it boots while PostgreSQL is prepared) -------------------------
 
-AZURITE_BIN=node_modules/.bin/azurite-blob
+AZURITE_BIN=node_modules/.bin/azurite
 AZURITE_DIR=$TMP_DIR/azurite
 AZURITE_PORT=""
 AZURITE_ATTEMPTS=0
@@ -125,10 +127,15 @@ AZURITE_ATTEMPTS=0
 launch_azurite() {
     AZURITE_ATTEMPTS=$((AZURITE_ATTEMPTS + 1))
     # Outside Linux's ephemeral range (32768+), away from Azurite's default 10000.
+    # Three consecutive ports (blob, queue, table), outside Linux's ephemeral range (32768+), away from Azurite's
+    # defaults 10000-10002.
     AZURITE_PORT=$((20000 + RANDOM % 10000))
-    while port_open "$AZURITE_PORT"; do AZURITE_PORT=$((20000 + RANDOM % 10000)); done
+    while port_open "$AZURITE_PORT" || port_open $((AZURITE_PORT + 1)) || port_open $((AZURITE_PORT + 2)); do
+        AZURITE_PORT=$((20000 + RANDOM % 10000))
+    done
     "$AZURITE_BIN" --silent --disableTelemetry --skipApiVersionCheck --location "$AZURITE_DIR" \
-        --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" </dev/null >"$AZURITE_DIR/azurite.log" 2>&1 &
+        --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" --queueHost 127.0.0.1 --queuePort $((AZURITE_PORT + 1)) \
+        --tableHost 127.0.0.1 --tablePort $((AZURITE_PORT + 2)) </dev/null >"$AZURITE_DIR/azurite.log" 2>&1 &
     AZURITE_PID=$!
 }
 
@@ -137,9 +144,10 @@ await_azurite() {
     while :; do
         for ((i = 0; i < 600; i++)); do
             kill -0 "$AZURITE_PID" 2>/dev/null || break
-            if port_open "$AZURITE_PORT"; then
+            if port_open "$AZURITE_PORT" && port_open $((AZURITE_PORT + 1)); then
                 export AZURITE_BLOB_URL="http://127.0.0.1:$AZURITE_PORT/devstoreaccount1"
-                log "started Azurite on $AZURITE_BLOB_URL (pid $AZURITE_PID)"
+                export AZURITE_QUEUE_URL="http://127.0.0.1:$((AZURITE_PORT + 1))/devstoreaccount1"
+                log "started Azurite on $AZURITE_BLOB_URL and $AZURITE_QUEUE_URL (pid $AZURITE_PID)"
                 return 0
             fi
             sleep 0.05

@@ -364,6 +364,13 @@ impl TestApp {
     }
 }
 
+/// Azurite's queue endpoint with the account (`AZURITE_QUEUE_URL`, exported by `scripts/test.sh`).
+pub fn azurite_queue_url() -> String {
+    std::env::var("AZURITE_QUEUE_URL").unwrap_or_else(|_| {
+        panic!("AZURITE_QUEUE_URL must name a running Azurite, e.g. http://127.0.0.1:10001/devstoreaccount1 (run scripts/test.sh)")
+    })
+}
+
 /// Azurite's blob endpoint with the account (`AZURITE_BLOB_URL`, exported by `scripts/test.sh`).
 pub fn azurite_url() -> String {
     std::env::var("AZURITE_BLOB_URL").unwrap_or_else(|_| {

@@ -75,8 +75,9 @@ pub async fn deliver_store_message(
     deliver(client, base, "SyncStore", "message", message).await
 }
 
-/// Delivers one queue message to `function` as the host does (the message as JSON text, double-encoded metadata).
-async fn deliver(
+/// Delivers one queue message to `function` (its trigger binding `binding`) as the host does: the message as JSON
+/// text, double-encoded metadata.
+pub async fn deliver(
     client: &reqwest::Client,
     base: &str,
     function: &str,

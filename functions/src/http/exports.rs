@@ -248,7 +248,8 @@ impl CreateBody {
                 let mut price = |field: &str, value: Option<String>| {
                     value.and_then(|v| parse_minor(&v, digits).map_err(|e| complaints.push(field, e.to_string())).ok())
                 };
-                let (min_price, max_price) = (price("min_price", filters.min_price), price("max_price", filters.max_price));
+                let (min_price, max_price) =
+                    (price("min_price", filters.min_price), price("max_price", filters.max_price));
                 if let (Some(min), Some(max)) = (min_price, max_price)
                     && min > max
                 {
@@ -389,7 +390,11 @@ async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Json<List
     )
 )]
 #[tracing::instrument(name = "showing an export", skip_all, fields(organization = %tenant.id(), export = %id))]
-async fn show(State(state): State<AppState>, tenant: Tenant, AppPath(id): AppPath<Uuid>) -> Result<Json<ExportView>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<ExportView>, ApiError> {
     let export = state.db.export(tenant.id(), id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(view(&state, &tenant, export).await?))
 }

@@ -27,12 +27,12 @@ use crate::{
     auth::Tenant,
     error::{ApiError, FieldError},
     extract::{AppJson, AppPath, AppQuery},
-    http::{LOCAL_SIGNING_KEY, cursor},
     http::openapi::{
         BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable, Unprocessable,
         UnsupportedMediaType,
     },
     http::views::video::{ChannelFitness, VideoProbe, VideoStatus},
+    http::{LOCAL_SIGNING_KEY, cursor},
     state::AppState,
     whole_number::Whole,
 };

@@ -35,9 +35,6 @@ pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Resul
         "export sweep: {} queued again, {given_up} given up, {deleted} expired file(s) deleted",
         requeued.len()
     )];
-    let messages = requeued
-        .into_iter()
-        .map(|message| serde_json::to_value(message).unwrap_or_default())
-        .collect();
+    let messages = requeued.into_iter().map(|message| serde_json::to_value(message).unwrap_or_default()).collect();
     Ok(InvocationResponse::logged(logs).with_output(EXPORTS_OUTPUT, serde_json::Value::Array(messages)))
 }

@@ -570,8 +570,8 @@ mod tests {
         let expiry = now + chrono::Duration::minutes(15);
         let sas =
             user_delegation_sas(&key, "acme", "videos", "org/video.mp4", Access::Upload, now, expiry).expect("signs");
-        let download = user_delegation_sas(&key, "acme", "exports", "org/e.csv", Access::Download, now, expiry)
-            .expect("signs");
+        let download =
+            user_delegation_sas(&key, "acme", "exports", "org/e.csv", Access::Download, now, expiry).expect("signs");
 
         let pairs = |sas: &str| -> Vec<(String, String)> {
             Url::parse(&format!("https://x/?{sas}"))

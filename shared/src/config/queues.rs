@@ -31,7 +31,10 @@ impl QueueSettings {
             return Ok(Self::ManagedIdentity { queue_url: url, client_id });
         }
         if let Some(account) = lookup.get("AzureWebJobsStorage__accountName") {
-            return Ok(Self::ManagedIdentity { queue_url: format!("https://{account}.queue.core.windows.net"), client_id });
+            return Ok(Self::ManagedIdentity {
+                queue_url: format!("https://{account}.queue.core.windows.net"),
+                client_id,
+            });
         }
         Ok(lookup
             .get("AzureWebJobsStorage")

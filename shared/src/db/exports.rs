@@ -190,15 +190,16 @@ impl Database {
 
     /// Hands a claimed export back to the queue after a failure a retry may get past; the queue's own retry (or,
     /// failing that, the sweep after `requeue_at`) takes it again.
-    pub async fn release_export(
-        &self,
-        organization: Uuid,
-        id: Uuid,
-        requeue_at: DateTime<Utc>,
-    ) -> Result<(), DbError> {
+    pub async fn release_export(&self, organization: Uuid, id: Uuid, requeue_at: DateTime<Utc>) -> Result<(), DbError> {
         const SQL: &str = "UPDATE exports SET status = 'queued', lease_until = $3 \
              WHERE organization_id = $1 AND id = $2 AND status = 'running'";
-        on_pool!(self, |pool| sqlx::query(SQL).bind(organization).bind(id).bind(requeue_at).execute(pool).await?.rows_affected());
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(organization)
+            .bind(id)
+            .bind(requeue_at)
+            .execute(pool)
+            .await?
+            .rows_affected());
         Ok(())
     }
 

@@ -33,9 +33,10 @@ pub const EXPORT_QUEUE: &str = "exports";
 /// Claims of an export before it is given up as failed (each queue delivery that finds it claims it once).
 pub const MAX_ATTEMPTS: i32 = 5;
 
-/// What to export, with its filters parsed and checked (the list endpoints' own rules).
+/// What to export, with its filters parsed and checked (the list endpoints' own rules). Stored as
+/// `{"kind", "filters"}`: the kind beside its filters, never among them (advice filters have a `kind` of their own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "filters", rename_all = "snake_case")]
 pub enum ExportRequest {
     /// The product list (`GET /api/v1/products`).
     Products(ProductFilters),
@@ -227,4 +228,43 @@ pub fn blob_name(organization: Uuid, export: Uuid) -> String {
 /// The file name a download offers: `orders-2026-12-07.csv`.
 pub fn download_file_name(kind: ExportKind, created_on: NaiveDate) -> String {
     format!("{}-{created_on}.csv", kind.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_request_reads_back_as_it_was_stored() {
+        let day = |text: &str| text.parse::<NaiveDate>().expect("a date");
+        let range = DateRange::new(day("2026-01-01"), day("2026-01-31")).expect("a range");
+        let requests = [
+            ExportRequest::Products(ProductFilters {
+                search: Some("chair".into()),
+                category: Some("Chairs".into()),
+                store: Some(Uuid::new_v4()),
+                status: Some(ProductStatus::Draft),
+                min_price: Some(100),
+                max_price: None,
+                sort: ProductSort::PriceDesc,
+            }),
+            ExportRequest::Orders(OrderFilters { range: Some(range), store: None, status: Some(OrderStatus::Paid) }),
+            ExportRequest::Timeseries(SeriesFilters {
+                bucket: Bucket::Week,
+                range,
+                product: None,
+                category: Some("Mugs".into()),
+            }),
+            ExportRequest::Advice(AdviceFilters {
+                status: AdviceStatus::Done,
+                kind: Some(Kind::Restock),
+                product: Some(Uuid::new_v4()),
+            }),
+        ];
+        for request in requests {
+            let stored = serde_json::to_string(&request).expect("JSON");
+            assert!(stored.starts_with(&format!(r#"{{"kind":"{}","filters":"#, request.kind().as_str())), "{stored}");
+            assert_eq!(serde_json::from_str::<ExportRequest>(&stored).expect(&stored), request);
+        }
+    }
 }

@@ -88,10 +88,10 @@ mod tests {
 
     #[test]
     fn fields_are_quoted_as_rfc_4180_says_with_crlf_line_ends() {
-        let text = csv(&[&[Cell::Text("plain"), Cell::Text("with, comma")], &[
-            Cell::Text("say \"hi\""),
-            Cell::Text("two\nlines"),
-        ]]);
+        let text = csv(&[
+            &[Cell::Text("plain"), Cell::Text("with, comma")],
+            &[Cell::Text("say \"hi\""), Cell::Text("two\nlines")],
+        ]);
         assert_eq!(text, "a,b\r\nplain,\"with, comma\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n");
     }
 

@@ -323,11 +323,8 @@ async fn advice(
             let impact = recommendation.impact.as_ref();
             let amount = impact.map(|i| format.money(i.minor)).unwrap_or_default();
             let basis = impact.map(|i| i.basis.as_str()).unwrap_or_default();
-            let (score, created, updated) = (
-                recommendation.score.to_string(),
-                format.time(stored.created_at),
-                format.time(stored.updated_at),
-            );
+            let (score, created, updated) =
+                (recommendation.score.to_string(), format.time(stored.created_at), format.time(stored.updated_at));
             sheet.row([
                 Cell::Value(&id),
                 Cell::Value(recommendation.kind.as_str()),

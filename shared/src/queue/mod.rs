@@ -14,13 +14,16 @@ mod storage;
 
 pub use storage::{QueueError, StorageQueues};
 
+/// Queues one message on the local host: `(queue, message)`.
+pub type SendLocal = dyn Fn(&str, Value) + Send + Sync;
+
 /// Where messages for queue functions go. Cheap to clone.
 #[derive(Clone)]
 pub enum Outbox {
     /// Azure Storage Queues.
     Storage(Arc<StorageQueues>),
     /// The local host's queues: a function that queues one message.
-    InProcess(Arc<dyn Fn(&str, Value) + Send + Sync>),
+    InProcess(Arc<SendLocal>),
     /// No queue: a timer finds the recorded work and queues it through its output binding.
     Deferred,
 }

@@ -95,11 +95,19 @@ impl StorageQueues {
     /// A client of one queue, its URL signed afresh when a key signs.
     pub fn client(&self, queue: &str) -> Result<QueueClient, QueueError> {
         let mut url = self.endpoint.clone();
-        url.path_segments_mut().map_err(|()| QueueError::Config("queue endpoint URL".into()))?.pop_if_empty().push(queue);
+        url.path_segments_mut()
+            .map_err(|()| QueueError::Config("queue endpoint URL".into()))?
+            .pop_if_empty()
+            .push(queue);
         let credential = match &self.auth {
             Auth::AccountKey { account, key } => {
                 let now = Utc::now();
-                let sas = queue_account_sas(account, key, now - chrono::Duration::minutes(5), now + chrono::Duration::minutes(30));
+                let sas = queue_account_sas(
+                    account,
+                    key,
+                    now - chrono::Duration::minutes(5),
+                    now + chrono::Duration::minutes(30),
+                );
                 url.query_pairs_mut().extend_pairs(sas);
                 None
             }
@@ -112,7 +120,8 @@ impl StorageQueues {
             max_total_elapsed: azure_core::time::Duration::seconds(5),
             max_delay: azure_core::time::Duration::seconds(2),
         });
-        let options = QueueClientOptions { client_options: ClientOptions { retry, ..Default::default() }, ..Default::default() };
+        let options =
+            QueueClientOptions { client_options: ClientOptions { retry, ..Default::default() }, ..Default::default() };
         QueueClient::new(url, credential, Some(options)).map_err(|e| QueueError::Config(e.to_string()))
     }
 

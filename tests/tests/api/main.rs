@@ -10,6 +10,7 @@ mod catalogue;
 mod dashboard;
 mod demo;
 mod dev_host;
+mod exports;
 mod functions_host;
 mod hardening;
 mod health;
