@@ -312,13 +312,24 @@ mod tests {
                 "RefreshOrganizationAdvice",
                 "SendAlerts",
                 "ShopifyCallback",
+                "SweepExports",
                 "SyncStore",
                 "SyncStores",
                 "VideoUploaded",
                 "Webhooks",
-                "WooCommerceCallback"
+                "WooCommerceCallback",
+                "WriteExport"
             ]
         );
+    }
+
+    #[test]
+    fn the_export_sweep_queues_for_the_function_that_writes_one_export() {
+        let sweep = function("SweepExports").expect("SweepExports");
+        let writer = function("WriteExport").expect("WriteExport");
+        let Trigger::Queue { queue, .. } = &writer.trigger else { panic!("WriteExport is queue-triggered") };
+        assert_eq!(queue, shared::exports::EXPORT_QUEUE, "the queue the API sends to");
+        assert_eq!(sweep.queue_outputs, [QueueOutput { binding: "exports".into(), queue: queue.clone() }]);
     }
 
     #[test]

@@ -361,6 +361,7 @@ async fn create(
     params(Tenant),
     responses(
         (status = 200, description = "The latest 50, newest first (download URLs only on `GET` of one).", body = ListView),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 429, response = TooManyRequests),

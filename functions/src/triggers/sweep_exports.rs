@@ -8,8 +8,14 @@ use chrono::Utc;
 use shared::exports::EXPORTS_CONTAINER;
 
 use super::{Invocation, TriggerError};
-use crate::{http::exports::REQUEUE_AFTER, protocol::InvocationResponse, state::AppState};
+use crate::{
+    http::exports::REQUEUE_AFTER,
+    protocol::{InvocationResponse, TimerInfo},
+    state::AppState,
+};
 
+/// The timer binding's `name` in `function.json`.
+const BINDING: &str = "timer";
 /// The queue output binding's `name`: one message per export to write.
 const EXPORTS_OUTPUT: &str = "exports";
 /// Most exports requeued, and most files deleted, per tick.
@@ -17,6 +23,7 @@ const PER_TICK: u32 = 500;
 
 #[tracing::instrument(name = "sweeping exports", skip_all, fields(invocation = invocation.id.as_deref()))]
 pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Result<InvocationResponse, TriggerError> {
+    let timer: TimerInfo = invocation.request.binding(BINDING)?;
     let transient = |error: shared::db::DbError| TriggerError::Transient(anyhow::Error::new(error).context("sweep"));
     let now = Utc::now();
     let given_up = state.db.give_up_exports(now).await.map_err(transient)?;
@@ -32,7 +39,8 @@ pub async fn run(State(state): State<AppState>, invocation: Invocation) -> Resul
         }
     }
     let logs = vec![format!(
-        "export sweep: {} queued again, {given_up} given up, {deleted} expired file(s) deleted",
+        "export sweep (past due: {}): {} queued again, {given_up} given up, {deleted} expired file(s) deleted",
+        timer.is_past_due,
         requeued.len()
     )];
     let messages = requeued.into_iter().map(|message| serde_json::to_value(message).unwrap_or_default()).collect();

@@ -37,6 +37,18 @@ pub enum MetricValue {
 }
 
 impl Metric {
+    /// Every metric, in the order the API documents them.
+    pub const ALL: [Self; 8] = [
+        Self::Revenue,
+        Self::Orders,
+        Self::Units,
+        Self::Aov,
+        Self::Views,
+        Self::ConversionRate,
+        Self::Profit,
+        Self::Margin,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {

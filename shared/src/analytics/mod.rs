@@ -59,16 +59,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_ones_are_refused() {
-        for metric in [
-            Metric::Revenue,
-            Metric::Orders,
-            Metric::Units,
-            Metric::Aov,
-            Metric::Views,
-            Metric::ConversionRate,
-            Metric::Profit,
-            Metric::Margin,
-        ] {
+        for metric in Metric::ALL {
             assert_eq!(Metric::parse(metric.as_str()), Ok(metric));
         }
         for status in [

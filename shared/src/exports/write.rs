@@ -19,17 +19,8 @@ use crate::{
 /// Rows read per query.
 const PAGE_ROWS: u32 = 500;
 
-/// The metrics a time-series export has a column for, in column order.
-const SERIES_METRICS: [Metric; 8] = [
-    Metric::Revenue,
-    Metric::Orders,
-    Metric::Units,
-    Metric::Aov,
-    Metric::Views,
-    Metric::ConversionRate,
-    Metric::Profit,
-    Metric::Margin,
-];
+/// The metrics a time-series export has a column for, in column order: every one.
+const SERIES_METRICS: [Metric; 8] = Metric::ALL;
 
 /// A written export's file.
 #[derive(Debug, Clone, PartialEq, Eq)]

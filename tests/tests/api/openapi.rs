@@ -25,6 +25,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/videos"),
     ("GET", "/api/v1/videos/{id}"),
     ("PUT", "/api/v1/videos/{id}/content"),
+    ("GET", "/api/v1/exports"),
+    ("POST", "/api/v1/exports"),
+    ("GET", "/api/v1/exports/{id}"),
+    ("GET", "/api/v1/exports/{id}/file"),
     ("POST", "/api/v1/analytics/events"),
     ("GET", "/api/v1/analytics/timeseries"),
     ("GET", "/api/v1/analytics/overview"),
@@ -285,13 +289,17 @@ async fn operations_acting_within_an_organization_name_its_header() {
     let tenant_scoped = [
         "/api/v1/products",
         "/api/v1/videos",
+        "/api/v1/exports",
         "/api/v1/analytics/",
         "/api/v1/advice",
         "/api/v1/alerts",
         "/api/v1/stores",
     ];
     for (method, path) in operations(&document) {
-        if !tenant_scoped.iter().any(|prefix| path.starts_with(prefix)) || path.ends_with("/content") {
+        if !tenant_scoped.iter().any(|prefix| path.starts_with(prefix))
+            || path.ends_with("/content")
+            || path.ends_with("/file")
+        {
             continue;
         }
         let parameters = document["paths"][&path][method.to_ascii_lowercase()]["parameters"].as_array().cloned();
