@@ -1,6 +1,8 @@
 """The merchant dashboard in a real browser, page by page, against `handler dev --demo` (see conftest.py). The tests
 run in file order: the WooCommerce store connected early is the source of the hostile product title checked later."""
 
+import csv
+import io
 import json
 import re
 import threading
@@ -96,6 +98,30 @@ def test_a_failed_unit_cost_save_keeps_what_was_typed(stack, open_page):
     expect(cost).not_to_have_attribute("aria-invalid", "true")
     expect(row.locator(".cell-error")).to_be_empty()
     assert stack.get(f"/api/v1/products/{product}")["unit_cost"] == "4.20"
+
+
+def test_the_filtered_product_list_exports_to_a_csv_download(stack, open_page):
+    page = open_page()
+    sign_in_as_developer(page, stack)
+    page.page.goto(f"{stack.base}/#/products?q=chair")
+    expect(page.page.locator("#product-table")).to_have_attribute("data-query", "chair")
+    page.page.get_by_role("button", name="Export CSV").click()
+    link = page.page.get_by_role("link", name=re.compile(r"^Download products-\d{4}-\d{2}-\d{2}\.csv$"))
+    expect(link).to_be_visible(timeout=60_000)
+    page.shot("products-export")
+    response = page.page.request.get(link.get_attribute("href"))
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(response.text(), newline="")))
+    assert rows[0][:4] == ["id", "store_id", "external_id", "title"], rows[0]
+    matching, cursor = [], None
+    while True:
+        listed = stack.get("/api/v1/products?q=chair&limit=200" + (f"&cursor={cursor}" if cursor else ""))
+        matching += [item["id"] for item in listed["items"]]
+        cursor = listed["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(row[0] for row in rows[1:]) == sorted(matching), "the whole filtered list, every page"
 
 
 def test_a_woocommerce_store_connects_and_its_sync_completes(stack, open_page):

@@ -1,7 +1,9 @@
 // Products: search as you type (the API matches the last word as a prefix), a category filter, and a table sorted
 // by any column, with the unit cost editable in place. A failed save keeps what was typed and says why beside it.
+// "Export CSV" takes the whole filtered list (every page), not only the rows loaded.
 import { api, ApiProblem, query } from "../api.js";
 import { h, replace } from "../dom.js";
+import { exportButton } from "../exports.js";
 import * as format from "../format.js";
 import { setParams } from "../router.js";
 import { announce, button, card, emptyState, pageHeader, problemBanner } from "../ui.js";
@@ -187,6 +189,7 @@ export async function productsPage(params) {
     card(null,
       h("div", { class: "filters" },
         h("div", { class: "filter grow" }, h("label", { for: "product-search" }, "Search"), search),
-        h("div", { class: "filter" }, h("label", { for: "product-category" }, "Category"), category)),
+        h("div", { class: "filter" }, h("label", { for: "product-category" }, "Category"), category),
+        exportButton("products", () => ({ q: state.q.trim(), category: state.category }))),
       body));
 }
