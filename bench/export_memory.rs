@@ -51,12 +51,7 @@ async fn seed(db: &Database, organization: Uuid, store: Uuid, from: u64, to: u64
             placed_at: start + chrono::Duration::seconds(i as i64 * 37),
             status: OrderStatus::Paid,
             total_minor: 1_000 + (i % 9_000) as i64,
-            lines: vec![OrderLineInput {
-                product_id: None,
-                variant_id: None,
-                quantity: 1 + (i % 3) as i32,
-                total_minor: 900 + (i % 9_000) as i64,
-            }],
+            lines: vec![OrderLineInput::sold(None, None, 1 + (i % 3) as i32, 900 + (i % 9_000) as i64)],
         });
         if batch.len() == SEED_BATCH {
             db.upsert_orders(organization, store, &batch).await.expect("orders");

@@ -129,12 +129,13 @@ pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Ro
     const ORDER_IDS: &str = "SELECT id FROM orders WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) \
          ORDER BY id LIMIT $3";
     const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, l.product_id, l.quantity, l.total_minor, \
-         l.unit_cost_minor \
+         l.refunded_quantity, l.refunded_minor, l.unit_cost_minor \
          FROM orders o LEFT JOIN order_lines l ON l.organization_id = o.organization_id AND l.order_id = o.id \
          WHERE o.organization_id = $1 AND o.id >= $2 AND o.id <= $3 ORDER BY o.id, l.line_no";
     const EVENTS: &str = "SELECT client_id, kind, product_id, occurred_at FROM analytics_events \
          WHERE organization_id = $1 AND ($2 IS NULL OR client_id > $2) ORDER BY client_id LIMIT $3";
-    type OrderLineRow = (Uuid, DateTime<Utc>, String, Option<Uuid>, Option<i32>, Option<i64>, Option<i64>);
+    type OrderLineRow =
+        (Uuid, DateTime<Utc>, String, Option<Uuid>, Option<i32>, Option<i64>, Option<i32>, Option<i64>, Option<i64>);
     type EventRow = (String, String, Option<Uuid>, DateTime<Utc>);
 
     let zone = organization_zone(tx, organization).await?;
@@ -159,13 +160,16 @@ pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Ro
             let (_, placed_at, status, ..) = &order[0];
             let lines: Vec<SaleLine> = order
                 .iter()
-                .filter_map(|(.., product, quantity, total, unit_cost_minor)| {
-                    Some(SaleLine {
-                        product: *product,
-                        quantity: i64::from((*quantity)?),
+                .filter_map(|(.., product, quantity, total, refunded_quantity, refunded_minor, unit_cost_minor)| {
+                    let line = super::orders::OrderLineInput {
+                        product_id: *product,
+                        variant_id: None,
+                        quantity: (*quantity)?,
                         total_minor: (*total)?,
-                        unit_cost_minor: *unit_cost_minor,
-                    })
+                        refunded_quantity: (*refunded_quantity)?,
+                        refunded_minor: (*refunded_minor)?,
+                    };
+                    Some(line.sale(*unit_cost_minor))
                 })
                 .collect();
             let facts = SaleFacts { placed_at: *placed_at, status: stored_status(status)?, lines: &lines };

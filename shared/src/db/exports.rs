@@ -73,6 +73,8 @@ pub struct OrderRow {
     pub units: i64,
     /// Line totals (after line discounts), minor units.
     pub line_total_minor: i64,
+    /// Refunded of those line totals, minor units.
+    pub refunded_minor: i64,
 }
 
 /// Where a page of orders ends.
@@ -264,7 +266,8 @@ impl Database {
             let mut qb = QueryBuilder::new(
                 "SELECT o.id, o.store_id, o.external_id, o.placed_at, o.status, o.total_minor, \
                  CAST(count(l.line_no) AS BIGINT) AS lines, CAST(coalesce(sum(l.quantity), 0) AS BIGINT) AS units, \
-                 CAST(coalesce(sum(l.total_minor), 0) AS BIGINT) AS line_total_minor \
+                 CAST(coalesce(sum(l.total_minor), 0) AS BIGINT) AS line_total_minor, \
+                 CAST(coalesce(sum(l.refunded_minor), 0) AS BIGINT) AS refunded_minor \
                  FROM orders o LEFT JOIN order_lines l ON l.organization_id = o.organization_id AND l.order_id = o.id \
                  WHERE o.organization_id = ",
             );

@@ -51,6 +51,27 @@ pub struct OrderLineInput {
     pub quantity: i32,
     /// Line total after line discounts, minor units.
     pub total_minor: i64,
+    /// Units refunded (or removed by an edit), 0 to `quantity`.
+    pub refunded_quantity: i32,
+    /// The amount refunded for the line, minor units, 0 to `total_minor`.
+    pub refunded_minor: i64,
+}
+
+impl OrderLineInput {
+    /// A line nothing of which was refunded.
+    pub fn sold(product_id: Option<Uuid>, variant_id: Option<Uuid>, quantity: i32, total_minor: i64) -> Self {
+        Self { product_id, variant_id, quantity, total_minor, refunded_quantity: 0, refunded_minor: 0 }
+    }
+
+    /// What the line counts for in sales figures, with the unit cost it carries: net of its refunds.
+    pub fn sale(&self, unit_cost_minor: Option<i64>) -> SaleLine {
+        SaleLine {
+            product: self.product_id,
+            quantity: i64::from(self.quantity) - i64::from(self.refunded_quantity.clamp(0, self.quantity)),
+            total_minor: self.total_minor - self.refunded_minor.clamp(0, self.total_minor.max(0)),
+            unit_cost_minor,
+        }
+    }
 }
 
 /// A line as stored: as given, with the unit cost it carries (`None`: unknown).
@@ -83,16 +104,7 @@ fn cost_of(
 impl OrderState {
     /// What the order adds to the rollups.
     fn contribution(&self, zone: Tz) -> Rollups {
-        let lines: Vec<SaleLine> = self
-            .lines
-            .iter()
-            .map(|l| SaleLine {
-                product: l.line.product_id,
-                quantity: i64::from(l.line.quantity),
-                total_minor: l.line.total_minor,
-                unit_cost_minor: l.unit_cost_minor,
-            })
-            .collect();
+        let lines: Vec<SaleLine> = self.lines.iter().map(|l| l.line.sale(l.unit_cost_minor)).collect();
         let mut rollups = Rollups::new();
         rollups.add_order(&SaleFacts { placed_at: self.placed_at, status: self.status, lines: &lines }, zone);
         rollups
@@ -158,13 +170,13 @@ async fn load_lines(
     organization: Uuid,
     orders: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<StoredLine>>, DbError> {
-    type LineRow = (Uuid, Option<Uuid>, Option<Uuid>, i32, i64, Option<i64>);
+    type LineRow = (Uuid, Option<Uuid>, Option<Uuid>, i32, i64, i32, i64, Option<i64>);
     let mut lines: HashMap<Uuid, Vec<StoredLine>> = HashMap::with_capacity(orders.len());
     for chunk in orders.chunks(CHUNK) {
         let rows: Vec<LineRow> = on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(
-                "SELECT order_id, product_id, variant_id, quantity, total_minor, unit_cost_minor FROM order_lines \
-                 WHERE organization_id = ",
+                "SELECT order_id, product_id, variant_id, quantity, total_minor, refunded_quantity, refunded_minor, \
+                 unit_cost_minor FROM order_lines WHERE organization_id = ",
             );
             qb.push_bind(organization).push(" AND order_id IN (");
             let mut ids = qb.separated(", ");
@@ -174,8 +186,19 @@ async fn load_lines(
             qb.push(") ORDER BY order_id, line_no");
             qb.build_query_as().fetch_all(&mut **conn).await?
         });
-        for (order, product_id, variant_id, quantity, total_minor, unit_cost_minor) in rows {
-            let line = OrderLineInput { product_id, variant_id, quantity, total_minor };
+        for (
+            order,
+            product_id,
+            variant_id,
+            quantity,
+            total_minor,
+            refunded_quantity,
+            refunded_minor,
+            unit_cost_minor,
+        ) in rows
+        {
+            let line =
+                OrderLineInput { product_id, variant_id, quantity, total_minor, refunded_quantity, refunded_minor };
             lines.entry(order).or_default().push(StoredLine { line, unit_cost_minor });
         }
     }
@@ -365,7 +388,7 @@ async fn insert_lines(tx: &mut WriteTx, organization: Uuid, orders: &[&OrderStat
         on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO order_lines (order_id, organization_id, line_no, product_id, variant_id, quantity, \
-                 total_minor, unit_cost_minor) ",
+                 total_minor, refunded_quantity, refunded_minor, unit_cost_minor) ",
             );
             qb.push_values(chunk, |mut row, (order, line_no, stored)| {
                 row.push_bind(*order)
@@ -375,6 +398,8 @@ async fn insert_lines(tx: &mut WriteTx, organization: Uuid, orders: &[&OrderStat
                     .push_bind(stored.line.variant_id)
                     .push_bind(stored.line.quantity)
                     .push_bind(stored.line.total_minor)
+                    .push_bind(stored.line.refunded_quantity)
+                    .push_bind(stored.line.refunded_minor)
                     .push_bind(stored.unit_cost_minor);
             });
             qb.build().execute(&mut **conn).await?;

@@ -147,11 +147,13 @@ async fn write(db: &Database, organization: Uuid, store: Uuid, plan: &DemoPlan) 
             lines: order
                 .lines
                 .iter()
-                .map(|line| OrderLineInput {
-                    product_id: product_ids.get(&line.product).copied(),
-                    variant_id: variant_ids.get(&line.product).copied(),
-                    quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
-                    total_minor: line.total_minor,
+                .map(|line| {
+                    OrderLineInput::sold(
+                        product_ids.get(&line.product).copied(),
+                        variant_ids.get(&line.product).copied(),
+                        i32::try_from(line.quantity).unwrap_or(i32::MAX),
+                        line.total_minor,
+                    )
                 })
                 .collect(),
         })

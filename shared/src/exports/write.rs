@@ -212,6 +212,7 @@ async fn orders(
         "currency",
         "total",
         "line_total",
+        "refunded",
         "lines",
         "units",
     ]);
@@ -221,8 +222,12 @@ async fn orders(
         let page = db.export_orders_page(organization.id, filters, bounds, after, PAGE_ROWS).await?;
         for order in &page {
             let (id, store_id) = (order.id.to_string(), order.store_id.to_string());
-            let (placed, total, line_total) =
-                (format.time(order.placed_at), format.money(order.total_minor), format.money(order.line_total_minor));
+            let (placed, total, line_total, refunded) = (
+                format.time(order.placed_at),
+                format.money(order.total_minor),
+                format.money(order.line_total_minor),
+                format.money(order.refunded_minor),
+            );
             let (lines, units) = (order.lines.to_string(), order.units.to_string());
             sheet.row([
                 Cell::Value(&id),
@@ -233,6 +238,7 @@ async fn orders(
                 Cell::Value(&format.currency),
                 Cell::Value(&total),
                 Cell::Value(&line_total),
+                Cell::Value(&refunded),
                 Cell::Value(&lines),
                 Cell::Value(&units),
             ]);

@@ -138,6 +138,58 @@ pub struct PlatformOrderLine {
     pub quantity: i32,
     /// Line total after line discounts, minor units.
     pub total_minor: i64,
+    /// Units refunded (or removed by an edit), 0 to `quantity`.
+    pub refunded_quantity: i32,
+    /// The amount refunded for the line, minor units, 0 to `total_minor`.
+    pub refunded_minor: i64,
+}
+
+impl PlatformOrderLine {
+    /// A line nothing of which was refunded.
+    pub fn sold(product: Option<String>, variant: Option<String>, quantity: i32, total_minor: i64) -> Self {
+        Self {
+            product_external_id: product,
+            variant_external_id: variant,
+            quantity,
+            total_minor,
+            refunded_quantity: 0,
+            refunded_minor: 0,
+        }
+    }
+
+    /// The same line with only `kept` of its units left (Shopify's `currentQuantity`): the others are refunded, with
+    /// their share of the line total (rounded to the nearest minor unit).
+    pub fn keeping(mut self, kept: i32) -> Self {
+        let refunded = self.quantity - kept.clamp(0, self.quantity);
+        self.refunded_quantity = refunded;
+        self.refunded_minor = share(self.total_minor, i64::from(refunded), i64::from(self.quantity));
+        self
+    }
+}
+
+/// `amount × part / whole`, rounded half away from zero; 0 when `whole` is 0.
+fn share(amount: i64, part: i64, whole: i64) -> i64 {
+    if whole == 0 {
+        return 0;
+    }
+    let exact = i128::from(amount) * i128::from(part);
+    let whole = i128::from(whole);
+    let rounded = (exact + exact.signum() * whole / 2) / whole;
+    i64::try_from(rounded).unwrap_or(amount)
+}
+
+/// Spreads an amount refunded for a whole order (WooCommerce reports refunds per order) over its lines in proportion
+/// to their totals, never more than a line's total, so the lines' net totals sum to what the customer kept of them.
+pub fn apportion_refund(lines: &mut [PlatformOrderLine], refunded_minor: i64) {
+    let total: i64 = lines.iter().map(|line| line.total_minor.max(0)).sum();
+    let refunded = refunded_minor.clamp(0, total);
+    let mut left = refunded;
+    let last = lines.len().saturating_sub(1);
+    for (index, line) in lines.iter_mut().enumerate() {
+        let part = if index == last { left } else { share(refunded, line.total_minor.max(0), total) };
+        line.refunded_minor = part.clamp(0, line.total_minor.max(0));
+        left -= line.refunded_minor;
+    }
 }
 
 /// One page of a listing.
@@ -401,6 +453,33 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_keeping_some_units_refunds_the_rest_with_their_share_of_the_total() {
+        let line = PlatformOrderLine::sold(None, None, 3, 1000).keeping(2);
+        assert_eq!((line.refunded_quantity, line.refunded_minor), (1, 333), "1000 / 3, rounded");
+        let all = PlatformOrderLine::sold(None, None, 3, 1000).keeping(0);
+        assert_eq!((all.refunded_quantity, all.refunded_minor), (3, 1000));
+        let odd = PlatformOrderLine::sold(None, None, 2, 999).keeping(1);
+        assert_eq!(odd.refunded_minor, 500, "half a minor unit rounds away from zero");
+        let more = PlatformOrderLine::sold(None, None, 2, 800).keeping(5);
+        assert_eq!((more.refunded_quantity, more.refunded_minor), (0, 0), "more than sold keeps everything");
+    }
+
+    #[test]
+    fn an_order_refund_is_spread_over_its_lines_by_their_totals_and_never_exceeds_them() {
+        let lines = || vec![PlatformOrderLine::sold(None, None, 2, 1800), PlatformOrderLine::sold(None, None, 1, 900)];
+        let mut spread = lines();
+        apportion_refund(&mut spread, 900);
+        assert_eq!(spread.iter().map(|l| l.refunded_minor).collect::<Vec<_>>(), [600, 300]);
+        let mut uneven = lines();
+        apportion_refund(&mut uneven, 100);
+        assert_eq!(uneven.iter().map(|l| l.refunded_minor).sum::<i64>(), 100, "the remainder lands on the last line");
+        let mut capped = lines();
+        apportion_refund(&mut capped, 5000);
+        assert_eq!(capped.iter().map(|l| l.refunded_minor).collect::<Vec<_>>(), [1800, 900], "shipping refunds too");
+        apportion_refund(&mut [], 500);
+    }
 
     #[test]
     fn amounts_parse_exactly_and_tolerate_only_zero_padding() {

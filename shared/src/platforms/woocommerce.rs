@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::{
     Credentials, Page, PlatformError, PlatformOrder, PlatformOrderLine, PlatformProduct, Platforms, address::SiteUrl,
-    excerpt, http, oauth1, parse_amount, parse_utc, plain_text,
+    apportion_refund, excerpt, http, oauth1, parse_amount, parse_utc, plain_text,
 };
 use crate::{
     analytics::OrderStatus,
@@ -125,6 +125,14 @@ struct WooOrder {
     total: String,
     #[serde(default)]
     line_items: Vec<WooLine>,
+    /// The order's refunds: WooCommerce lists each with its (negative) total only.
+    #[serde(default)]
+    refunds: Vec<WooRefund>,
+}
+
+#[derive(Deserialize)]
+struct WooRefund {
+    total: String,
 }
 
 #[derive(Deserialize)]
@@ -663,13 +671,14 @@ fn order_from(order: WooOrder, digits: u32) -> Result<PlatformOrder, String> {
             0 => product.clone(),
             id => Some(id.to_string()),
         };
-        lines.push(PlatformOrderLine {
-            product_external_id: product,
-            variant_external_id: variant,
-            quantity,
-            total_minor,
-        });
+        lines.push(PlatformOrderLine::sold(product, variant, quantity, total_minor));
     }
+    let mut refunded_minor = 0i64;
+    for refund in &order.refunds {
+        let amount = parse_amount(&refund.total, digits).map_err(|e| format!("order {} refund: {e}", order.id))?;
+        refunded_minor += amount.abs();
+    }
+    apportion_refund(&mut lines, refunded_minor);
     Ok(PlatformOrder {
         external_id: order.id.to_string(),
         placed_at,
@@ -795,6 +804,16 @@ mod tests {
         assert_eq!(order.total_minor, 3010);
         assert_eq!(order.lines[0].variant_external_id.as_deref(), Some("71"));
         assert_eq!(order.lines[1].variant_external_id.as_deref(), Some("8"), "a simple product is its own variant");
+        assert_eq!(order.lines.iter().map(|l| l.refunded_minor).sum::<i64>(), 0, "no refunds");
+
+        let refunded: WooOrder = serde_json::from_value(json!({
+            "id": 100, "status": "completed", "date_created_gmt": "2026-11-01T09:00:00", "total": "30.10",
+            "line_items": [{"product_id": 7, "quantity": 2, "total": "19.00"}],
+            "refunds": [{"id": 5, "reason": "", "total": "-4.00"}, {"id": 6, "reason": "", "total": "-1.50"}]
+        }))
+        .expect("order");
+        let refunded = order_from(refunded, 2).expect("valid");
+        assert_eq!(refunded.lines[0].refunded_minor, 550, "every refund of the order");
     }
 
     #[tokio::test]

@@ -45,6 +45,7 @@ async fn main() {
                 modified: base + TimeDelta::days(19),
                 total_cents: line,
                 lines: vec![(product.id, 0, 1 + (i % 3) as i64, line)],
+                refunded_cents: 0,
             }
         })
         .collect();

@@ -107,6 +107,7 @@ pub fn shopify_catalogue(
                     variant_id: Some(variant.id),
                     quantity,
                     total_cents: variant.price_cents * quantity - rng.below(100) as i64,
+                    refunded: 0,
                 }
             })
             .collect();

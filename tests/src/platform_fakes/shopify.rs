@@ -115,6 +115,8 @@ pub struct FakeLine {
     pub quantity: i64,
     /// Total after line discounts, cents.
     pub total_cents: i64,
+    /// Units refunded (or removed by an edit): `currentQuantity` is `quantity` less these.
+    pub refunded: i64,
 }
 
 /// Tunables of the fake.
@@ -482,7 +484,7 @@ fn product_json(p: &FakeProduct, variants_first: usize) -> (Value, u64) {
 }
 
 fn line_json(line: &FakeLine) -> Value {
-    json!({ "id": gid("LineItem", line.id), "quantity": line.quantity,
+    json!({ "id": gid("LineItem", line.id), "quantity": line.quantity, "currentQuantity": line.quantity - line.refunded,
             "product": line.product_id.map(|id| json!({ "id": gid("Product", id) })),
             "variant": line.variant_id.map(|id| json!({ "id": gid("ProductVariant", id) })),
             "discountedTotalSet": { "shopMoney": { "amount": money(line.total_cents), "currencyCode": "USD" } } })

@@ -90,6 +90,8 @@ pub struct WooOrder {
     pub total_cents: i64,
     /// (product id, variation id or 0, quantity, line total cents)
     pub lines: Vec<(u64, u64, i64, i64)>,
+    /// Refunded, cents: listed as one refund (`refunds[].total`, negative, as WooCommerce lists it).
+    pub refunded_cents: i64,
 }
 
 /// A broken answer for the next request of a listing.
@@ -447,6 +449,11 @@ fn order_json(o: &WooOrder) -> Value {
             "id": o.id * 100 + i as u64, "product_id": product, "variation_id": variation, "quantity": quantity,
             "total": cents(*total), "subtotal": cents(*total),
         })).collect::<Vec<_>>(),
+        "refunds": if o.refunded_cents > 0 {
+            vec![json!({ "id": o.id * 10 + 9, "reason": "", "total": format!("-{}", cents(o.refunded_cents)) })]
+        } else {
+            Vec::new()
+        },
     })
 }
 

@@ -72,12 +72,7 @@ impl Shop {
                     placed_at: day.and_time(NaiveTime::from_hms_opt(12, 0, 0).expect("noon")).and_utc(),
                     status: OrderStatus::Paid,
                     total_minor: i64::from(units) * unit_price,
-                    lines: vec![OrderLineInput {
-                        product_id: Some(product),
-                        variant_id: None,
-                        quantity: units,
-                        total_minor: i64::from(units) * unit_price,
-                    }],
+                    lines: vec![OrderLineInput::sold(Some(product), None, units, i64::from(units) * unit_price)],
                 }
             })
             .collect();
@@ -403,7 +398,7 @@ async fn the_timer_refreshes_only_organizations_whose_facts_may_have_changed(bac
         placed_at: Utc::now(),
         status: OrderStatus::Paid,
         total_minor: 1_250,
-        lines: vec![OrderLineInput { product_id: Some(beans), variant_id: None, quantity: 1, total_minor: 1_250 }],
+        lines: vec![OrderLineInput::sold(Some(beans), None, 1, 1_250)],
     };
     shop.app.state.db.upsert_orders(shop.organization, shop.store, &[today_order]).await.expect("an order");
     let third = shop.app.invoke_timer("RefreshAdvice").await;

@@ -98,7 +98,7 @@ fn day(text: &str) -> NaiveDate {
 }
 
 fn line(product: Option<Uuid>, quantity: i32, total_minor: i64) -> OrderLineInput {
-    OrderLineInput { product_id: product, variant_id: None, quantity, total_minor }
+    OrderLineInput::sold(product, None, quantity, total_minor)
 }
 
 fn order(external_id: &str, placed_at: &str, status: OrderStatus, lines: Vec<OrderLineInput>) -> OrderInput {

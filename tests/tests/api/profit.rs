@@ -99,7 +99,7 @@ fn product(external_id: &str, category: &str, cost_minor: Option<i64>) -> Produc
 
 /// A line of `product`'s only variant.
 fn line(product: (Uuid, Uuid), quantity: i32, total_minor: i64) -> OrderLineInput {
-    OrderLineInput { product_id: Some(product.0), variant_id: Some(product.1), quantity, total_minor }
+    OrderLineInput::sold(Some(product.0), Some(product.1), quantity, total_minor)
 }
 
 /// A product's id with its only variant's.
@@ -257,7 +257,7 @@ fn shopify_order(id: u64, created_at: DateTime<Utc>, lines: Vec<FakeLine>) -> Fa
 }
 
 fn shopify_line(id: u64, variant_id: u64, quantity: i64, total_cents: i64) -> FakeLine {
-    FakeLine { id, product_id: Some(1), variant_id: Some(variant_id), quantity, total_cents }
+    FakeLine { id, product_id: Some(1), variant_id: Some(variant_id), quantity, total_cents, refunded: 0 }
 }
 
 #[tokio::test]
@@ -374,6 +374,7 @@ async fn woocommerce_costs_come_from_the_cost_of_goods_field_and_are_unknown_wit
                 modified: sold_at,
                 total_cents: 5700,
                 lines,
+                refunded_cents: 0,
             }],
             consumer_key: KEY.into(),
             consumer_secret: SECRET.into(),
@@ -397,5 +398,106 @@ async fn woocommerce_costs_come_from_the_cost_of_goods_field_and_are_unknown_wit
         assert_eq!(profit["unknown_cost"], json!({ "orders": 1, "units": 2, "revenue": "24.00" }), "{backend:?}");
         assert_eq!(cost_entries(&app.state.db, m.organization).await, 2, "{backend:?}: one entry per known cost");
         assert_rollups_exact(&app.state.db, m.organization, "after a WooCommerce sync").await;
+    }
+}
+
+/// Partial refunds count net: a Shopify line keeps `currentQuantity` of its units and the matching share of its total
+/// (so its cost of goods falls too); a WooCommerce refund, listed per order, is spread over the lines by their
+/// totals. Revenue, units and profit then count what the customer kept, and the rollups equal a recomputation.
+#[tokio::test]
+async fn partly_refunded_orders_count_only_what_the_customer_kept() {
+    const SHOP: &str = "refunds.myshopify.com";
+    const KEY: &str = "ck_refunds";
+    const SECRET: &str = "cs_refunds";
+    for backend in BACKENDS {
+        let shopify = FakeShopify::start(ShopifyConfig::default()).await;
+        let sold_at = Utc::now() - TimeDelta::days(2);
+        let mut coat_line = shopify_line(1, 11, 3, 3000);
+        coat_line.refunded = 1;
+        let mut order = shopify_order(900, sold_at, vec![coat_line, shopify_line(2, 12, 1, 1200)]);
+        order.financial_status = "PARTIALLY_REFUNDED";
+        shopify.add_shop(
+            SHOP,
+            FakeShop {
+                products: vec![FakeProduct {
+                    id: 1,
+                    title: "Coat".into(),
+                    description: String::new(),
+                    vendor: "Acme".into(),
+                    product_type: "Coats".into(),
+                    status: "ACTIVE",
+                    updated_at: sold_at,
+                    variants: vec![shopify_variant(11, 1000, Some(400)), shopify_variant(12, 1200, Some(500))],
+                }],
+                orders: vec![order],
+                access_token: "shpat_good".into(),
+                ..FakeShop::default()
+            },
+        );
+        let app = app_for(backend, Some(&shopify), &[]).await;
+        let m = merchant(&app, "Refunds").await;
+        let store = connect_shopify(&app, &m, SHOP, "shpat_good").await;
+        assert_eq!(sync(&app, &m, store).await["status"], "succeeded", "{backend:?}");
+
+        let (from, to) = (sold_at.date_naive(), Utc::now().date_naive());
+        // Coat: 2 of 3 kept, 20.00 of 30.00; the other line as sold: 32.00 of sales, 3 units, still one order.
+        // Profit 20.00 − 2 × 4.00 + 12.00 − 5.00: the refunded coat costs nothing.
+        let expected =
+            [("revenue", json!("32.00")), ("units", json!(3)), ("orders", json!(1)), ("profit", json!("19.00"))];
+        for (metric, expected) in expected {
+            let series = get_json(&app, &m, &query("timeseries", from, to, &format!("&metric={metric}"))).await;
+            assert_eq!(series["total"], expected, "{backend:?}: {metric}");
+        }
+        assert_rollups_exact(&app.state.db, m.organization, "after a partly refunded Shopify order").await;
+
+        // WooCommerce: 27.00 of lines, 9.00 refunded on the order → 6.00 and 3.00 off the two lines.
+        let woo = FakeWoo::start().await;
+        let mug = |id: u64| WooProduct {
+            id,
+            name: format!("Mug {id}"),
+            status: "publish",
+            price_cents: 900,
+            stock: Some(5),
+            category: "Mugs".into(),
+            modified: sold_at,
+            variations: Vec::new(),
+            cost_cents: None,
+        };
+        let url = woo.add_site(
+            "refunds",
+            WooSite {
+                products: vec![mug(8), mug(9)],
+                orders: vec![WooOrder {
+                    id: 70,
+                    status: "completed",
+                    created: sold_at,
+                    modified: sold_at,
+                    total_cents: 2700,
+                    lines: vec![(8, 0, 2, 1800), (9, 0, 1, 900)],
+                    refunded_cents: 900,
+                }],
+                consumer_key: KEY.into(),
+                consumer_secret: SECRET.into(),
+                ..WooSite::default()
+            },
+        );
+        let w = merchant(&app, "Woo refunds").await;
+        let (store, _) = connect_woo(&app, &w, &url, KEY, SECRET).await;
+        assert_eq!(sync(&app, &w, store).await["status"], "succeeded", "{backend:?}");
+        let revenue = get_json(&app, &w, &query("timeseries", from, to, "&metric=revenue")).await;
+        assert_eq!(revenue["total"], "18.00", "{backend:?}: 27.00 less the 9.00 refunded");
+        let top = get_json(&app, &w, &query("top-products", from, to, "&by=revenue")).await;
+        let by_product: Vec<(String, Value)> = top["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| (item["title"].as_str().unwrap_or_default().to_owned(), item["revenue"].clone()))
+            .collect();
+        assert_eq!(
+            by_product,
+            [("Mug 8".to_owned(), json!("12.00")), ("Mug 9".to_owned(), json!("6.00"))],
+            "{backend:?}: in proportion to the lines' totals"
+        );
+        assert_rollups_exact(&app.state.db, w.organization, "after a partly refunded WooCommerce order").await;
     }
 }

@@ -259,6 +259,8 @@ pub(super) async fn store_orders_in(
                     variant_id: line.variant_external_id.as_ref().and_then(|id| variants.get(id).copied()),
                     quantity: line.quantity,
                     total_minor: line.total_minor,
+                    refunded_quantity: line.refunded_quantity,
+                    refunded_minor: line.refunded_minor,
                 })
                 .collect(),
         })

@@ -38,11 +38,11 @@ pub(super) const ORDERS_QUERY: &str = "query SyncOrders($first: Int!, $after: St
      pageInfo { hasNextPage endCursor } nodes { id createdAt processedAt updatedAt cancelledAt \
      displayFinancialStatus displayFulfillmentStatus totalPriceSet { shopMoney { amount currencyCode } } \
      lineItems(first: $linesFirst) { pageInfo { hasNextPage endCursor } \
-     nodes { id quantity product { id } variant { id } discountedTotalSet { shopMoney { amount currencyCode } } } } } } }";
+     nodes { id quantity currentQuantity product { id } variant { id } discountedTotalSet { shopMoney { amount currencyCode } } } } } } }";
 
 pub(super) const LINE_ITEMS_QUERY: &str = "query OrderLineItems($id: ID!, $first: Int!, $after: String) { \
      order(id: $id) { lineItems(first: $first, after: $after) { pageInfo { hasNextPage endCursor } \
-     nodes { id quantity product { id } variant { id } discountedTotalSet { shopMoney { amount currencyCode } } } } } }";
+     nodes { id quantity currentQuantity product { id } variant { id } discountedTotalSet { shopMoney { amount currencyCode } } } } } }";
 
 pub(super) fn refresh_query() -> String {
     format!(
@@ -120,6 +120,9 @@ pub(super) struct OrderNode {
 #[serde(rename_all = "camelCase")]
 pub(super) struct LineItemNode {
     pub(super) quantity: i64,
+    /// The quantity after refunds and edits removed units.
+    #[serde(default)]
+    pub(super) current_quantity: Option<i64>,
     pub(super) product: Option<IdNode>,
     pub(super) variant: Option<IdNode>,
     pub(super) discounted_total_set: MoneyBag,
@@ -286,12 +289,11 @@ pub(super) fn order_from_node(node: OrderNode, digits: u32) -> Result<PlatformOr
         let Ok(quantity @ 1..) = i32::try_from(line.quantity) else { continue };
         let total_minor =
             parse_amount(&line.discounted_total_set.shop_money.amount, digits).map_err(|e| invalid(&node.id, e))?;
-        lines.push(PlatformOrderLine {
-            product_external_id: line.product.map(|p| p.id),
-            variant_external_id: line.variant.map(|v| v.id),
-            quantity,
-            total_minor,
-        });
+        let sold =
+            PlatformOrderLine::sold(line.product.map(|p| p.id), line.variant.map(|v| v.id), quantity, total_minor);
+        // Refunded and removed units leave `currentQuantity`; shops on older API versions may not send it.
+        let kept = line.current_quantity.and_then(|kept| i32::try_from(kept).ok()).unwrap_or(quantity);
+        lines.push(sold.keeping(kept));
     }
     Ok(PlatformOrder {
         status: order_status(

@@ -249,6 +249,9 @@ pub(super) struct RestLine {
     #[serde(default)]
     pub(super) variant_id: Option<u64>,
     pub(super) quantity: i64,
+    /// The quantity after refunds and edits removed units.
+    #[serde(default)]
+    pub(super) current_quantity: Option<i64>,
     pub(super) price: String,
     #[serde(default)]
     pub(super) discount_allocations: Vec<RestDiscount>,
@@ -274,12 +277,14 @@ pub fn webhook_order(payload: &Value, digits: u32) -> Result<PlatformOrder, Plat
         for discount in &line.discount_allocations {
             discounts += parse_amount(&discount.amount, digits).map_err(|e| invalid(&id, e))?;
         }
-        lines.push(PlatformOrderLine {
-            product_external_id: line.product_id.map(|p| format!("gid://shopify/Product/{p}")),
-            variant_external_id: line.variant_id.map(|v| format!("gid://shopify/ProductVariant/{v}")),
+        let sold = PlatformOrderLine::sold(
+            line.product_id.map(|p| format!("gid://shopify/Product/{p}")),
+            line.variant_id.map(|v| format!("gid://shopify/ProductVariant/{v}")),
             quantity,
-            total_minor: price * i64::from(quantity) - discounts,
-        });
+            price * i64::from(quantity) - discounts,
+        );
+        let kept = line.current_quantity.and_then(|kept| i32::try_from(kept).ok()).unwrap_or(quantity);
+        lines.push(sold.keeping(kept));
     }
     let fulfillment = rest.fulfillment_status.unwrap_or_default();
     Ok(PlatformOrder {
@@ -324,6 +329,19 @@ mod tests {
         assert_eq!(order.lines[0].total_minor, 3 * 1299 - 300);
         assert_eq!(order.lines[0].product_external_id.as_deref(), Some("gid://shopify/Product/632910392"));
         assert_eq!(order.placed_at.to_rfc3339(), "2026-11-02T15:00:00+00:00");
+        assert_eq!((order.lines[0].refunded_quantity, order.lines[0].refunded_minor), (0, 0), "no current_quantity");
+    }
+
+    #[test]
+    fn a_partly_refunded_rest_webhook_order_keeps_its_current_quantity() {
+        let payload = json!({
+            "id": 450789470, "created_at": "2026-11-02T10:00:00Z", "updated_at": "2026-11-03T10:00:00Z",
+            "financial_status": "partially_refunded", "fulfillment_status": "fulfilled", "total_price": "36.00",
+            "line_items": [{"product_id": 1, "variant_id": 2, "quantity": 3, "current_quantity": 1, "price": "12.00"}]
+        });
+        let order = webhook_order(&payload, 2).expect("order");
+        assert_eq!(order.status, OrderStatus::Fulfilled, "a partial refund leaves the sale standing");
+        assert_eq!((order.lines[0].refunded_quantity, order.lines[0].refunded_minor), (2, 2400));
     }
 
     #[test]

@@ -62,6 +62,7 @@ fn site(products: u64, orders: u64) -> WooSite {
                 modified: base + TimeDelta::days(21),
                 total_cents: line + 450,
                 lines: vec![(product.id, variation, 1 + (i % 3) as i64, line)],
+                refunded_cents: 0,
             }
         })
         .collect();
