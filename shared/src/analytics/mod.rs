@@ -8,7 +8,9 @@
 //! - **Orders** count toward sales when their status is `open`, `paid` or `fulfilled`; `cancelled` and `refunded`
 //!   orders count for nothing (so a correction from `paid` to `refunded` removes the sale). A counting order adds
 //!   1 to `orders`, the sum of its line quantities to `units` and the sum of its **line totals** (after line
-//!   discounts; not the order total, which carries shipping and tax) to `revenue`, on the day it was placed. For a
+//!   discounts; not the order total, which carries shipping and tax) to `revenue`, on the day it was placed — each
+//!   line net of what of it was refunded (its refunded units and amount), so a partly refunded order counts what
+//!   the customer kept. For a
 //!   product, an order counts once however many of its lines name that product.
 //! - **Cost of goods**: each order line carries the unit cost in force when the order was placed (see
 //!   [`crate::costs`]), or none when it is unknown. A counting order adds quantity × unit cost of its lines with a
