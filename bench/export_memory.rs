@@ -52,6 +52,7 @@ async fn seed(db: &Database, organization: Uuid, store: Uuid, from: u64, to: u64
             status: OrderStatus::Paid,
             total_minor: 1_000 + (i % 9_000) as i64,
             lines: vec![OrderLineInput::sold(None, None, 1 + (i % 3) as i32, 900 + (i % 9_000) as i64)],
+            customer: Some(format!("customer-{}", i % 50_000)),
         });
         if batch.len() == SEED_BATCH {
             db.upsert_orders(organization, store, &batch).await.expect("orders");

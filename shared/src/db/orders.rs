@@ -38,6 +38,8 @@ pub struct OrderInput {
     pub total_minor: i64,
     /// Its lines, in the platform's order.
     pub lines: Vec<OrderLineInput>,
+    /// The platform's id of its customer; `None` for a guest checkout. Nothing else of the customer is kept.
+    pub customer: Option<String>,
 }
 
 /// One line of an order.
@@ -88,6 +90,7 @@ struct OrderState {
     placed_at: DateTime<Utc>,
     status: OrderStatus,
     total_minor: i64,
+    customer: Option<String>,
     lines: Vec<StoredLine>,
 }
 
@@ -111,7 +114,10 @@ impl OrderState {
     }
 
     fn same_row(&self, other: &Self) -> bool {
-        self.placed_at == other.placed_at && self.status == other.status && self.total_minor == other.total_minor
+        self.placed_at == other.placed_at
+            && self.status == other.status
+            && self.total_minor == other.total_minor
+            && self.customer == other.customer
     }
 }
 
@@ -132,14 +138,14 @@ async fn load_orders(
     store: Uuid,
     external_ids: &[&str],
 ) -> Result<HashMap<String, OrderState>, DbError> {
-    type OrderRow = (Uuid, String, DateTime<Utc>, String, i64);
+    type OrderRow = (Uuid, String, DateTime<Utc>, String, i64, Option<String>);
     let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
     let mut orders = HashMap::with_capacity(external_ids.len());
     let mut by_id: HashMap<Uuid, String> = HashMap::with_capacity(external_ids.len());
     for chunk in external_ids.chunks(CHUNK) {
         let rows: Vec<OrderRow> = on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(
-                "SELECT id, external_id, placed_at, status, total_minor FROM orders WHERE organization_id = ",
+                "SELECT id, external_id, placed_at, status, total_minor, customer_key FROM orders WHERE organization_id = ",
             );
             qb.push_bind(organization).push(" AND store_id = ").push_bind(store).push(" AND external_id IN (");
             let mut ids = qb.separated(", ");
@@ -149,8 +155,9 @@ async fn load_orders(
             qb.push(")").push(lock);
             qb.build_query_as().fetch_all(&mut **conn).await?
         });
-        for (id, external_id, placed_at, status, total_minor) in rows {
-            let state = OrderState { id, placed_at, status: stored_status(&status)?, total_minor, lines: Vec::new() };
+        for (id, external_id, placed_at, status, total_minor, customer) in rows {
+            let status = stored_status(&status)?;
+            let state = OrderState { id, placed_at, status, total_minor, customer, lines: Vec::new() };
             by_id.insert(id, external_id.clone());
             orders.insert(external_id, state);
         }
@@ -232,7 +239,7 @@ async fn recost_orders(
     products: &HashSet<Uuid>,
     since: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    type OrderRow = (Uuid, DateTime<Utc>, String, i64);
+    type OrderRow = (Uuid, DateTime<Utc>, String, i64, Option<String>);
     let product_list: Vec<Uuid> = products.iter().copied().collect();
     let mut affected: Vec<Uuid> = Vec::new();
     for chunk in product_list.chunks(CHUNK) {
@@ -260,8 +267,9 @@ async fn recost_orders(
     let mut orders: Vec<OrderState> = Vec::with_capacity(affected.len());
     for chunk in affected.chunks(CHUNK) {
         let rows: Vec<OrderRow> = on_tx!(tx, |conn| {
-            let mut qb =
-                QueryBuilder::new("SELECT id, placed_at, status, total_minor FROM orders WHERE organization_id = ");
+            let mut qb = QueryBuilder::new(
+                "SELECT id, placed_at, status, total_minor, customer_key FROM orders WHERE organization_id = ",
+            );
             qb.push_bind(organization).push(" AND id IN (");
             let mut ids = qb.separated(", ");
             for id in chunk {
@@ -270,8 +278,9 @@ async fn recost_orders(
             qb.push(")").push(lock);
             qb.build_query_as().fetch_all(&mut **conn).await?
         });
-        for (id, placed_at, status, total_minor) in rows {
-            orders.push(OrderState { id, placed_at, status: stored_status(&status)?, total_minor, lines: Vec::new() });
+        for (id, placed_at, status, total_minor, customer) in rows {
+            let status = stored_status(&status)?;
+            orders.push(OrderState { id, placed_at, status, total_minor, customer, lines: Vec::new() });
         }
     }
     let mut lines = load_lines(tx, organization, &affected).await?;
@@ -355,7 +364,7 @@ async fn insert_orders(
         on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO orders (id, organization_id, store_id, external_id, placed_at, status, total_minor, \
-                 updated_at) ",
+                 updated_at, customer_key) ",
             );
             qb.push_values(chunk, |mut row, (external_id, order)| {
                 row.push_bind(order.id)
@@ -365,7 +374,8 @@ async fn insert_orders(
                     .push_bind(order.placed_at)
                     .push_bind(order.status.as_str())
                     .push_bind(order.total_minor)
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(order.customer.as_deref());
             });
             qb.build().execute(&mut **conn).await?;
         });
@@ -502,7 +512,14 @@ impl Database {
                 .collect();
             let external_id = order.external_id.as_str();
             let id = current.get(external_id).map_or_else(Uuid::new_v4, |state| state.id);
-            let next = OrderState { id, placed_at, status: order.status, total_minor: order.total_minor, lines };
+            let next = OrderState {
+                id,
+                placed_at,
+                status: order.status,
+                total_minor: order.total_minor,
+                customer: order.customer.clone(),
+                lines,
+            };
             match current.get(external_id) {
                 None => counts.created += 1,
                 Some(state) if *state == next => {
@@ -536,14 +553,15 @@ impl Database {
                 Some(before) => {
                     if !before.same_row(state) {
                         on_tx!(tx, |conn| sqlx::query(
-                            "UPDATE orders SET placed_at = $2, status = $3, total_minor = $4, updated_at = $5 \
-                             WHERE id = $1"
+                            "UPDATE orders SET placed_at = $2, status = $3, total_minor = $4, updated_at = $5, \
+                             customer_key = $6 WHERE id = $1"
                         )
                         .bind(state.id)
                         .bind(state.placed_at)
                         .bind(state.status.as_str())
                         .bind(state.total_minor)
                         .bind(now)
+                        .bind(state.customer.as_deref())
                         .execute(&mut **conn)
                         .await
                         .map(drop)?);

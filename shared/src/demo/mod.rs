@@ -144,6 +144,7 @@ async fn write(db: &Database, organization: Uuid, store: Uuid, plan: &DemoPlan) 
             status: OrderStatus::Fulfilled,
             // The file has no shipping or tax: the order total is the sum of its lines.
             total_minor: order.total_minor(),
+            customer: Some(order.customer.clone()),
             lines: order
                 .lines
                 .iter()

@@ -50,6 +50,8 @@ pub struct DemoOrder {
     pub external_id: String,
     /// When it was placed: the re-dated order day at a time of day derived from the order id.
     pub placed_at: DateTime<Utc>,
+    /// The file's `Customer ID`.
+    pub customer: String,
     /// Its lines in file order.
     pub lines: Vec<DemoOrderLine>,
 }
@@ -125,6 +127,7 @@ pub fn plan(lines: &[SuperstoreLine], history_ends: NaiveDate, timezone: Tz) -> 
         let order = orders.entry(line.order_id.as_str()).or_insert_with(|| DemoOrder {
             external_id: line.order_id.clone(),
             placed_at: at_local_time(timezone, shift(line.order_date), order_time_of_day(&line.order_id)),
+            customer: line.customer_id.clone(),
             lines: Vec::new(),
         });
         let product = external_id(line);
@@ -380,6 +383,7 @@ mod tests {
         SuperstoreLine {
             order_id: order.into(),
             order_date: day.parse().expect("date"),
+            customer_id: format!("C-{order}"),
             product_id: product.into(),
             category: "Office Supplies".into(),
             sub_category: "Paper".into(),

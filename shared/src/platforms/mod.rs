@@ -125,6 +125,8 @@ pub struct PlatformOrder {
     pub total_minor: i64,
     /// Its lines.
     pub lines: Vec<PlatformOrderLine>,
+    /// The platform's id of its customer; `None` for a guest checkout.
+    pub customer_external_id: Option<String>,
 }
 
 /// One order line with the platform's ids.

@@ -125,6 +125,9 @@ struct WooOrder {
     total: String,
     #[serde(default)]
     line_items: Vec<WooLine>,
+    /// The customer's id; 0 for a guest checkout.
+    #[serde(default)]
+    customer_id: u64,
     /// The order's refunds: WooCommerce lists each with its (negative) total only.
     #[serde(default)]
     refunds: Vec<WooRefund>,
@@ -686,6 +689,7 @@ fn order_from(order: WooOrder, digits: u32) -> Result<PlatformOrder, String> {
         status: order_status(&order.status),
         total_minor,
         lines,
+        customer_external_id: (order.customer_id != 0).then(|| order.customer_id.to_string()),
     })
 }
 

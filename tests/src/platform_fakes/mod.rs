@@ -122,6 +122,8 @@ pub fn shopify_catalogue(
             fulfillment_status: fulfillment,
             total_cents: lines.iter().map(|l| l.total_cents).sum::<i64>() + 499,
             lines,
+            // Returning customers and a guest checkout in four.
+            customer: (id % 4 != 0).then_some(id % 997),
         });
     }
     (catalogue, order_list)

@@ -100,6 +100,8 @@ pub struct FakeOrder {
     pub total_cents: i64,
     /// Lines.
     pub lines: Vec<FakeLine>,
+    /// The customer's numeric id; `None` for a guest checkout.
+    pub customer: Option<u64>,
 }
 
 /// An order line.
@@ -449,7 +451,7 @@ fn requested_cost(operation: &str, variables: &Value) -> Result<u64, String> {
         }
         "SyncOrders" => {
             let (first, lines) = (first_of(variables, "first")?, first_of(variables, "linesFirst")?);
-            2 + first * (1 + 2 + 2 + lines * 5)
+            2 + first * (1 + 2 + 1 + 2 + lines * 5)
         }
         "ProductVariants" => 1 + 2 + first_of(variables, "first")? * VARIANT_NODE,
         "OrderLineItems" => 1 + 2 + first_of(variables, "first")? * 5,
@@ -493,12 +495,14 @@ fn line_json(line: &FakeLine) -> Value {
 fn order_json(o: &FakeOrder, lines_first: usize) -> (Value, u64) {
     let shown: Vec<Value> = o.lines.iter().take(lines_first).map(line_json).collect();
     let more = o.lines.len() > lines_first;
-    let actual = 1 + 2 + 2 + shown.len() as u64 * 5;
+    // An order (1), its total (2), its customer (1, when there is one) and its lines.
+    let actual = 1 + 2 + u64::from(o.customer.is_some()) + 2 + shown.len() as u64 * 5;
     let value = json!({
         "id": gid("Order", o.id), "createdAt": o.created_at.to_rfc3339(), "processedAt": o.created_at.to_rfc3339(),
         "updatedAt": o.updated_at.to_rfc3339(), "cancelledAt": o.cancelled.then(|| o.updated_at.to_rfc3339()),
         "displayFinancialStatus": o.financial_status, "displayFulfillmentStatus": o.fulfillment_status,
         "totalPriceSet": { "shopMoney": { "amount": money(o.total_cents), "currencyCode": "USD" } },
+        "customer": o.customer.map(|id| json!({ "id": gid("Customer", id) })),
         "lineItems": { "pageInfo": { "hasNextPage": more, "endCursor": (!shown.is_empty()).then(|| index_cursor(shown.len())) },
                        "nodes": shown },
     });

@@ -73,6 +73,7 @@ impl Shop {
                     status: OrderStatus::Paid,
                     total_minor: i64::from(units) * unit_price,
                     lines: vec![OrderLineInput::sold(Some(product), None, units, i64::from(units) * unit_price)],
+                    customer: None,
                 }
             })
             .collect();
@@ -399,6 +400,7 @@ async fn the_timer_refreshes_only_organizations_whose_facts_may_have_changed(bac
         status: OrderStatus::Paid,
         total_minor: 1_250,
         lines: vec![OrderLineInput::sold(Some(beans), None, 1, 1_250)],
+        customer: None,
     };
     shop.app.state.db.upsert_orders(shop.organization, shop.store, &[today_order]).await.expect("an order");
     let third = shop.app.invoke_timer("RefreshAdvice").await;

@@ -103,7 +103,7 @@ fn line(product: Option<Uuid>, quantity: i32, total_minor: i64) -> OrderLineInpu
 
 fn order(external_id: &str, placed_at: &str, status: OrderStatus, lines: Vec<OrderLineInput>) -> OrderInput {
     let total_minor = lines.iter().map(|l| l.total_minor).sum::<i64>() + 499; // shipping: not revenue
-    OrderInput { external_id: external_id.into(), placed_at: at(placed_at), status, total_minor, lines }
+    OrderInput { external_id: external_id.into(), placed_at: at(placed_at), status, total_minor, lines, customer: None }
 }
 
 async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
@@ -461,7 +461,13 @@ fn random_lines(rng: &mut Rng, products: &[Uuid]) -> Vec<OrderLineInput> {
             let quantity = rng.range(1, 5);
             let unit_price = rng.range(99, 24_999);
             let discount = rng.range(0, 50);
-            line(product, quantity as i32, quantity * unit_price - discount)
+            let mut line = line(product, quantity as i32, quantity * unit_price - discount);
+            // Now and then part of the line is refunded.
+            if rng.chance(15) {
+                line.refunded_quantity = rng.range(1, quantity) as i32;
+                line.refunded_minor = (i64::from(line.refunded_quantity) * unit_price).min(line.total_minor);
+            }
+            line
         })
         .collect()
 }
@@ -476,6 +482,7 @@ fn generate_orders(rng: &mut Rng, products: &[Uuid], count: usize) -> Vec<OrderI
                 status: random_status(rng),
                 total_minor: lines.iter().map(|l| l.total_minor).sum::<i64>() + rng.range(0, 999),
                 lines,
+                customer: Some(format!("customer-{}", rng.range(0, 40))),
             }
         })
         .collect()

@@ -125,6 +125,7 @@ async fn products_and_orders_export_to_csv_files_that_only_their_organization_ca
                 status: *status,
                 total_minor: *total,
                 lines: vec![],
+                customer: None,
             })
             .collect();
         db.upsert_orders(m.organization, store, &inputs).await.expect("orders");

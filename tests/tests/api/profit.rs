@@ -110,7 +110,7 @@ async fn with_variant(db: &Database, organization: Uuid, product: Uuid) -> (Uuid
 
 fn order(external_id: &str, placed_at: DateTime<Utc>, lines: Vec<OrderLineInput>) -> OrderInput {
     let total_minor = lines.iter().map(|l| l.total_minor).sum::<i64>() + 499;
-    OrderInput { external_id: external_id.into(), placed_at, status: OrderStatus::Paid, total_minor, lines }
+    OrderInput { external_id: external_id.into(), placed_at, status: OrderStatus::Paid, total_minor, lines, customer: None }
 }
 
 fn query(path: &str, from: NaiveDate, to: NaiveDate, rest: &str) -> String {
@@ -253,6 +253,7 @@ fn shopify_order(id: u64, created_at: DateTime<Utc>, lines: Vec<FakeLine>) -> Fa
         fulfillment_status: "FULFILLED",
         total_cents: lines.iter().map(|l| l.total_cents).sum(),
         lines,
+        customer: Some(7),
     }
 }
 

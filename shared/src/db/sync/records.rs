@@ -263,6 +263,7 @@ pub(super) async fn store_orders_in(
                     refunded_minor: line.refunded_minor,
                 })
                 .collect(),
+            customer: order.customer_external_id,
         })
         .collect();
     let skipped = total - inputs.len() as u64;

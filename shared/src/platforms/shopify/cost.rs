@@ -19,10 +19,11 @@ pub fn products_cost(first: u32, variants: u32) -> u32 {
     2 + first * (1 + 2 + variants * VARIANT_NODE_COST)
 }
 
-/// The requested cost of an orders page: order (1) + `totalPriceSet { shopMoney }` (2) + `lineItems(first)`
-/// whose nodes are a line (1) with `product` (1), `variant` (1) and `discountedTotalSet { shopMoney }` (2).
+/// The requested cost of an orders page: order (1) + `totalPriceSet { shopMoney }` (2) + `customer` (1) +
+/// `lineItems(first)` whose nodes are a line (1) with `product` (1), `variant` (1) and
+/// `discountedTotalSet { shopMoney }` (2).
 pub fn orders_cost(first: u32, lines: u32) -> u32 {
-    2 + first * (1 + 2 + 2 + lines * 5)
+    2 + first * (1 + 2 + 1 + 2 + lines * 5)
 }
 
 /// The requested cost of a nested variants page: `product` (1) + `variants(first)`.

@@ -37,7 +37,7 @@ pub(super) const ORDERS_QUERY: &str = "query SyncOrders($first: Int!, $after: St
      orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { \
      pageInfo { hasNextPage endCursor } nodes { id createdAt processedAt updatedAt cancelledAt \
      displayFinancialStatus displayFulfillmentStatus totalPriceSet { shopMoney { amount currencyCode } } \
-     lineItems(first: $linesFirst) { pageInfo { hasNextPage endCursor } \
+     customer { id } lineItems(first: $linesFirst) { pageInfo { hasNextPage endCursor } \
      nodes { id quantity currentQuantity product { id } variant { id } discountedTotalSet { shopMoney { amount currencyCode } } } } } } }";
 
 pub(super) const LINE_ITEMS_QUERY: &str = "query OrderLineItems($id: ID!, $first: Int!, $after: String) { \
@@ -113,6 +113,9 @@ pub(super) struct OrderNode {
     pub(super) display_financial_status: Option<String>,
     pub(super) display_fulfillment_status: String,
     pub(super) total_price_set: MoneyBag,
+    /// `null` for a guest checkout (or without the `read_customers` scope).
+    #[serde(default)]
+    pub(super) customer: Option<IdNode>,
     pub(super) line_items: Connection<LineItemNode>,
 }
 
@@ -306,6 +309,7 @@ pub(super) fn order_from_node(node: OrderNode, digits: u32) -> Result<PlatformOr
         external_id: node.id,
         total_minor,
         lines,
+        customer_external_id: node.customer.map(|customer| customer.id),
     })
 }
 

@@ -240,6 +240,14 @@ pub(super) struct RestOrder {
     pub(super) total_price: String,
     #[serde(default)]
     pub(super) line_items: Vec<RestLine>,
+    /// `null` for a guest checkout; only its id is read.
+    #[serde(default)]
+    pub(super) customer: Option<RestCustomer>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RestCustomer {
+    pub(super) id: u64,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +302,7 @@ pub fn webhook_order(payload: &Value, digits: u32) -> Result<PlatformOrder, Plat
         external_id: id,
         total_minor,
         lines,
+        customer_external_id: rest.customer.map(|customer| format!("gid://shopify/Customer/{}", customer.id)),
     })
 }
 
