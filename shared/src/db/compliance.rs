@@ -169,6 +169,20 @@ impl DeliveryClaim {
         Ok(held)
     }
 
+    /// Removes a customer's id from the store's orders (`customers/redact`): the orders and their figures stay, no
+    /// longer linked to anyone. Returns how many orders named the customer.
+    pub async fn forget_customer(&mut self, customer_key: &str) -> Result<u64, DbError> {
+        const SQL: &str = "UPDATE orders SET customer_key = NULL \
+             WHERE organization_id = $1 AND store_id = $2 AND customer_key = $3";
+        Ok(on_tx!(&mut self.tx, |conn| sqlx::query(SQL)
+            .bind(self.organization)
+            .bind(self.store)
+            .bind(customer_key)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()))
+    }
+
     /// Erases everything of the store: its products and variants, orders and lines, the analytics events and
     /// recommendations about its products, its connection, sync history and webhook record (the store row's
     /// cascade), and rebuilds the organization's rollups from what is left, so no figure of the shop remains.

@@ -3,9 +3,10 @@
 //!
 //! - `customers/data_request`: recorded with the orders it names; the stores API then shows the merchant what is
 //!   held about them (the orders' ids, dates, status, amounts and lines) to pass on to the customer.
-//! - `customers/redact`: the app never stores a customer's name, e-mail address, phone or address (orders keep only
-//!   their ids, dates, status and amounts, which is the anonymised form the figures need), so nothing is erased; the
-//!   request is recorded with how many of the named orders are held.
+//! - `customers/redact`: the app never stores a customer's name, e-mail address, phone or address; orders keep their
+//!   ids, dates, status and amounts, and the customer's Shopify id (for repeat purchases and cohorts). That id is
+//!   removed from every order of the store that carries it, so the figures stay and nothing links them to the
+//!   customer; the request is recorded with how many orders were unlinked and how many of the named ones are held.
 //! - `shop/redact`: everything of the shop is erased ([`DeliveryClaim::erase_store`]).
 //!
 //! The payloads carry the customer's e-mail address and phone: only Shopify's ids are read from them.
@@ -74,10 +75,15 @@ pub async fn carry_out(claim: &mut DeliveryClaim, shop: &str, request: &Complian
             )
         }
         ComplianceTopic::CustomerRedact => {
+            let unlinked = match &request.customer_id {
+                Some(id) => claim.forget_customer(&format!("gid://shopify/Customer/{id}")).await?,
+                None => 0,
+            };
             let held = claim.count_orders(&request.order_ids).await?;
             format!(
-                "nothing to erase: no customer name, e-mail address, phone or address is stored; {held} of the {} \
-                 orders named are held with only their ids, dates, status and amounts",
+                "removed the customer's id from {unlinked} order(s); no customer name, e-mail address, phone or \
+                 address is stored; {held} of the {} orders named are held with only their ids, dates, status and \
+                 amounts",
                 request.order_ids.len()
             )
         }

@@ -499,7 +499,7 @@ fn generate_events(rng: &mut Rng, products: &[Uuid], count: usize) -> Vec<Genera
         .collect()
 }
 
-/// The test's own daily sums from the raw dataset: counting statuses, line totals, New York days.
+/// The test's own daily sums from the raw dataset: counting statuses, line totals net of refunds, New York days.
 fn expected_days(orders: &[OrderInput], events: &[GeneratedEvent], product: Option<Uuid>) -> BTreeMap<i64, Sums> {
     let mut days: BTreeMap<i64, Sums> = BTreeMap::new();
     for order in orders {
@@ -513,8 +513,8 @@ fn expected_days(orders: &[OrderInput], events: &[GeneratedEvent], product: Opti
         }
         let sums = days.entry(new_york_day(order.placed_at)).or_default();
         sums.orders += 1;
-        sums.units += lines.iter().map(|l| i64::from(l.quantity)).sum::<i64>();
-        sums.revenue += lines.iter().map(|l| l.total_minor).sum::<i64>();
+        sums.units += lines.iter().map(|l| i64::from(l.quantity - l.refunded_quantity)).sum::<i64>();
+        sums.revenue += lines.iter().map(|l| l.total_minor - l.refunded_minor).sum::<i64>();
     }
     for event in events {
         if event.kind == "view" && (product.is_none() || event.product == product) {

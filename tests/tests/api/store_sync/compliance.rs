@@ -73,6 +73,16 @@ async fn status_of(response: reqwest::Response) -> String {
     response.json::<Value>().await.expect("JSON")["status"].as_str().expect("status").to_owned()
 }
 
+/// How many of the organization's orders name a customer.
+async fn linked_orders(app: &TestApp, organization: uuid::Uuid) -> i64 {
+    const SQL: &str = "SELECT count(*) FROM orders WHERE organization_id = $1 AND customer_key IS NOT NULL";
+    match &app.state.db {
+        shared::db::Database::Postgres(pool) => sqlx::query_scalar(SQL).bind(organization).fetch_one(pool).await,
+        shared::db::Database::Sqlite(pool) => sqlx::query_scalar(SQL).bind(organization).fetch_one(pool).await,
+    }
+    .expect("count linked orders")
+}
+
 fn customer_payload(orders_key: &str, orders: &[u64]) -> Value {
     json!({
         "shop_id": 954889, "shop_domain": SHOP,
@@ -123,11 +133,14 @@ async fn compliance_requests_are_carried_out_once_each_and_erase_only_their_shop
     assert!(!detail.to_string().contains("john@example.com") && !detail.to_string().contains("555-625"));
     assert!(requests(&app, &other).await.is_empty(), "{backend:?}: the other organization sees nothing");
 
-    // A customer erasure: no personal data is stored, so every figure stays.
+    // A customer erasure: the customer's id leaves the shop's orders (and only that shop's); every figure stays.
+    assert_eq!(linked_orders(&app, m.organization).await, 2, "{backend:?}: the orders name their customer");
     let redact = customer_payload("orders_to_redact", &[9001, 9002]);
     let redacted = deliver_shopify(&app, SHOP, "customers/redact", CLIENT_SECRET, &redact, "c2").await;
     assert_eq!(status_of(redacted).await, "applied");
     assert_eq!(store(&app, &m, id).await["totals"]["orders"], 2, "{backend:?}: orders keep their figures");
+    assert_eq!(linked_orders(&app, m.organization).await, 0, "{backend:?}: nothing links them to the customer");
+    assert_eq!(linked_orders(&app, other.organization).await, 1, "{backend:?}: another shop's order is its own");
     let listed = requests(&app, &m).await;
     assert_eq!(listed[0]["topic"], "customers/redact", "{backend:?}: newest first");
     assert_eq!(listed[0]["order_ids"], json!(["gid://shopify/Order/9001", "gid://shopify/Order/9002"]));

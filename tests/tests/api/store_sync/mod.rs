@@ -161,12 +161,13 @@ pub fn rest_product(id: u64, title: &str, updated: DateTime<Utc>) -> Value {
     })
 }
 
-/// An order as a Shopify webhook body: one line of two units of product 42 / variant 77, `total` in all.
+/// An order as a Shopify webhook body: one line of two units of product 42 / variant 77, `total` in all, bought
+/// by customer 191167 (whose e-mail address the app must never keep).
 pub fn rest_order(id: u64, total: &str) -> Value {
     json!({
         "id": id, "admin_graphql_api_id": format!("gid://shopify/Order/{id}"), "created_at": Utc::now().to_rfc3339(),
         "updated_at": Utc::now().to_rfc3339(), "financial_status": "paid", "fulfillment_status": null,
-        "total_price": total,
+        "total_price": total, "customer": { "id": 191167, "email": "john@example.com" },
         "line_items": [{ "id": 1, "product_id": 42, "variant_id": 77, "quantity": 2, "price": "120.00",
                          "discount_allocations": [] }]
     })
