@@ -1,5 +1,5 @@
-//! Analytics: `POST /api/v1/analytics/events` (storefront event ingest), `GET /api/v1/analytics/timeseries` and
-//! `GET /api/v1/analytics/top-products`. Every figure is read from the daily rollups (O(days), not O(events)) and
+//! Analytics: `POST /api/v1/analytics/events` (storefront event ingest), `GET /api/v1/analytics/timeseries`,
+//! `GET /api/v1/analytics/top-products` and `GET /api/v1/analytics/customers` (new vs returning, cohorts). Every figure is read from the daily rollups (O(days), not O(events)) and
 //! follows the rules documented in [`shared::analytics`]: days, weeks and months in the organization's time zone,
 //! money as exact decimal strings in its currency. Everything is scoped to the caller's organization; another
 //! organization's product behaves exactly like one that does not exist.
@@ -56,6 +56,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(ingest))
         .routes(routes!(timeseries))
+        .routes(routes!(customers))
         .routes(routes!(overview))
         .routes(routes!(top_products))
 }
@@ -851,4 +852,151 @@ fn analytics_micros(at: DateTime<Utc>) -> DateTime<Utc> {
 
 fn earliest_event() -> DateTime<Utc> {
     DateTime::from_timestamp(946_684_800, 0).unwrap_or_default() // 2000-01-01T00:00:00Z
+}
+
+/// Customers over a range: new against returning, guests, repeat purchases, and the first-order cohorts.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CustomerFigures)]
+struct CustomersView {
+    timezone: String,
+    currency: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    /// Distinct customers who ordered in the range (guest checkouts not counted).
+    customers: i64,
+    /// Of them, those with two or more orders in the range.
+    repeat_customers: i64,
+    /// `repeat_customers / customers`; `null` without customers.
+    repeat_purchase_rate: Option<f64>,
+    /// Customers whose first order ever fell in the range; their first orders.
+    new: SegmentView,
+    /// Customers whose first order came before the range; every order after a customer's first.
+    returning: SegmentView,
+    /// Orders without a customer (`customers` is 0).
+    guest: SegmentView,
+    /// One per month of the range that saw a first order, oldest first.
+    cohorts: Vec<CohortView>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = CustomerSegment)]
+struct SegmentView {
+    customers: i64,
+    orders: i64,
+    /// Line totals net of refunds, a decimal in the organization's currency.
+    revenue: String,
+}
+
+/// The customers whose first order fell in one month, and what they did in each month after.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Cohort)]
+struct CohortView {
+    /// `YYYY-MM`, the organization's month.
+    month: String,
+    customers: i64,
+    /// From the first month (`offset` 0) to the one holding the range's last day.
+    months: Vec<CohortMonthView>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = CohortMonth)]
+struct CohortMonthView {
+    /// Months after the cohort's first.
+    offset: u32,
+    /// Customers of the cohort who ordered that month.
+    customers: i64,
+    /// `customers` over the cohort's size.
+    retention: f64,
+    /// What the cohort spent that month.
+    revenue: String,
+    /// What it spent from its first month to this one, per customer of the cohort.
+    cumulative_revenue_per_customer: String,
+}
+
+/// `GET /api/v1/analytics/customers?from=&to=`: new against returning customers and revenue, guest checkouts, the
+/// repeat-purchase rate, and the cohort table by first-order month (retention and cumulative revenue per
+/// customer), in the organization's time zone. Customers are the platforms' customer ids, nothing more.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/customers",
+    tag = "analytics",
+    security(("bearer" = [])),
+    params(
+        Tenant,
+        ("from" = Option<NaiveDate>, Query, description = "First local day; by default 29 days before `to`."),
+        ("to" = Option<NaiveDate>, Query, description = "Last local day; by default yesterday."),
+    ),
+    responses(
+        (status = 200, description = "The figures and the cohorts.", body = CustomersView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
+#[tracing::instrument(name = "summing up customers", skip_all, fields(tenant = %tenant.id()))]
+async fn customers(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    AppQuery(pairs): AppQuery<Vec<(String, String)>>,
+) -> Result<Json<CustomersView>, ApiError> {
+    let mut errors = FieldErrors::default();
+    let params = QueryParams::parse(pairs, &["from", "to"], &mut errors);
+    let zone = tenant.organization.timezone.tz();
+    let range = params.range(zone, &mut errors);
+    errors.into_result()?;
+    let Some(range) = range else { return Err(ApiError::bad_field("query", "invalid parameters")) };
+    let (_, until) = analytics::utc_bounds(range, zone);
+    let sales = state.db.customer_sales(tenant.id(), until).await?;
+    let figures = analytics::customer_figures(&sales, range, zone);
+    let money = Money::of(&tenant);
+    let segment = |s: analytics::Segment| SegmentView {
+        customers: s.customers,
+        orders: s.orders,
+        revenue: money.format(s.revenue_minor),
+    };
+    let ratio = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
+    Ok(Json(CustomersView {
+        timezone: tenant.organization.timezone.to_string(),
+        currency: money.currency.to_string(),
+        from: range.from(),
+        to: range.to(),
+        customers: figures.customers,
+        repeat_customers: figures.repeat_customers,
+        repeat_purchase_rate: ratio(figures.repeat_customers, figures.customers),
+        new: segment(figures.new),
+        returning: segment(figures.returning),
+        guest: segment(figures.guest),
+        cohorts: figures
+            .cohorts
+            .into_iter()
+            .map(|cohort| CohortView {
+                month: cohort.month.format("%Y-%m").to_string(),
+                customers: cohort.customers,
+                months: cohort
+                    .months
+                    .into_iter()
+                    .map(|month| CohortMonthView {
+                        offset: month.offset,
+                        customers: month.customers,
+                        retention: ratio(month.customers, cohort.customers).unwrap_or(0.0),
+                        revenue: money.format(month.revenue_minor),
+                        cumulative_revenue_per_customer: money
+                            .format(per_customer(month.cumulative_revenue_minor, cohort.customers)),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
+
+/// `total / customers` in minor units, rounded half away from zero (a cohort always has a customer).
+fn per_customer(total: i64, customers: i64) -> i64 {
+    if customers <= 0 {
+        return 0;
+    }
+    let rounded =
+        (i128::from(total) * 2 + i128::from(total.signum()) * i128::from(customers)) / (2 * i128::from(customers));
+    i64::try_from(rounded).unwrap_or(total)
 }

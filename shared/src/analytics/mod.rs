@@ -42,12 +42,14 @@ use uuid::Uuid;
 use crate::domain::ParseError;
 
 mod buckets;
+mod customers;
 mod days;
 mod metrics;
 mod ranking;
 mod rollups;
 
 pub use buckets::*;
+pub use customers::*;
 pub use days::*;
 pub use metrics::*;
 pub use ranking::*;

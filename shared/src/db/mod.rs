@@ -19,6 +19,7 @@ pub mod analytics;
 pub mod catalogue;
 pub mod compliance;
 pub mod costs;
+pub mod customers;
 pub mod exports;
 pub mod onboarding;
 pub mod orders;

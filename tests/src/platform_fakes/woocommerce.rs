@@ -92,6 +92,8 @@ pub struct WooOrder {
     pub lines: Vec<(u64, u64, i64, i64)>,
     /// Refunded, cents: listed as one refund (`refunds[].total`, negative, as WooCommerce lists it).
     pub refunded_cents: i64,
+    /// The customer's id; 0 for a guest checkout.
+    pub customer_id: u64,
 }
 
 /// A broken answer for the next request of a listing.
@@ -444,7 +446,7 @@ fn cost_meta(id: u64, cost_cents: Option<i64>) -> Value {
 fn order_json(o: &WooOrder) -> Value {
     json!({
         "id": o.id, "status": o.status, "currency": "USD", "date_created_gmt": gmt(o.created),
-        "date_modified_gmt": gmt(o.modified), "total": cents(o.total_cents),
+        "date_modified_gmt": gmt(o.modified), "total": cents(o.total_cents), "customer_id": o.customer_id,
         "line_items": o.lines.iter().enumerate().map(|(i, (product, variation, quantity, total))| json!({
             "id": o.id * 100 + i as u64, "product_id": product, "variation_id": variation, "quantity": quantity,
             "total": cents(*total), "subtotal": cents(*total),

@@ -7,6 +7,7 @@ mod analytics;
 mod auth;
 mod blob_store;
 mod catalogue;
+mod customers;
 mod dashboard;
 mod demo;
 mod dev_host;

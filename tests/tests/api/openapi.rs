@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/exports/{id}"),
     ("GET", "/api/v1/exports/{id}/file"),
     ("POST", "/api/v1/analytics/events"),
+    ("GET", "/api/v1/analytics/customers"),
     ("GET", "/api/v1/analytics/timeseries"),
     ("GET", "/api/v1/analytics/overview"),
     ("GET", "/api/v1/analytics/top-products"),

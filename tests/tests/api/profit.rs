@@ -110,7 +110,14 @@ async fn with_variant(db: &Database, organization: Uuid, product: Uuid) -> (Uuid
 
 fn order(external_id: &str, placed_at: DateTime<Utc>, lines: Vec<OrderLineInput>) -> OrderInput {
     let total_minor = lines.iter().map(|l| l.total_minor).sum::<i64>() + 499;
-    OrderInput { external_id: external_id.into(), placed_at, status: OrderStatus::Paid, total_minor, lines, customer: None }
+    OrderInput {
+        external_id: external_id.into(),
+        placed_at,
+        status: OrderStatus::Paid,
+        total_minor,
+        lines,
+        customer: None,
+    }
 }
 
 fn query(path: &str, from: NaiveDate, to: NaiveDate, rest: &str) -> String {
@@ -376,6 +383,7 @@ async fn woocommerce_costs_come_from_the_cost_of_goods_field_and_are_unknown_wit
                 total_cents: 5700,
                 lines,
                 refunded_cents: 0,
+                customer_id: 0,
             }],
             consumer_key: KEY.into(),
             consumer_secret: SECRET.into(),
@@ -450,6 +458,8 @@ async fn partly_refunded_orders_count_only_what_the_customer_kept() {
             assert_eq!(series["total"], expected, "{backend:?}: {metric}");
         }
         assert_rollups_exact(&app.state.db, m.organization, "after a partly refunded Shopify order").await;
+        let customers = get_json(&app, &m, &format!("/api/v1/analytics/customers?from={from}&to={to}")).await;
+        assert_eq!(customers["new"], json!({ "customers": 1, "orders": 1, "revenue": "32.00" }), "{backend:?}");
 
         // WooCommerce: 27.00 of lines, 9.00 refunded on the order → 6.00 and 3.00 off the two lines.
         let woo = FakeWoo::start().await;
@@ -476,6 +486,7 @@ async fn partly_refunded_orders_count_only_what_the_customer_kept() {
                     total_cents: 2700,
                     lines: vec![(8, 0, 2, 1800), (9, 0, 1, 900)],
                     refunded_cents: 900,
+                    customer_id: 12,
                 }],
                 consumer_key: KEY.into(),
                 consumer_secret: SECRET.into(),
@@ -500,5 +511,7 @@ async fn partly_refunded_orders_count_only_what_the_customer_kept() {
             "{backend:?}: in proportion to the lines' totals"
         );
         assert_rollups_exact(&app.state.db, w.organization, "after a partly refunded WooCommerce order").await;
+        let customers = get_json(&app, &w, &format!("/api/v1/analytics/customers?from={from}&to={to}")).await;
+        assert_eq!(customers["new"], json!({ "customers": 1, "orders": 1, "revenue": "18.00" }), "{backend:?}");
     }
 }
