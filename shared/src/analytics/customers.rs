@@ -96,7 +96,7 @@ pub fn customer_figures(sales: &[CustomerSale], range: DateRange, zone: Tz) -> C
         }
     }
     let last_month = month_start(range.to());
-    let mut cohorts: BTreeMap<NaiveDate, (i64, BTreeMap<u32, (i64, i64)>)> = BTreeMap::new();
+    let mut cohorts: BTreeMap<NaiveDate, CohortTally> = BTreeMap::new();
     for orders in by_customer.values_mut() {
         orders.sort_by_key(|sale| (sale.placed_at, sale.order));
         let first_day = local_day(orders[0].placed_at, zone);
@@ -109,9 +109,9 @@ pub fn customer_figures(sales: &[CustomerSale], range: DateRange, zone: Tz) -> C
         figures.repeat_customers += i64::from(in_range.len() >= 2);
         let is_new = range.contains(first_day);
         if is_new {
-            figures.new.customers += 1
+            figures.new.customers += 1;
         } else {
-            figures.returning.customers += 1
+            figures.returning.customers += 1;
         }
         for (index, sale) in &in_range {
             let segment = if *index == 0 { &mut figures.new } else { &mut figures.returning };
@@ -120,39 +120,52 @@ pub fn customer_figures(sales: &[CustomerSale], range: DateRange, zone: Tz) -> C
         }
         if is_new {
             let month = month_start(first_day);
-            let (size, months) = cohorts.entry(month).or_default();
-            *size += 1;
+            let tally = cohorts.entry(month).or_default();
+            tally.customers += 1;
             let mut active = std::collections::BTreeSet::new();
             for sale in orders.iter() {
                 let offset = months_between(month, month_start(local_day(sale.placed_at, zone)));
-                let entry = months.entry(offset).or_default();
-                entry.1 += sale.revenue_minor;
+                let spent = tally.months.entry(offset).or_default();
+                spent.revenue_minor += sale.revenue_minor;
                 if active.insert(offset) {
-                    entry.0 += 1;
+                    spent.customers += 1;
                 }
             }
         }
     }
     figures.cohorts = cohorts
         .into_iter()
-        .map(|(month, (customers, spent))| {
+        .map(|(month, tally)| {
             let mut cumulative = 0;
             let months = (0..=months_between(month, last_month))
                 .map(|offset| {
-                    let (active, revenue) = spent.get(&offset).copied().unwrap_or_default();
-                    cumulative += revenue;
+                    let spent = tally.months.get(&offset).copied().unwrap_or_default();
+                    cumulative += spent.revenue_minor;
                     CohortMonth {
                         offset,
-                        customers: active,
-                        revenue_minor: revenue,
+                        customers: spent.customers,
+                        revenue_minor: spent.revenue_minor,
                         cumulative_revenue_minor: cumulative,
                     }
                 })
                 .collect();
-            Cohort { month, customers, months }
+            Cohort { month, customers: tally.customers, months }
         })
         .collect();
     figures
+}
+
+/// A cohort being counted: its size, and per month offset its active customers and revenue.
+#[derive(Default)]
+struct CohortTally {
+    customers: i64,
+    months: BTreeMap<u32, MonthTally>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct MonthTally {
+    customers: i64,
+    revenue_minor: i64,
 }
 
 fn month_start(day: NaiveDate) -> NaiveDate {
