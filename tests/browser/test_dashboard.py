@@ -56,6 +56,13 @@ def test_signing_in_as_the_developer_shows_the_overview_with_the_apis_revenue(st
     assert tile.get_attribute("data-value") == series["total"]
     expect(tile).to_have_text(money(series["total"]))
     page.shot("overview-desktop")
+    customers = stack.get(f"/api/v1/analytics/customers?from={start}&to={end}")
+    card = page.page.locator(".customers")
+    expect(card.locator(".tile[data-segment=returning] .tile-value")).to_have_text(money(customers["returning"]["revenue"]))
+    expect(card.locator(".tile[data-segment=new] .tile-value")).to_have_text(money(customers["new"]["revenue"]))
+    expect(card.locator("table.cohorts tbody tr")).to_have_count(len(customers["cohorts"]))
+    card.scroll_into_view_if_needed()
+    page.shot("overview-customers-desktop")
 
     page.page.get_by_role("radio", name="Week").click()
     expect(page.page.get_by_role("radio", name="Week")).to_have_attribute("aria-checked", "true")

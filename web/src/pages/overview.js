@@ -1,6 +1,7 @@
 // Overview: revenue, orders, average order value and conversion against the previous period, the revenue series
 // with the previous period laid over it, and the advisor's headline with its top priorities. The figures and both
-// series come from one call (`/api/v1/analytics/overview`); the briefing fills in beside them when it is ready.
+// series come from one call (`/api/v1/analytics/overview`); the briefing and the customers' figures
+// (`/api/v1/analytics/customers`: new vs returning, repeat purchases, first-order cohorts) fill in when ready.
 import { api, query } from "../api.js";
 import { seriesChart } from "../chart.js";
 import { h, replace } from "../dom.js";
@@ -83,6 +84,44 @@ function adviceCard(summary) {
   ];
 }
 
+/** Months shown after a cohort's first: a year. */
+const COHORT_MONTHS = 12;
+
+function customersBody(figures, currency) {
+  const segment = (label, s, extra) => h("div", { class: "tile", dataset: { segment: label.toLowerCase() } },
+    h("p", { class: "tile-label" }, label),
+    h("p", { class: "tile-value" }, format.money(s.revenue, currency)),
+    h("p", { class: "muted" }, extra ?? `${format.count(s.customers)} customers · ${format.count(s.orders)} orders`));
+  const tiles = h("div", { class: "tiles" },
+    segment("New", figures.new),
+    segment("Returning", figures.returning),
+    segment("Guests", figures.guest, `${format.count(figures.guest.orders)} orders`),
+    h("div", { class: "tile", dataset: { segment: "repeat" } },
+      h("p", { class: "tile-label" }, "Repeat purchase rate"),
+      h("p", { class: "tile-value" }, figures.repeat_purchase_rate === null ? "—" : format.percent(figures.repeat_purchase_rate, 1)),
+      h("p", { class: "muted" }, `${format.count(figures.repeat_customers)} of ${format.count(figures.customers)} customers ordered twice or more`)));
+  if (!figures.cohorts.length) return [tiles, h("p", { class: "muted" }, "No customer placed a first order in this range.")];
+  const width = Math.min(COHORT_MONTHS, Math.max(...figures.cohorts.map((c) => c.months.length)));
+  const offsets = Array.from({ length: width }, (_, i) => i);
+  const table = h("table", { class: "data-table cohorts" },
+    h("caption", { class: "visually-hidden" }, "Customers by first-order month: the share who ordered again each month after"),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "First order"),
+      h("th", { scope: "col", class: "num" }, "Customers"),
+      offsets.map((o) => h("th", { scope: "col", class: "num" }, o === 0 ? "Month 0" : `+${o}`)),
+      h("th", { scope: "col", class: "num" }, "Revenue per customer to date"))),
+    h("tbody", {}, figures.cohorts.map((c) => h("tr", {},
+      h("th", { scope: "row" }, format.day(`${c.month}-01`, { month: "short", year: "numeric" })),
+      h("td", { class: "num" }, format.count(c.customers)),
+      offsets.map((o) => {
+        const month = c.months[o];
+        return h("td", { class: "num", dataset: { label: o === 0 ? "Month 0" : `+${o}` } }, month ? format.percent(month.retention, 0) : "");
+      }),
+      h("td", { class: "num", dataset: { label: "Revenue per customer to date" } },
+        format.money(c.months[c.months.length - 1].cumulative_revenue_per_customer, currency))))));
+  return [tiles, h("div", { class: "table-scroll" }, table)];
+}
+
 export async function overviewPage(params) {
   const bucket = params.get("bucket") || "day";
   // Asked for at once, shown when ready: the briefing never holds up the figures.
@@ -95,6 +134,10 @@ export async function overviewPage(params) {
   const currency = overview.currency;
   const previousLabel = `(${format.day(overview.previous_from, { month: "short", day: "numeric" })} – ${format.day(overview.previous_to)})`;
   const advice = h("div", { class: "advice-summary" }, loading("The advisor is reading your figures…"));
+  const customers = h("div", { class: "customers" }, loading("Counting customers…"));
+  api(`/api/v1/analytics/customers${query({ from: overview.from, to: overview.to })}`)
+    .then((figures) => replace(customers, ...customersBody(figures, currency)))
+    .catch((problem) => replace(customers, problemBanner(problem)));
   const content = [
     pageHeader("Overview", `${format.day(overview.from)} – ${format.day(overview.to)} · ${overview.timezone}`, rangeControls(overview, params)),
   ];
@@ -117,6 +160,7 @@ export async function overviewPage(params) {
         formatDay: (d) => format.day(d, { month: "short", day: "numeric" }),
       })),
     card("What the advisor says", advice),
+    card("Customers", customers),
   );
   briefing
     .then((summary) => replace(advice, ...adviceCard(summary)))
