@@ -19,7 +19,7 @@ use shared::{
     db::advice::AdviceStatus,
     exports::{
         AdviceFilters, EXPORT_QUEUE, EXPORTS_CONTAINER, Export, ExportMessage, ExportRequest, ExportStatus,
-        OrderFilters, ProductFilters, SeriesFilters, download_file_name,
+        OrderFilters, ProductFilters, REQUEUE_AFTER, SeriesFilters, download_file_name,
     },
     money::parse_minor,
 };
@@ -44,10 +44,6 @@ use crate::{
 
 /// How long a download URL stays valid.
 const DOWNLOAD_URL_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-/// How long a written export is kept before the sweep deletes its file.
-pub const EXPORT_RETENTION: Duration = Duration::hours(24);
-/// When the sweep queues an export again that no writer has claimed (its message lost).
-pub const REQUEUE_AFTER: Duration = Duration::minutes(2);
 /// Longest search text, as the product list takes it.
 const MAX_SEARCH_CHARS: usize = 200;
 

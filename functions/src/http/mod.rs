@@ -27,7 +27,7 @@ mod analytics;
 pub mod app;
 mod compliance;
 mod cursor;
-pub(crate) mod exports;
+mod exports;
 mod health;
 mod me;
 mod members;

@@ -5,11 +5,10 @@
 
 use axum::extract::State;
 use chrono::Utc;
-use shared::exports::EXPORTS_CONTAINER;
+use shared::exports::{EXPORTS_CONTAINER, REQUEUE_AFTER};
 
 use super::{Invocation, TriggerError};
 use crate::{
-    http::exports::REQUEUE_AFTER,
     protocol::{InvocationResponse, TimerInfo},
     state::AppState,
 };

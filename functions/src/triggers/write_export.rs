@@ -7,15 +7,11 @@ use axum::extract::State;
 use chrono::{Duration, Utc};
 use shared::{
     db::exports::FinishedExport,
-    exports::{ExportMessage, write_export},
+    exports::{EXPORT_RETENTION, ExportMessage, REQUEUE_AFTER, write_export},
 };
 
 use super::{Invocation, TriggerError};
-use crate::{
-    http::exports::{EXPORT_RETENTION, REQUEUE_AFTER},
-    protocol::InvocationResponse,
-    state::AppState,
-};
+use crate::{protocol::InvocationResponse, state::AppState};
 
 /// The queue trigger binding's `name` in `function.json`.
 const BINDING: &str = "message";

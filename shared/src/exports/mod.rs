@@ -32,6 +32,10 @@ pub const EXPORTS_CONTAINER: &str = "exports";
 pub const EXPORT_QUEUE: &str = "exports";
 /// Claims of an export before it is given up as failed (each queue delivery that finds it claims it once).
 pub const MAX_ATTEMPTS: i32 = 5;
+/// How long a written export is kept before the sweep deletes its file.
+pub const EXPORT_RETENTION: chrono::Duration = chrono::Duration::hours(24);
+/// When the sweep queues an export again that no writer has claimed (its message lost, or its writer gone).
+pub const REQUEUE_AFTER: chrono::Duration = chrono::Duration::minutes(2);
 
 /// What to export, with its filters parsed and checked (the list endpoints' own rules). Stored as
 /// `{"kind", "filters"}`: the kind beside its filters, never among them (advice filters have a `kind` of their own).
