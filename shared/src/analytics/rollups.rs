@@ -354,6 +354,33 @@ pub struct SaleLine {
     pub unit_cost_minor: Option<i64>,
 }
 
+/// A line as stored: what was sold and what of it was refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoldLine {
+    /// The product sold, if any.
+    pub product: Option<Uuid>,
+    /// Units sold.
+    pub quantity: i64,
+    /// Line total after line discounts, minor units.
+    pub total_minor: i64,
+    /// Units refunded.
+    pub refunded_quantity: i64,
+    /// Amount refunded, minor units.
+    pub refunded_minor: i64,
+}
+
+impl SoldLine {
+    /// What the line counts for: net of its refunds (never below nothing), at `unit_cost_minor`.
+    pub fn sale(self, unit_cost_minor: Option<i64>) -> SaleLine {
+        SaleLine {
+            product: self.product,
+            quantity: self.quantity - self.refunded_quantity.clamp(0, self.quantity),
+            total_minor: self.total_minor - self.refunded_minor.clamp(0, self.total_minor.max(0)),
+            unit_cost_minor,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

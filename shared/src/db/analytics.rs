@@ -25,7 +25,7 @@ use super::{
 };
 use crate::analytics::{
     Bucket, CostFigures, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups,
-    SaleFacts, SaleLine, Tz, rank_products, zone,
+    SaleFacts, SaleLine, SoldLine, Tz, rank_products, zone,
 };
 
 /// A storefront event to store.
@@ -161,12 +161,11 @@ pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Ro
             let lines: Vec<SaleLine> = order
                 .iter()
                 .filter_map(|(.., product, quantity, total, refunded_quantity, refunded_minor, unit_cost_minor)| {
-                    let line = super::orders::OrderLineInput {
-                        product_id: *product,
-                        variant_id: None,
-                        quantity: (*quantity)?,
+                    let line = SoldLine {
+                        product: *product,
+                        quantity: i64::from((*quantity)?),
                         total_minor: (*total)?,
-                        refunded_quantity: (*refunded_quantity)?,
+                        refunded_quantity: i64::from((*refunded_quantity)?),
                         refunded_minor: (*refunded_minor)?,
                     };
                     Some(line.sale(*unit_cost_minor))

@@ -19,7 +19,7 @@ use super::{
     tx::{WriteTx, on_tx},
 };
 use crate::{
-    analytics::{OrderStatus, Rollups, SaleFacts, SaleLine, Tz},
+    analytics::{OrderStatus, Rollups, SaleFacts, SaleLine, SoldLine, Tz},
     catalogue::UpsertCounts,
     costs::CostHistory,
 };
@@ -67,12 +67,14 @@ impl OrderLineInput {
 
     /// What the line counts for in sales figures, with the unit cost it carries: net of its refunds.
     pub fn sale(&self, unit_cost_minor: Option<i64>) -> SaleLine {
-        SaleLine {
+        SoldLine {
             product: self.product_id,
-            quantity: i64::from(self.quantity) - i64::from(self.refunded_quantity.clamp(0, self.quantity)),
-            total_minor: self.total_minor - self.refunded_minor.clamp(0, self.total_minor.max(0)),
-            unit_cost_minor,
+            quantity: i64::from(self.quantity),
+            total_minor: self.total_minor,
+            refunded_quantity: i64::from(self.refunded_quantity),
+            refunded_minor: self.refunded_minor,
         }
+        .sale(unit_cost_minor)
     }
 }
 
