@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
     analytics::{DateRange, RangeError},
-    blob::{BlobStore, sas::LocalGrant},
+    blob::{BlobError, BlobStore, sas::LocalGrant},
     catalogue::ProductSort,
     db::advice::AdviceStatus,
     exports::{
@@ -481,8 +481,10 @@ async fn download_local(
     let (ExportStatus::Ready, Some(name)) = (export.status, export.blob_name.as_deref()) else {
         return Err(ApiError::NotFoundWith("the export has no file (not written yet, or expired)".into()));
     };
-    let path = store.root().join(EXPORTS_CONTAINER).join(name);
-    let file = tokio::fs::File::open(&path).await.map_err(|_| ApiError::NotFoundWith("the file is gone".into()))?;
+    let file = store.open(EXPORTS_CONTAINER, name).await.map_err(|error| match error {
+        BlobError::NotFound => ApiError::NotFoundWith("the file is gone".into()),
+        other => ApiError::Unavailable(format!("export storage: {other}")),
+    })?;
     let file_name = download_file_name(export.request.kind(), export.created_at.date_naive());
     let body = Body::from_stream(futures::stream::unfold(Some(file), |file| async move {
         let mut file = file?;

@@ -89,6 +89,11 @@ impl LocalBlobStore {
         Ok(StagedBlob { file: Some(file), temporary, target, name: name.to_owned(), written: 0 })
     }
 
+    /// Opens a blob for reading from its start (the dev host's downloads stream it).
+    pub async fn open(&self, container: &str, name: &str) -> Result<tokio::fs::File, BlobError> {
+        tokio::fs::File::open(self.path(container, name)?).await.map_err(io_error)
+    }
+
     pub(super) async fn delete(&self, container: &str, name: &str) -> Result<(), BlobError> {
         tokio::fs::remove_file(self.path(container, name)?).await.map_err(io_error)
     }
