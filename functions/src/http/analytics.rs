@@ -947,9 +947,7 @@ async fn customers(
     let range = params.range(zone, &mut errors);
     errors.into_result()?;
     let Some(range) = range else { return Err(ApiError::bad_field("query", "invalid parameters")) };
-    let (_, until) = analytics::utc_bounds(range, zone);
-    let sales = state.db.customer_sales(tenant.id(), until).await?;
-    let figures = analytics::customer_figures(&sales, range, zone);
+    let figures = state.db.customer_figures(tenant.id(), range).await?;
     let money = Money::of(&tenant);
     let segment = |s: analytics::Segment| SegmentView {
         customers: s.customers,

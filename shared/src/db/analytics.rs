@@ -24,8 +24,8 @@ use super::{
     tx::{WriteTx, on_tx},
 };
 use crate::analytics::{
-    Bucket, CostFigures, Counters, DateRange, EventKind, MEASURES, OrderStatus, ProductSales, RankBy, Rollups,
-    SaleFacts, SaleLine, SoldLine, Tz, rank_products, zone,
+    Bucket, CostFigures, Counters, Customer, CustomerRollups, DateRange, EventKind, MEASURES, OrderStatus,
+    ProductSales, RankBy, Rollups, SaleFacts, SaleLine, SoldLine, Tz, rank_products, zone,
 };
 
 /// A storefront event to store.
@@ -60,7 +60,7 @@ pub enum EventIngest {
 /// What a rollup rebuild did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RollupRebuild {
-    /// Rollup rows now stored (organization and product rows together).
+    /// Rollup rows now stored (organization, product and customer rows together).
     pub rows: usize,
     /// Whether the stored rollups differed from the recomputation (and were corrected).
     pub corrected: bool,
@@ -123,23 +123,41 @@ const ORDER_CHUNK: i64 = 1_000;
 /// Events read per round trip while recomputing.
 const EVENT_CHUNK: i64 = 10_000;
 
-/// Recomputes an organization's rollups from its raw rows, reading in keyset-paginated chunks so memory stays
-/// bounded by the rollups, not by the history.
-pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Rollups, DbError> {
+/// An organization's rollups and customer rollups, computed afresh from its raw rows.
+pub(super) struct Recomputed {
+    pub(super) rollups: Rollups,
+    pub(super) customers: CustomerRollups,
+}
+
+/// Recomputes an organization's rollups and customer rollups from its raw rows, reading in keyset-paginated chunks
+/// so memory stays bounded by the rollups, not by the history.
+pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Recomputed, DbError> {
     const ORDER_IDS: &str = "SELECT id FROM orders WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) \
          ORDER BY id LIMIT $3";
-    const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, l.product_id, l.quantity, l.total_minor, \
-         l.refunded_quantity, l.refunded_minor, l.unit_cost_minor \
+    const ORDERS_WITH_LINES: &str = "SELECT o.id, o.placed_at, o.status, o.store_id, o.customer_key, l.product_id, \
+         l.quantity, l.total_minor, l.refunded_quantity, l.refunded_minor, l.unit_cost_minor \
          FROM orders o LEFT JOIN order_lines l ON l.organization_id = o.organization_id AND l.order_id = o.id \
          WHERE o.organization_id = $1 AND o.id >= $2 AND o.id <= $3 ORDER BY o.id, l.line_no";
     const EVENTS: &str = "SELECT client_id, kind, product_id, occurred_at FROM analytics_events \
          WHERE organization_id = $1 AND ($2 IS NULL OR client_id > $2) ORDER BY client_id LIMIT $3";
-    type OrderLineRow =
-        (Uuid, DateTime<Utc>, String, Option<Uuid>, Option<i32>, Option<i64>, Option<i32>, Option<i64>, Option<i64>);
+    type OrderLineRow = (
+        Uuid,
+        DateTime<Utc>,
+        String,
+        Uuid,
+        Option<String>,
+        Option<Uuid>,
+        Option<i32>,
+        Option<i64>,
+        Option<i32>,
+        Option<i64>,
+        Option<i64>,
+    );
     type EventRow = (String, String, Option<Uuid>, DateTime<Utc>);
 
     let zone = organization_zone(tx, organization).await?;
     let mut rollups = Rollups::new();
+    let mut customers = CustomerRollups::default();
 
     let mut after: Option<Uuid> = None;
     loop {
@@ -157,7 +175,7 @@ pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Ro
             .fetch_all(&mut **conn)
             .await?);
         for order in rows.chunk_by(|a, b| a.0 == b.0) {
-            let (_, placed_at, status, ..) = &order[0];
+            let (id, placed_at, status, store, customer_key, ..) = &order[0];
             let lines: Vec<SaleLine> = order
                 .iter()
                 .filter_map(|(.., product, quantity, total, refunded_quantity, refunded_minor, unit_cost_minor)| {
@@ -173,6 +191,8 @@ pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Ro
                 .collect();
             let facts = SaleFacts { placed_at: *placed_at, status: stored_status(status)?, lines: &lines };
             rollups.add_order(&facts, zone);
+            let customer = customer_key.clone().map(|key| Customer { store: *store, key });
+            customers.add_order(*id, customer.as_ref(), &facts, zone);
         }
         after = Some(last);
     }
@@ -191,7 +211,7 @@ pub(super) async fn recompute(tx: &mut WriteTx, organization: Uuid) -> Result<Ro
             rollups.add_event(stored_kind(kind)?, *product, *occurred_at, zone);
         }
     }
-    Ok(rollups)
+    Ok(Recomputed { rollups, customers })
 }
 
 /// Events written per INSERT on SQLite (6 parameters each); PostgreSQL takes a batch as arrays in one statement.
@@ -686,19 +706,30 @@ impl Database {
     /// snapshot. Stored rollups must always equal this.
     pub async fn recompute_rollups(&self, organization: Uuid) -> Result<Rollups, DbError> {
         let mut tx = self.begin_snapshot(false).await?;
-        let rollups = recompute(&mut tx, organization).await?;
+        let rollups = recompute(&mut tx, organization).await?.rollups;
         tx.commit().await?;
         Ok(rollups)
     }
 
-    /// Replaces the organization's stored rollups (daily and monthly) with a recomputation from raw rows, in one
-    /// transaction. On PostgreSQL it reads one snapshot; a write to the same rollup rows committed meanwhile makes it
-    /// fail with a serialization error rather than lose that write, and it can simply be run again.
+    /// The organization's stored customer rollups, and the same computed afresh from its orders, as of one
+    /// snapshot: they must always be equal.
+    pub async fn customer_rollups(&self, organization: Uuid) -> Result<(CustomerRollups, CustomerRollups), DbError> {
+        let mut tx = self.begin_snapshot(false).await?;
+        let stored = super::customers::stored(&mut tx, organization).await?;
+        let recomputed = recompute(&mut tx, organization).await?.customers;
+        tx.commit().await?;
+        Ok((stored, recomputed))
+    }
+
+    /// Replaces the organization's stored rollups (daily, monthly and customer rollups) with a recomputation from
+    /// raw rows, in one transaction. On PostgreSQL it reads one snapshot; a write to the same rollup rows committed
+    /// meanwhile makes it fail with a serialization error rather than lose that write, and it can simply be run
+    /// again.
     #[tracing::instrument(name = "rebuilding rollups", skip(self), fields(tenant = %organization))]
     pub async fn rebuild_rollups(&self, organization: Uuid) -> Result<RollupRebuild, DbError> {
         self.fold_rollup_deltas(FoldMode::Complete).await?;
         let mut tx = self.begin_snapshot(true).await?;
-        let recomputed = recompute(&mut tx, organization).await?;
+        let Recomputed { rollups: recomputed, customers } = recompute(&mut tx, organization).await?;
         let stored = rollups::stored(&mut tx, organization).await?;
         let months = months_of(&recomputed);
         let corrected = stored.daily != recomputed
@@ -708,8 +739,15 @@ impl Database {
         if corrected {
             rollups::replace_rollups(&mut tx, organization, &recomputed).await?;
         }
+        let customers_corrected = super::customers::stored(&mut tx, organization).await? != customers;
+        if customers_corrected {
+            super::customers::replace(&mut tx, organization, &customers).await?;
+        }
         tx.commit().await?;
-        Ok(RollupRebuild { rows: recomputed.len() + months.len(), corrected })
+        Ok(RollupRebuild {
+            rows: recomputed.len() + months.len() + customers.days.iter().count() + customers.first_orders.len(),
+            corrected: corrected || customers_corrected,
+        })
     }
 
     /// Every organization's id, for maintenance over all tenants.

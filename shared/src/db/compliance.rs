@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     Database, DbError,
     analytics::recompute,
-    now_micros, on_pool, rollups,
+    customers, now_micros, on_pool, rollups,
     sync::DeliveryClaim,
     tx::{WriteTx, on_tx},
 };
@@ -169,18 +169,20 @@ impl DeliveryClaim {
         Ok(held)
     }
 
-    /// Removes a customer's id from the store's orders (`customers/redact`): the orders and their figures stay, no
-    /// longer linked to anyone. Returns how many orders named the customer.
+    /// Removes a customer's id from the store's orders and the customer rollups (`customers/redact`): the orders
+    /// and their figures stay, as guest checkouts. Returns how many orders named the customer.
     pub async fn forget_customer(&mut self, customer_key: &str) -> Result<u64, DbError> {
         const SQL: &str = "UPDATE orders SET customer_key = NULL \
              WHERE organization_id = $1 AND store_id = $2 AND customer_key = $3";
-        Ok(on_tx!(&mut self.tx, |conn| sqlx::query(SQL)
+        let unlinked = on_tx!(&mut self.tx, |conn| sqlx::query(SQL)
             .bind(self.organization)
             .bind(self.store)
             .bind(customer_key)
             .execute(&mut **conn)
             .await?
-            .rows_affected()))
+            .rows_affected());
+        customers::forget(&mut self.tx, self.organization, self.store, customer_key).await?;
+        Ok(unlinked)
     }
 
     /// Erases everything of the store: its products and variants, orders and lines, the analytics events and
@@ -210,7 +212,8 @@ impl DeliveryClaim {
             .execute(&mut **conn)
             .await
             .map(drop)?);
-        let rebuilt = recompute(&mut self.tx, organization).await?;
+        // The store's customer rollups went with the store row; the organization's figures are rebuilt.
+        let rebuilt = recompute(&mut self.tx, organization).await?.rollups;
         rollups::replace_rollups(&mut self.tx, organization, &rebuilt).await?;
         Ok(StoreErasure { products: products.len() as u64, orders: orders as u64, events, recommendations })
     }

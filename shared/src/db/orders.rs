@@ -1,10 +1,11 @@
-//! Storage of orders and their lines, idempotent on `(store, external id)`, with the daily rollups kept in step in
-//! the same transaction: a write takes the old order's contribution back and adds the new one's (see
-//! [`crate::analytics`] for what an order contributes, and [`crate::db::rollups`] for how rollups are stored).
+//! Storage of orders and their lines, idempotent on `(store, external id)`, with the daily rollups and the customer
+//! rollups kept in step in the same transaction: a write takes the old order's contribution back and adds the new
+//! one's (see [`crate::analytics`] for what an order contributes, and [`crate::db::rollups`] and
+//! [`crate::db::customers`] for how rollups are stored).
 //! Each line is stored with the unit cost in force when the order was placed ([`crate::costs`]), resolved when
 //! it is written, so the rollups follow from the stored rows alone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::QueryBuilder;
@@ -14,12 +15,13 @@ use super::{
     Database, DbError,
     analytics::{known_products, organization_zone, stored_status},
     costs::{CostChange, append_cost_entries, load_histories},
+    customers::{apply_customer_delta, refresh_first_orders},
     now_micros,
     rollups::apply_rollup_delta,
     tx::{WriteTx, on_tx},
 };
 use crate::{
-    analytics::{OrderStatus, Rollups, SaleFacts, SaleLine, SoldLine, Tz},
+    analytics::{Customer, CustomerDays, OrderStatus, Rollups, SaleFacts, SaleLine, SoldLine, Tz},
     catalogue::UpsertCounts,
     costs::CostHistory,
 };
@@ -109,10 +111,27 @@ fn cost_of(
 impl OrderState {
     /// What the order adds to the rollups.
     fn contribution(&self, zone: Tz) -> Rollups {
-        let lines: Vec<SaleLine> = self.lines.iter().map(|l| l.line.sale(l.unit_cost_minor)).collect();
+        let lines = self.sale_lines();
         let mut rollups = Rollups::new();
         rollups.add_order(&SaleFacts { placed_at: self.placed_at, status: self.status, lines: &lines }, zone);
         rollups
+    }
+
+    /// What the order, as one of the store's, adds to the customer rollups.
+    fn customer_contribution(&self, store: Uuid, zone: Tz) -> CustomerDays {
+        let lines = self.sale_lines();
+        let customer = self.customer.clone().map(|key| Customer { store, key });
+        let mut days = CustomerDays::new();
+        days.add_order(
+            customer.as_ref(),
+            &SaleFacts { placed_at: self.placed_at, status: self.status, lines: &lines },
+            zone,
+        );
+        days
+    }
+
+    fn sale_lines(&self) -> Vec<SaleLine> {
+        self.lines.iter().map(|l| l.line.sale(l.unit_cost_minor)).collect()
     }
 
     fn same_row(&self, other: &Self) -> bool {
@@ -120,6 +139,43 @@ impl OrderState {
             && self.status == other.status
             && self.total_minor == other.total_minor
             && self.customer == other.customer
+    }
+}
+
+/// The change a batch of order writes makes to one store's figures: to the rollups, to the customer days, and the
+/// customers whose first order must be worked out again.
+struct BatchDelta {
+    store: Uuid,
+    zone: Tz,
+    rollups: Rollups,
+    customer_days: CustomerDays,
+    customers: BTreeSet<String>,
+}
+
+impl BatchDelta {
+    fn new(store: Uuid, zone: Tz) -> Self {
+        Self { store, zone, rollups: Rollups::new(), customer_days: CustomerDays::new(), customers: BTreeSet::new() }
+    }
+
+    /// Counts an order state in.
+    fn add(&mut self, state: &OrderState) {
+        self.rollups.add_all(&state.contribution(self.zone));
+        self.customer_days.add_all(&state.customer_contribution(self.store, self.zone));
+        self.customers.extend(state.customer.clone());
+    }
+
+    /// Takes an order state out.
+    fn subtract(&mut self, state: &OrderState) {
+        self.rollups.subtract_all(&state.contribution(self.zone));
+        self.customer_days.subtract_all(&state.customer_contribution(self.store, self.zone));
+        self.customers.extend(state.customer.clone());
+    }
+
+    /// Writes the change, after the orders themselves (the first orders are read back from them).
+    async fn apply(&self, tx: &mut WriteTx, organization: Uuid) -> Result<(), DbError> {
+        apply_rollup_delta(tx, organization, &self.rollups).await?;
+        apply_customer_delta(tx, organization, &self.customer_days).await?;
+        refresh_first_orders(tx, organization, self.store, &self.customers, self.zone).await
     }
 }
 
@@ -498,7 +554,7 @@ impl Database {
         // Orders to write, in the order first met.
         let mut touched: Vec<&str> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut delta = Rollups::new();
+        let mut delta = BatchDelta::new(store, zone);
         for order in orders {
             let placed_at = to_micros(order.placed_at);
             let lines: Vec<StoredLine> = order
@@ -529,11 +585,11 @@ impl Database {
                     continue;
                 }
                 Some(state) => {
-                    delta.subtract_all(&state.contribution(zone));
+                    delta.subtract(state);
                     counts.updated += 1;
                 }
             }
-            delta.add_all(&next.contribution(zone));
+            delta.add(&next);
             if seen.insert(external_id) {
                 touched.push(external_id);
             }
@@ -578,7 +634,7 @@ impl Database {
         delete_rows(tx, organization, &replaced_lines, OrderRows::Lines).await?;
         insert_orders(tx, organization, store, &new_orders, now).await?;
         insert_lines(tx, organization, &new_lines).await?;
-        apply_rollup_delta(tx, organization, &delta).await?;
+        delta.apply(tx, organization).await?;
         Ok(counts)
     }
 
@@ -612,14 +668,14 @@ impl Database {
         wanted.sort_unstable();
         wanted.dedup();
         let stored = load_orders(tx, organization, store, &wanted).await?;
-        let mut delta = Rollups::new();
+        let mut delta = BatchDelta::new(store, zone);
         for state in stored.values() {
-            delta.subtract_all(&state.contribution(zone));
+            delta.subtract(state);
         }
         let ids: Vec<Uuid> = stored.values().map(|state| state.id).collect();
         delete_rows(tx, organization, &ids, OrderRows::Lines).await?;
         delete_rows(tx, organization, &ids, OrderRows::Orders).await?;
-        apply_rollup_delta(tx, organization, &delta).await?;
+        delta.apply(tx, organization).await?;
         Ok(ids.len() as u64)
     }
 }

@@ -150,6 +150,8 @@ async fn assert_rollups_exact(db: &Database, organization: Uuid, context: &str) 
     }
     .expect("count zero rows");
     assert_eq!(zero_rows, 0, "{context}: rows that reached zero are deleted");
+    let (customers, recomputed) = db.customer_rollups(organization).await.expect("customer rollups");
+    assert_eq!(customers, recomputed, "{context}: stored customer rollups differ from a recomputation");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -558,6 +560,116 @@ fn expected_buckets(days: &BTreeMap<i64, Sums>, bucket: &str, from: i64, to: i64
     buckets
 }
 
+/// The test's own customer figures for the New York days `from..=to`, as the customers endpoint shows them: a
+/// customer's first counting order ever is new, every later one returning, guests apart, cohorts by first month.
+fn expected_customers(orders: &[OrderInput], from: i64, to: i64) -> Value {
+    let counting = |o: &&OrderInput| !matches!(o.status, OrderStatus::Cancelled | OrderStatus::Refunded);
+    let revenue = |o: &OrderInput| o.lines.iter().map(|l| l.total_minor - l.refunded_minor).sum::<i64>();
+    let month_of = |d: i64| {
+        let (year, month, _) = civil_from_days(d);
+        (year, month)
+    };
+    let mut by_customer: BTreeMap<&str, Vec<&OrderInput>> = BTreeMap::new();
+    let (mut guest_orders, mut guest_revenue) = (0, 0);
+    for order in orders.iter().filter(counting) {
+        let day = new_york_day(order.placed_at);
+        match &order.customer {
+            Some(customer) if day <= to => by_customer.entry(customer).or_default().push(order),
+            None if (from..=to).contains(&day) => {
+                guest_orders += 1;
+                guest_revenue += revenue(order);
+            }
+            _ => {}
+        }
+    }
+    let (mut customers, mut repeat) = (0, 0);
+    let mut new = [0i64; 3];
+    let mut returning = [0i64; 3];
+    // cohort (year, month) -> (customers, offset -> (active customers, revenue))
+    type Cohort = (i64, BTreeMap<i64, (i64, i64)>);
+    let mut cohorts: BTreeMap<(i64, i64), Cohort> = BTreeMap::new();
+    for history in by_customer.values_mut() {
+        history.sort_by_key(|o| o.placed_at);
+        let in_range: Vec<(usize, &&OrderInput)> =
+            history.iter().enumerate().filter(|(_, o)| (from..=to).contains(&new_york_day(o.placed_at))).collect();
+        if in_range.is_empty() {
+            continue;
+        }
+        customers += 1;
+        repeat += i64::from(in_range.len() >= 2);
+        let first_day = new_york_day(history[0].placed_at);
+        let is_new = (from..=to).contains(&first_day);
+        if is_new {
+            new[0] += 1;
+        } else {
+            returning[0] += 1;
+        }
+        for (index, order) in &in_range {
+            let segment = if *index == 0 { &mut new } else { &mut returning };
+            segment[1] += 1;
+            segment[2] += revenue(order);
+        }
+        if is_new {
+            let (year, month) = month_of(first_day);
+            let cohort = cohorts.entry((year, month)).or_default();
+            cohort.0 += 1;
+            let mut active = std::collections::BTreeSet::new();
+            for order in history.iter() {
+                let (y, m) = month_of(new_york_day(order.placed_at));
+                let offset = (y - year) * 12 + m - month;
+                let slot = cohort.1.entry(offset).or_default();
+                slot.1 += revenue(order);
+                if active.insert(offset) {
+                    slot.0 += 1;
+                }
+            }
+        }
+    }
+    let (last_year, last_month) = month_of(to);
+    let segment = |s: [i64; 3]| json!({ "customers": s[0], "orders": s[1], "revenue": dollars(s[2]) });
+    json!({
+        "customers": customers,
+        "repeat_customers": repeat,
+        "new": segment(new),
+        "returning": segment(returning),
+        "guest": json!({ "customers": 0, "orders": guest_orders, "revenue": dollars(guest_revenue) }),
+        "cohorts": cohorts.iter().map(|((year, month), (size, months))| {
+            let last = (last_year - year) * 12 + last_month - month;
+            json!({
+                "month": format!("{year:04}-{month:02}"),
+                "customers": size,
+                "months": (0..=last).map(|offset| {
+                    let (active, spent) = months.get(&offset).copied().unwrap_or_default();
+                    json!({ "offset": offset, "customers": active, "revenue": dollars(spent) })
+                }).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
+/// The customers endpoint's answer without the figures [`expected_customers`] leaves out (rates, per customer).
+fn customer_figures_of(answer: &Value) -> Value {
+    let mut figures = json!({});
+    for key in ["customers", "repeat_customers", "new", "returning", "guest"] {
+        figures[key] = answer[key].clone();
+    }
+    figures["cohorts"] = answer["cohorts"]
+        .as_array()
+        .expect("cohorts")
+        .iter()
+        .map(|cohort| {
+            let months: Vec<Value> = cohort["months"]
+                .as_array()
+                .expect("months")
+                .iter()
+                .map(|m| json!({ "offset": m["offset"], "customers": m["customers"], "revenue": m["revenue"] }))
+                .collect();
+            json!({ "month": cohort["month"], "customers": cohort["customers"], "months": months })
+        })
+        .collect();
+    figures
+}
+
 fn dollars(cents: i64) -> Value {
     assert!(cents >= 0, "the dataset has no negative amounts");
     Value::String(format!("{}.{:02}", cents / 100, cents % 100))
@@ -747,6 +859,16 @@ async fn analytics_figures_equal_an_independent_computation_from_the_raw_rows_to
             .map(|i| json!({ "product_id": i["product_id"], "revenue": i["revenue"], "units": i["units"], "orders": i["orders"] }))
             .collect();
         assert_eq!(answered, expected, "{backend:?} top products by revenue");
+
+        // Customers: new against returning, guests and cohorts, over the whole dataset and over a range most
+        // customers come back to.
+        for (from, to) in [("2024-02-12", "2024-11-17"), ("2024-03-20", "2024-11-17")] {
+            let answer = get_json(&app, &shop.token, &format!("/api/v1/analytics/customers?from={from}&to={to}")).await;
+            let expected = expected_customers(&dataset.orders, civil(from), civil(to));
+            assert!(expected["returning"]["orders"].as_i64() > Some(0), "{from}: the dataset has returning orders");
+            assert!(from != "2024-02-12" || expected["cohorts"][0]["customers"].as_i64() > Some(0), "it has cohorts");
+            assert_eq!(customer_figures_of(&answer), expected, "{backend:?} customers {from}..{to}");
+        }
 
         assert_rollups_exact(&app.state.db, shop.organization, "after loading the dataset").await;
     }

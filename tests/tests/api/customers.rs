@@ -95,8 +95,51 @@ async fn new_and_returning_customers_repeat_purchases_and_cohorts_follow_each_cu
         let theirs: Value = response.json().await.expect("JSON");
         assert_eq!(theirs["customers"], 2, "{backend:?}: {theirs}");
 
+        // WooCommerce numbers customers per store: customer "a" of a second store is someone else, new in March.
+        let second = db.create_store(m.organization, "demo", "Second").await.expect("store");
+        db.upsert_orders(
+            m.organization,
+            second,
+            &[order("1", Some("a"), "2026-03-10T17:00:00Z", OrderStatus::Paid, sold(800))],
+        )
+        .await
+        .expect("the second store's order");
+        let response = app.request_in(Method::GET, &m.token, m.organization, path).send().await.expect("response");
+        let both: Value = response.json().await.expect("JSON");
+        assert_eq!(both["customers"], 4, "{backend:?}: {both}");
+        assert_eq!(both["new"], json!({ "customers": 3, "orders": 3, "revenue": "68.00" }), "{backend:?}");
+        assert_eq!(both["returning"], figures["returning"], "{backend:?}");
+        assert_eq!(both["cohorts"][0]["customers"], 2, "{backend:?}");
+        let (stored, recomputed) = db.customer_rollups(m.organization).await.expect("customer rollups");
+        assert_eq!(stored, recomputed, "{backend:?}");
+
         let bad = "/api/v1/analytics/customers?from=2026-05-01&to=2026-04-01";
         let response = app.request_in(Method::GET, &m.token, m.organization, bad).send().await.expect("response");
         assert_eq!(response.status(), 400, "{backend:?}: a reversed range names `from`");
     }
+}
+
+#[tokio::test]
+async fn concurrent_order_writes_for_the_same_customers_leave_each_their_true_first_order() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let m = merchant(&app, "Busy").await;
+    let db = &app.state.db;
+    let store = db.create_store(m.organization, "demo", "Busy").await.expect("store");
+    // Eight writers at once, each with an order of every customer; writer 7's are the earliest.
+    let writers = (0..8).map(|writer: u32| async move {
+        let orders: Vec<OrderInput> = ["a", "b", "c"]
+            .iter()
+            .map(|customer| {
+                let placed_at = format!("2026-03-{:02}T12:00:00Z", 20 - writer);
+                order(&format!("{customer}-{writer}"), Some(customer), &placed_at, OrderStatus::Paid, sold(100))
+            })
+            .collect();
+        db.upsert_orders(m.organization, store, &orders).await.expect("orders")
+    });
+    futures::future::join_all(writers).await;
+
+    let (stored, recomputed) = db.customer_rollups(m.organization).await.expect("customer rollups");
+    assert_eq!(stored, recomputed);
+    let firsts: Vec<String> = stored.first_orders.values().map(|first| first.day.to_string()).collect();
+    assert_eq!(firsts, ["2026-03-13"; 3], "writer 7's orders are everyone's first");
 }

@@ -135,12 +135,19 @@ async fn compliance_requests_are_carried_out_once_each_and_erase_only_their_shop
 
     // A customer erasure: the customer's id leaves the shop's orders (and only that shop's); every figure stays.
     assert_eq!(linked_orders(&app, m.organization).await, 2, "{backend:?}: the orders name their customer");
+    let (customers, _) = app.state.db.customer_rollups(m.organization).await.expect("customer rollups");
+    assert_eq!(customers.first_orders.len(), 1, "{backend:?}: the customer is in the customer rollups");
     let redact = customer_payload("orders_to_redact", &[9001, 9002]);
     let redacted = deliver_shopify(&app, SHOP, "customers/redact", CLIENT_SECRET, &redact, "c2").await;
     assert_eq!(status_of(redacted).await, "applied");
     assert_eq!(store(&app, &m, id).await["totals"]["orders"], 2, "{backend:?}: orders keep their figures");
     assert_eq!(linked_orders(&app, m.organization).await, 0, "{backend:?}: nothing links them to the customer");
     assert_eq!(linked_orders(&app, other.organization).await, 1, "{backend:?}: another shop's order is its own");
+    let (customers, recomputed) = app.state.db.customer_rollups(m.organization).await.expect("customer rollups");
+    assert_eq!(customers, recomputed, "{backend:?}: the customer rollups follow the unlinked orders");
+    assert!(customers.days.is_empty() && customers.first_orders.is_empty(), "{backend:?}: {customers:?}");
+    let (theirs, _) = app.state.db.customer_rollups(other.organization).await.expect("customer rollups");
+    assert_eq!(theirs.first_orders.len(), 1, "{backend:?}: another shop's customer stays");
     let listed = requests(&app, &m).await;
     assert_eq!(listed[0]["topic"], "customers/redact", "{backend:?}: newest first");
     assert_eq!(listed[0]["order_ids"], json!(["gid://shopify/Order/9001", "gid://shopify/Order/9002"]));
@@ -161,6 +168,8 @@ async fn compliance_requests_are_carried_out_once_each_and_erase_only_their_shop
     let rollups = app.state.db.stored_rollups(m.organization).await.expect("rollups");
     assert_eq!(rollups, app.state.db.recompute_rollups(m.organization).await.expect("recompute"), "{backend:?}");
     assert!(rollups.iter().all(|(_, c)| !c.has_sales()), "{backend:?}: no sale of the shop remains: {rollups:?}");
+    let (customers, _) = app.state.db.customer_rollups(m.organization).await.expect("customer rollups");
+    assert_eq!(customers, Default::default(), "{backend:?}: no customer of the shop remains");
     let listed = requests(&app, &m).await;
     assert_eq!(listed.len(), 3, "{backend:?}: the audit trail outlives the store");
     assert_eq!(listed[0]["topic"], "shop/redact");
