@@ -29,6 +29,9 @@ pub struct ShopifySettings {
     /// `SHOPIFY_CLIENT_SECRET_PREVIOUS`: the secret before a rotation, still accepted on webhooks (Shopify may sign
     /// with the old one for up to an hour).
     pub previous_client_secret: Option<SecretString>,
+    /// `SHOPIFY_BULK_IMPORT` (default true): a first import, and a resync after a long gap, read the shop through
+    /// bulk operations instead of paged queries (see `platforms::shopify::bulk`).
+    pub bulk_import: bool,
 }
 
 impl ShopifySettings {
@@ -80,6 +83,7 @@ impl ShopifySettings {
             client_id: lookup.get("SHOPIFY_CLIENT_ID"),
             client_secret: lookup.get("SHOPIFY_CLIENT_SECRET").map(SecretString::from),
             previous_client_secret: lookup.get("SHOPIFY_CLIENT_SECRET_PREVIOUS").map(SecretString::from),
+            bulk_import: parse_or(lookup, "SHOPIFY_BULK_IMPORT", true)?,
         })
     }
 }

@@ -203,6 +203,9 @@ pub struct Page<T> {
     pub next: Option<String>,
     /// Total pages of the listing, when the platform says (WooCommerce's `X-WP-TotalPages`).
     pub total_pages: Option<u64>,
+    /// On a listing's last page, where its watermark goes when not at its newest record: the moment a Shopify
+    /// bulk operation started, so what changed while it ran is read again by the next pass.
+    pub watermark: Option<DateTime<Utc>>,
 }
 
 /// Which listing a page belongs to.

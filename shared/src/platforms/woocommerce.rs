@@ -234,7 +234,7 @@ impl WooConnector {
             }
         }
         invalid.check()?;
-        Ok(Page { items, next, total_pages })
+        Ok(Page { items, next, total_pages, watermark: None })
     }
 
     /// One page of orders modified after `since`, continuing at the `after` link.
@@ -261,7 +261,7 @@ impl WooConnector {
             }
         }
         invalid.check()?;
-        Ok(Page { items, next, total_pages })
+        Ok(Page { items, next, total_pages, watermark: None })
     }
 
     /// Refetches products by id (with their variations); deleted ones are skipped.

@@ -152,17 +152,19 @@ impl Fetched {
     fn merge(pages: Vec<Self>) -> Self {
         let mut pages = pages.into_iter();
         let Some(mut merged) = pages.next() else {
-            return Self::Products(Page { items: Vec::new(), next: None, total_pages: None });
+            return Self::Products(Page { items: Vec::new(), next: None, total_pages: None, watermark: None });
         };
         for page in pages {
             match (&mut merged, page) {
                 (Self::Products(into), Self::Products(page)) => {
                     into.items.extend(page.items);
                     into.next = page.next;
+                    into.watermark = page.watermark;
                 }
                 (Self::Orders(into), Self::Orders(page)) => {
                     into.items.extend(page.items);
                     into.next = page.next;
+                    into.watermark = page.watermark;
                 }
                 // One pass reads one listing.
                 _ => {}
@@ -182,6 +184,13 @@ impl Fetched {
         match self {
             Self::Products(page) => page.total_pages,
             Self::Orders(page) => page.total_pages,
+        }
+    }
+
+    fn watermark(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Products(page) => page.watermark,
+            Self::Orders(page) => page.watermark,
         }
     }
 
@@ -580,6 +589,7 @@ impl SyncEngine {
         let next = pages.last().and_then(Fetched::next);
         let total_pages = pages.iter().rev().find_map(Fetched::total_pages);
         let newest = pages.iter().filter_map(Fetched::newest).max();
+        let watermark = pages.last().and_then(Fetched::watermark);
 
         let mut after = checkpoint.clone();
         let listing = after.listing_mut(resource);
@@ -589,7 +599,7 @@ impl SyncEngine {
         pass.total_pages = total_pages.or(pass.total_pages);
         pass.newest = pass.newest.max(newest);
         if next.is_none() {
-            let newest = pass.newest;
+            let newest = watermark.or(pass.newest);
             listing.watermark = listing.watermark.max(newest);
             listing.pass = None;
         }

@@ -12,6 +12,14 @@
 //! a second subscription of one topic to one address with the documented user error, `webhookSubscriptionDelete`
 //! removes one; mutations cost 10 points.
 //!
+//! Bulk operations: `bulkOperationRunQuery` (10 points) takes a products or orders query (connections without
+//! `first`, `edges { node }` as the documentation writes them, an optional `query:` search), snapshots the shop's
+//! records and answers the operation `CREATED`; one bulk query runs per shop at a time (a second answers the
+//! documented user error); `bulkOperation(id:)` (1 point) answers `RUNNING` until [`ShopifyConfig::bulk_run_time`]
+//! has passed, then `COMPLETED` with `objectCount` and a `url` to the JSONL result (`GET /bulk/{shop}/{n}`, no
+//! token, as a signed storage URL needs none): one object per line, each child after its parent with `__parentId`.
+//! [`FakeShop::fail_next_bulk`] makes operations end `FAILED` with `errorCode` and a `partialDataUrl` instead.
+//!
 //! What it holds to, as the real API documents it: `X-Shopify-Access-Token` checked (401 otherwise); cursor
 //! pagination sorted by `UPDATED_AT` with opaque cursors and `pageInfo`; `first` at most 250; the documented
 //! quoted-date search syntax (`updated_at:>'…'`, anything else is refused so a client bug shows); nested variant and
@@ -139,6 +147,8 @@ pub struct ShopifyConfig {
     pub fail_every: Option<u64>,
     /// Added to every answer.
     pub latency: Duration,
+    /// How long a bulk operation runs before it completes.
+    pub bulk_run_time: Duration,
 }
 
 impl Default for ShopifyConfig {
@@ -151,6 +161,7 @@ impl Default for ShopifyConfig {
             retry_after: 0.05,
             fail_every: None,
             latency: Duration::ZERO,
+            bulk_run_time: Duration::ZERO,
         }
     }
 }
@@ -217,6 +228,31 @@ pub struct FakeShop {
     pub installs: u32,
     /// Scopes an install asks for that are not granted (`read_all_orders` before Shopify approves it).
     pub withheld_scopes: Vec<String>,
+    /// Bulk operations run so far, oldest first.
+    pub bulk_operations: Vec<FakeBulkOperation>,
+    /// How many of the next bulk operations end `FAILED` (`INTERNAL_SERVER_ERROR`, half the result as partial data).
+    pub fail_next_bulk: u32,
+}
+
+/// A bulk operation and its result, snapshotted when it was created.
+#[derive(Debug, Clone)]
+pub struct FakeBulkOperation {
+    /// Numeric id (`gid://shopify/BulkOperation/{id}`).
+    pub id: u64,
+    /// The bulk query as sent.
+    pub query: String,
+    /// When it was created.
+    pub created: Instant,
+    /// Its creation time as reported.
+    pub created_at: DateTime<Utc>,
+    /// Whether it ends `FAILED`.
+    pub fails: bool,
+    /// The JSONL result.
+    pub jsonl: String,
+    /// Top-level records and children in the result.
+    pub object_count: u64,
+    /// Times its result was downloaded.
+    pub downloads: u32,
 }
 
 /// A webhook subscription.
@@ -253,6 +289,8 @@ struct Inner {
     codes: HashMap<String, (String, String)>,
     authorizations: Vec<AuthorizeRecord>,
     next_id: u64,
+    /// `http://127.0.0.1:<port>`, for the result URLs of bulk operations.
+    address: String,
 }
 
 /// A running fake.
@@ -266,6 +304,8 @@ pub struct FakeShopify {
 impl FakeShopify {
     /// Starts the fake on a loopback port.
     pub async fn start(config: ShopifyConfig) -> Self {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
         let inner = Arc::new(Mutex::new(Inner {
             config,
             shops: HashMap::new(),
@@ -277,14 +317,14 @@ impl FakeShopify {
             codes: HashMap::new(),
             authorizations: Vec::new(),
             next_id: 1,
+            address: address.clone(),
         }));
         let router = Router::new()
             .route("/{shop}/admin/api/{version}/graphql.json", post(graphql))
             .route("/{shop}/admin/oauth/access_token", post(token))
             .route("/{shop}/admin/oauth/authorize", get(authorize))
+            .route("/bulk/{shop}/{file}", get(bulk_result))
             .with_state(inner.clone());
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
-        let address = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self { address, inner }
     }
@@ -399,8 +439,9 @@ const QUERIES: &[&str] = &[
     "RefreshProducts",
     "VerifyShop",
     "WebhookSubscriptions",
+    "BulkOperation",
 ];
-const MUTATIONS: &[&str] = &["WebhookSubscriptionCreate", "WebhookSubscriptionDelete"];
+const MUTATIONS: &[&str] = &["WebhookSubscriptionCreate", "WebhookSubscriptionDelete", "BulkOperationRunQuery"];
 
 /// The topics `WebhookSubscriptionTopic` has that the fake knows.
 const TOPICS: &[&str] = &[
@@ -461,7 +502,8 @@ fn requested_cost(operation: &str, variables: &Value) -> Result<u64, String> {
         }
         "VerifyShop" => 1,
         "WebhookSubscriptions" => 2 + first_of(variables, "first")?,
-        "WebhookSubscriptionCreate" | "WebhookSubscriptionDelete" => 10,
+        "WebhookSubscriptionCreate" | "WebhookSubscriptionDelete" | "BulkOperationRunQuery" => 10,
+        "BulkOperation" => 1,
         _ => return Err("unknown operation".into()),
     })
 }
@@ -544,11 +586,14 @@ fn resolve(
     next_id: &mut u64,
     operation: &str,
     variables: &Value,
+    config: &ShopifyConfig,
+    address: &str,
 ) -> Result<(Value, u64), String> {
     let after = variables.get("after").and_then(Value::as_str);
+    // `$query` is a search, except for a bulk operation: its query.
     let since = match variables.get("query").and_then(Value::as_str) {
-        Some(query) => Some(parse_search(query)?),
-        None => None,
+        Some(query) if operation != "BulkOperationRunQuery" => Some(parse_search(query)?),
+        _ => None,
     };
     match operation {
         "SyncProducts" | "SyncOrders" => {
@@ -696,6 +741,56 @@ fn resolve(
                 json!({ "webhookSubscriptionCreate": { "webhookSubscription": created, "userErrors": user_errors } });
             Ok((data, 10))
         }
+        "BulkOperationRunQuery" => {
+            let query = variables.get("query").and_then(Value::as_str).ok_or("$query is required")?;
+            let running = shop.bulk_operations.last().is_some_and(|op| op.created.elapsed() < config.bulk_run_time);
+            if running {
+                let errors = [
+                    json!({ "field": null, "message": "A bulk query operation for this app and shop is already in progress." }),
+                ];
+                return Ok((json!({ "bulkOperationRunQuery": { "bulkOperation": null, "userErrors": errors } }), 10));
+            }
+            let (jsonl, object_count) = bulk_result_of(shop, query)?;
+            let fails = shop.fail_next_bulk > 0;
+            shop.fail_next_bulk = shop.fail_next_bulk.saturating_sub(1);
+            let operation = FakeBulkOperation {
+                id: *next_id,
+                query: query.to_owned(),
+                created: Instant::now(),
+                created_at: Utc::now(),
+                fails,
+                jsonl,
+                object_count,
+                downloads: 0,
+            };
+            *next_id += 1;
+            let answer = json!({ "id": gid("BulkOperation", operation.id), "status": "CREATED" });
+            shop.bulk_operations.push(operation);
+            Ok((json!({ "bulkOperationRunQuery": { "bulkOperation": answer, "userErrors": [] } }), 10))
+        }
+        "BulkOperation" => {
+            let id = variables.get("id").and_then(Value::as_str).ok_or("$id is required")?;
+            let Some(operation) =
+                numeric(id, "BulkOperation").and_then(|n| shop.bulk_operations.iter().find(|op| op.id == n))
+            else {
+                return Ok((json!({ "bulkOperation": null }), 1));
+            };
+            let done = operation.created.elapsed() >= config.bulk_run_time;
+            let result = format!("{address}/bulk/{domain}/{}", operation.id);
+            let view = match (done, operation.fails) {
+                (false, _) => json!({ "status": "RUNNING", "errorCode": null, "url": null, "partialDataUrl": null,
+                                      "objectCount": "0" }),
+                (true, false) => json!({ "status": "COMPLETED", "errorCode": null, "url": result,
+                                         "partialDataUrl": null, "objectCount": operation.object_count.to_string() }),
+                (true, true) => json!({ "status": "FAILED", "errorCode": "INTERNAL_SERVER_ERROR", "url": null,
+                                        "partialDataUrl": format!("{result}.partial"),
+                                        "objectCount": (operation.object_count / 2).to_string() }),
+            };
+            let mut view = view;
+            view["id"] = json!(gid("BulkOperation", operation.id));
+            view["createdAt"] = json!(operation.created_at.to_rfc3339());
+            Ok((json!({ "bulkOperation": view }), 1))
+        }
         "WebhookSubscriptionDelete" => {
             let id = variables.get("id").and_then(Value::as_str).unwrap_or_default();
             let before = shop.subscriptions.len();
@@ -711,6 +806,78 @@ fn resolve(
         }
         _ => Err("unknown operation".into()),
     }
+}
+
+/// The JSONL result of a bulk `query` over the shop as it is now, and how many objects it holds: a products query
+/// lists each product and then its variants, an orders query each order and then its line items, children carrying
+/// `__parentId`. An optional `query: "updated_at:>'…'"` argument narrows the records as in a paged query.
+fn bulk_result_of(shop: &mut FakeShop, query: &str) -> Result<(String, u64), String> {
+    let root = query.trim_start().trim_start_matches(['{', ' ']);
+    let since = match root.split_once("query: \"") {
+        Some((_, rest)) => Some(parse_search(rest.split_once('"').ok_or("unterminated search")?.0)?),
+        None => None,
+    };
+    if query.contains("first:") {
+        return Err("bulk queries list whole connections: remove `first`".into());
+    }
+    sort_shop(shop);
+    let mut lines: Vec<Value> = Vec::new();
+    if root.starts_with("products") {
+        for product in window(&shop.products, |p| (p.updated_at, p.id), since, None) {
+            let (mut value, _) = product_json(product, 0);
+            value.as_object_mut().map(|o| o.remove("variants"));
+            lines.push(value);
+            for variant in &product.variants {
+                let mut child = variant_json(variant);
+                child["__parentId"] = json!(gid("Product", product.id));
+                lines.push(child);
+            }
+        }
+    } else if root.starts_with("orders") {
+        for order in window(&shop.orders, |o| (o.updated_at, o.id), since, None) {
+            let (mut value, _) = order_json(order, 0);
+            value.as_object_mut().map(|o| o.remove("lineItems"));
+            lines.push(value);
+            for line in &order.lines {
+                let mut child = line_json(line);
+                child["__parentId"] = json!(gid("Order", order.id));
+                lines.push(child);
+            }
+        }
+    } else {
+        return Err(format!("the fake runs bulk queries of products or orders, not `{}`", excerpt_of(root)));
+    }
+    let count = lines.len() as u64;
+    Ok((lines.iter().map(|line| format!("{line}\n")).collect(), count))
+}
+
+fn excerpt_of(text: &str) -> &str {
+    &text[..text.len().min(40)]
+}
+
+/// `GET /bulk/{shop}/{n}` (the result) and `/bulk/{shop}/{n}.partial` (what a failed operation got through).
+async fn bulk_result(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((shop_domain, file)): Path<(String, String)>,
+) -> Response {
+    let mut inner = inner.lock().expect("lock");
+    let (id, partial) = match file.strip_suffix(".partial") {
+        Some(id) => (id, true),
+        None => (file.as_str(), false),
+    };
+    let operation = inner.shops.get_mut(&shop_domain).and_then(|shop| {
+        let id: u64 = id.parse().ok()?;
+        shop.bulk_operations.iter_mut().find(|op| op.id == id)
+    });
+    let Some(operation) = operation else { return StatusCode::NOT_FOUND.into_response() };
+    operation.downloads += 1;
+    let body = if partial {
+        let lines: Vec<&str> = operation.jsonl.lines().collect();
+        lines[..lines.len() / 2].iter().map(|line| format!("{line}\n")).collect()
+    } else {
+        operation.jsonl.clone()
+    };
+    ([(header::CONTENT_TYPE, "application/jsonl")], body).into_response()
 }
 
 fn html(status: StatusCode) -> Response {
@@ -815,7 +982,8 @@ async fn graphql(
         }
         let fault = inner.faults.iter().position(|(op, _)| *op == operation).and_then(|i| inner.faults.remove(i));
         sort_shop(shop);
-        let (mut data, actual) = match resolve(&shop_domain, shop, &mut inner.next_id, &operation, &variables) {
+        let resolved = resolve(&shop_domain, shop, &mut inner.next_id, &operation, &variables, &config, &inner.address);
+        let (mut data, actual) = match resolved {
             Ok(answer) => answer,
             Err(message) => {
                 break 'answer Json(json!({ "errors": [{ "message": message }] })).into_response();

@@ -10,6 +10,8 @@
 //! - **Pagination.** Cursor pages (`after: endCursor` while `hasNextPage`), sorted by `UPDATED_AT`, filtered with
 //!   the documented quoted-date search syntax (`updated_at:>'2026-11-01T00:00:00Z'`); variants and order lines past
 //!   the first nested page are fetched with their own cursor queries before the page counts as read.
+//! - **Bulk imports.** A first import, and a resync after [`BULK_AFTER_GAP`] without one, run a bulk operation per
+//!   listing and stream its JSONL result through the same pages (see [`bulk`]); incremental syncs page.
 //! - **Tokens.** Expiring offline tokens are refreshed a few minutes before expiry, and the new pair is stored in
 //!   one write ([`fresh_credentials`]); an install's authorization code is exchanged for such a pair
 //!   ([`exchange_code`]).
@@ -18,7 +20,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -34,17 +36,24 @@ use crate::{
     secrets::{SecretName, Secrets},
 };
 
+mod bulk;
 mod cost;
 mod queries;
 mod throttle;
 mod tokens;
 mod webhooks;
 
+use bulk::{
+    BULK_PAGE, BulkCursor, BulkDownload, BulkKind, Finished, OPERATION_QUERY, OperationData, RUN_QUERY, RunData,
+};
 pub use cost::*;
 pub use queries::*;
 pub use throttle::*;
 pub use tokens::*;
 pub use webhooks::*;
+
+/// A listing last read longer ago than this is read again through a bulk operation, not page by page.
+pub const BULK_AFTER_GAP: TimeDelta = TimeDelta::days(7);
 
 /// A connection to one shop.
 #[derive(Debug)]
@@ -58,6 +67,8 @@ pub struct ShopifyConnector {
     /// last page, rounded up to a power of two) within [`MIN_VARIANTS_PER_PRODUCT`]..=[`VARIANTS_PER_PRODUCT`]. A
     /// store of single-variant products gets pages of 66 products instead of 15; one with larger products keeps 20.
     variants_first: u32,
+    /// The bulk result being read, kept between pages.
+    download: Option<BulkDownload>,
     /// Throttling so far.
     pub stats: ThrottleStats,
 }
@@ -88,6 +99,7 @@ impl ShopifyConnector {
             digits,
             bucket: None,
             variants_first: VARIANTS_PER_PRODUCT,
+            download: None,
             stats: ThrottleStats::default(),
         })
     }
@@ -105,6 +117,9 @@ impl ShopifyConnector {
         after: Option<&str>,
         deadline: Instant,
     ) -> Result<Page<PlatformProduct>, PlatformError> {
+        if let Some(cursor) = self.bulk_plan(since, after) {
+            return self.bulk_page(BulkKind::Products, since, cursor, deadline, product_from_bulk).await;
+        }
         let query = since.map(updated_since);
         let variants = self.variants_first;
         let plan = |cap| {
@@ -131,7 +146,7 @@ impl ShopifyConnector {
             }
         }
         invalid.check()?;
-        Ok(Page { items, next: next_cursor(&data.products.page_info)?, total_pages: None })
+        Ok(Page { items, next: next_cursor(&data.products.page_info)?, total_pages: None, watermark: None })
     }
 
     /// One page of orders updated after `since`, continuing after `after`.
@@ -141,6 +156,9 @@ impl ShopifyConnector {
         after: Option<&str>,
         deadline: Instant,
     ) -> Result<Page<PlatformOrder>, PlatformError> {
+        if let Some(cursor) = self.bulk_plan(since, after) {
+            return self.bulk_page(BulkKind::Orders, since, cursor, deadline, order_from_bulk).await;
+        }
         let query = since.map(updated_since);
         let plan = |cap| {
             let first = page_size(cap, |n| orders_cost(n, LINES_PER_ORDER));
@@ -158,7 +176,112 @@ impl ShopifyConnector {
             }
         }
         invalid.check()?;
-        Ok(Page { items, next: next_cursor(&data.orders.page_info)?, total_pages: None })
+        Ok(Page { items, next: next_cursor(&data.orders.page_info)?, total_pages: None, watermark: None })
+    }
+
+    /// Whether a page is read from a bulk operation: `Some(None)` to start one, `Some(cursor)` to go on with one,
+    /// `None` to page. A bulk cursor goes on whatever the settings say; a new pass starts one when it reads the
+    /// whole listing, or what changed over more than [`BULK_AFTER_GAP`].
+    fn bulk_plan(&self, since: Option<DateTime<Utc>>, after: Option<&str>) -> Option<Option<BulkCursor>> {
+        match after {
+            Some(after) => BulkCursor::parse(after).map(Some),
+            None if self.platforms.shopify.bulk_import && since.is_none_or(|s| s < Utc::now() - BULK_AFTER_GAP) => {
+                Some(None)
+            }
+            None => None,
+        }
+    }
+
+    /// One page of a listing read through a bulk operation. Without a cursor it starts the operation and answers
+    /// an empty page whose cursor names it (so a run cut off while Shopify works resumes that operation); with one
+    /// it waits for the operation, opens its result where the cursor says (or goes on reading the open one), and
+    /// answers up to [`BULK_PAGE`] records. An operation that failed, was cancelled or expired is started again.
+    async fn bulk_page<T>(
+        &mut self,
+        kind: BulkKind,
+        since: Option<DateTime<Utc>>,
+        cursor: Option<BulkCursor>,
+        deadline: Instant,
+        convert: fn(Value, u32) -> Result<T, PlatformError>,
+    ) -> Result<Page<T>, PlatformError> {
+        let empty = |next: Option<BulkCursor>, watermark| Page {
+            items: Vec::new(),
+            next: next.map(|c| c.encode()),
+            total_pages: None,
+            watermark,
+        };
+        let Some(cursor) = cursor else {
+            let operation = self.start_bulk(kind, since, deadline).await?;
+            return Ok(empty(Some(BulkCursor { operation, read: 0 }), None));
+        };
+        if self.download.as_ref().is_none_or(|download| download.cursor != cursor) {
+            self.download = None;
+            match self.await_bulk(&cursor.operation, deadline).await? {
+                Finished::Completed { url: None, created_at } => return Ok(empty(None, Some(created_at))),
+                Finished::Completed { url: Some(url), created_at } => {
+                    let url = reqwest::Url::parse(&url).map_err(|e| PlatformError::Malformed(format!("url: {e}")))?;
+                    self.platforms.sync.store_egress().check_literal(&url)?;
+                    let client = &self.platforms.api_client;
+                    self.download = Some(BulkDownload::open(client, url, kind, cursor, created_at, deadline).await?);
+                }
+                Finished::Lost(reason) => {
+                    tracing::warn!(operation = %cursor.operation, %reason, "a bulk operation was lost; starting another");
+                    let operation = self.start_bulk(kind, since, deadline).await?;
+                    return Ok(empty(Some(BulkCursor { operation, read: 0 }), None));
+                }
+            }
+        }
+        let download = self.download.as_mut().expect("opened above");
+        let mut items = Vec::new();
+        let mut invalid = Invalid::default();
+        let mut ended = false;
+        while items.len() < BULK_PAGE {
+            let Some(record) = download.next_record(deadline).await? else {
+                ended = true;
+                break;
+            };
+            match convert(record, self.digits) {
+                Ok(item) => items.push(item),
+                Err(PlatformError::InvalidRecords { detail, .. }) => invalid.add(detail),
+                Err(other) => return Err(other),
+            }
+        }
+        invalid.check()?;
+        download.cursor.read += items.len() as u64;
+        let (next, watermark) =
+            if ended { (None, Some(download.created_at)) } else { (Some(download.cursor.encode()), None) };
+        if ended {
+            self.download = None;
+        }
+        Ok(Page { items, next, total_pages: None, watermark })
+    }
+
+    /// Starts a bulk query of `kind`; returns the operation's id.
+    async fn start_bulk(
+        &mut self,
+        kind: BulkKind,
+        since: Option<DateTime<Utc>>,
+        deadline: Instant,
+    ) -> Result<String, PlatformError> {
+        let query = kind.query(since);
+        let data: RunData = self.graphql(RUN_QUERY, |_| (json!({ "query": query }), MUTATION_COST), deadline).await?;
+        let operation = data.started()?;
+        tracing::info!(%operation, ?kind, "started a bulk operation");
+        Ok(operation)
+    }
+
+    /// Asks about the operation until it is no longer running.
+    async fn await_bulk(&mut self, operation: &str, deadline: Instant) -> Result<Finished, PlatformError> {
+        let mut waits = bulk::poll_waits();
+        loop {
+            let data: OperationData =
+                self.graphql(OPERATION_QUERY, |_| (json!({ "id": operation }), 1), deadline).await?;
+            if let Some(finished) = data.finished() {
+                return Ok(finished);
+            }
+            let wait = waits.next().unwrap_or(Duration::from_secs(5));
+            self.pause(wait, deadline).await?;
+        }
     }
 
     /// Asks the shop who it is: a cheap query (cost 1) that proves these credentials open `shop` before a connection
@@ -372,4 +495,18 @@ impl ShopifyConnector {
         tokio::time::sleep(wait).await;
         Ok(())
     }
+}
+
+/// A product of a bulk result (its variants gathered under it).
+fn product_from_bulk(record: Value, digits: u32) -> Result<PlatformProduct, PlatformError> {
+    let node: ProductNode =
+        serde_json::from_value(record).map_err(|e| PlatformError::Malformed(format!("bulk product: {e}")))?;
+    product_from_node(node, digits)
+}
+
+/// An order of a bulk result (its line items gathered under it).
+fn order_from_bulk(record: Value, digits: u32) -> Result<PlatformOrder, PlatformError> {
+    let node: OrderNode =
+        serde_json::from_value(record).map_err(|e| PlatformError::Malformed(format!("bulk order: {e}")))?;
+    order_from_node(node, digits)
 }

@@ -11,7 +11,7 @@ use shared::sync::Checkpoint;
 use sqlx::PgPool;
 use tests::{
     platform_fakes::{
-        shopify::{FakeOrder, FakeShop, FakeShopify, ShopifyConfig},
+        shopify::{FakeOrder, FakeShop, FakeShopify, RequestRecord, ShopifyConfig},
         shopify_catalogue, shopify_totals,
     },
     worker::Worker,
@@ -119,7 +119,7 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     let fake =
         FakeShopify::start(ShopifyConfig { latency: Duration::from_millis(40), ..ShopifyConfig::default() }).await;
     let shop = "acme.myshopify.com";
-    let (products, orders) = shopify_catalogue(700, 50, 30, 300, 5);
+    let (products, orders) = shopify_catalogue(3_000, 50, 30, 300, 5);
     let expected = shopify_totals(&products, &orders);
     let revenue = revenue_cents(&orders);
     fake.add_shop(shop, FakeShop { products, orders, access_token: format!("shpat_{shop}"), ..FakeShop::default() });
@@ -128,7 +128,8 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     let (organization, stores) = connect_shops(&first, &d.token, &[shop]).await;
     let store = stores[0];
 
-    // Arrange: the store's queued run in flight, killed once a few product pages are checkpointed.
+    // Arrange: the store's queued run in flight (a first import: a bulk operation per listing), killed once some of
+    // the products result is written.
     let (_, queued) = tests::worker::sync_timer(&first.client, &first.base).await.expect("the timer");
     assert_eq!(queued.len(), 1, "the new store is queued");
     let in_flight = tokio::spawn({
@@ -141,7 +142,8 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let at_kill = loop {
         let saved = checkpoint(&d.pool, store).await;
-        if saved.products.pass.as_ref().is_some_and(|p| p.pages >= 4) {
+        let after = saved.products.pass.as_ref().and_then(|p| p.after.clone()).unwrap_or_default();
+        if after.starts_with("bulk:") && !after.ends_with(":0") {
             break saved;
         }
         assert!(tokio::time::Instant::now() < deadline, "the sync never got going");
@@ -168,9 +170,14 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
 
     // Assert: it resumed at the checkpoint, finished, and the data is exactly the fake's.
     let after_kill: Vec<_> = fake.requests().into_iter().skip(seen_before).collect();
-    let first_products = after_kill.iter().find(|r| r.operation == "SyncProducts").expect("a products query");
-    assert_eq!(first_products.after.as_deref(), Some(resume_from.as_str()), "resumed from the checkpoint, not page 1");
-    assert!(after_kill.iter().filter(|r| r.operation == "SyncProducts").all(|r| r.after.is_some()));
+    assert!(resume_from.starts_with("bulk:gid://shopify/BulkOperation/"), "{resume_from}");
+    let bulk_products = |r: &&RequestRecord| {
+        r.operation == "BulkOperationRunQuery" && r.query.as_deref().is_some_and(|q| q.contains("products"))
+    };
+    assert!(!after_kill.iter().any(|r| bulk_products(&r)), "the products operation was resumed, not run again");
+    assert!(!after_kill.iter().any(|r| r.operation == "SyncProducts"), "nor read page by page");
+    let operations = fake.with_shop(shop, |s| s.bulk_operations.iter().map(|op| op.downloads).collect::<Vec<_>>());
+    assert_eq!(operations, [2, 1], "the products result read again from where it was cut, the orders' once");
     let statuses: Vec<String> = jobs(&d.pool, store).await.into_iter().map(|(status, _)| status).collect();
     assert_eq!(statuses, ["interrupted", "succeeded"], "{reply:?}");
     let shown = get_json(&second, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
@@ -249,12 +256,9 @@ async fn two_instances_ticking_and_taking_the_same_messages_at_once_never_sync_t
         let runs = jobs(&d.pool, *store).await;
         assert_eq!(runs.len(), 1, "{shop}: one run");
         assert_eq!(runs[0].0, "succeeded", "{shop}");
-        let first_pages = fake
-            .requests()
-            .iter()
-            .filter(|r| r.shop == *shop && r.operation == "SyncProducts" && r.after.is_none())
-            .count();
-        assert_eq!(first_pages, 1, "{shop}: its first page was read by one instance only");
+        let started =
+            fake.requests().iter().filter(|r| r.shop == *shop && r.operation == "BulkOperationRunQuery").count();
+        assert_eq!(started, 2, "{shop}: one instance started its two bulk imports (products, orders)");
         let shown = get_json(&a, &d.token, organization, &format!("/api/v1/stores/{store}")).await;
         assert_eq!(shown["totals"]["products"], expected[*shop].products, "{shop}");
         assert_eq!(shown["totals"]["orders"], expected[*shop].orders, "{shop}");
@@ -279,7 +283,12 @@ async fn five_thousand_products_and_twenty_thousand_orders_sync_through_queued_r
     let wide = products.iter().filter(|p| p.variants.len() > 100).count();
     assert_eq!(wide, 20, "some products have more than 100 variants");
     fake.add_shop(shop, FakeShop { products, orders, access_token: format!("shpat_{shop}"), ..FakeShop::default() });
-    let d = deployment(&fake, &[("SYNC_TIME_BUDGET_SECS", "15"), ("SYNC_LEASE_SECS", "60")]).await;
+    // Page by page: the paged path's resilience (incremental syncs; a first import goes through bulk operations).
+    let d = deployment(
+        &fake,
+        &[("SYNC_TIME_BUDGET_SECS", "15"), ("SYNC_LEASE_SECS", "60"), ("SHOPIFY_BULK_IMPORT", "false")],
+    )
+    .await;
     let worker = Worker::start(&d.env).await;
     let (organization, stores) = connect_shops(&worker, &d.token, &[shop]).await;
     let store = stores[0];
