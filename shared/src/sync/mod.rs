@@ -304,7 +304,8 @@ impl Checkpoint {
 /// One listing's position.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListingCursor {
-    /// The newest platform `updated_at` of the last complete pass: the next pass asks for what changed since.
+    /// The newest platform `updated_at` of the last complete pass (for a pass read through a Shopify bulk
+    /// operation, when the operation started): the next pass asks for what changed since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<DateTime<Utc>>,
     /// The pass in progress.

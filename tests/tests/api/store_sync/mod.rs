@@ -2,6 +2,7 @@
 //! webhooks, installs (Shopify OAuth, WooCommerce key approval), and the engine's leases under a killed process, two
 //! instances and a full-size store.
 
+mod bulk;
 mod compliance;
 mod connect;
 mod install;
