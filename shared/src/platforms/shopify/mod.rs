@@ -67,6 +67,8 @@ pub struct ShopifyConnector {
     /// last page, rounded up to a power of two) within [`MIN_VARIANTS_PER_PRODUCT`]..=[`VARIANTS_PER_PRODUCT`]. A
     /// store of single-variant products gets pages of 66 products instead of 15; one with larger products keeps 20.
     variants_first: u32,
+    /// The nested `lineItems(first:)` of the next orders page: fitted to the last page's orders ([`fitted_lines`]).
+    lines_first: u32,
     /// The bulk result being read, kept between pages.
     download: Option<BulkDownload>,
     /// Throttling so far.
@@ -99,6 +101,7 @@ impl ShopifyConnector {
             digits,
             bucket: None,
             variants_first: VARIANTS_PER_PRODUCT,
+            lines_first: LINES_PER_ORDER,
             download: None,
             stats: ThrottleStats::default(),
         })
@@ -160,12 +163,20 @@ impl ShopifyConnector {
             return self.bulk_page(BulkKind::Orders, since, cursor, deadline, order_from_bulk).await;
         }
         let query = since.map(updated_since);
+        let lines = self.lines_first;
         let plan = |cap| {
-            let first = page_size(cap, |n| orders_cost(n, LINES_PER_ORDER));
-            let variables = json!({ "first": first, "after": after, "query": query, "linesFirst": LINES_PER_ORDER });
-            (variables, orders_cost(first, LINES_PER_ORDER))
+            let first = page_size(cap, |n| orders_cost(n, lines));
+            let variables = json!({ "first": first, "after": after, "query": query, "linesFirst": lines });
+            (variables, orders_cost(first, lines))
         };
         let data: OrdersData = self.graphql(ORDERS_QUERY, plan, deadline).await?;
+        self.lines_first = fitted_lines(
+            data.orders
+                .nodes
+                .iter()
+                .map(|o| o.line_items.nodes.len() as u32 + u32::from(o.line_items.page_info.has_next_page))
+                .collect(),
+        );
         let mut items = Vec::with_capacity(data.orders.nodes.len());
         let mut invalid = Invalid::default();
         for node in data.orders.nodes {

@@ -114,6 +114,11 @@ async fn a_first_import_at_standard_plan_limits_reads_the_whole_shop_through_bul
         let requests = fake.requests();
         assert!(requests.iter().all(|r| r.operation != "BulkOperationRunQuery"), "{backend:?}: incremental syncs page");
         assert!(requests.iter().filter(|r| r.operation == "SyncOrders").all(|r| r.query.is_some()), "{backend:?}");
+        // The first page asks five lines per order; the next fit what the shop's orders hold, so more fit a page.
+        let firsts: Vec<u64> =
+            requests.iter().filter(|r| r.operation == "SyncOrders").filter_map(|r| r.first).collect();
+        assert!(firsts.len() >= 2 && firsts[0] == 32, "{backend:?}: {firsts:?}");
+        assert!(firsts[1..].iter().all(|first| *first > 32), "{backend:?}: fitted pages: {firsts:?}");
         let revenue = fake.with_shop(SHOP, |s| revenue_cents(&s.orders));
         assert_eq!(revenue_shown(&app, &m).await, dollars(revenue).as_str(), "{backend:?}: the refunds counted");
     }
