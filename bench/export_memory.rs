@@ -146,27 +146,8 @@ async fn main() {
     env.insert("VIDEO_STORAGE_DIR".into(), data.path().join("blobs").display().to_string());
     env.insert("APP_URL".into(), "http://127.0.0.1:1".into());
     let worker = Worker::start(&env).await;
-    let secret = SecretString::from(env["SUPABASE_JWT_SECRET"].clone());
-    let token = shared::auth::mint_token(
-        &secret,
-        tests::TEST_ISSUER,
-        Uuid::new_v4(),
-        None,
-        std::time::Duration::from_secs(7200),
-    )
-    .expect("token");
-    let organization: Value = worker
-        .client
-        .post(format!("{}/api/v1/organizations", worker.base))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "Bench", "timezone": "Europe/Berlin" }))
-        .send()
-        .await
-        .expect("organization")
-        .json()
-        .await
-        .expect("JSON");
-    let organization: Uuid = organization["id"].as_str().and_then(|id| id.parse().ok()).expect("id");
+    let token = worker::token_for(&env);
+    let organization = worker.create_organization(&token, "Bench", "Europe/Berlin").await;
     let settings = DatabaseSettings {
         url: SecretString::from(database_url),
         max_connections: 4,

@@ -30,7 +30,7 @@ use tests::{
         shopify::{FakeShop, FakeShopify, ShopifyConfig},
         shopify_catalogue,
     },
-    worker::Worker,
+    worker::{self, Worker},
 };
 use uuid::Uuid;
 
@@ -47,18 +47,7 @@ struct Row {
 }
 
 async fn connect(worker: &Worker, token: &str, shop: &str) -> (Uuid, Uuid) {
-    let organization: Value = worker
-        .client
-        .post(format!("{}/api/v1/organizations", worker.base))
-        .bearer_auth(token)
-        .json(&json!({ "name": "Bench", "timezone": "UTC" }))
-        .send()
-        .await
-        .expect("organization")
-        .json()
-        .await
-        .expect("JSON");
-    let organization: Uuid = organization["id"].as_str().and_then(|id| id.parse().ok()).expect("id");
+    let organization = worker.create_organization(token, "Bench", "UTC").await;
     let store: Value = worker
         .client
         .post(format!("{}/api/v1/stores", worker.base))
@@ -114,12 +103,6 @@ fn env_for(database_url: String, fake: &FakeShopify, secrets: &std::path::Path) 
     env
 }
 
-fn token(env: &HashMap<String, String>) -> String {
-    let secret = secrecy::SecretString::from(env["SUPABASE_JWT_SECRET"].clone());
-    shared::auth::mint_token(&secret, tests::TEST_ISSUER, Uuid::new_v4(), None, std::time::Duration::from_secs(3600))
-        .expect("token")
-}
-
 async fn database_url(backend: &str, dir: &std::path::Path) -> String {
     match backend {
         "postgres" => tests::fresh_postgres_database().await,
@@ -138,7 +121,7 @@ async fn products_scenario(backend: &'static str, products: u64) -> Row {
     let dir = tempfile::tempdir().expect("temporary folder");
     let env = env_for(database_url(backend, dir.path()).await, &fake, &dir.path().join("secrets"));
     let worker = Worker::start(&env).await;
-    let token = token(&env);
+    let token = worker::token_for(&env);
     let (organization, store) = connect(&worker, &token, "bench.myshopify.com").await;
     let seconds = sync_fully(&worker, &token, organization, store).await;
     let peak_rss_mb = worker.peak_rss_kb().map(|kb| kb as f64 / 1024.0);
@@ -157,7 +140,7 @@ async fn orders_scenario(backend: &'static str, orders: u64) -> Row {
     let dir = tempfile::tempdir().expect("temporary folder");
     let env = env_for(database_url(backend, dir.path()).await, &fake, &dir.path().join("secrets"));
     let worker = Worker::start(&env).await;
-    let token = token(&env);
+    let token = worker::token_for(&env);
     let (organization, store) = connect(&worker, &token, "bench.myshopify.com").await;
     sync_fully(&worker, &token, organization, store).await;
     // The orders arrive after the catalogue, as they would; the next tick reads only them.

@@ -16,13 +16,13 @@
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use tests::{
     platform_fakes::{
         shopify::{FakeShop, FakeShopify, ShopifyConfig},
@@ -30,7 +30,6 @@ use tests::{
     },
     worker::{self, Worker},
 };
-use uuid::Uuid;
 
 /// Messages one consumer handles at once (`host.json` `extensions.queues.batchSize`).
 const BATCH: usize = 4;
@@ -102,18 +101,7 @@ async fn connect_all(worker: &Worker, token: &str, shops: &[String]) {
     let organizations = shops.len().div_ceil(STORES_PER_ORGANIZATION);
     let mut ids = Vec::new();
     for i in 0..organizations {
-        let organization: Value = worker
-            .client
-            .post(format!("{}/api/v1/organizations", worker.base))
-            .bearer_auth(token)
-            .json(&json!({ "name": format!("Bench {i}"), "timezone": "UTC" }))
-            .send()
-            .await
-            .expect("organization")
-            .json()
-            .await
-            .expect("JSON");
-        ids.push(organization["id"].as_str().expect("organization id").to_owned());
+        ids.push(worker.create_organization(token, &format!("Bench {i}"), "UTC").await.to_string());
     }
     let connects = shops.iter().enumerate().map(|(i, shop)| {
         let organization = ids[i / STORES_PER_ORGANIZATION].clone();
@@ -154,7 +142,7 @@ async fn scenario(consumers: usize, stores: usize, latency: Duration) -> Row {
     for _ in 1..consumers {
         workers.push(Worker::start_without_migrating(&env).await);
     }
-    let token = token(&env);
+    let token = worker::token_for(&env);
     connect_all(&workers[0], &token, &shops).await;
 
     let before = cpu_now(&workers);
@@ -193,12 +181,6 @@ async fn scenario(consumers: usize, stores: usize, latency: Duration) -> Row {
         worker.kill().await;
     }
     Row { consumers, stores, runs, seconds, cpu }
-}
-
-fn token(env: &HashMap<String, String>) -> String {
-    let secret = secrecy::SecretString::from(env["SUPABASE_JWT_SECRET"].clone());
-    shared::auth::mint_token(&secret, tests::TEST_ISSUER, Uuid::new_v4(), None, Duration::from_secs(3600))
-        .expect("token")
 }
 
 #[tokio::main]

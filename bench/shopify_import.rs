@@ -22,9 +22,8 @@ use tests::{
         shopify::{FakeShop, FakeShopify, ShopifyConfig},
         shopify_catalogue,
     },
-    worker::Worker,
+    worker::{self, Worker},
 };
-use uuid::Uuid;
 
 const SHOP: &str = "bench.myshopify.com";
 
@@ -63,21 +62,8 @@ async fn run(scenario: &Scenario, latency: Duration, bulk_run_time: Duration) ->
     env.insert("SHOPIFY_BULK_IMPORT".into(), scenario.bulk.to_string());
     env.insert("RUST_LOG".into(), "warn".into());
     let worker = Worker::start(&env).await;
-    let secret = secrecy::SecretString::from(env["SUPABASE_JWT_SECRET"].clone());
-    let token = shared::auth::mint_token(&secret, tests::TEST_ISSUER, Uuid::new_v4(), None, Duration::from_secs(7200))
-        .expect("token");
-    let organization: Value = worker
-        .client
-        .post(format!("{}/api/v1/organizations", worker.base))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "Bench", "timezone": "UTC" }))
-        .send()
-        .await
-        .expect("organization")
-        .json()
-        .await
-        .expect("JSON");
-    let organization = organization["id"].as_str().expect("id").to_owned();
+    let token = worker::token_for(&env);
+    let organization = worker.create_organization(&token, "Bench", "UTC").await.to_string();
     let connected = worker
         .client
         .post(format!("{}/api/v1/stores", worker.base))

@@ -130,7 +130,30 @@ pub struct Worker {
     pub client: reqwest::Client,
 }
 
+/// A token that workers started with `env` accept, for a new user (valid two hours: long enough for a benchmark).
+pub fn token_for(env: &HashMap<String, String>) -> String {
+    let secret = secrecy::SecretString::from(env["SUPABASE_JWT_SECRET"].clone());
+    shared::auth::mint_token(&secret, crate::TEST_ISSUER, uuid::Uuid::new_v4(), None, Duration::from_secs(7200))
+        .expect("token")
+}
+
 impl Worker {
+    /// Creates an organization through the worker's API, the token's user its admin; returns its id.
+    pub async fn create_organization(&self, token: &str, name: &str, timezone: &str) -> uuid::Uuid {
+        let organization: Value = self
+            .client
+            .post(format!("{}/api/v1/organizations", self.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": name, "timezone": timezone }))
+            .send()
+            .await
+            .expect("organization")
+            .json()
+            .await
+            .expect("JSON");
+        organization["id"].as_str().and_then(|id| id.parse().ok()).expect("organization id")
+    }
+
     /// Migrates `DATABASE_URL` (the deployment step), then starts the worker and waits until it answers `GET /`.
     pub async fn start(env: &HashMap<String, String>) -> Self {
         let migrate = Command::new(crate::handler_binary()).arg("migrate").envs(env).output().await.expect("migrate");

@@ -140,6 +140,18 @@ pub fn shopify_totals(products: &[FakeProduct], orders: &[FakeOrder]) -> Totals 
     }
 }
 
+/// Revenue as analytics counts it from Shopify orders: line totals of the orders that count as sales (neither
+/// cancelled nor refunded). For catalogues without partly refunded lines ([`shopify_catalogue`]'s).
+pub fn shopify_revenue_cents(orders: &[FakeOrder]) -> i64 {
+    assert!(orders.iter().flat_map(|o| &o.lines).all(|l| l.refunded == 0), "no partly refunded lines");
+    orders
+        .iter()
+        .filter(|o| !o.cancelled && o.financial_status != "REFUNDED")
+        .flat_map(|o| &o.lines)
+        .map(|l| l.total_cents)
+        .sum()
+}
+
 /// The latest `updated_at` in a catalogue.
 pub fn newest(products: &[FakeProduct]) -> DateTime<Utc> {
     products.iter().map(|p| p.updated_at).max().unwrap_or_else(Utc::now)

@@ -14,8 +14,8 @@
 //!
 //! Bulk operations: `bulkOperationRunQuery` (10 points) takes a products or orders query (connections without
 //! `first`, `edges { node }` as the documentation writes them, an optional `query:` search), snapshots the shop's
-//! records and answers the operation `CREATED`; one bulk query runs per shop at a time (a second answers the
-//! documented user error); `bulkOperation(id:)` (1 point) answers `RUNNING` until [`ShopifyConfig::bulk_run_time`]
+//! records and answers the operation `CREATED`; at most 5 bulk queries run per shop at once (API 2026-01 and
+//! later; a sixth answers a user error); `bulkOperation(id:)` (1 point) answers `RUNNING` until [`ShopifyConfig::bulk_run_time`]
 //! has passed, then `COMPLETED` with `objectCount` and a `url` to the JSONL result (`GET /bulk/{shop}/{n}`, no
 //! token, as a signed storage URL needs none): one object per line, each child after its parent with `__parentId`.
 //! [`FakeShop::fail_next_bulk`] makes operations end `FAILED` with `errorCode` and a `partialDataUrl` instead.
@@ -443,6 +443,9 @@ const QUERIES: &[&str] = &[
 ];
 const MUTATIONS: &[&str] = &["WebhookSubscriptionCreate", "WebhookSubscriptionDelete", "BulkOperationRunQuery"];
 
+/// Bulk queries one shop runs at once (5 from API version 2026-01).
+const MAX_RUNNING_BULK_QUERIES: usize = 5;
+
 /// The topics `WebhookSubscriptionTopic` has that the fake knows.
 const TOPICS: &[&str] = &[
     "PRODUCTS_CREATE",
@@ -743,11 +746,11 @@ fn resolve(
         }
         "BulkOperationRunQuery" => {
             let query = variables.get("query").and_then(Value::as_str).ok_or("$query is required")?;
-            let running = shop.bulk_operations.last().is_some_and(|op| op.created.elapsed() < config.bulk_run_time);
-            if running {
-                let errors = [
-                    json!({ "field": null, "message": "A bulk query operation for this app and shop is already in progress." }),
-                ];
+            let running = shop.bulk_operations.iter().filter(|op| op.created.elapsed() < config.bulk_run_time).count();
+            if running >= MAX_RUNNING_BULK_QUERIES {
+                let message =
+                    "The maximum number of bulk query operations for this app and shop is already in progress.";
+                let errors = [json!({ "field": null, "message": message })];
                 return Ok((json!({ "bulkOperationRunQuery": { "bulkOperation": null, "userErrors": errors } }), 10));
             }
             let (jsonl, object_count) = bulk_result_of(shop, query)?;

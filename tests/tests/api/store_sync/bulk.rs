@@ -1,7 +1,8 @@
 //! A Shopify first import through bulk operations, against the fake at the Standard plan's limits (a 2,000-point
 //! bucket restoring 100 points a second): the whole shop exactly, for a few points; an operation still running when
-//! the run's time is up picked up again by the next run; a failed operation started again; and the incremental
-//! sync after it paging only what changed.
+//! the run's time is up picked up again by the next run; a failed operation started again; the incremental sync
+//! after it paging only what changed, in pages fitted to the shop's orders; and a listing left for over a week read
+//! again through a bulk operation of what changed.
 
 use chrono::{TimeDelta, Utc};
 use reqwest::Method;
@@ -10,8 +11,9 @@ use shared::sync::Checkpoint;
 use tests::{
     Backend, TestApp,
     platform_fakes::{
-        shopify::{FakeOrder, FakeShop, FakeShopify, ShopifyConfig},
-        shopify_catalogue, shopify_totals,
+        Totals,
+        shopify::{FakeShop, FakeShopify, ShopifyConfig},
+        shopify_catalogue, shopify_revenue_cents, shopify_totals,
     },
 };
 
@@ -31,15 +33,9 @@ async fn shop_with(products: u64, orders: u64, config: ShopifyConfig) -> FakeSho
     fake
 }
 
-/// Line totals of the orders that count as sales, as analytics sums them (the catalogue refunds no units).
-fn revenue_cents(orders: &[FakeOrder]) -> i64 {
-    assert!(orders.iter().flat_map(|o| &o.lines).all(|l| l.refunded == 0));
-    orders
-        .iter()
-        .filter(|o| !o.cancelled && o.financial_status != "REFUNDED")
-        .flat_map(|o| &o.lines)
-        .map(|l| l.total_cents)
-        .sum()
+/// The store totals `GET /api/v1/stores/{id}` should show for a catalogue.
+fn totals_of(expected: &Totals) -> (i64, i64, i64, i64, String) {
+    (expected.products, expected.variants, expected.inventory, expected.orders, dollars(expected.order_total_cents))
 }
 
 async fn revenue_shown(app: &TestApp, m: &Merchant) -> Value {
@@ -57,7 +53,7 @@ async fn a_first_import_at_standard_plan_limits_reads_the_whole_shop_through_bul
     for backend in [Backend::Postgres, Backend::Sqlite] {
         let fake = shop_with(2_000, 5_000, standard_plan()).await;
         let (expected, revenue) =
-            fake.with_shop(SHOP, |s| (shopify_totals(&s.products, &s.orders), revenue_cents(&s.orders)));
+            fake.with_shop(SHOP, |s| (shopify_totals(&s.products, &s.orders), shopify_revenue_cents(&s.orders)));
         let app = app_for(backend, Some(&fake), &[("SYNC_REQUEST_BUDGET_SECS", "120")]).await;
         let m = merchant(&app, "Bulk").await;
         let store = connect_shopify(&app, &m, SHOP, "shpat_bulk").await;
@@ -67,13 +63,7 @@ async fn a_first_import_at_standard_plan_limits_reads_the_whole_shop_through_bul
         assert_eq!(job["status"], "succeeded", "{backend:?}: {job}");
         assert_eq!(job["created"].as_i64(), Some(2_000 + 5_000), "{backend:?}");
         let shown = totals(&app, &m, store).await;
-        let wanted = (
-            expected.products,
-            expected.variants,
-            expected.inventory,
-            expected.orders,
-            dollars(expected.order_total_cents),
-        );
+        let wanted = totals_of(&expected);
         assert_eq!(shown, wanted, "{backend:?}");
         assert_eq!(revenue_shown(&app, &m).await, dollars(revenue).as_str(), "{backend:?}: revenue to the cent");
         let requests = fake.requests();
@@ -119,7 +109,7 @@ async fn a_first_import_at_standard_plan_limits_reads_the_whole_shop_through_bul
             requests.iter().filter(|r| r.operation == "SyncOrders").filter_map(|r| r.first).collect();
         assert!(firsts.len() >= 2 && firsts[0] == 32, "{backend:?}: {firsts:?}");
         assert!(firsts[1..].iter().all(|first| *first > 32), "{backend:?}: fitted pages: {firsts:?}");
-        let revenue = fake.with_shop(SHOP, |s| revenue_cents(&s.orders));
+        let revenue = fake.with_shop(SHOP, |s| shopify_revenue_cents(&s.orders));
         assert_eq!(revenue_shown(&app, &m).await, dollars(revenue).as_str(), "{backend:?}: the refunds counted");
     }
 }
@@ -149,13 +139,7 @@ async fn a_run_out_of_time_while_shopify_works_resumes_the_same_operation_and_a_
     }
     assert_eq!(runs.last().expect("runs")["status"], "succeeded", "{runs:?}");
     let shown = totals(&app, &m, store).await;
-    let wanted = (
-        expected.products,
-        expected.variants,
-        expected.inventory,
-        expected.orders,
-        dollars(expected.order_total_cents),
-    );
+    let wanted = totals_of(&expected);
     assert_eq!(shown, wanted);
     let operations =
         fake.with_shop(SHOP, |s| s.bulk_operations.iter().map(|op| (op.fails, op.downloads)).collect::<Vec<_>>());
@@ -165,4 +149,37 @@ async fn a_run_out_of_time_while_shopify_works_resumes_the_same_operation_and_a_
     let checkpoint = Checkpoint::parse(&checkpoint_of(&app, store).await);
     let watermark = checkpoint.orders.watermark.expect("a watermark");
     assert!(Utc::now() - watermark < TimeDelta::minutes(1), "the next pass starts from the operation's start");
+}
+
+#[tokio::test]
+async fn a_store_unsynced_for_over_a_week_is_read_again_through_a_bulk_operation_of_what_changed() {
+    let fake = shop_with(30, 60, standard_plan()).await;
+    let app = app_for(Backend::Sqlite, Some(&fake), &[]).await;
+    let m = merchant(&app, "Bulk").await;
+    let store = connect_shopify(&app, &m, SHOP, "shpat_bulk").await;
+    assert_eq!(sync(&app, &m, store).await["status"], "succeeded");
+
+    // As if the last pass of orders were nine days old (the store was disabled meanwhile).
+    let mut checkpoint = Checkpoint::parse(&checkpoint_of(&app, store).await);
+    checkpoint.orders.watermark = Some(Utc::now() - TimeDelta::days(9));
+    let shared::db::Database::Sqlite(pool) = &app.state.db else { panic!("a SQLite app") };
+    sqlx::query("UPDATE store_connections SET checkpoint = $1 WHERE store_id = $2")
+        .bind(checkpoint.to_json())
+        .bind(store)
+        .execute(pool)
+        .await
+        .expect("age the checkpoint");
+    fake.clear_requests();
+
+    let job = sync(&app, &m, store).await;
+
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let started: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "BulkOperationRunQuery")
+        .filter_map(|r| r.query)
+        .collect();
+    assert_eq!(started.len(), 1, "only the stale listing: {started:?}");
+    assert!(started[0].starts_with("{ orders(query: \"updated_at:>'"), "what changed since then: {}", started[0]);
 }

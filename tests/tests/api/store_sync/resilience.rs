@@ -11,8 +11,8 @@ use shared::sync::Checkpoint;
 use sqlx::PgPool;
 use tests::{
     platform_fakes::{
-        shopify::{FakeOrder, FakeShop, FakeShopify, RequestRecord, ShopifyConfig},
-        shopify_catalogue, shopify_totals,
+        shopify::{FakeShop, FakeShopify, RequestRecord, ShopifyConfig},
+        shopify_catalogue, shopify_revenue_cents, shopify_totals,
     },
     worker::Worker,
 };
@@ -104,16 +104,6 @@ async fn jobs(pool: &PgPool, store: Uuid) -> Vec<(String, Uuid)> {
         .expect("jobs")
 }
 
-/// Revenue as analytics counts it: line totals of orders that count as sales.
-fn revenue_cents(orders: &[FakeOrder]) -> i64 {
-    orders
-        .iter()
-        .filter(|o| !o.cancelled && o.financial_status != "REFUNDED")
-        .flat_map(|o| &o.lines)
-        .map(|l| l.total_cents)
-        .sum()
-}
-
 #[tokio::test]
 async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicates_or_gaps() {
     let fake =
@@ -121,7 +111,7 @@ async fn a_sync_killed_mid_run_resumes_from_its_last_checkpoint_without_duplicat
     let shop = "acme.myshopify.com";
     let (products, orders) = shopify_catalogue(3_000, 50, 30, 300, 5);
     let expected = shopify_totals(&products, &orders);
-    let revenue = revenue_cents(&orders);
+    let revenue = shopify_revenue_cents(&orders);
     fake.add_shop(shop, FakeShop { products, orders, access_token: format!("shpat_{shop}"), ..FakeShop::default() });
     let d = deployment(&fake, &[("SYNC_LEASE_SECS", "2"), ("SYNC_TIME_BUDGET_SECS", "120")]).await;
     let first = Worker::start(&d.env).await;
@@ -279,7 +269,7 @@ async fn five_thousand_products_and_twenty_thousand_orders_sync_through_queued_r
     let shop = "big-store.myshopify.com";
     let (products, orders) = shopify_catalogue(5_000, 250, 120, 20_000, 42);
     let expected = shopify_totals(&products, &orders);
-    let revenue = revenue_cents(&orders);
+    let revenue = shopify_revenue_cents(&orders);
     let wide = products.iter().filter(|p| p.variants.len() > 100).count();
     assert_eq!(wide, 20, "some products have more than 100 variants");
     fake.add_shop(shop, FakeShop { products, orders, access_token: format!("shpat_{shop}"), ..FakeShop::default() });
