@@ -2,6 +2,7 @@
 //! real HTTP servers on loopback, plus deterministic catalogues to fill them and the webhook signing the platforms do.
 
 pub mod shopify;
+pub mod shopify_cost;
 pub mod woocommerce;
 
 use base64::{Engine, engine::general_purpose::STANDARD};

@@ -23,8 +23,9 @@
 //! What it holds to, as the real API documents it: `X-Shopify-Access-Token` checked (401 otherwise); cursor
 //! pagination sorted by `UPDATED_AT` with opaque cursors and `pageInfo`; `first` at most 250; the documented
 //! quoted-date search syntax (`updated_at:>'…'`, anything else is refused so a client bug shows); nested variant and
-//! line-item connections with their own cursors; the calculated query cost (scalars 0, objects 1, connections 2 +
-//! `first` × node) charged up front, refunded down to the actual cost, refused above 1,000 (`MAX_COST_EXCEEDED`);
+//! line-item connections with their own cursors; the calculated query cost of the document sent, by Shopify's rules
+//! ([`super::shopify_cost`]: scalars 0, objects 1, connections 2 + `first` × node, interfaces at their dearest,
+//! mutations 10) charged up front, refunded down to the actual cost, refused above 1,000 (`MAX_COST_EXCEEDED`);
 //! a leaky bucket whose state comes back in `extensions.cost.throttleStatus` and which answers `THROTTLED` when the
 //! requested cost exceeds what it holds. Faults are injected on demand: forced `THROTTLED` answers with HTTP 200 or
 //! 429 (`Retry-After`), intermittent 5xx HTML pages, and malformed bodies for the next query of a kind.
@@ -50,6 +51,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::net::TcpListener;
+
+use super::shopify_cost::requested_cost;
 
 /// A product in the fake shop.
 #[derive(Debug, Clone, PartialEq)]
@@ -486,31 +489,6 @@ fn first_of(variables: &Value, name: &str) -> Result<u64, String> {
 /// A variant node's cost: the variant, its `inventoryItem` and that item's `unitCost`, objects of 1 each.
 const VARIANT_NODE: u64 = 3;
 
-/// Requested cost by Shopify's rules (scalars 0, objects 1, connections 2 + first × node).
-fn requested_cost(operation: &str, variables: &Value) -> Result<u64, String> {
-    Ok(match operation {
-        "SyncProducts" => {
-            let (first, variants) = (first_of(variables, "first")?, first_of(variables, "variantsFirst")?);
-            2 + first * (1 + 2 + variants * VARIANT_NODE)
-        }
-        "SyncOrders" => {
-            let (first, lines) = (first_of(variables, "first")?, first_of(variables, "linesFirst")?);
-            2 + first * (1 + 2 + 1 + 2 + lines * 5)
-        }
-        "ProductVariants" => 1 + 2 + first_of(variables, "first")? * VARIANT_NODE,
-        "OrderLineItems" => 1 + 2 + first_of(variables, "first")? * 5,
-        "RefreshProducts" => {
-            let ids = variables.get("ids").and_then(Value::as_array).map_or(0, Vec::len) as u64;
-            ids * (3 + 1 + 2 + first_of(variables, "variantsFirst")? * VARIANT_NODE)
-        }
-        "VerifyShop" => 1,
-        "WebhookSubscriptions" => 2 + first_of(variables, "first")?,
-        "WebhookSubscriptionCreate" | "WebhookSubscriptionDelete" | "BulkOperationRunQuery" => 10,
-        "BulkOperation" => 1,
-        _ => return Err("unknown operation".into()),
-    })
-}
-
 fn variant_json(v: &FakeVariant) -> Value {
     json!({ "id": gid("ProductVariant", v.id), "sku": v.sku, "title": v.title, "price": money(v.price_cents),
             "inventoryQuantity": v.inventory,
@@ -912,7 +890,7 @@ async fn graphql(
         after: variables.get("after").and_then(Value::as_str).map(str::to_owned),
         first: variables.get("first").and_then(Value::as_u64),
         query: variables.get("query").and_then(Value::as_str).map(str::to_owned),
-        requested: requested_cost(&operation, &variables).ok(),
+        requested: requested_cost(query, &variables).ok(),
         status: 200,
         throttled: false,
         premature: false,
@@ -939,7 +917,7 @@ async fn graphql(
             record.status = 503;
             break 'answer html(StatusCode::SERVICE_UNAVAILABLE);
         }
-        let requested = match requested_cost(&operation, &variables) {
+        let requested = match requested_cost(query, &variables) {
             Ok(cost) => cost,
             Err(message) => {
                 break 'answer Json(json!({ "errors": [{ "message": message }] })).into_response();
