@@ -180,17 +180,21 @@ fn share(amount: i64, part: i64, whole: i64) -> i64 {
     i64::try_from(rounded).unwrap_or(amount)
 }
 
-/// Spreads an amount refunded for a whole order (WooCommerce reports refunds per order) over its lines in proportion
-/// to their totals, never more than a line's total, so the lines' net totals sum to what the customer kept of them.
+/// Spreads an amount refunded for a whole order and no line in particular (a WooCommerce refund of an amount) over
+/// what is left of its lines, in proportion, never more than a line has left, so the lines' net totals sum to what
+/// the customer kept of them.
 pub fn apportion_refund(lines: &mut [PlatformOrderLine], refunded_minor: i64) {
-    let total: i64 = lines.iter().map(|line| line.total_minor.max(0)).sum();
+    let left_of = |line: &PlatformOrderLine| (line.total_minor.max(0) - line.refunded_minor).max(0);
+    let total: i64 = lines.iter().map(left_of).sum();
     let refunded = refunded_minor.clamp(0, total);
     let mut left = refunded;
     let last = lines.len().saturating_sub(1);
     for (index, line) in lines.iter_mut().enumerate() {
-        let part = if index == last { left } else { share(refunded, line.total_minor.max(0), total) };
-        line.refunded_minor = part.clamp(0, line.total_minor.max(0));
-        left -= line.refunded_minor;
+        let room = left_of(line);
+        let part = if index == last { left } else { share(refunded, room, total) };
+        let part = part.clamp(0, room);
+        line.refunded_minor += part;
+        left -= part;
     }
 }
 
@@ -484,6 +488,14 @@ mod tests {
         apportion_refund(&mut capped, 5000);
         assert_eq!(capped.iter().map(|l| l.refunded_minor).collect::<Vec<_>>(), [1800, 900], "shipping refunds too");
         apportion_refund(&mut [], 500);
+        let mut after_an_item_refund = lines();
+        after_an_item_refund[0].refunded_minor = 1800;
+        apportion_refund(&mut after_an_item_refund, 300);
+        assert_eq!(
+            after_an_item_refund.iter().map(|l| l.refunded_minor).collect::<Vec<_>>(),
+            [1800, 300],
+            "what is left"
+        );
     }
 
     #[test]

@@ -128,7 +128,8 @@ struct WooOrder {
     /// The customer's id; 0 for a guest checkout.
     #[serde(default)]
     customer_id: u64,
-    /// The order's refunds: WooCommerce lists each with its (negative) total only.
+    /// The order's refunds: the order lists each with its (negative) total only; `GET /orders/{id}/refunds` tells
+    /// which lines they were for ([`WooRefundDetail`]).
     #[serde(default)]
     refunds: Vec<WooRefund>,
 }
@@ -138,8 +139,44 @@ struct WooRefund {
     total: String,
 }
 
+/// A refund as `GET /orders/{id}/refunds` lists it: its amount and the lines it refunded, if any (none for a refund
+/// of an amount).
+#[derive(Deserialize)]
+struct WooRefundDetail {
+    amount: String,
+    #[serde(default)]
+    line_items: Vec<WooRefundLine>,
+}
+
+/// A refunded line: negative quantity and total (before tax), and the order line it refunds in `meta_data`.
+#[derive(Deserialize)]
+struct WooRefundLine {
+    #[serde(default)]
+    quantity: i64,
+    total: String,
+    #[serde(default)]
+    meta_data: Vec<WooMeta>,
+}
+
+/// The meta field a refund line names its order line in.
+const REFUNDED_ITEM_KEY: &str = "_refunded_item_id";
+
+impl WooRefundLine {
+    /// The id of the order line refunded.
+    fn refunded_item(&self) -> Option<u64> {
+        match &self.meta_data.iter().find(|m| m.key == REFUNDED_ITEM_KEY)?.value {
+            Value::String(text) => text.trim().parse().ok(),
+            Value::Number(number) => number.as_u64(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct WooLine {
+    /// The line's id, which refunds name.
+    #[serde(default)]
+    id: u64,
     #[serde(default)]
     product_id: u64,
     #[serde(default)]
@@ -253,15 +290,70 @@ impl WooConnector {
         let mut invalid = Invalid::default();
         for value in values {
             match serde_json::from_value::<WooOrder>(value) {
-                Ok(order) => match order_from(order, self.digits) {
-                    Ok(order) => items.push(order),
-                    Err(detail) => invalid.add(detail),
-                },
+                Ok(order) => {
+                    let refunds = self.refunds_of(&order, deadline).await?;
+                    match order_from(order, self.digits, refunds.as_deref()) {
+                        Ok(order) => items.push(order),
+                        Err(detail) => invalid.add(detail),
+                    }
+                }
                 Err(error) => invalid.add(format!("an order: {error}")),
             }
         }
         invalid.check()?;
         Ok(Page { items, next, total_pages, watermark: None })
+    }
+
+    /// Refetches orders by id, with which lines their refunds were for; deleted ones are skipped.
+    pub async fn refresh_orders(
+        &mut self,
+        ids: &[String],
+        deadline: Instant,
+    ) -> Result<Vec<PlatformOrder>, PlatformError> {
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Ok(numeric) = id.parse::<u64>() else { continue };
+            let fetched = self.get(&self.site.api(&format!("orders/{numeric}")), deadline).await?;
+            if fetched.status.as_u16() == 404 {
+                continue;
+            }
+            let value = self.json(fetched)?;
+            let order: WooOrder =
+                serde_json::from_value(value).map_err(|e| PlatformError::Malformed(format!("order {id}: {e}")))?;
+            let refunds = self.refunds_of(&order, deadline).await?;
+            orders.push(
+                order_from(order, self.digits, refunds.as_deref())
+                    .map_err(|detail| PlatformError::InvalidRecords { count: 1, detail })?,
+            );
+        }
+        Ok(orders)
+    }
+
+    /// The refunds of an order that has any, as `GET /orders/{id}/refunds` details them (`None` without refunds).
+    async fn refunds_of(
+        &mut self,
+        order: &WooOrder,
+        deadline: Instant,
+    ) -> Result<Option<Vec<WooRefundDetail>>, PlatformError> {
+        if order.refunds.is_empty() {
+            return Ok(None);
+        }
+        let mut url = self.site.api(&format!("orders/{}/refunds", order.id));
+        url.query_pairs_mut().append_pair("per_page", &PER_PAGE.to_string()).append_pair("page", "1");
+        let mut refunds = Vec::new();
+        loop {
+            let (values, next, _) = self.list(&url, deadline).await?;
+            for value in values {
+                refunds.push(serde_json::from_value(value).map_err(|e| PlatformError::InvalidRecords {
+                    count: 1,
+                    detail: format!("order {}: a refund: {e}", order.id),
+                })?);
+            }
+            match next {
+                Some(next) => url = self.resume_at(&next)?,
+                None => return Ok(Some(refunds)),
+            }
+        }
     }
 
     /// Refetches products by id (with their variations); deleted ones are skipped.
@@ -658,30 +750,60 @@ fn order_status(text: &str) -> OrderStatus {
     }
 }
 
-fn order_from(order: WooOrder, digits: u32) -> Result<PlatformOrder, String> {
+/// An order as a platform record. With `refunds` detailed (the sync fetches them), each refunded line carries its
+/// own refunded units and amount, and only refunds of an amount are spread over the lines; without (a webhook's
+/// payload lists refunds by total only), every refund is spread over the lines by their totals.
+fn order_from(order: WooOrder, digits: u32, refunds: Option<&[WooRefundDetail]>) -> Result<PlatformOrder, String> {
     let placed_at = parse_utc(&order.date_created_gmt).map_err(|e| format!("order {}: {e}", order.id))?;
     let updated_at = match &order.date_modified_gmt {
         Some(text) => parse_utc(text).map_err(|e| format!("order {}: {e}", order.id))?,
         None => placed_at,
     };
-    let total_minor = parse_amount(&order.total, digits).map_err(|e| format!("order {}: {e}", order.id))?;
+    let money = |text: &str| parse_amount(text, digits).map_err(|e| format!("order {}: {e}", order.id));
+    let total_minor = money(&order.total)?;
+    let mut line_ids = Vec::with_capacity(order.line_items.len());
     let mut lines = Vec::with_capacity(order.line_items.len());
-    for line in order.line_items {
+    for line in &order.line_items {
         let Ok(quantity @ 1..) = i32::try_from(line.quantity) else { continue };
-        let total_minor = parse_amount(&line.total, digits).map_err(|e| format!("order {}: {e}", order.id))?;
+        let total_minor = money(&line.total)?;
         let product = (line.product_id != 0).then(|| line.product_id.to_string());
         let variant = match line.variation_id {
             0 => product.clone(),
             id => Some(id.to_string()),
         };
+        line_ids.push(line.id);
         lines.push(PlatformOrderLine::sold(product, variant, quantity, total_minor));
     }
-    let mut refunded_minor = 0i64;
-    for refund in &order.refunds {
-        let amount = parse_amount(&refund.total, digits).map_err(|e| format!("order {} refund: {e}", order.id))?;
-        refunded_minor += amount.abs();
+    let mut amounts = 0i64;
+    match refunds {
+        Some(refunds) => {
+            for refund in refunds {
+                if refund.line_items.is_empty() {
+                    amounts += money(&refund.amount)?.abs();
+                }
+                for refunded in &refund.line_items {
+                    let item = refunded.refunded_item();
+                    let Some(index) = line_ids.iter().position(|id| Some(*id) == item) else {
+                        return Err(format!(
+                            "order {}: a refund names line {item:?}, which it does not have",
+                            order.id
+                        ));
+                    };
+                    let line = &mut lines[index];
+                    let units = i32::try_from(refunded.quantity.unsigned_abs()).unwrap_or(i32::MAX);
+                    line.refunded_quantity = (line.refunded_quantity.saturating_add(units)).min(line.quantity);
+                    line.refunded_minor =
+                        (line.refunded_minor + money(&refunded.total)?.abs()).min(line.total_minor.max(0));
+                }
+            }
+        }
+        None => {
+            for refund in &order.refunds {
+                amounts += money(&refund.total)?.abs();
+            }
+        }
     }
-    apportion_refund(&mut lines, refunded_minor);
+    apportion_refund(&mut lines, amounts);
     Ok(PlatformOrder {
         external_id: order.id.to_string(),
         placed_at,
@@ -708,7 +830,12 @@ pub fn webhook_product(payload: &Value, digits: u32) -> Result<Option<PlatformPr
 pub fn webhook_order(payload: &Value, digits: u32) -> Result<PlatformOrder, PlatformError> {
     let order: WooOrder =
         serde_json::from_value(payload.clone()).map_err(|e| PlatformError::Malformed(format!("order: {e}")))?;
-    order_from(order, digits).map_err(|detail| PlatformError::InvalidRecords { count: 1, detail })
+    order_from(order, digits, None).map_err(|detail| PlatformError::InvalidRecords { count: 1, detail })
+}
+
+/// Whether an order webhook's body lists refunds (which lines they were for takes another request).
+pub fn has_refunds(payload: &Value) -> bool {
+    payload.get("refunds").and_then(Value::as_array).is_some_and(|refunds| !refunds.is_empty())
 }
 
 /// The record id a `*.deleted` webhook names.
@@ -803,7 +930,7 @@ mod tests {
                            {"product_id": 8, "variation_id": 0, "quantity": 1, "total": "6.10"}]
         }))
         .expect("order");
-        let order = order_from(order, 2).expect("valid");
+        let order = order_from(order, 2, None).expect("valid");
         assert_eq!(order.status, OrderStatus::Fulfilled);
         assert_eq!(order.total_minor, 3010);
         assert_eq!(order.lines[0].variant_external_id.as_deref(), Some("71"));
@@ -816,8 +943,37 @@ mod tests {
             "refunds": [{"id": 5, "reason": "", "total": "-4.00"}, {"id": 6, "reason": "", "total": "-1.50"}]
         }))
         .expect("order");
-        let refunded = order_from(refunded, 2).expect("valid");
+        let refunded = order_from(refunded, 2, None).expect("valid");
         assert_eq!(refunded.lines[0].refunded_minor, 550, "every refund of the order");
+    }
+
+    #[test]
+    fn detailed_refunds_land_on_the_lines_they_name_and_only_amounts_are_spread() {
+        let order = || -> WooOrder {
+            serde_json::from_value(json!({
+                "id": 100, "status": "completed", "date_created_gmt": "2026-11-01T09:00:00", "total": "30.00",
+                "line_items": [{"id": 1, "product_id": 7, "quantity": 2, "total": "20.00"},
+                               {"id": 2, "product_id": 8, "quantity": 1, "total": "10.00"}],
+                "refunds": [{"id": 5, "total": "-10.00"}, {"id": 6, "total": "-3.00"}]
+            }))
+            .expect("order")
+        };
+        let details: Vec<WooRefundDetail> = serde_json::from_value(json!([
+            { "id": 5, "amount": "10.00", "line_items": [{ "id": 9, "quantity": -1, "total": "-10.00",
+              "meta_data": [{ "id": 3, "key": "_refunded_item_id", "value": "1" }] }] },
+            { "id": 6, "amount": "3.00", "line_items": [] }
+        ]))
+        .expect("refunds");
+        let lines = order_from(order(), 2, Some(&details)).expect("valid").lines;
+        let refunded: Vec<(i32, i64)> = lines.iter().map(|l| (l.refunded_quantity, l.refunded_minor)).collect();
+        // One unit of line 1 (10.00); the 3.00 of no line spread over what is left: 10.00 and 10.00.
+        assert_eq!(refunded, [(1, 1150), (0, 150)]);
+        let stray: Vec<WooRefundDetail> = serde_json::from_value(json!([
+            { "amount": "1.00", "line_items": [{ "quantity": -1, "total": "-1.00",
+              "meta_data": [{ "key": "_refunded_item_id", "value": 77 }] }] }
+        ]))
+        .expect("refunds");
+        assert!(order_from(order(), 2, Some(&stray)).is_err(), "a refund of a line the order lacks is refused");
     }
 
     #[tokio::test]

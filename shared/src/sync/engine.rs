@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::{sync::mpsc, time::Instant};
 use uuid::Uuid;
 
-use super::{Checkpoint, JobProgress, JobStatus, JobTrigger, LeasedStore, Pass};
+use super::{Checkpoint, JobProgress, JobStatus, JobTrigger, LeasedStore, ORDER_REFRESH, Pass};
 use crate::{
     catalogue::UpsertCounts,
     db::{
@@ -222,6 +222,14 @@ impl Connector {
         match self {
             Self::Shopify(c) => c.refresh_products(ids, deadline).await,
             Self::Woo(c) => c.refresh_products(ids, deadline).await,
+        }
+    }
+
+    async fn refresh_orders(&mut self, ids: &[String], deadline: Instant) -> Result<Vec<PlatformOrder>, PlatformError> {
+        match self {
+            Self::Woo(c) => c.refresh_orders(ids, deadline).await,
+            // Shopify's order webhooks carry what the sync reads (`current_quantity` included): none is queued.
+            Self::Shopify(_) => Err(PlatformError::Rejected("Shopify orders are not queued for a refresh".into())),
         }
     }
 
@@ -488,10 +496,18 @@ impl SyncEngine {
         if queued.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = queued.iter().map(|(_, id)| id.clone()).collect();
-        let products = connector.refresh(&ids, deadline).await?;
-        let counts = self.write_products(context, products).await?;
-        add_counts(progress, &counts);
+        let ids_of = |orders: bool| -> Vec<String> {
+            queued.iter().filter(|(kind, _)| (kind == ORDER_REFRESH) == orders).map(|(_, id)| id.clone()).collect()
+        };
+        let (orders, products) = (ids_of(true), ids_of(false));
+        if !products.is_empty() {
+            let products = connector.refresh(&products, deadline).await?;
+            add_counts(progress, &self.write_products(context, products).await?);
+        }
+        if !orders.is_empty() {
+            let orders = connector.refresh_orders(&orders, deadline).await?;
+            add_counts(progress, &self.write_orders(context, orders).await?);
+        }
         self.db.dequeue_refreshes(context.organization(), context.store(), &queued).await?;
         Ok(())
     }

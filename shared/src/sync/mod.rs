@@ -34,6 +34,10 @@ pub mod webhooks;
 
 pub use engine::{QueuedRun, RunReport, SyncEngine};
 
+/// The refresh kind of an order a webhook could not apply exactly (a WooCommerce order with refunds, whose lines
+/// the payload does not name): the next sync fetches it again. Other queued refreshes are products.
+pub const ORDER_REFRESH: &str = "order";
+
 /// A store's connection as stored, its values parsed when the row is read (see `db::sync`).
 #[derive(Debug, Clone)]
 pub struct StoreConnection {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    ConnectionStatus, CredentialsState, StoreConnection, SyncEngine,
+    ConnectionStatus, CredentialsState, ORDER_REFRESH, StoreConnection, SyncEngine,
     compliance::{self, ComplianceRequest},
 };
 use crate::{
@@ -375,6 +375,11 @@ async fn apply_woocommerce(
         "order.created" | "order.updated" | "order.restored" => {
             let order = woocommerce::webhook_order(payload, digits).map_err(unreadable)?;
             claim.store_orders(vec![order]).await?;
+            // The payload lists refunds by total only: applied spread over the lines, and fetched again with the
+            // lines they were for by the next sync.
+            if woocommerce::has_refunds(payload) {
+                claim.queue_refresh(ORDER_REFRESH, &id()?).await?;
+            }
             Ok(WebhookOutcome::Applied(1))
         }
         "order.deleted" => {

@@ -46,6 +46,7 @@ async fn main() {
                 total_cents: line,
                 lines: vec![(product.id, 0, 1 + (i % 3) as i64, line)],
                 refunded_cents: 0,
+                refunded_lines: Vec::new(),
                 customer_id: 100 + i % 25,
             }
         })

@@ -90,8 +90,12 @@ pub struct WooOrder {
     pub total_cents: i64,
     /// (product id, variation id or 0, quantity, line total cents)
     pub lines: Vec<(u64, u64, i64, i64)>,
-    /// Refunded, cents: listed as one refund (`refunds[].total`, negative, as WooCommerce lists it).
+    /// Refunded as an amount (no line in particular), cents: one refund, listed with its negative total as
+    /// WooCommerce lists refunds on an order.
     pub refunded_cents: i64,
+    /// Lines refunded: (index into `lines`, units, cents), one refund each, naming its line as WooCommerce's
+    /// `GET /orders/{id}/refunds` does (`meta_data` `_refunded_item_id`).
+    pub refunded_lines: Vec<(usize, i64, i64)>,
     /// The customer's id; 0 for a guest checkout.
     pub customer_id: u64,
 }
@@ -198,6 +202,8 @@ impl FakeWoo {
             .route("/{site}/wp-json/wc/v3/webhooks/{id}", delete(delete_webhook))
             .route("/{site}/wc-auth/v1/authorize", get(authorize))
             .route("/{site}/wp-json/wc/v3/products/{id}", get(one_product))
+            .route("/{site}/wp-json/wc/v3/orders/{id}", get(one_order))
+            .route("/{site}/wp-json/wc/v3/orders/{id}/refunds", get(order_refunds))
             .route("/{site}/wp-json/wc/v3/products/{id}/variations", get(variations))
             .with_state(inner.clone());
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind");
@@ -451,12 +457,71 @@ fn order_json(o: &WooOrder) -> Value {
             "id": o.id * 100 + i as u64, "product_id": product, "variation_id": variation, "quantity": quantity,
             "total": cents(*total), "subtotal": cents(*total),
         })).collect::<Vec<_>>(),
-        "refunds": if o.refunded_cents > 0 {
-            vec![json!({ "id": o.id * 10 + 9, "reason": "", "total": format!("-{}", cents(o.refunded_cents)) })]
-        } else {
-            Vec::new()
-        },
+        "refunds": refunds_of(o).iter().map(|r| json!({ "id": r["id"], "reason": "", "total": format!("-{}", r["amount"].as_str().unwrap_or_default()) }))
+            .collect::<Vec<_>>(),
     })
+}
+
+/// The order's refunds as `GET /orders/{id}/refunds` lists them: each line refund naming its line, then the refund
+/// of an amount.
+fn refunds_of(o: &WooOrder) -> Vec<Value> {
+    let line_id = |index: usize| o.id * 100 + index as u64;
+    let mut refunds: Vec<Value> = o
+        .refunded_lines
+        .iter()
+        .enumerate()
+        .map(|(n, (index, units, refunded))| {
+            let product = o.lines.get(*index).map_or(0, |line| line.0);
+            json!({ "id": o.id * 10 + n as u64, "amount": cents(*refunded), "reason": "",
+                    "line_items": [{ "id": o.id * 1000 + n as u64, "product_id": product, "quantity": -units,
+                                     "total": format!("-{}", cents(*refunded)), "subtotal": format!("-{}", cents(*refunded)),
+                                     "meta_data": [{ "id": 1, "key": "_refunded_item_id", "value": line_id(*index).to_string() }] }] })
+        })
+        .collect();
+    if o.refunded_cents > 0 {
+        refunds.push(json!({ "id": o.id * 10 + 9, "amount": cents(o.refunded_cents), "reason": "", "line_items": [] }));
+    }
+    refunds
+}
+
+/// `GET /orders/{id}/refunds`.
+async fn order_refunds(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((site_name, id)): Path<(String, u64)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
+    let mut inner = inner.lock().expect("lock");
+    let path = format!("orders/{id}/refunds");
+    if let Err(response) = admit(&mut inner, "GET", &site_name, &path, &params, &address) {
+        return *response;
+    }
+    record(&mut inner, &site_name, &path, &params, 200);
+    match inner.sites[&site_name].orders.iter().find(|o| o.id == id) {
+        Some(order) => Json(refunds_of(order)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."),
+    }
+}
+
+/// `GET /orders/{id}`.
+async fn one_order(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((site_name, id)): Path<(String, u64)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
+    let mut inner = inner.lock().expect("lock");
+    let path = format!("orders/{id}");
+    if let Err(response) = admit(&mut inner, "GET", &site_name, &path, &params, &address) {
+        return *response;
+    }
+    record(&mut inner, &site_name, &path, &params, 200);
+    match inner.sites[&site_name].orders.iter().find(|o| o.id == id) {
+        Some(order) => Json(order_json(order)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."),
+    }
 }
 
 async fn listing(

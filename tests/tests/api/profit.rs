@@ -383,6 +383,7 @@ async fn woocommerce_costs_come_from_the_cost_of_goods_field_and_are_unknown_wit
                 total_cents: 5700,
                 lines,
                 refunded_cents: 0,
+                refunded_lines: Vec::new(),
                 customer_id: 0,
             }],
             consumer_key: KEY.into(),
@@ -461,7 +462,8 @@ async fn partly_refunded_orders_count_only_what_the_customer_kept() {
         let customers = get_json(&app, &m, &format!("/api/v1/analytics/customers?from={from}&to={to}")).await;
         assert_eq!(customers["new"], json!({ "customers": 1, "orders": 1, "revenue": "32.00" }), "{backend:?}");
 
-        // WooCommerce: 27.00 of lines, 9.00 refunded on the order → 6.00 and 3.00 off the two lines.
+        // WooCommerce: 36.00 of lines (3 × Mug 8, 1 × Mug 9); one Mug 8 refunded (9.00, naming its line), then 6.00
+        // of no line in particular, spread over what was left (18.00 and 9.00): 4.00 and 2.00.
         let woo = FakeWoo::start().await;
         let mug = |id: u64| WooProduct {
             id,
@@ -483,9 +485,10 @@ async fn partly_refunded_orders_count_only_what_the_customer_kept() {
                     status: "completed",
                     created: sold_at,
                     modified: sold_at,
-                    total_cents: 2700,
-                    lines: vec![(8, 0, 2, 1800), (9, 0, 1, 900)],
-                    refunded_cents: 900,
+                    total_cents: 3600,
+                    lines: vec![(8, 0, 3, 2700), (9, 0, 1, 900)],
+                    refunded_cents: 600,
+                    refunded_lines: vec![(0, 1, 900)],
                     customer_id: 12,
                 }],
                 consumer_key: KEY.into(),
@@ -497,7 +500,9 @@ async fn partly_refunded_orders_count_only_what_the_customer_kept() {
         let (store, _) = connect_woo(&app, &w, &url, KEY, SECRET).await;
         assert_eq!(sync(&app, &w, store).await["status"], "succeeded", "{backend:?}");
         let revenue = get_json(&app, &w, &query("timeseries", from, to, "&metric=revenue")).await;
-        assert_eq!(revenue["total"], "18.00", "{backend:?}: 27.00 less the 9.00 refunded");
+        assert_eq!(revenue["total"], "21.00", "{backend:?}: 36.00 less the 15.00 refunded");
+        let units = get_json(&app, &w, &query("timeseries", from, to, "&metric=units")).await;
+        assert_eq!(units["total"], 3, "{backend:?}: the refunded mug is not sold");
         let top = get_json(&app, &w, &query("top-products", from, to, "&by=revenue")).await;
         let by_product: Vec<(String, Value)> = top["items"]
             .as_array()
@@ -507,11 +512,11 @@ async fn partly_refunded_orders_count_only_what_the_customer_kept() {
             .collect();
         assert_eq!(
             by_product,
-            [("Mug 8".to_owned(), json!("12.00")), ("Mug 9".to_owned(), json!("6.00"))],
-            "{backend:?}: in proportion to the lines' totals"
+            [("Mug 8".to_owned(), json!("14.00")), ("Mug 9".to_owned(), json!("7.00"))],
+            "{backend:?}: the line refund on its line, the amount in proportion to what was left"
         );
         assert_rollups_exact(&app.state.db, w.organization, "after a partly refunded WooCommerce order").await;
         let customers = get_json(&app, &w, &format!("/api/v1/analytics/customers?from={from}&to={to}")).await;
-        assert_eq!(customers["new"], json!({ "customers": 1, "orders": 1, "revenue": "18.00" }), "{backend:?}");
+        assert_eq!(customers["new"], json!({ "customers": 1, "orders": 1, "revenue": "21.00" }), "{backend:?}");
     }
 }

@@ -10,7 +10,7 @@ use tests::{
     platform_fakes::{
         shopify::{FakeProduct, FakeShop, FakeShopify, FakeVariant, ShopifyConfig},
         sign_webhook,
-        woocommerce::{FakeWoo, WooProduct, WooSite, WooVariation},
+        woocommerce::{FakeWoo, WooOrder, WooProduct, WooSite, WooVariation},
     },
 };
 
@@ -88,7 +88,8 @@ async fn shopify_deliveries_apply_once_and_never_roll_a_record_back() {
     let stale = deliver_shopify(&app, SHOP, "products/update", CLIENT_SECRET, &older, "evt-2").await;
     let ordered = deliver_shopify(&app, SHOP, "orders/create", CLIENT_SECRET, &order, "evt-3").await;
 
-    assert_eq!(applied.json::<Value>().await.expect("JSON")["status"], "applied");
+    let answer: Value = applied.json().await.expect("JSON");
+    assert_eq!(answer["status"], "applied", "{answer}");
     assert_eq!(duplicate.json::<Value>().await.expect("JSON")["status"], "duplicate");
     assert_eq!(stale.status(), 200, "acknowledged");
     assert_eq!(title_of(&app, m.organization, "gid://shopify/Product/42").await.as_deref(), Some("Coat (winter)"));
@@ -219,6 +220,48 @@ async fn woocommerce_pings_are_answered_and_deliveries_verified_deduplicated_and
     let shown = store(&app, &m, id).await;
     assert_eq!(shown["totals"]["products"], 2);
     assert_eq!(shown["totals"]["inventory"], 7 + 3);
+
+    // An order with a refund of one line: the payload lists refunds by total only, so the order is applied with the
+    // refund spread over its lines, and fetched again with the line it was for by the next sync.
+    let now = Utc::now();
+    fake.with_site("shop", |site| {
+        site.orders.push(WooOrder {
+            id: 71,
+            status: "processing",
+            created: now,
+            modified: now,
+            total_cents: 3400,
+            lines: vec![(502, 0, 2, 1900), (501, 601, 1, 1500)],
+            refunded_cents: 0,
+            refunded_lines: vec![(1, 1, 1500)],
+            customer_id: 0,
+        });
+    });
+    let placed = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let refunded_order = json!({ "id": 71, "status": "processing", "date_created_gmt": placed, "date_modified_gmt": placed,
+        "total": "34.00", "customer_id": 0,
+        "line_items": [{ "id": 7100, "product_id": 502, "variation_id": 0, "quantity": 2, "total": "19.00" },
+                       { "id": 7101, "product_id": 501, "variation_id": 601, "quantity": 1, "total": "15.00" }],
+        "refunds": [{ "id": 710, "reason": "", "total": "-15.00" }] });
+    let applied = deliver("order.updated", &refunded_order, &secret, "d-3").await.expect("answer");
+    let answer: Value = applied.json().await.expect("JSON");
+    assert_eq!(answer["status"], "applied", "{answer}");
+    assert_eq!(refunded_lines(&app, "71").await, [(0, 838), (0, 662)], "spread by the lines' totals meanwhile");
+    let job = sync(&app, &m, id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(refunded_lines(&app, "71").await, [(0, 0), (1, 1500)], "the refunded line, exactly");
+    assert!(fake.requests().iter().any(|r| r.path == "orders/71/refunds"), "its refunds were read");
+}
+
+/// `(refunded units, refunded amount)` of each line of the order, in line order.
+async fn refunded_lines(app: &TestApp, external_id: &str) -> Vec<(i32, i64)> {
+    let sql = "SELECT l.refunded_quantity, l.refunded_minor FROM order_lines l JOIN orders o ON o.id = l.order_id \
+               WHERE o.external_id = $1 ORDER BY l.line_no";
+    match &app.state.db {
+        shared::db::Database::Postgres(pool) => sqlx::query_as(sql).bind(external_id).fetch_all(pool).await,
+        shared::db::Database::Sqlite(pool) => sqlx::query_as(sql).bind(external_id).fetch_all(pool).await,
+    }
+    .expect("lines")
 }
 
 /// Sends `copies` at once and returns each answer's `status`.

@@ -63,6 +63,7 @@ fn site(products: u64, orders: u64) -> WooSite {
                 total_cents: line + 450,
                 lines: vec![(product.id, variation, 1 + (i % 3) as i64, line)],
                 refunded_cents: 0,
+                refunded_lines: Vec::new(),
                 customer_id: i % 7,
             }
         })
