@@ -18,7 +18,8 @@
 //! later; a sixth answers a user error); `bulkOperation(id:)` (1 point) answers `RUNNING` until [`ShopifyConfig::bulk_run_time`]
 //! has passed, then `COMPLETED` with `objectCount` and a `url` to the JSONL result (`GET /bulk/{shop}/{n}`, no
 //! token, as a signed storage URL needs none): one object per line, each child after its parent with `__parentId`.
-//! [`FakeShop::fail_next_bulk`] makes operations end `FAILED` with `errorCode` and a `partialDataUrl` instead.
+//! [`FakeShop::fail_next_bulk`] makes operations end `FAILED` with `errorCode` and a `partialDataUrl` instead, and
+//! [`FakeBulkOperation::expired`] one `EXPIRED`, its result gone.
 //!
 //! What it holds to, as the real API documents it: `X-Shopify-Access-Token` checked (401 otherwise); cursor
 //! pagination sorted by `UPDATED_AT` with opaque cursors and `pageInfo`; `first` at most 250; the documented
@@ -250,6 +251,8 @@ pub struct FakeBulkOperation {
     pub created_at: DateTime<Utc>,
     /// Whether it ends `FAILED`.
     pub fails: bool,
+    /// Whether its result outlived the 7 days Shopify keeps one: `EXPIRED`, without a `url`.
+    pub expired: bool,
     /// The JSONL result.
     pub jsonl: String,
     /// Top-level records and children in the result.
@@ -740,6 +743,7 @@ fn resolve(
                 created: Instant::now(),
                 created_at: Utc::now(),
                 fails,
+                expired: false,
                 jsonl,
                 object_count,
                 downloads: 0,
@@ -759,6 +763,8 @@ fn resolve(
             let done = operation.created.elapsed() >= config.bulk_run_time;
             let result = format!("{address}/bulk/{domain}/{}", operation.id);
             let view = match (done, operation.fails) {
+                _ if operation.expired => json!({ "status": "EXPIRED", "errorCode": null, "url": null,
+                                                  "partialDataUrl": null, "objectCount": operation.object_count.to_string() }),
                 (false, _) => json!({ "status": "RUNNING", "errorCode": null, "url": null, "partialDataUrl": null,
                                       "objectCount": "0" }),
                 (true, false) => json!({ "status": "COMPLETED", "errorCode": null, "url": result,

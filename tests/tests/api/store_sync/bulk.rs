@@ -183,3 +183,28 @@ async fn a_store_unsynced_for_over_a_week_is_read_again_through_a_bulk_operation
     assert_eq!(started.len(), 1, "only the stale listing: {started:?}");
     assert!(started[0].starts_with("{ orders(query: \"updated_at:>'"), "what changed since then: {}", started[0]);
 }
+
+#[tokio::test]
+async fn an_operation_whose_result_expired_before_it_was_read_is_run_again() {
+    let config = ShopifyConfig { bulk_run_time: std::time::Duration::from_millis(2_500), ..standard_plan() };
+    let fake = shop_with(40, 50, config).await;
+    let expected = fake.with_shop(SHOP, |s| shopify_totals(&s.products, &s.orders));
+    let app = app_for(Backend::Sqlite, Some(&fake), &[("SYNC_REQUEST_BUDGET_SECS", "2")]).await;
+    let m = merchant(&app, "Bulk").await;
+    let store = connect_shopify(&app, &m, SHOP, "shpat_bulk").await;
+    assert_eq!(sync(&app, &m, store).await["status"], "partial", "the products operation still runs");
+
+    // Its result is gone before a run reads it (Shopify keeps one 7 days).
+    fake.with_shop(SHOP, |s| s.bulk_operations[0].expired = true);
+    let mut runs = Vec::new();
+    while runs.last().is_none_or(|job: &Value| job["status"] == "partial") {
+        assert!(runs.len() < 20, "the import ends: {runs:?}");
+        runs.push(sync(&app, &m, store).await);
+    }
+
+    assert_eq!(runs.last().expect("runs")["status"], "succeeded", "{runs:?}");
+    assert_eq!(totals(&app, &m, store).await, totals_of(&expected));
+    let operations =
+        fake.with_shop(SHOP, |s| s.bulk_operations.iter().map(|op| (op.expired, op.downloads)).collect::<Vec<_>>());
+    assert_eq!(operations, [(true, 0), (false, 1), (false, 1)], "expired products, products again, orders");
+}
