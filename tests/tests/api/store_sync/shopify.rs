@@ -91,33 +91,43 @@ async fn a_second_pass_asks_only_for_what_changed_with_a_quoted_date() {
 
 #[tokio::test]
 async fn throttling_is_obeyed_from_throttle_status_whether_it_comes_with_200_or_429() {
-    let config = ShopifyConfig {
-        bucket_size: 400.0,
-        restore_rate: 4_000.0,
-        force_throttle_every: Some(4),
-        retry_after: 0.05,
-        ..ShopifyConfig::default()
-    };
-    let fake = fake_with(80, 60, config).await;
-    // Paged queries are what throttling limits (a bulk import spends a few points).
-    let app = app_for(Backend::Sqlite, Some(&fake), &[("SHOPIFY_BULK_IMPORT", "false")]).await;
-    let m = merchant(&app, "Acme").await;
-    let store = connect_shopify(&app, &m, SHOP, "shpat_good").await;
+    // At the Standard plan's limits (2,000 points, 100 a second), and in a bucket smaller than the 1,000-point cap of
+    // one query; every fourth query answered THROTTLED whatever the bucket holds.
+    for bucket_size in [2_000.0, 400.0] {
+        let config = ShopifyConfig {
+            bucket_size,
+            restore_rate: 100.0,
+            force_throttle_every: Some(4),
+            retry_after: 0.05,
+            ..ShopifyConfig::default()
+        };
+        let fake = fake_with(50, 40, config).await;
+        // Paged queries are what throttling limits (a bulk import spends a few points).
+        let app = app_for(
+            Backend::Sqlite,
+            Some(&fake),
+            &[("SHOPIFY_BULK_IMPORT", "false"), ("SYNC_REQUEST_BUDGET_SECS", "120")],
+        )
+        .await;
+        let m = merchant(&app, "Acme").await;
+        let store = connect_shopify(&app, &m, SHOP, "shpat_good").await;
 
-    let job = sync(&app, &m, store).await;
+        let job = sync(&app, &m, store).await;
 
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let requests = fake.requests();
-    let throttled_200 = requests.iter().filter(|r| r.throttled && r.status == 200).count();
-    let throttled_429 = requests.iter().filter(|r| r.throttled && r.status == 429).count();
-    // Only the very first query may ask too much: the bucket's size is learnt from its answer.
-    // (The token check at connect time is another client: the sync's first query is the first it sends.)
-    let sync_requests = || requests.iter().filter(|r| r.operation != "VerifyShop");
-    let premature: Vec<_> = sync_requests().skip(1).filter(|r| r.premature).collect();
-    assert!(throttled_200 > 0 && throttled_429 > 0, "both kinds exercised: {throttled_200} / {throttled_429}");
-    assert!(premature.is_empty(), "the client never asked for more than the bucket held: {premature:?}");
-    let largest = sync_requests().skip(1).filter_map(|r| r.requested).max();
-    assert!(largest.is_some_and(|cost| cost <= 400), "every query sized to the bucket: {largest:?}");
+        assert_eq!(job["status"], "succeeded", "{bucket_size}: {job}");
+        let requests = fake.requests();
+        let throttled_200 = requests.iter().filter(|r| r.throttled && r.status == 200).count();
+        let throttled_429 = requests.iter().filter(|r| r.throttled && r.status == 429).count();
+        // Only the very first query may ask too much: the bucket's size is learnt from its answer.
+        // (The token check at connect time is another client: the sync's first query is the first it sends.)
+        let sync_requests = || requests.iter().filter(|r| r.operation != "VerifyShop");
+        let premature: Vec<_> = sync_requests().skip(1).filter(|r| r.premature).collect();
+        assert!(throttled_200 > 0 && throttled_429 > 0, "{bucket_size}: both kinds: {throttled_200} / {throttled_429}");
+        assert!(premature.is_empty(), "{bucket_size}: never more than the bucket held: {premature:?}");
+        let largest = sync_requests().skip(1).filter_map(|r| r.requested).max();
+        let cap = bucket_size.min(1_000.0) as u64;
+        assert!(largest.is_some_and(|cost| cost <= cap), "{bucket_size}: every query sized to the bucket: {largest:?}");
+    }
 }
 
 #[tokio::test]
