@@ -231,7 +231,7 @@ async fn connector_only(products: u64) -> Row {
     let started = Instant::now();
     let (mut after, mut records) = (None, 0u64);
     loop {
-        let page = connector.products_page(None, after.as_deref(), deadline).await.expect("page");
+        let page = connector.products_page(None, false, after.as_deref(), deadline).await.expect("page");
         records += page.items.len() as u64;
         match page.next {
             Some(next) => after = Some(next),

@@ -122,6 +122,14 @@ enum PassEnd {
     OutOfTime,
 }
 
+/// Where a pass reads a listing: changed since when, whether whole through a bulk export, and after which page.
+#[derive(Clone, Copy)]
+struct Listing<'a> {
+    since: Option<DateTime<Utc>>,
+    bulk: bool,
+    after: Option<&'a str>,
+}
+
 /// A store's platform connector.
 enum Connector {
     Shopify(Box<ShopifyConnector>),
@@ -206,13 +214,16 @@ impl Connector {
     async fn fetch(
         &mut self,
         resource: Resource,
-        since: Option<DateTime<Utc>>,
-        after: Option<&str>,
+        at: Listing<'_>,
         deadline: Instant,
     ) -> Result<Fetched, PlatformError> {
+        let Listing { since, bulk, after } = at;
         Ok(match (self, resource) {
-            (Self::Shopify(c), Resource::Products) => Fetched::Products(c.products_page(since, after, deadline).await?),
-            (Self::Shopify(c), Resource::Orders) => Fetched::Orders(c.orders_page(since, after, deadline).await?),
+            (Self::Shopify(c), Resource::Products) => {
+                Fetched::Products(c.products_page(since, bulk, after, deadline).await?)
+            }
+            (Self::Shopify(c), Resource::Orders) => Fetched::Orders(c.orders_page(since, bulk, after, deadline).await?),
+            // WooCommerce has no bulk export: every pass pages.
             (Self::Woo(c), Resource::Products) => Fetched::Products(c.products_page(since, after, deadline).await?),
             (Self::Woo(c), Resource::Orders) => Fetched::Orders(c.orders_page(since, after, deadline).await?),
         })
@@ -528,17 +539,22 @@ impl SyncEngine {
     ) -> Result<PassEnd, RunError> {
         let listing = checkpoint.listing_mut(resource);
         if listing.pass.is_none() {
-            listing.pass = Some(Pass { since: listing.watermark.map(|w| w - WATERMARK_OVERLAP), ..Pass::default() });
+            let stale = listing.read_at.is_some_and(|read_at| Utc::now() - read_at > shopify::BULK_AFTER_GAP);
+            listing.pass = Some(Pass {
+                since: listing.watermark.map(|w| w - WATERMARK_OVERLAP),
+                bulk: listing.watermark.is_none() || stale,
+                ..Pass::default()
+            });
         }
-        let (since, first_after) = {
+        let (since, bulk, first_after) = {
             let pass = listing.pass.as_ref().expect("just set");
-            (pass.since, pass.after.clone())
+            (pass.since, pass.bulk, pass.after.clone())
         };
         let (pages, mut queue) = mpsc::channel::<Result<Fetched, PlatformError>>(PAGES_AHEAD);
         let fetcher = async move {
             let mut after = first_after;
             loop {
-                let page = connector.fetch(resource, since, after.as_deref(), deadline).await;
+                let page = connector.fetch(resource, Listing { since, bulk, after: after.as_deref() }, deadline).await;
                 let next = page.as_ref().ok().and_then(Fetched::next);
                 let last = next.is_none();
                 if pages.send(page).await.is_err() || last {
@@ -617,6 +633,7 @@ impl SyncEngine {
         if next.is_none() {
             let newest = watermark.or(pass.newest);
             listing.watermark = listing.watermark.max(newest);
+            listing.read_at = Some(now_micros());
             listing.pass = None;
         }
         let mut counted = *progress;

@@ -312,6 +312,10 @@ pub struct ListingCursor {
     /// operation, when the operation started): the next pass asks for what changed since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<DateTime<Utc>>,
+    /// When the last complete pass ended: a listing not read for long is read whole again (a Shopify bulk
+    /// operation), whatever its watermark says (a quiet store's watermark stays old).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<DateTime<Utc>>,
     /// The pass in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass: Option<Pass>,
@@ -323,6 +327,9 @@ pub struct Pass {
     /// Only records changed after this (none: everything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<DateTime<Utc>>,
+    /// A first read, or the first after a long gap: a platform with a bulk export reads through it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bulk: bool,
     /// The platform's cursor for the next page (none: the first page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,

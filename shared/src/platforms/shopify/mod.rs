@@ -10,8 +10,9 @@
 //! - **Pagination.** Cursor pages (`after: endCursor` while `hasNextPage`), sorted by `UPDATED_AT`, filtered with
 //!   the documented quoted-date search syntax (`updated_at:>'2026-11-01T00:00:00Z'`); variants and order lines past
 //!   the first nested page are fetched with their own cursor queries before the page counts as read.
-//! - **Bulk imports.** A first import, and a resync after [`BULK_AFTER_GAP`] without one, run a bulk operation per
-//!   listing and stream its JSONL result through the same pages (see [`bulk`]); incremental syncs page.
+//! - **Bulk imports.** A pass the engine marks as a whole read (a first import, or the first after
+//!   [`BULK_AFTER_GAP`] without a complete pass) runs a bulk operation per listing and streams its JSONL result
+//!   through the same pages (see [`bulk`]); incremental passes page.
 //! - **Tokens.** Expiring offline tokens are refreshed a few minutes before expiry, and the new pair is stored in
 //!   one write ([`fresh_credentials`]); an install's authorization code is exchanged for such a pair
 //!   ([`exchange_code`]).
@@ -52,7 +53,8 @@ pub use throttle::*;
 pub use tokens::*;
 pub use webhooks::*;
 
-/// A listing last read longer ago than this is read again through a bulk operation, not page by page.
+/// A listing whose last complete pass ended longer ago than this is read again through a bulk operation (of what
+/// changed since its watermark), not page by page.
 pub const BULK_AFTER_GAP: TimeDelta = TimeDelta::days(7);
 
 /// A connection to one shop.
@@ -113,14 +115,16 @@ impl ShopifyConnector {
         (maximum.floor() as u32).clamp(1, MAX_QUERY_COST)
     }
 
-    /// One page of products updated after `since`, continuing after `after`.
+    /// One page of products updated after `since`, continuing after `after`; through a bulk operation when `bulk`
+    /// (and bulk imports are on).
     pub async fn products_page(
         &mut self,
         since: Option<DateTime<Utc>>,
+        bulk: bool,
         after: Option<&str>,
         deadline: Instant,
     ) -> Result<Page<PlatformProduct>, PlatformError> {
-        if let Some(cursor) = self.bulk_plan(since, after) {
+        if let Some(cursor) = self.bulk_plan(bulk, after) {
             return self.bulk_page(BulkKind::Products, since, cursor, deadline, product_from_bulk).await;
         }
         let query = since.map(updated_since);
@@ -152,14 +156,16 @@ impl ShopifyConnector {
         Ok(Page { items, next: next_cursor(&data.products.page_info)?, total_pages: None, watermark: None })
     }
 
-    /// One page of orders updated after `since`, continuing after `after`.
+    /// One page of orders updated after `since`, continuing after `after`; through a bulk operation when `bulk`
+    /// (and bulk imports are on).
     pub async fn orders_page(
         &mut self,
         since: Option<DateTime<Utc>>,
+        bulk: bool,
         after: Option<&str>,
         deadline: Instant,
     ) -> Result<Page<PlatformOrder>, PlatformError> {
-        if let Some(cursor) = self.bulk_plan(since, after) {
+        if let Some(cursor) = self.bulk_plan(bulk, after) {
             return self.bulk_page(BulkKind::Orders, since, cursor, deadline, order_from_bulk).await;
         }
         let query = since.map(updated_since);
@@ -191,14 +197,12 @@ impl ShopifyConnector {
     }
 
     /// Whether a page is read from a bulk operation: `Some(None)` to start one, `Some(cursor)` to go on with one,
-    /// `None` to page. A bulk cursor goes on whatever the settings say; a new pass starts one when it reads the
-    /// whole listing, or what changed over more than [`BULK_AFTER_GAP`].
-    fn bulk_plan(&self, since: Option<DateTime<Utc>>, after: Option<&str>) -> Option<Option<BulkCursor>> {
+    /// `None` to page. A bulk cursor goes on whatever the settings say; a pass's first page starts one when the
+    /// pass reads whole (`bulk`) and `SHOPIFY_BULK_IMPORT` allows.
+    fn bulk_plan(&self, bulk: bool, after: Option<&str>) -> Option<Option<BulkCursor>> {
         match after {
             Some(after) => BulkCursor::parse(after).map(Some),
-            None if self.platforms.shopify.bulk_import && since.is_none_or(|s| s < Utc::now() - BULK_AFTER_GAP) => {
-                Some(None)
-            }
+            None if bulk && self.platforms.shopify.bulk_import => Some(None),
             None => None,
         }
     }

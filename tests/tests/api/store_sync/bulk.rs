@@ -151,17 +151,16 @@ async fn a_run_out_of_time_while_shopify_works_resumes_the_same_operation_and_a_
     assert!(Utc::now() - watermark < TimeDelta::minutes(1), "the next pass starts from the operation's start");
 }
 
-#[tokio::test]
-async fn a_store_unsynced_for_over_a_week_is_read_again_through_a_bulk_operation_of_what_changed() {
-    let fake = shop_with(30, 60, standard_plan()).await;
-    let app = app_for(Backend::Sqlite, Some(&fake), &[]).await;
-    let m = merchant(&app, "Bulk").await;
-    let store = connect_shopify(&app, &m, SHOP, "shpat_bulk").await;
-    assert_eq!(sync(&app, &m, store).await["status"], "succeeded");
-
-    // As if the last pass of orders were nine days old (the store was disabled meanwhile).
-    let mut checkpoint = Checkpoint::parse(&checkpoint_of(&app, store).await);
-    checkpoint.orders.watermark = Some(Utc::now() - TimeDelta::days(9));
+/// Changes the store's orders cursor, syncs, and answers the bulk queries the sync started.
+async fn sync_after(
+    app: &TestApp,
+    m: &Merchant,
+    fake: &FakeShopify,
+    store: uuid::Uuid,
+    change: impl FnOnce(&mut shared::sync::ListingCursor),
+) -> Vec<String> {
+    let mut checkpoint = Checkpoint::parse(&checkpoint_of(app, store).await);
+    change(&mut checkpoint.orders);
     let shared::db::Database::Sqlite(pool) = &app.state.db else { panic!("a SQLite app") };
     sqlx::query("UPDATE store_connections SET checkpoint = $1 WHERE store_id = $2")
         .bind(checkpoint.to_json())
@@ -170,18 +169,27 @@ async fn a_store_unsynced_for_over_a_week_is_read_again_through_a_bulk_operation
         .await
         .expect("age the checkpoint");
     fake.clear_requests();
+    assert_eq!(sync(app, m, store).await["status"], "succeeded");
+    fake.requests().into_iter().filter(|r| r.operation == "BulkOperationRunQuery").filter_map(|r| r.query).collect()
+}
 
-    let job = sync(&app, &m, store).await;
+#[tokio::test]
+async fn a_listing_not_read_for_over_a_week_is_read_again_through_a_bulk_operation_of_what_changed() {
+    let fake = shop_with(30, 60, standard_plan()).await;
+    let app = app_for(Backend::Sqlite, Some(&fake), &[]).await;
+    let m = merchant(&app, "Bulk").await;
+    let store = connect_shopify(&app, &m, SHOP, "shpat_bulk").await;
+    assert_eq!(sync(&app, &m, store).await["status"], "succeeded");
+    // A quiet shop: nothing changed for nine days, but it was read a moment ago: paged, as usual.
+    let quiet =
+        sync_after(&app, &m, &fake, store, |orders| orders.watermark = Some(Utc::now() - TimeDelta::days(9))).await;
+    assert!(quiet.is_empty(), "{quiet:?}");
 
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let started: Vec<String> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.operation == "BulkOperationRunQuery")
-        .filter_map(|r| r.query)
-        .collect();
-    assert_eq!(started.len(), 1, "only the stale listing: {started:?}");
-    assert!(started[0].starts_with("{ orders(query: \"updated_at:>'"), "what changed since then: {}", started[0]);
+    // Not read for nine days (the store was disabled meanwhile): what changed since, through a bulk operation.
+    let stale =
+        sync_after(&app, &m, &fake, store, |orders| orders.read_at = Some(Utc::now() - TimeDelta::days(9))).await;
+    assert_eq!(stale.len(), 1, "only the stale listing: {stale:?}");
+    assert!(stale[0].starts_with("{ orders(query: \"updated_at:>'"), "what changed since then: {}", stale[0]);
 }
 
 #[tokio::test]
