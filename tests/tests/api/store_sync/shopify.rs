@@ -270,3 +270,37 @@ async fn a_tick_runs_each_due_store_once_even_when_it_is_due_again_at_once() {
     assert_eq!(jobs["items"][0]["trigger"], "timer");
     assert_eq!(jobs["items"][0]["status"], "succeeded", "{jobs}");
 }
+
+#[tokio::test]
+async fn the_fake_charges_the_requested_cost_up_front_and_refunds_down_to_the_actual_one() {
+    // As the documentation describes it: the bucket must hold the requested cost before a query runs, and is refunded
+    // the difference once the actual cost (what came back) is known.
+    let fake =
+        fake_with(3, 0, ShopifyConfig { bucket_size: 2_000.0, restore_rate: 0.001, ..ShopifyConfig::default() }).await;
+    let url = fake.admin_url_template().replace("{shop}", SHOP).replace("{version}", "2026-10");
+    let query = "query SyncProducts($first: Int!, $after: String, $query: String, $variantsFirst: Int!) { \
+                 products(first: $first, after: $after, query: $query) { pageInfo { hasNextPage endCursor } \
+                 nodes { id variants(first: $variantsFirst) { nodes { id } } } } }";
+    let ask = || {
+        reqwest::Client::new()
+            .post(&url)
+            .header("X-Shopify-Access-Token", "shpat_good")
+            .json(&json!({ "query": query, "variables": { "first": 50, "variantsFirst": 9 } }))
+            .send()
+    };
+
+    let answer: Value = ask().await.expect("answer").json().await.expect("JSON");
+
+    let cost = &answer["extensions"]["cost"];
+    assert_eq!(cost["requestedQueryCost"], 2 + 50 * (1 + 2 + 9), "{answer}");
+    let actual = cost["actualQueryCost"].as_u64().expect("actual cost");
+    assert!(actual < 100, "three products came back, not fifty: {actual}");
+    let available = cost["throttleStatus"]["currentlyAvailable"].as_f64().expect("available");
+    assert_eq!(available, 2_000.0 - actual as f64, "only the actual cost is kept");
+    // The same query again is charged the same way.
+    let again: Value = ask().await.expect("answer").json().await.expect("JSON");
+    assert_eq!(
+        again["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"].as_f64(),
+        Some(2_000.0 - 2.0 * actual as f64)
+    );
+}
