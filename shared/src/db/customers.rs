@@ -114,10 +114,7 @@ pub(super) async fn refresh_first_orders(
         on_tx!(tx, |conn| {
             let mut qb = QueryBuilder::new("DELETE FROM customers WHERE organization_id = ");
             qb.push_bind(organization).push(" AND store_id = ").push_bind(store).push(" AND customer_key IN (");
-            let mut list = qb.separated(", ");
-            for key in chunk {
-                list.push_bind(*key);
-            }
+            push_list(&mut qb, chunk);
             qb.push(")");
             qb.build().execute(&mut **conn).await?;
         });
@@ -129,10 +126,7 @@ pub(super) async fn refresh_first_orders(
             );
             qb.push_bind(organization).push(" AND store_id = ").push_bind(store);
             qb.push(" AND status IN ('open', 'paid', 'fulfilled') AND customer_key IN (");
-            let mut list = qb.separated(", ");
-            for key in chunk {
-                list.push_bind(*key);
-            }
+            push_list(&mut qb, chunk);
             qb.push(")) f WHERE n = 1");
             qb.build_query_as().fetch_all(&mut **conn).await?
         });
@@ -157,6 +151,18 @@ pub(super) async fn refresh_first_orders(
     Ok(())
 }
 
+/// Pushes `values` as a bound, comma-separated list (inside parentheses the caller writes).
+fn push_list<'args, DB, T>(qb: &mut QueryBuilder<'args, DB>, values: &'args [T])
+where
+    DB: sqlx::Database,
+    &'args T: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    let mut list = qb.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+}
+
 /// The revenue of each of `orders` (line totals net of refunds), by order id.
 async fn order_revenue(
     tx: &mut WriteTx,
@@ -172,10 +178,7 @@ async fn order_revenue(
                  WHERE organization_id = ",
             );
             qb.push_bind(organization).push(" AND order_id IN (");
-            let mut list = qb.separated(", ");
-            for order in chunk {
-                list.push_bind(*order);
-            }
+            push_list(&mut qb, chunk);
             qb.push(")");
             qb.build_query_as().fetch_all(&mut **conn).await?
         });

@@ -113,25 +113,28 @@ impl OrderState {
     fn contribution(&self, zone: Tz) -> Rollups {
         let lines = self.sale_lines();
         let mut rollups = Rollups::new();
-        rollups.add_order(&SaleFacts { placed_at: self.placed_at, status: self.status, lines: &lines }, zone);
+        rollups.add_order(&self.facts(&lines), zone);
         rollups
     }
 
-    /// What the order, as one of the store's, adds to the customer rollups.
-    fn customer_contribution(&self, store: Uuid, zone: Tz) -> CustomerDays {
+    /// What the order, as one of the store's, adds to the rollups and to the customer rollups.
+    fn contributions(&self, store: Uuid, zone: Tz) -> (Rollups, CustomerDays) {
         let lines = self.sale_lines();
+        let facts = self.facts(&lines);
+        let mut rollups = Rollups::new();
+        rollups.add_order(&facts, zone);
         let customer = self.customer.clone().map(|key| Customer { store, key });
         let mut days = CustomerDays::new();
-        days.add_order(
-            customer.as_ref(),
-            &SaleFacts { placed_at: self.placed_at, status: self.status, lines: &lines },
-            zone,
-        );
-        days
+        days.add_order(customer.as_ref(), &facts, zone);
+        (rollups, days)
     }
 
     fn sale_lines(&self) -> Vec<SaleLine> {
         self.lines.iter().map(|l| l.line.sale(l.unit_cost_minor)).collect()
+    }
+
+    fn facts<'a>(&self, lines: &'a [SaleLine]) -> SaleFacts<'a> {
+        SaleFacts { placed_at: self.placed_at, status: self.status, lines }
     }
 
     fn same_row(&self, other: &Self) -> bool {
@@ -159,15 +162,17 @@ impl BatchDelta {
 
     /// Counts an order state in.
     fn add(&mut self, state: &OrderState) {
-        self.rollups.add_all(&state.contribution(self.zone));
-        self.customer_days.add_all(&state.customer_contribution(self.store, self.zone));
+        let (rollups, days) = state.contributions(self.store, self.zone);
+        self.rollups.add_all(&rollups);
+        self.customer_days.add_all(&days);
         self.customers.extend(state.customer.clone());
     }
 
     /// Takes an order state out.
     fn subtract(&mut self, state: &OrderState) {
-        self.rollups.subtract_all(&state.contribution(self.zone));
-        self.customer_days.subtract_all(&state.customer_contribution(self.store, self.zone));
+        let (rollups, days) = state.contributions(self.store, self.zone);
+        self.rollups.subtract_all(&rollups);
+        self.customer_days.subtract_all(&days);
         self.customers.extend(state.customer.clone());
     }
 

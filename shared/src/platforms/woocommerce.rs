@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -312,14 +312,7 @@ impl WooConnector {
     ) -> Result<Vec<PlatformOrder>, PlatformError> {
         let mut orders = Vec::with_capacity(ids.len());
         for id in ids {
-            let Ok(numeric) = id.parse::<u64>() else { continue };
-            let fetched = self.get(&self.site.api(&format!("orders/{numeric}")), deadline).await?;
-            if fetched.status.as_u16() == 404 {
-                continue;
-            }
-            let value = self.json(fetched)?;
-            let order: WooOrder =
-                serde_json::from_value(value).map_err(|e| PlatformError::Malformed(format!("order {id}: {e}")))?;
+            let Some(order) = self.record::<WooOrder>("orders", id, deadline).await? else { continue };
             let refunds = self.refunds_of(&order, deadline).await?;
             orders.push(
                 order_from(order, self.digits, refunds.as_deref())
@@ -338,22 +331,8 @@ impl WooConnector {
         if order.refunds.is_empty() {
             return Ok(None);
         }
-        let mut url = self.site.api(&format!("orders/{}/refunds", order.id));
-        url.query_pairs_mut().append_pair("per_page", &PER_PAGE.to_string()).append_pair("page", "1");
-        let mut refunds = Vec::new();
-        loop {
-            let (values, next, _) = self.list(&url, deadline).await?;
-            for value in values {
-                refunds.push(serde_json::from_value(value).map_err(|e| PlatformError::InvalidRecords {
-                    count: 1,
-                    detail: format!("order {}: a refund: {e}", order.id),
-                })?);
-            }
-            match next {
-                Some(next) => url = self.resume_at(&next)?,
-                None => return Ok(Some(refunds)),
-            }
-        }
+        let path = format!("orders/{}/refunds", order.id);
+        self.every(&path, &format!("order {}: a refund", order.id), deadline).await.map(Some)
     }
 
     /// Refetches products by id (with their variations); deleted ones are skipped.
@@ -364,14 +343,7 @@ impl WooConnector {
     ) -> Result<Vec<PlatformProduct>, PlatformError> {
         let mut products = Vec::with_capacity(ids.len());
         for id in ids {
-            let Ok(numeric) = id.parse::<u64>() else { continue };
-            let fetched = self.get(&self.site.api(&format!("products/{numeric}")), deadline).await?;
-            if fetched.status.as_u16() == 404 {
-                continue;
-            }
-            let value = self.json(fetched)?;
-            let product: WooProduct =
-                serde_json::from_value(value).map_err(|e| PlatformError::Malformed(format!("product {id}: {e}")))?;
+            let Some(product) = self.record::<WooProduct>("products", id, deadline).await? else { continue };
             let variations =
                 if product.kind == "variable" { Some(self.variations(product.id, deadline).await?) } else { None };
             products.push(
@@ -384,20 +356,48 @@ impl WooConnector {
 
     /// Every variation of a variable product, across its pages.
     async fn variations(&mut self, product: u64, deadline: Instant) -> Result<Vec<WooVariation>, PlatformError> {
-        let mut url = self.site.api(&format!("products/{product}/variations"));
+        let path = format!("products/{product}/variations");
+        self.every(&path, &format!("product {product}: a variation"), deadline).await
+    }
+
+    /// One record of `resource` by its id; `None` when the site has no such record (deleted, or not a number).
+    async fn record<T: DeserializeOwned>(
+        &mut self,
+        resource: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> Result<Option<T>, PlatformError> {
+        let Ok(numeric) = id.parse::<u64>() else { return Ok(None) };
+        let fetched = self.get(&self.site.api(&format!("{resource}/{numeric}")), deadline).await?;
+        if fetched.status.as_u16() == 404 {
+            return Ok(None);
+        }
+        let value = self.json(fetched)?;
+        let record = resource.trim_end_matches('s');
+        serde_json::from_value(value).map(Some).map_err(|e| PlatformError::Malformed(format!("{record} {id}: {e}")))
+    }
+
+    /// Every record of the listing at `path`, across its pages; `what` names a record in errors.
+    async fn every<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        what: &str,
+        deadline: Instant,
+    ) -> Result<Vec<T>, PlatformError> {
+        let mut url = self.site.api(path);
         url.query_pairs_mut().append_pair("per_page", &PER_PAGE.to_string()).append_pair("page", "1");
-        let mut variations = Vec::new();
+        let mut records = Vec::new();
         loop {
             let (values, next, _) = self.list(&url, deadline).await?;
             for value in values {
-                variations.push(serde_json::from_value(value).map_err(|e| PlatformError::InvalidRecords {
-                    count: 1,
-                    detail: format!("product {product}: a variation: {e}"),
-                })?);
+                records.push(
+                    serde_json::from_value(value)
+                        .map_err(|e| PlatformError::InvalidRecords { count: 1, detail: format!("{what}: {e}") })?,
+                );
             }
             match next {
                 Some(next) => url = self.resume_at(&next)?,
-                None => return Ok(variations),
+                None => return Ok(records),
             }
         }
     }

@@ -491,17 +491,10 @@ async fn order_refunds(
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
-    let mut inner = inner.lock().expect("lock");
     let path = format!("orders/{id}/refunds");
-    if let Err(response) = admit(&mut inner, "GET", &site_name, &path, &params, &address) {
-        return *response;
-    }
-    record(&mut inner, &site_name, &path, &params, 200);
-    match inner.sites[&site_name].orders.iter().find(|o| o.id == id) {
-        Some(order) => Json(refunds_of(order)).into_response(),
-        None => error(StatusCode::NOT_FOUND, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."),
-    }
+    one_record(&inner, &site_name, &path, &params, &headers, "shop_order", |site| {
+        site.orders.iter().find(|o| o.id == id).map(|order| json!(refunds_of(order)))
+    })
 }
 
 /// `GET /orders/{id}`.
@@ -511,16 +504,32 @@ async fn one_order(
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
+    let path = format!("orders/{id}");
+    one_record(&inner, &site_name, &path, &params, &headers, "shop_order", |site| {
+        site.orders.iter().find(|o| o.id == id).map(order_json)
+    })
+}
+
+/// A signed `GET` of one record's `path`, recorded, answered with what `find` finds on the site, or WooCommerce's
+/// `woocommerce_rest_{kind}_invalid_id` 404.
+fn one_record(
+    inner: &Mutex<Inner>,
+    site_name: &str,
+    path: &str,
+    params: &HashMap<String, String>,
+    headers: &axum::http::HeaderMap,
+    kind: &str,
+    find: impl FnOnce(&WooSite) -> Option<Value>,
+) -> Response {
     let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
     let mut inner = inner.lock().expect("lock");
-    let path = format!("orders/{id}");
-    if let Err(response) = admit(&mut inner, "GET", &site_name, &path, &params, &address) {
+    if let Err(response) = admit(&mut inner, "GET", site_name, path, params, &address) {
         return *response;
     }
-    record(&mut inner, &site_name, &path, &params, 200);
-    match inner.sites[&site_name].orders.iter().find(|o| o.id == id) {
-        Some(order) => Json(order_json(order)).into_response(),
-        None => error(StatusCode::NOT_FOUND, "woocommerce_rest_shop_order_invalid_id", "Invalid ID."),
+    record(&mut inner, site_name, path, params, 200);
+    match find(&inner.sites[site_name]) {
+        Some(found) => Json(found).into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("woocommerce_rest_{kind}_invalid_id"), "Invalid ID."),
     }
 }
 
@@ -568,17 +577,10 @@ async fn one_product(
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let address = format!("http://{}", headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default());
-    let mut inner = inner.lock().expect("lock");
     let path = format!("products/{id}");
-    if let Err(response) = admit(&mut inner, "GET", &site_name, &path, &params, &address) {
-        return *response;
-    }
-    record(&mut inner, &site_name, &path, &params, 200);
-    match inner.sites[&site_name].products.iter().find(|p| p.id == id) {
-        Some(product) => Json(product_json(product)).into_response(),
-        None => error(StatusCode::NOT_FOUND, "woocommerce_rest_product_invalid_id", "Invalid ID."),
-    }
+    one_record(&inner, &site_name, &path, &params, &headers, "product", |site| {
+        site.products.iter().find(|p| p.id == id).map(product_json)
+    })
 }
 
 async fn variations(
