@@ -28,6 +28,9 @@ use crate::{
 /// A new pass asks for records changed since the last watermark minus this, so a record committed on the
 /// platform a little after it was stamped is not missed; re-reading a few records is harmless.
 const WATERMARK_OVERLAP: TimeDelta = TimeDelta::minutes(2);
+/// A listing whose last complete pass ended longer ago than this is read whole again (through a platform's bulk
+/// export, of what changed since its watermark) rather than page by page.
+const WHOLE_READ_AFTER: TimeDelta = TimeDelta::days(7);
 /// How long a store stays claimed once its message is queued: enough for a long queue to reach it. A message that
 /// never arrives (a local queue lost with its process) delays the store by this much at most.
 const QUEUE_CLAIM: TimeDelta = TimeDelta::minutes(15);
@@ -539,7 +542,7 @@ impl SyncEngine {
     ) -> Result<PassEnd, RunError> {
         let listing = checkpoint.listing_mut(resource);
         if listing.pass.is_none() {
-            let stale = listing.read_at.is_some_and(|read_at| Utc::now() - read_at > shopify::BULK_AFTER_GAP);
+            let stale = listing.read_at.is_some_and(|read_at| Utc::now() - read_at > WHOLE_READ_AFTER);
             listing.pass = Some(Pass {
                 since: listing.watermark.map(|w| w - WATERMARK_OVERLAP),
                 bulk: listing.watermark.is_none() || stale,

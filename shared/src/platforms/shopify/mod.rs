@@ -11,7 +11,7 @@
 //!   the documented quoted-date search syntax (`updated_at:>'2026-11-01T00:00:00Z'`); variants and order lines past
 //!   the first nested page are fetched with their own cursor queries before the page counts as read.
 //! - **Bulk imports.** A pass the engine marks as a whole read (a first import, or the first after
-//!   [`BULK_AFTER_GAP`] without a complete pass) runs a bulk operation per listing and streams its JSONL result
+//!   a week without a complete pass: `sync::engine`) runs a bulk operation per listing and streams its JSONL result
 //!   through the same pages (see [`bulk`]); incremental passes page.
 //! - **Tokens.** Expiring offline tokens are refreshed a few minutes before expiry, and the new pair is stored in
 //!   one write ([`fresh_credentials`]); an install's authorization code is exchanged for such a pair
@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -52,10 +52,6 @@ pub use queries::*;
 pub use throttle::*;
 pub use tokens::*;
 pub use webhooks::*;
-
-/// A listing whose last complete pass ended longer ago than this is read again through a bulk operation (of what
-/// changed since its watermark), not page by page.
-pub const BULK_AFTER_GAP: TimeDelta = TimeDelta::days(7);
 
 /// A connection to one shop.
 #[derive(Debug)]
@@ -229,24 +225,25 @@ impl ShopifyConnector {
             let operation = self.start_bulk(kind, since, deadline).await?;
             return Ok(empty(Some(BulkCursor { operation, read: 0 }), None));
         };
-        if self.download.as_ref().is_none_or(|download| download.cursor != cursor) {
-            self.download = None;
-            match self.await_bulk(&cursor.operation, deadline).await? {
+        // The open result goes on if it is where the cursor says; it is taken out while a page is read, so a page
+        // that fails leaves no half-read result behind to be mistaken for its cursor.
+        let mut download = match self.download.take() {
+            Some(open) if open.cursor == cursor => open,
+            _ => match self.await_bulk(&cursor.operation, deadline).await? {
                 Finished::Completed { url: None, created_at } => return Ok(empty(None, Some(created_at))),
                 Finished::Completed { url: Some(url), created_at } => {
                     let url = reqwest::Url::parse(&url).map_err(|e| PlatformError::Malformed(format!("url: {e}")))?;
                     self.platforms.sync.store_egress().check_literal(&url)?;
                     let client = &self.platforms.api_client;
-                    self.download = Some(BulkDownload::open(client, url, kind, cursor, created_at, deadline).await?);
+                    BulkDownload::open(client, url, kind, cursor, created_at, deadline).await?
                 }
                 Finished::Lost(reason) => {
                     tracing::warn!(operation = %cursor.operation, %reason, "a bulk operation was lost; starting another");
                     let operation = self.start_bulk(kind, since, deadline).await?;
                     return Ok(empty(Some(BulkCursor { operation, read: 0 }), None));
                 }
-            }
-        }
-        let download = self.download.as_mut().expect("opened above");
+            },
+        };
         let mut items = Vec::new();
         let mut invalid = Invalid::default();
         let mut ended = false;
@@ -263,12 +260,12 @@ impl ShopifyConnector {
         }
         invalid.check()?;
         download.cursor.read += items.len() as u64;
-        let (next, watermark) =
-            if ended { (None, Some(download.created_at)) } else { (Some(download.cursor.encode()), None) };
         if ended {
-            self.download = None;
+            return Ok(Page { items, next: None, total_pages: None, watermark: Some(download.created_at) });
         }
-        Ok(Page { items, next, total_pages: None, watermark })
+        let next = Some(download.cursor.encode());
+        self.download = Some(download);
+        Ok(Page { items, next, total_pages: None, watermark: None })
     }
 
     /// Starts a bulk query of `kind`; returns the operation's id.
